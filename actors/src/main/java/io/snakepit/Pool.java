@@ -1,0 +1,94 @@
+package io.snakepit;
+
+import akka.actor.typed.ActorRef;
+import com.google.protobuf.ByteString;
+import io.snakepit.actors.pool.PoolActor;
+import io.snakepit.actors.worker.Job;
+import io.snakepit.proto.ExecuteRequest;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+
+/**
+ * A named pool of Python workers that all run the same adapter. Obtain one from {@link Snakepit#pool(String)}.
+ *
+ * <p>Calls never block: each returns a stage that completes with the tool's result or fails with a
+ * {@link SnakepitException} subclass that names what went wrong. Calls made before the pool is ready wait in its
+ * queue.
+ */
+public final class Pool {
+  private static final AtomicLong CALLS = new AtomicLong();
+
+  private final String name;
+  private final ActorRef<PoolActor.Command> actor;
+
+  Pool(String name, ActorRef<PoolActor.Command> actor) {
+    this.name = name;
+    this.actor = actor;
+  }
+
+  /** The pool's name, as configured under {@code snakepit.pools}. */
+  public String name() {
+    return name;
+  }
+
+  /**
+   * Calls {@code tool} with keyword arguments given as a JSON object ({@code null} or empty for none).
+   *
+   * @return the tool's result; fails with {@link PythonException} if the tool raised, {@link UnknownToolException},
+   *     {@link InvalidArgumentsException}, {@link PoolSaturatedException} or {@link WorkerCrashedException}
+   */
+  public CompletionStage<Result> execute(String tool, String argsJson) {
+    return submit(request(tool, argsJson, null));
+  }
+
+  /** As {@link #execute(String, String)}, passing {@code payload} to the tool as the keyword argument {@code payload}. */
+  public CompletionStage<Result> execute(String tool, String argsJson, byte[] payload) {
+    return submit(request(tool, argsJson, Objects.requireNonNull(payload, "payload")));
+  }
+
+  /**
+   * Calls a streaming tool (a Python generator); each item it yields is handed to {@code onItem}, in order, one at a
+   * time, on an internal thread. The stage completes after the last item, or fails like {@link #execute}.
+   */
+  public CompletionStage<Void> executeStream(String tool, String argsJson, Consumer<Result> onItem) {
+    Objects.requireNonNull(onItem, "onItem");
+    CompletableFuture<Void> promise = new CompletableFuture<>();
+    actor.tell(new PoolActor.Submit(new Job.Stream(request(tool, argsJson, null), onItem, promise)));
+    return promise;
+  }
+
+  /** Completes once every worker of the pool is up; fails with the reason if the pool cannot start. */
+  public CompletionStage<Void> ready() {
+    CompletableFuture<Void> promise = new CompletableFuture<>();
+    actor.tell(new PoolActor.AwaitReady(promise));
+    return promise;
+  }
+
+  /** Stops every worker of the pool; completes once all their processes are gone. */
+  CompletionStage<Void> stop() {
+    CompletableFuture<Void> promise = new CompletableFuture<>();
+    actor.tell(new PoolActor.Shutdown(promise));
+    return promise;
+  }
+
+  private CompletionStage<Result> submit(ExecuteRequest request) {
+    CompletableFuture<Result> promise = new CompletableFuture<>();
+    actor.tell(new PoolActor.Submit(new Job.Unary(request, promise)));
+    return promise;
+  }
+
+  private static ExecuteRequest request(String tool, String argsJson, byte[] payload) {
+    Objects.requireNonNull(tool, "tool");
+    ExecuteRequest.Builder b = ExecuteRequest.newBuilder()
+        .setTool(tool)
+        .setArgsJson(argsJson == null ? "" : argsJson)
+        .setCallId("c" + CALLS.incrementAndGet());
+    if (payload != null) {
+      b.setPayload(ByteString.copyFrom(payload)).setHasPayload(true);
+    }
+    return b.build();
+  }
+}

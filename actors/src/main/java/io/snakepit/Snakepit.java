@@ -1,0 +1,195 @@
+package io.snakepit;
+
+import akka.Done;
+import akka.actor.CoordinatedShutdown;
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.Extension;
+import akka.actor.typed.ExtensionId;
+import akka.actor.typed.Props;
+import com.typesafe.config.Config;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.snakepit.actors.pool.PoolActor;
+import io.snakepit.actors.pool.PoolRuntime;
+import io.snakepit.actors.pool.PoolSettings;
+import io.snakepit.python.WorkerPackage;
+import io.snakepit.shim.ShimBinary;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+
+/**
+ * Snakepit as an Akka extension: the entry point of the Java API.
+ *
+ * <pre>{@code
+ * Snakepit snakepit = Snakepit.get(system);
+ * CompletionStage<Result> r = snakepit.pool("default").execute("echo", "{\"x\": 1}");
+ * }</pre>
+ *
+ * <p>The first {@code get} starts every pool configured under {@code snakepit.pools}. The pools stop, and every worker
+ * process with them, when the actor system terminates (in the {@code service-stop} phase of coordinated shutdown). If
+ * the JVM dies without that, each worker's shim sees its stdin close and takes the worker's process tree down.
+ */
+public final class Snakepit implements Extension {
+
+  /** The extension's id; {@link #get(ActorSystem)} is the usual way in. */
+  public static final class Id extends ExtensionId<Snakepit> {
+    private static final Id INSTANCE = new Id();
+
+    private Id() {}
+
+    @Override
+    public Snakepit createExtension(ActorSystem<?> system) {
+      return new Snakepit(system);
+    }
+  }
+
+  /** The name of the pool that {@link #execute} and {@link #executeStream} use. */
+  public static final String DEFAULT_POOL = "default";
+
+  private final Map<String, Pool> pools = new LinkedHashMap<>();
+  private final Path runDir;
+  private final ExecutorService callbacks;
+
+  /** The Snakepit of {@code system}, started on first use. */
+  public static Snakepit get(ActorSystem<?> system) {
+    return Id.INSTANCE.apply(system);
+  }
+
+  private Snakepit(ActorSystem<?> system) {
+    Config config = system.settings().config().getConfig("snakepit");
+    Path cacheDir = cacheDir(config.getString("cache-dir"));
+    String instance = config.getString("instance");
+    this.runDir = createRunDir(config.getString("run-dir"), instance);
+    this.callbacks = boundedCallbackExecutor();
+    PoolRuntime runtime = new PoolRuntime(ShimBinary.extract(cacheDir), WorkerPackage.unpack(cacheDir), runDir,
+        instance, this::channel);
+    Set<String> names = config.getConfig("pools").root().keySet();
+    for (String name : names) {
+      PoolSettings settings = PoolSettings.fromConfig(name, config);
+      pools.put(name, new Pool(name, system.systemActorOf(PoolActor.create(settings, runtime),
+          "snakepit-pool-" + name.replaceAll("[^A-Za-z0-9_-]", "_"), Props.empty())));
+    }
+    CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceStop(), "snakepit-stop-pools",
+        () -> stopAll().thenApply(done -> Done.getInstance()));
+    system.getWhenTerminated().whenComplete((done, error) -> {
+      callbacks.shutdown();
+      deleteRunDir();
+    });
+  }
+
+  /**
+   * The pool named {@code name}.
+   *
+   * @throws IllegalArgumentException if no such pool is configured; the message lists the pools that are
+   */
+  public Pool pool(String name) {
+    Pool pool = pools.get(name);
+    if (pool == null) {
+      throw new IllegalArgumentException("no pool named '" + name + "' is configured; the pools are " + pools.keySet()
+          + ". Add it under snakepit.pools in application.conf");
+    }
+    return pool;
+  }
+
+  /** The pools, by name, in configuration order. */
+  public Map<String, Pool> pools() {
+    return Map.copyOf(pools);
+  }
+
+  /** {@link Pool#execute(String, String)} on the default pool. */
+  public CompletionStage<Result> execute(String tool, String argsJson) {
+    return pool(DEFAULT_POOL).execute(tool, argsJson);
+  }
+
+  /** {@link Pool#executeStream} on the default pool. */
+  public CompletionStage<Void> executeStream(String tool, String argsJson,
+      java.util.function.Consumer<Result> onItem) {
+    return pool(DEFAULT_POOL).executeStream(tool, argsJson, onItem);
+  }
+
+  /** Completes once every worker of every pool is up. */
+  public CompletionStage<Void> ready() {
+    return CompletableFuture.allOf(pools.values().stream().map(p -> p.ready().toCompletableFuture())
+        .toArray(CompletableFuture[]::new));
+  }
+
+  private CompletionStage<Void> stopAll() {
+    return CompletableFuture.allOf(pools.values().stream().map(p -> p.stop().toCompletableFuture())
+        .toArray(CompletableFuture[]::new));
+  }
+
+  private ManagedChannel channel(String socketPath) {
+    return Grpc.newChannelBuilder("unix://" + socketPath, InsecureChannelCredentials.create())
+        .executor(callbacks)
+        .build();
+  }
+
+  private static ExecutorService boundedCallbackExecutor() {
+    int threads = Math.max(4, Runtime.getRuntime().availableProcessors() * 2);
+    AtomicInteger n = new AtomicInteger();
+    ThreadPoolExecutor executor = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS,
+        new LinkedBlockingQueue<>(), r -> {
+          Thread t = new Thread(r, "snakepit-grpc-" + n.incrementAndGet());
+          t.setDaemon(true);
+          return t;
+        });
+    executor.allowCoreThreadTimeOut(true);
+    return executor;
+  }
+
+  private static Path cacheDir(String configured) {
+    if (!configured.isEmpty()) {
+      return Path.of(configured);
+    }
+    String xdg = System.getenv("XDG_CACHE_HOME");
+    if (xdg != null && !xdg.isEmpty()) {
+      return Path.of(xdg, "snakepit");
+    }
+    return Path.of(System.getProperty("user.home"), ".cache", "snakepit");
+  }
+
+  private static Path createRunDir(String configured, String instance) {
+    try {
+      Path base = configured.isEmpty()
+          ? Path.of(System.getProperty("java.io.tmpdir"), "snakepit-" + Files.getAttribute(Path.of("/proc/self"),
+              "unix:uid"))
+          : Path.of(configured);
+      Files.createDirectories(base);
+      Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwx------"));
+      String safe = instance.replaceAll("[^A-Za-z0-9_.-]", "_");
+      Path dir = Files.createTempDirectory(base, (safe.length() > 16 ? safe.substring(0, 16) : safe) + "-"
+          + ProcessHandle.current().pid() + "-");
+      Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+      return dir;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot create the socket directory for the workers: " + e.getMessage()
+          + ". Set snakepit.run-dir to a writable directory with a short path", e);
+    }
+  }
+
+  private void deleteRunDir() {
+    try (Stream<Path> paths = Files.walk(runDir)) {
+      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    } catch (IOException e) {
+      // Leftover socket files harm nothing; the next start uses a new directory.
+    }
+  }
+}

@@ -1,0 +1,314 @@
+package io.snakepit.actors.pool;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.javadsl.AbstractBehavior;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.Receive;
+import akka.actor.typed.javadsl.TimerScheduler;
+import io.snakepit.PoolSaturatedException;
+import io.snakepit.PoolUnavailableException;
+import io.snakepit.SnakepitException;
+import io.snakepit.actors.worker.Job;
+import io.snakepit.actors.worker.Launch;
+import io.snakepit.actors.worker.WorkerActor;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Keeps a pool's workers: starts them all at once, hands each call to the idle worker that has waited longest,
+ * queues calls (up to a bound) while all are busy, and replaces a worker whose process ended.
+ *
+ * <p>The pool's first start is all or nothing: if any worker fails to start, the pool stops the others and fails,
+ * with that worker's error (and its stderr) as the reason.
+ */
+public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
+
+  /** What a pool accepts. */
+  public interface Command {}
+
+  /** Run a call on some worker. */
+  public record Submit(Job job) implements Command {}
+
+  /** Complete the promise once every worker is up (or fail it if the pool cannot start). */
+  public record AwaitReady(CompletableFuture<Void> promise) implements Command {}
+
+  /** Stop every worker, then complete the promise and stop. */
+  public record Shutdown(CompletableFuture<Void> promise) implements Command {}
+
+  private record FromWorker(WorkerActor.Event event) implements Command {}
+
+  private record WorkerGone(String workerId) implements Command {}
+
+  private record Respawn(int slot) implements Command {}
+
+  private enum Phase { STARTING, RUNNING, FAILED, STOPPING }
+
+  /** One place in the pool, filled by successive workers (generations). */
+  private static final class Slot {
+    final int index;
+    int generation;
+    String workerId;
+    ActorRef<WorkerActor.Command> worker;
+    boolean ready;
+    boolean alive;
+    int startFailures;
+
+    Slot(int index) {
+      this.index = index;
+    }
+  }
+
+  private final ActorContext<Command> context;
+  private final TimerScheduler<Command> timers;
+  private final PoolSettings settings;
+  private final PoolRuntime runtime;
+  private final ActorRef<WorkerActor.Event> events;
+  private final List<Slot> slots = new ArrayList<>();
+  private final Map<String, Slot> byWorker = new HashMap<>();
+  private final ArrayDeque<Slot> idle = new ArrayDeque<>();
+  private final ArrayDeque<Job> queue = new ArrayDeque<>();
+  private final List<CompletableFuture<Void>> readyWaiters = new ArrayList<>();
+  private final List<CompletableFuture<Void>> stopWaiters = new ArrayList<>();
+
+  private Phase phase = Phase.STARTING;
+  private SnakepitException failure;
+
+  /** A pool that starts its workers at once. */
+  public static Behavior<Command> create(PoolSettings settings, PoolRuntime runtime) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new PoolActor(ctx, timers, settings, runtime)));
+  }
+
+  private PoolActor(ActorContext<Command> context, TimerScheduler<Command> timers, PoolSettings settings,
+      PoolRuntime runtime) {
+    super(context);
+    this.context = context;
+    this.timers = timers;
+    this.settings = settings;
+    this.runtime = runtime;
+    this.events = context.messageAdapter(WorkerActor.Event.class, FromWorker::new);
+    for (int i = 0; i < settings.workers(); i++) {
+      Slot slot = new Slot(i);
+      slots.add(slot);
+      spawn(slot);
+    }
+    context.getLog().info("pool '{}' starting {} workers of {}", settings.name(), settings.workers(),
+        settings.worker().adapter());
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(Submit.class, this::onSubmit)
+        .onMessage(FromWorker.class, this::onWorkerEvent)
+        .onMessage(WorkerGone.class, this::onWorkerGone)
+        .onMessage(Respawn.class, this::onRespawn)
+        .onMessage(AwaitReady.class, this::onAwaitReady)
+        .onMessage(Shutdown.class, this::onShutdown)
+        .build();
+  }
+
+  private void spawn(Slot slot) {
+    slot.generation++;
+    slot.workerId = shortName(settings.name()) + "-" + slot.index + "-" + slot.generation;
+    slot.ready = false;
+    slot.alive = true;
+    Launch launch = new Launch(runtime.shim(), runtime.workerPackage(),
+        runtime.runDir().resolve(slot.workerId + ".sock"), runtime.instance(), slot.workerId, settings.worker());
+    slot.worker = context.spawn(WorkerActor.create(launch, events, runtime.channels()),
+        "worker-" + slot.index + "-" + slot.generation);
+    context.watchWith(slot.worker, new WorkerGone(slot.workerId));
+    byWorker.put(slot.workerId, slot);
+  }
+
+  private static String shortName(String pool) {
+    String safe = pool.replaceAll("[^A-Za-z0-9_.-]", "_");
+    return safe.length() > 24 ? safe.substring(0, 24) : safe;
+  }
+
+  private Behavior<Command> onSubmit(Submit msg) {
+    Job job = msg.job();
+    if (phase == Phase.FAILED) {
+      job.fail(new PoolUnavailableException("pool '" + settings.name() + "' failed to start: "
+          + failure.getMessage(), failure));
+    } else if (phase == Phase.STOPPING) {
+      job.fail(new PoolUnavailableException("pool '" + settings.name() + "' is stopping", null));
+    } else if (!idle.isEmpty()) {
+      dispatch(idle.pollFirst(), job);
+    } else if (queue.size() < settings.queueCapacity()) {
+      queue.addLast(job);
+    } else {
+      job.fail(new PoolSaturatedException("pool '" + settings.name() + "' is saturated: all " + settings.workers()
+          + " workers are busy and " + queue.size() + " calls are queued (queue-capacity "
+          + settings.queueCapacity() + "). Retry later, or raise snakepit.pools." + settings.name()
+          + ".workers or .queue-capacity"));
+    }
+    return this;
+  }
+
+  private void dispatch(Slot slot, Job job) {
+    slot.worker.tell(new WorkerActor.Execute(job));
+  }
+
+  /** A worker can take a call: give it the oldest queued one that is still wanted, or mark it idle. */
+  private void offer(Slot slot) {
+    while (!queue.isEmpty()) {
+      Job job = queue.pollFirst();
+      if (!job.isDone()) {
+        dispatch(slot, job);
+        return;
+      }
+    }
+    idle.addLast(slot);
+  }
+
+  private Behavior<Command> onWorkerEvent(FromWorker msg) {
+    WorkerActor.Event event = msg.event();
+    Slot slot = byWorker.get(event.workerId());
+    if (slot == null || !event.workerId().equals(slot.workerId)) {
+      return this;
+    }
+    if (event instanceof WorkerActor.Ready) {
+      slot.ready = true;
+      slot.startFailures = 0;
+      if (phase == Phase.RUNNING || phase == Phase.STARTING) {
+        offer(slot);
+      }
+      if (phase == Phase.STARTING && slots.stream().allMatch(s -> s.ready)) {
+        phase = Phase.RUNNING;
+        context.getLog().info("pool '{}' ready: {} workers", settings.name(), settings.workers());
+        readyWaiters.forEach(p -> p.complete(null));
+        readyWaiters.clear();
+      }
+    } else if (event instanceof WorkerActor.Idle) {
+      if (slot.ready && (phase == Phase.RUNNING || phase == Phase.STARTING)) {
+        offer(slot);
+      }
+    } else if (event instanceof WorkerActor.StartFailed failed) {
+      onStartFailed(slot, failed);
+    } else if (event instanceof WorkerActor.Exited exited) {
+      onExited(slot, exited);
+    }
+    return this;
+  }
+
+  private void onStartFailed(Slot slot, WorkerActor.StartFailed failed) {
+    slot.ready = false;
+    if (phase == Phase.STARTING) {
+      fail(failed.error());
+    } else if (phase == Phase.RUNNING) {
+      slot.startFailures++;
+      Duration delay = backoff(slot.startFailures);
+      context.getLog().warn("pool '{}': replacement worker {} failed to start; retrying in {} ms: {}",
+          settings.name(), slot.workerId, delay.toMillis(), failed.error().getMessage());
+      timers.startSingleTimer("respawn-" + slot.index, new Respawn(slot.index), delay);
+    }
+  }
+
+  private void onExited(Slot slot, WorkerActor.Exited exited) {
+    slot.ready = false;
+    idle.remove(slot);
+    if (exited.requested() || !(phase == Phase.RUNNING || phase == Phase.STARTING)) {
+      return;
+    }
+    context.getLog().warn("pool '{}': worker {} {}; starting a replacement", settings.name(), exited.workerId(),
+        exited.status());
+    spawn(slot);
+  }
+
+  private Duration backoff(int failures) {
+    long min = settings.restartBackoffMin().toMillis();
+    long delay = min << Math.min(failures - 1, 16);
+    return Duration.ofMillis(Math.min(delay, settings.restartBackoffMax().toMillis()));
+  }
+
+  private Behavior<Command> onRespawn(Respawn msg) {
+    Slot slot = slots.get(msg.slot());
+    if (phase == Phase.RUNNING && !slot.alive) {
+      spawn(slot);
+    }
+    return this;
+  }
+
+  private void fail(SnakepitException error) {
+    phase = Phase.FAILED;
+    failure = error;
+    context.getLog().error("pool '{}' failed to start: {}", settings.name(), error.getMessage());
+    readyWaiters.forEach(p -> p.completeExceptionally(error));
+    readyWaiters.clear();
+    PoolUnavailableException unavailable = new PoolUnavailableException("pool '" + settings.name()
+        + "' failed to start: " + error.getMessage(), error);
+    queue.forEach(job -> job.fail(unavailable));
+    queue.clear();
+    idle.clear();
+    stopWorkers();
+  }
+
+  private void stopWorkers() {
+    for (Slot slot : slots) {
+      if (slot.alive) {
+        slot.worker.tell(WorkerActor.Stop.INSTANCE);
+      }
+    }
+  }
+
+  private Behavior<Command> onWorkerGone(WorkerGone msg) {
+    Slot slot = byWorker.remove(msg.workerId());
+    if (slot != null && msg.workerId().equals(slot.workerId)) {
+      slot.alive = false;
+      slot.ready = false;
+      idle.remove(slot);
+      if ((phase == Phase.RUNNING || phase == Phase.STARTING) && !timers.isTimerActive("respawn-" + slot.index)) {
+        // The actor ended without reporting an exit (it failed): its process is gone with it; replace it.
+        spawn(slot);
+      }
+    }
+    return maybeFinishStop();
+  }
+
+  private Behavior<Command> onAwaitReady(AwaitReady msg) {
+    switch (phase) {
+      case RUNNING -> msg.promise().complete(null);
+      case FAILED -> msg.promise().completeExceptionally(failure);
+      case STOPPING -> msg.promise().completeExceptionally(
+          new PoolUnavailableException("pool '" + settings.name() + "' is stopping", null));
+      default -> readyWaiters.add(msg.promise());
+    }
+    return this;
+  }
+
+  private Behavior<Command> onShutdown(Shutdown msg) {
+    stopWaiters.add(msg.promise());
+    if (phase != Phase.STOPPING) {
+      if (phase == Phase.STARTING) {
+        readyWaiters.forEach(p -> p.completeExceptionally(
+            new PoolUnavailableException("pool '" + settings.name() + "' was stopped while starting", null)));
+        readyWaiters.clear();
+      }
+      phase = Phase.STOPPING;
+      PoolUnavailableException stopping = new PoolUnavailableException("pool '" + settings.name()
+          + "' stopped before the call reached a worker", null);
+      queue.forEach(job -> job.fail(stopping));
+      queue.clear();
+      idle.clear();
+      timers.cancelAll();
+      stopWorkers();
+    }
+    return maybeFinishStop();
+  }
+
+  private Behavior<Command> maybeFinishStop() {
+    if (phase == Phase.STOPPING && slots.stream().noneMatch(s -> s.alive)) {
+      context.getLog().info("pool '{}' stopped", settings.name());
+      stopWaiters.forEach(p -> p.complete(null));
+      return Behaviors.stopped();
+    }
+    return this;
+  }
+}

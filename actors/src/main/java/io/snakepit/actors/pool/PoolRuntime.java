@@ -1,0 +1,18 @@
+package io.snakepit.actors.pool;
+
+import io.grpc.ManagedChannel;
+import java.nio.file.Path;
+import java.util.function.Function;
+
+/**
+ * What every pool of one node shares: the unpacked shim and Python package, the socket directory, the instance name,
+ * and how to open a channel to a worker's socket.
+ *
+ * @param shim the shim executable
+ * @param workerPackage the directory holding snakepit_worker
+ * @param runDir the 0700 directory for the workers' sockets
+ * @param instance this node's instance name
+ * @param channels opens a gRPC channel to a socket path
+ */
+public record PoolRuntime(Path shim, Path workerPackage, Path runDir, String instance,
+    Function<String, ManagedChannel> channels) {}

@@ -1,0 +1,39 @@
+package io.snakepit.actors.pool;
+
+import com.typesafe.config.Config;
+import io.snakepit.actors.worker.WorkerSettings;
+import java.time.Duration;
+
+/**
+ * One pool's settings: its block under {@code snakepit.pools}, merged over {@code snakepit.pool-defaults}.
+ *
+ * @param name the pool's name
+ * @param workers how many workers it keeps
+ * @param queueCapacity how many calls may wait for a worker before calls are refused
+ * @param restartBackoffMin the first delay before retrying a worker that failed to start
+ * @param restartBackoffMax the longest such delay
+ * @param worker how each worker is started
+ */
+public record PoolSettings(String name, int workers, int queueCapacity, Duration restartBackoffMin,
+    Duration restartBackoffMax, WorkerSettings worker) {
+
+  /** Reads pool {@code name} from the {@code snakepit} block. */
+  public static PoolSettings fromConfig(String name, Config snakepit) {
+    String path = "pools.\"" + name + "\"";
+    Config c = snakepit.hasPath(path)
+        ? snakepit.getConfig(path).withFallback(snakepit.getConfig("pool-defaults"))
+        : snakepit.getConfig("pool-defaults");
+    int workers = c.getInt("workers");
+    if (workers < 1) {
+      throw new IllegalArgumentException("snakepit.pools." + name + ".workers is " + workers
+          + ": a pool needs at least 1 worker");
+    }
+    int capacity = c.getInt("queue-capacity");
+    if (capacity < 0) {
+      throw new IllegalArgumentException("snakepit.pools." + name + ".queue-capacity is " + capacity
+          + ": use 0 to refuse calls whenever every worker is busy");
+    }
+    return new PoolSettings(name, workers, capacity, c.getDuration("restart-backoff.min"),
+        c.getDuration("restart-backoff.max"), WorkerSettings.fromConfig(c));
+  }
+}

@@ -1,0 +1,45 @@
+package io.snakepit.actors.worker;
+
+import io.snakepit.Result;
+import io.snakepit.proto.ExecuteRequest;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+
+/** A call on its way to a worker, with the promise its caller holds. */
+public sealed interface Job {
+
+  /** The request as the worker receives it. */
+  ExecuteRequest request();
+
+  /** Completes the caller's stage with an error. */
+  void fail(Throwable error);
+
+  /** Whether the caller's stage is already complete (for example cancelled). */
+  boolean isDone();
+
+  /** One request, one result. */
+  record Unary(ExecuteRequest request, CompletableFuture<Result> promise) implements Job {
+    @Override
+    public void fail(Throwable error) {
+      promise.completeExceptionally(error);
+    }
+
+    @Override
+    public boolean isDone() {
+      return promise.isDone();
+    }
+  }
+
+  /** One request, a stream of results handed to {@code onItem} in order. */
+  record Stream(ExecuteRequest request, Consumer<Result> onItem, CompletableFuture<Void> promise) implements Job {
+    @Override
+    public void fail(Throwable error) {
+      promise.completeExceptionally(error);
+    }
+
+    @Override
+    public boolean isDone() {
+      return promise.isDone();
+    }
+  }
+}

@@ -1,0 +1,65 @@
+package io.snakepit.actors.worker;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Everything one worker process needs that its pool decides: the shim binary, the unpacked snakepit_worker package,
+ * the socket, and the marker that ties the process to this instance.
+ *
+ * @param shim the shim executable
+ * @param workerPackage the directory holding the snakepit_worker package
+ * @param socket the worker's Unix socket
+ * @param instance this node's instance name, carried in the worker's environment
+ * @param workerId the worker's id, carried in the worker's environment
+ * @param settings the pool's worker settings
+ */
+public record Launch(Path shim, Path workerPackage, Path socket, String instance, String workerId,
+    WorkerSettings settings) {
+
+  /** Marks every process of a worker's tree, so that it can be recognised in /proc/PID/environ. */
+  public static final String INSTANCE_VARIABLE = "SNAKEPIT_INSTANCE";
+  public static final String WORKER_VARIABLE = "SNAKEPIT_WORKER_ID";
+
+  /** The shim's command line, which starts Python with the worker's arguments. */
+  public List<String> command() {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(shim.toString());
+    cmd.add("--grace-ms");
+    cmd.add(Long.toString(settings.shimGrace().toMillis()));
+    cmd.add("--");
+    cmd.add(settings.python());
+    cmd.add("-m");
+    cmd.add("snakepit_worker");
+    cmd.add("--adapter");
+    cmd.add(settings.adapter());
+    cmd.add("--socket");
+    cmd.add(socket.toString());
+    cmd.add("--threads");
+    cmd.add(Integer.toString(settings.threads()));
+    cmd.add("--stop-grace");
+    cmd.add(Double.toString(settings.stopGrace().toMillis() / 1000.0));
+    return cmd;
+  }
+
+  /** The environment: this JVM's, the pool's additions, PYTHONPATH and the instance markers. */
+  public Map<String, String> environment() {
+    Map<String, String> env = new HashMap<>(System.getenv());
+    env.putAll(settings.env());
+    List<String> path = new ArrayList<>();
+    path.add(workerPackage.toString());
+    path.addAll(settings.pythonPath());
+    String inherited = env.get("PYTHONPATH");
+    if (inherited != null && !inherited.isEmpty()) {
+      path.add(inherited);
+    }
+    env.put("PYTHONPATH", String.join(":", path));
+    env.put("PYTHONUNBUFFERED", "1");
+    env.put(INSTANCE_VARIABLE, instance);
+    env.put(WORKER_VARIABLE, workerId);
+    return env;
+  }
+}

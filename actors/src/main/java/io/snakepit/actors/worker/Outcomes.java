@@ -1,0 +1,34 @@
+package io.snakepit.actors.worker;
+
+import io.snakepit.InvalidArgumentsException;
+import io.snakepit.PythonException;
+import io.snakepit.Result;
+import io.snakepit.SnakepitException;
+import io.snakepit.UnknownToolException;
+import io.snakepit.proto.PythonError;
+import io.snakepit.proto.Value;
+
+/** Turns what a worker answered into what a caller receives. */
+public final class Outcomes {
+  /** Error types the worker raises on the caller's behalf, rather than the tool. */
+  public static final String UNKNOWN_TOOL = "snakepit.UnknownTool";
+  public static final String INVALID_ARGUMENTS = "snakepit.InvalidArguments";
+
+  private Outcomes() {}
+
+  /** A tool's value as a {@link Result}. */
+  public static Result toResult(Value value) {
+    return value.getKindCase() == Value.KindCase.RAW
+        ? Result.ofBytes(value.getRaw().toByteArray())
+        : Result.ofJson(value.getJson());
+  }
+
+  /** A worker's error payload as the matching typed exception. */
+  public static SnakepitException toException(String tool, PythonError error) {
+    return switch (error.getType()) {
+      case UNKNOWN_TOOL -> new UnknownToolException(tool, error.getAvailableToolsList(), error.getMessage());
+      case INVALID_ARGUMENTS -> new InvalidArgumentsException(error.getMessage());
+      default -> new PythonException(error.getType(), error.getMessage(), error.getTraceback());
+    };
+  }
+}

@@ -1,0 +1,471 @@
+package io.snakepit.actors.worker;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.PostStop;
+import akka.actor.typed.javadsl.AbstractBehavior;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.Receive;
+import akka.actor.typed.javadsl.TimerScheduler;
+import com.google.protobuf.ByteString;
+import com.zaxxer.nuprocess.NuAbstractProcessHandler;
+import com.zaxxer.nuprocess.NuProcess;
+import com.zaxxer.nuprocess.NuProcessBuilder;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+import io.snakepit.SnakepitException;
+import io.snakepit.WorkerCallException;
+import io.snakepit.WorkerCrashedException;
+import io.snakepit.WorkerStartException;
+import io.snakepit.proto.ExecuteResponse;
+import io.snakepit.proto.WorkerGrpc;
+import io.snakepit.shim.ProcStat;
+import io.snakepit.shim.SessionSweep;
+import io.snakepit.shim.ShimEvent;
+import io.snakepit.shim.ShimLineDecoder;
+import io.snakepit.shim.WorkerIdentity;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * Owns one worker: the NuProcess handle of its shim, the gRPC channel to its Python process, and the calls in flight.
+ *
+ * <p>Lifecycle: starting → ready (idle or busy) → stopping → stopped. The shim's lines and exit, and gRPC completions,
+ * arrive on foreign threads and are only told to this actor. The actor reports to its pool through {@link Event}s and
+ * stops itself once the shim has exited, so one actor is one process, start to end.
+ */
+public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
+
+  /** What a worker accepts. */
+  public interface Command {}
+
+  /** Run a call. The pool sends one only to a worker that reported itself ready or idle. */
+  public record Execute(Job job) implements Command {}
+
+  /** Stop gracefully: calls in flight get the stop grace, then the whole tree is killed. */
+  public enum Stop implements Command { INSTANCE }
+
+  /** What a worker tells its pool. */
+  public sealed interface Event {
+    String workerId();
+  }
+
+  /** The worker is serving; it takes calls from now on. */
+  public record Ready(String workerId, WorkerIdentity identity) implements Event {}
+
+  /** A call finished; the worker can take another. */
+  public record Idle(String workerId) implements Event {}
+
+  /** The worker never became ready; its tree is gone. */
+  public record StartFailed(String workerId, WorkerStartException error) implements Event {}
+
+  /** The worker's process ended after it was ready; {@code requested} is true when it was told to stop. */
+  public record Exited(String workerId, String status, boolean requested) implements Event {}
+
+  private record FromShim(ShimEvent event) implements Command {}
+
+  private record ShimExited(int nuProcessCode) implements Command {}
+
+  private record CallFinished(long callId, ExecuteResponse last, Throwable error) implements Command {}
+
+  private record TransportGraceOver(long callId) implements Command {}
+
+  private enum StartDeadline implements Command { INSTANCE }
+
+  private enum StopDeadline implements Command { INSTANCE }
+
+  private enum Phase { STARTING, READY, STOPPING }
+
+  private static final Duration TRANSPORT_GRACE = Duration.ofSeconds(3);
+
+  private final ActorContext<Command> context;
+  private final TimerScheduler<Command> timers;
+  private final Launch launch;
+  private final ActorRef<Event> pool;
+  private final Function<String, ManagedChannel> channels;
+  private final NuProcess process;
+  private final ProcStat shim;
+  private final ArrayDeque<String> stderrTail = new ArrayDeque<>();
+  private final Map<Long, Job> inFlight = new HashMap<>();
+  private final Map<Long, Throwable> transportFailures = new HashMap<>();
+
+  private Phase phase = Phase.STARTING;
+  private WorkerIdentity identity;
+  private ManagedChannel channel;
+  private WorkerGrpc.WorkerStub stub;
+  private ShimEvent.ExecFailed execFailed;
+  private String exitStatus;
+  private boolean startDeadlinePassed;
+  private boolean reported;
+  private long nextCallId;
+
+  /**
+   * A worker actor; it starts its shim at once.
+   *
+   * @param launch what to start
+   * @param pool where to report
+   * @param channels opens a gRPC channel to a Unix socket path
+   */
+  public static Behavior<Command> create(Launch launch, ActorRef<Event> pool,
+      Function<String, ManagedChannel> channels) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new WorkerActor(ctx, timers, launch, pool, channels)));
+  }
+
+  private WorkerActor(ActorContext<Command> context, TimerScheduler<Command> timers, Launch launch,
+      ActorRef<Event> pool, Function<String, ManagedChannel> channels) {
+    super(context);
+    this.context = context;
+    this.timers = timers;
+    this.launch = launch;
+    this.pool = pool;
+    this.channels = channels;
+    NuProcessBuilder builder = new NuProcessBuilder(launch.command(), launch.environment());
+    builder.setProcessListener(new ShimHandler(context.getSelf()));
+    this.process = builder.start();
+    int pid = process == null ? 0 : process.getPID();
+    // Read now, while the shim is certainly ours: its start time bounds which processes a sweep may touch.
+    this.shim = ProcStat.read(pid).orElse(new ProcStat(pid, '?', 0, pid, pid, 0L));
+    if (process == null) {
+      context.getSelf().tell(new ShimExited(Integer.MIN_VALUE));
+    }
+    timers.startSingleTimer(StartDeadline.INSTANCE, launch.settings().startTimeout());
+    context.getLog().debug("worker {} starting: shim pid {}", launch.workerId(), pid);
+  }
+
+  @Override
+  public Receive<Command> createReceive() {
+    return newReceiveBuilder()
+        .onMessage(Execute.class, this::onExecute)
+        .onMessage(FromShim.class, this::onShimEvent)
+        .onMessage(CallFinished.class, this::onCallFinished)
+        .onMessage(TransportGraceOver.class, this::onTransportGraceOver)
+        .onMessage(ShimExited.class, this::onShimExited)
+        .onMessageEquals(StartDeadline.INSTANCE, this::onStartDeadline)
+        .onMessageEquals(Stop.INSTANCE, this::onStop)
+        .onMessageEquals(StopDeadline.INSTANCE, this::onStopDeadline)
+        .onSignal(PostStop.class, signal -> onPostStop())
+        .build();
+  }
+
+  private Behavior<Command> onExecute(Execute msg) {
+    Job job = msg.job();
+    if (phase != Phase.READY) {
+      job.fail(new WorkerCallException("worker " + launch.workerId() + " is " + phase.name().toLowerCase()
+          + " and cannot take calls", null));
+      return this;
+    }
+    if (job.isDone()) {
+      pool.tell(new Idle(launch.workerId()));
+      return this;
+    }
+    long callId = nextCallId++;
+    inFlight.put(callId, job);
+    ActorRef<Command> self = context.getSelf();
+    if (job instanceof Job.Stream stream) {
+      stub.executeStream(job.request(), new StreamObserver<>() {
+        @Override
+        public void onNext(ExecuteResponse item) {
+          // Items go to the caller straight from the call's thread, in order; only the end goes through the actor.
+          if (item.hasValue()) {
+            stream.onItem().accept(Outcomes.toResult(item.getValue()));
+          } else {
+            self.tell(new CallFinished(callId, item, null));
+          }
+        }
+
+        @Override
+        public void onError(Throwable t) {
+          self.tell(new CallFinished(callId, null, t));
+        }
+
+        @Override
+        public void onCompleted() {
+          self.tell(new CallFinished(callId, null, null));
+        }
+      });
+    } else {
+      stub.execute(job.request(), new StreamObserver<>() {
+        private ExecuteResponse last;
+
+        @Override
+        public void onNext(ExecuteResponse value) {
+          last = value;
+        }
+
+        @Override
+        public void onError(Throwable t) {
+          self.tell(new CallFinished(callId, null, t));
+        }
+
+        @Override
+        public void onCompleted() {
+          self.tell(new CallFinished(callId, last, null));
+        }
+      });
+    }
+    return this;
+  }
+
+  private Behavior<Command> onCallFinished(CallFinished msg) {
+    Job job = inFlight.get(msg.callId());
+    if (job == null) {
+      return this;
+    }
+    if (msg.error() != null) {
+      if (exitStatus == null && isTransportFailure(msg.error())) {
+        // The process is probably dying: hold the call until its exit status arrives, so the caller learns why.
+        transportFailures.put(msg.callId(), msg.error());
+        timers.startSingleTimer(msg.callId(), new TransportGraceOver(msg.callId()), TRANSPORT_GRACE);
+        return this;
+      }
+      inFlight.remove(msg.callId());
+      job.fail(exitStatus != null ? crashed() : new WorkerCallException("call to worker " + launch.workerId()
+          + " failed: " + Status.fromThrowable(msg.error()), msg.error()));
+    } else {
+      inFlight.remove(msg.callId());
+      complete(job, msg.last());
+    }
+    if (phase == Phase.READY) {
+      pool.tell(new Idle(launch.workerId()));
+    }
+    return this;
+  }
+
+  private static void complete(Job job, ExecuteResponse last) {
+    String tool = job.request().getTool();
+    if (last != null && last.hasError()) {
+      job.fail(Outcomes.toException(tool, last.getError()));
+    } else if (job instanceof Job.Unary unary) {
+      if (last == null || !last.hasValue()) {
+        unary.promise().completeExceptionally(new WorkerCallException("worker returned no result for " + tool, null));
+      } else {
+        unary.promise().complete(Outcomes.toResult(last.getValue()));
+      }
+    } else if (job instanceof Job.Stream stream) {
+      stream.promise().complete(null);
+    }
+  }
+
+  private Behavior<Command> onTransportGraceOver(TransportGraceOver msg) {
+    Throwable error = transportFailures.remove(msg.callId());
+    Job job = inFlight.remove(msg.callId());
+    if (job != null && error != null) {
+      job.fail(new WorkerCallException("call to worker " + launch.workerId() + " failed while its process stayed up: "
+          + Status.fromThrowable(error), error));
+      if (phase == Phase.READY) {
+        pool.tell(new Idle(launch.workerId()));
+      }
+    }
+    return this;
+  }
+
+  private static boolean isTransportFailure(Throwable t) {
+    Status.Code code = Status.fromThrowable(t).getCode();
+    return code == Status.Code.UNAVAILABLE || code == Status.Code.INTERNAL || code == Status.Code.UNKNOWN
+        || code == Status.Code.CANCELLED;
+  }
+
+  private Behavior<Command> onShimEvent(FromShim msg) {
+    ShimEvent event = msg.event();
+    if (event instanceof ShimEvent.Err err) {
+      rememberStderr(err.text());
+      context.getLog().info("[{} stderr] {}", launch.workerId(), err.text());
+    } else if (event instanceof ShimEvent.Out out) {
+      context.getLog().info("[{} stdout] {}", launch.workerId(), out.text());
+    } else if (event instanceof ShimEvent.Ready ready) {
+      onReady(ready.identity());
+    } else if (event instanceof ShimEvent.ExecFailed failed) {
+      execFailed = failed;
+    } else if (event instanceof ShimEvent.ShimError error) {
+      rememberStderr("snakepit-shim: " + error.message());
+      context.getLog().warn("worker {}: shim error: {}", launch.workerId(), error.message());
+    } else if (event instanceof ShimEvent.Exit exit) {
+      onExitReported(exit.status().describe());
+    } else if (event instanceof ShimEvent.Unknown unknown) {
+      context.getLog().warn("worker {}: unexpected line from the shim: {}", launch.workerId(), unknown.line());
+    }
+    return this;
+  }
+
+  private void onReady(WorkerIdentity id) {
+    if (phase != Phase.STARTING) {
+      return;
+    }
+    identity = id;
+    timers.cancel(StartDeadline.INSTANCE);
+    channel = channels.apply(launch.socket().toString());
+    stub = WorkerGrpc.newStub(channel);
+    phase = Phase.READY;
+    context.getLog().debug("worker {} ready: python pid {}, shim pid {}", launch.workerId(), id.pid(), id.shimPid());
+    pool.tell(new Ready(launch.workerId(), id));
+  }
+
+  /** The tree is gone (the shim writes EXIT only then): fail what was in flight and let the pool replace us. */
+  private void onExitReported(String status) {
+    exitStatus = status;
+    if (phase == Phase.STARTING) {
+      return;
+    }
+    failInFlight();
+    report(new Exited(launch.workerId(), status, phase == Phase.STOPPING));
+  }
+
+  private void failInFlight() {
+    for (Job job : inFlight.values()) {
+      job.fail(phase == Phase.STOPPING
+          ? new WorkerCallException("worker " + launch.workerId() + " stopped before the call finished: "
+              + exitStatus, null)
+          : crashed());
+    }
+    inFlight.clear();
+    transportFailures.clear();
+  }
+
+  private SnakepitException crashed() {
+    return new WorkerCrashedException(launch.workerId(), exitStatus, List.copyOf(stderrTail));
+  }
+
+  private Behavior<Command> onShimExited(ShimExited msg) {
+    if (exitStatus == null) {
+      // No EXIT line: the shim itself was killed, so nothing took its tree down. Do it here.
+      List<Integer> killed = SessionSweep.killSession(shim.pid(), shim.startTime());
+      exitStatus = "its shim (pid " + shim.pid() + ") died unexpectedly (NuProcess exit code "
+          + msg.nuProcessCode() + ")";
+      context.getLog().warn("worker {}: {}; killed the rest of its tree: {}", launch.workerId(), exitStatus, killed);
+      if (phase != Phase.STARTING) {
+        failInFlight();
+        report(new Exited(launch.workerId(), exitStatus, phase == Phase.STOPPING));
+      }
+    }
+    if (phase == Phase.STARTING) {
+      report(new StartFailed(launch.workerId(), startError()));
+    }
+    return Behaviors.stopped();
+  }
+
+  private WorkerStartException startError() {
+    String python = launch.settings().python();
+    List<String> tail = List.copyOf(stderrTail);
+    if (execFailed != null) {
+      return new WorkerStartException("cannot start Python '" + python + "': " + execFailed.message() + " (errno "
+          + execFailed.errno() + "). Set the pool's python (snakepit.pools.<name>.python) to a Python 3.9 or newer"
+          + " with grpcio and protobuf installed", tail);
+    }
+    if (startDeadlinePassed) {
+      return new WorkerStartException("worker " + launch.workerId() + " did not become ready within "
+          + launch.settings().startTimeout().toMillis() + " ms (snakepit.pools.<name>.start-timeout); its process"
+          + " group was killed. Check the adapter's setup() and imports for what blocks", tail);
+    }
+    String hint = tail.stream().anyMatch(l -> l.contains("No module named 'grpc'")
+        || l.contains("No module named 'google'"))
+        ? ". This Python lacks grpcio or protobuf: install them with '" + python + " -m pip install grpcio protobuf'"
+        : tail.stream().anyMatch(l -> l.contains("cannot load adapter"))
+        ? ". The adapter '" + launch.settings().adapter() + "' failed to import: see the traceback below"
+        : "";
+    return new WorkerStartException("worker " + launch.workerId() + " " + exitStatus + " before it was ready" + hint,
+        tail);
+  }
+
+  private Behavior<Command> onStartDeadline() {
+    if (phase == Phase.STARTING) {
+      startDeadlinePassed = true;
+      context.getLog().warn("worker {} not ready after {}: killing its tree", launch.workerId(),
+          launch.settings().startTimeout());
+      send("KILL");
+    }
+    return this;
+  }
+
+  private Behavior<Command> onStop() {
+    if (phase == Phase.STOPPING) {
+      return this;
+    }
+    phase = Phase.STOPPING;
+    send("STOP " + launch.settings().shimGrace().toMillis());
+    if (process != null) {
+      process.closeStdin(false);
+    }
+    timers.startSingleTimer(StopDeadline.INSTANCE, launch.settings().shimGrace().plusSeconds(3));
+    return this;
+  }
+
+  private Behavior<Command> onStopDeadline() {
+    // The shim did not finish its own teardown in time: kill it and sweep its session ourselves.
+    context.getLog().warn("worker {}: shim did not exit after stop; killing it", launch.workerId());
+    if (process != null) {
+      process.destroy(true);
+    }
+    SessionSweep.killSession(shim.pid(), shim.startTime());
+    return this;
+  }
+
+  private Behavior<Command> onPostStop() {
+    if (process != null && process.isRunning()) {
+      // Stopped without a Stop (the actor system is going down): the shim takes the tree down on stdin EOF.
+      process.closeStdin(true);
+    }
+    if (channel != null) {
+      channel.shutdownNow();
+    }
+    for (Job job : inFlight.values()) {
+      job.fail(new WorkerCallException("worker " + launch.workerId() + " was stopped", null));
+    }
+    return this;
+  }
+
+  private void report(Event event) {
+    if (!reported) {
+      reported = true;
+      pool.tell(event);
+    }
+  }
+
+  private void send(String line) {
+    if (process != null && process.isRunning()) {
+      process.writeStdin(ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.US_ASCII)));
+    }
+  }
+
+  private void rememberStderr(String line) {
+    if (stderrTail.size() == launch.settings().stderrTail()) {
+      stderrTail.removeFirst();
+    }
+    stderrTail.addLast(line);
+  }
+
+  /** NuProcess callbacks: they run on NuProcess's shared threads and only tell. */
+  private static final class ShimHandler extends NuAbstractProcessHandler {
+    private final ActorRef<Command> worker;
+    private final ShimLineDecoder decoder = new ShimLineDecoder();
+    private final ShimLineDecoder shimStderr = new ShimLineDecoder();
+
+    ShimHandler(ActorRef<Command> worker) {
+      this.worker = worker;
+    }
+
+    @Override
+    public void onStdout(ByteBuffer buffer, boolean closed) {
+      decoder.feed(buffer, event -> worker.tell(new FromShim(event)));
+    }
+
+    @Override
+    public void onStderr(ByteBuffer buffer, boolean closed) {
+      // The shim writes on its own stderr only for usage errors; keep them as shim errors.
+      shimStderr.feedLines(buffer, line -> worker.tell(new FromShim(new ShimEvent.ShimError(line))));
+    }
+
+    @Override
+    public void onExit(int statusCode) {
+      worker.tell(new ShimExited(statusCode));
+    }
+  }
+}

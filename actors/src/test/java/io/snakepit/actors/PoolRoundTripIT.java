@@ -1,0 +1,154 @@
+package io.snakepit.actors;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import io.snakepit.InvalidArgumentsException;
+import io.snakepit.PoolSaturatedException;
+import io.snakepit.PythonException;
+import io.snakepit.Result;
+import io.snakepit.Snakepit;
+import io.snakepit.UnknownToolException;
+import io.snakepit.testing.TestNodes;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Calls through real Python workers: results, streams, and each kind of error a caller can get. */
+class PoolRoundTripIT {
+  private static ActorTestKit kit;
+  private static Snakepit snakepit;
+
+  @BeforeAll
+  static void start() throws Exception {
+    kit = ActorTestKit.create("roundtrip", TestNodes.config("""
+        snakepit.pools.default.workers = 2
+        snakepit.pools.single { workers = 1, queue-capacity = 1 }
+        """));
+    snakepit = Snakepit.get(kit.system());
+    snakepit.ready().toCompletableFuture().get(60, TimeUnit.SECONDS);
+  }
+
+  @AfterAll
+  static void stop() {
+    kit.shutdownTestKit();
+  }
+
+  static <T> T await(CompletionStage<T> stage) throws Exception {
+    return stage.toCompletableFuture().get(30, TimeUnit.SECONDS);
+  }
+
+  static Throwable failure(CompletionStage<?> stage) throws Exception {
+    try {
+      stage.toCompletableFuture().get(30, TimeUnit.SECONDS);
+    } catch (ExecutionException e) {
+      return e.getCause();
+    }
+    throw new AssertionError("the call succeeded but was expected to fail");
+  }
+
+  @Test
+  void executeReturnsTheToolsJsonResult() throws Exception {
+    assertEquals("{\"greeting\": \"hello\", \"n\": 3}",
+        await(snakepit.execute("echo", "{\"greeting\": \"hello\", \"n\": 3}")).json());
+    assertEquals("\"pong\"", await(snakepit.execute("ping", null)).json());
+  }
+
+  @Test
+  void rawBytesTravelBothWaysUnchanged() throws Exception {
+    byte[] payload = {0, 1, 2, (byte) 0xff, 10, 13};
+    Result r = await(snakepit.pool("default").execute("echo", "{}", payload));
+    assertTrue(r.isBytes());
+    assertArrayEquals(payload, r.bytes());
+  }
+
+  @Test
+  void executeStreamDeliversEveryItemInOrder() throws Exception {
+    List<String> items = new ArrayList<>();
+    await(snakepit.executeStream("stream", "{\"count\": 5}", r -> items.add(r.json())));
+    assertEquals(List.of("{\"i\": 0}", "{\"i\": 1}", "{\"i\": 2}", "{\"i\": 3}", "{\"i\": 4}"), items);
+  }
+
+  @Test
+  void unknownToolNamesTheToolAndTheToolsThatExist() throws Exception {
+    UnknownToolException e = assertInstanceOf(UnknownToolException.class,
+        failure(snakepit.execute("no_such_tool", "{}")));
+    assertEquals("no_such_tool", e.tool());
+    assertTrue(e.available().containsAll(List.of("echo", "ping", "sleep", "fail", "stream")), e.available()::toString);
+    assertTrue(e.getMessage().contains("no_such_tool") && e.getMessage().contains("echo"), e.getMessage());
+  }
+
+  @Test
+  void pythonExceptionArrivesWithTypeMessageAndTraceback() throws Exception {
+    PythonException e = assertInstanceOf(PythonException.class,
+        failure(snakepit.execute("fail", "{\"message\": \"bad input 42\", \"kind\": \"KeyError\"}")));
+    assertEquals("KeyError", e.pythonType());
+    assertTrue(e.pythonMessage().contains("bad input 42"), e.pythonMessage());
+    assertTrue(e.traceback().contains("Traceback") && e.traceback().contains("raise"), e.traceback());
+  }
+
+  @Test
+  void streamThatRaisesFailsAfterItsItems() throws Exception {
+    List<String> items = new ArrayList<>();
+    Throwable e = failure(snakepit.executeStream("stream", "{\"count\": 2, \"fail_after\": 2}", r -> items.add(r.json())));
+    assertEquals(2, items.size());
+    assertInstanceOf(PythonException.class, e);
+  }
+
+  @Test
+  void argumentsThatAreNotJsonAreAClearErrorAndNothingCrashes() throws Exception {
+    int before = Integer.parseInt(await(snakepit.execute("pid", "{}")).json());
+    InvalidArgumentsException e = assertInstanceOf(InvalidArgumentsException.class,
+        failure(snakepit.execute("echo", "{not json")));
+    assertTrue(e.getMessage().toLowerCase().contains("json"), e.getMessage());
+    assertInstanceOf(InvalidArgumentsException.class, failure(snakepit.execute("echo", "[1, 2]")));
+    List<Integer> pids = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      pids.add(Integer.parseInt(await(snakepit.execute("pid", "{}")).json()));
+    }
+    assertTrue(pids.contains(before), "the same workers still serve: " + pids + " vs " + before);
+  }
+
+  @Test
+  void concurrentCallsSpreadOverIdleWorkers() throws Exception {
+    CompletableFuture<Result> a = snakepit.execute("sleep_pid", "{\"seconds\": 0.5}").toCompletableFuture();
+    CompletableFuture<Result> b = snakepit.execute("sleep_pid", "{\"seconds\": 0.5}").toCompletableFuture();
+    assertNotEquals(await(a).json(), await(b).json(), "two concurrent calls ran on one worker");
+  }
+
+  @Test
+  void callsPastTheQueueBoundFailWithPoolSaturated() throws Exception {
+    var single = snakepit.pool("single");
+    await(single.ready());
+    CompletionStage<Result> running = single.execute("sleep", "{\"seconds\": 1.5}");
+    Thread.sleep(200);
+    CompletionStage<Result> queued = single.execute("sleep", "{\"seconds\": 0.01}");
+    PoolSaturatedException e = assertInstanceOf(PoolSaturatedException.class,
+        failure(single.execute("ping", "{}")));
+    assertTrue(e.getMessage().contains("single") && e.getMessage().contains("queue-capacity"), e.getMessage());
+    assertEquals("1.5", await(running).json());
+    assertEquals("0.01", await(queued).json());
+  }
+
+  @Test
+  void unknownPoolNamesThePoolsThatExist() {
+    IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+        () -> snakepit.pool("nope"));
+    assertTrue(e.getMessage().contains("default") && e.getMessage().contains("single"), e.getMessage());
+  }
+
+  static String utf8(byte[] b) {
+    return new String(b, StandardCharsets.UTF_8);
+  }
+}

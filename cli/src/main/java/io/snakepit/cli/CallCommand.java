@@ -1,0 +1,101 @@
+package io.snakepit.cli;
+
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.snakepit.proto.ExecuteRequest;
+import io.snakepit.proto.ExecuteResponse;
+import io.snakepit.proto.GatewayGrpc;
+import io.snakepit.proto.PythonError;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.util.Iterator;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code snakepit call}: calls a tool through a node's gateway and prints the result as JSON. */
+@Command(name = "call", mixinStandardHelpOptions = true,
+    description = "Call a tool on a running node and print its result as JSON. On error, print the error's type"
+        + " and message and exit 1; exit 2 if the node cannot be reached.")
+final class CallCommand implements Callable<Integer> {
+
+  @Option(names = "--target", paramLabel = "HOST:PORT", converter = HostPort.Converter.class,
+      defaultValue = "127.0.0.1:50051", description = "The node's gateway (default: ${DEFAULT-VALUE}).")
+  HostPort target;
+
+  @Option(names = "--pool", paramLabel = "NAME", defaultValue = "default", description = "The pool to call.")
+  String pool;
+
+  @Option(names = "--stream", description = "Call a streaming tool; print one JSON line per item.")
+  boolean stream;
+
+  @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "60",
+      description = "Give up after this long (default: ${DEFAULT-VALUE}).")
+  long timeoutSeconds;
+
+  @Parameters(index = "0", paramLabel = "TOOL", description = "The tool's name.")
+  String tool;
+
+  @Parameters(index = "1", paramLabel = "JSON", arity = "0..1", defaultValue = "{}",
+      description = "Keyword arguments as a JSON object (default: {}).")
+  String args;
+
+  @Override
+  public Integer call() throws IOException {
+    ManagedChannel channel = Grpc.newChannelBuilderForAddress(target.host(), target.port(),
+        InsecureChannelCredentials.create()).build();
+    try {
+      GatewayGrpc.GatewayBlockingStub stub = GatewayGrpc.newBlockingStub(channel)
+          .withDeadlineAfter(timeoutSeconds, TimeUnit.SECONDS);
+      ExecuteRequest request = ExecuteRequest.newBuilder().setTool(tool).setArgsJson(args).setPool(pool).build();
+      if (stream) {
+        Iterator<ExecuteResponse> items = stub.executeStream(request);
+        while (items.hasNext()) {
+          Integer failed = print(items.next());
+          if (failed != null) {
+            return failed;
+          }
+        }
+        return 0;
+      }
+      Integer failed = print(stub.execute(request));
+      return failed == null ? 0 : failed;
+    } catch (StatusRuntimeException e) {
+      Status status = e.getStatus();
+      if (status.getCode() == Status.Code.UNAVAILABLE) {
+        System.err.println("error: cannot reach a node at " + target + " (" + status.getDescription()
+            + "). Start one with ./snakepit serve, or point --target at one");
+        return 2;
+      }
+      System.err.println("error: " + status.getCode() + ": " + status.getDescription());
+      return 1;
+    } finally {
+      channel.shutdownNow();
+    }
+  }
+
+  /** Prints a value to stdout, or an error to stderr; returns the exit code for an error, else null. */
+  private static Integer print(ExecuteResponse response) throws IOException {
+    if (response.hasError()) {
+      PythonError e = response.getError();
+      PrintStream err = System.err;
+      err.println("error: " + e.getType() + ": " + e.getMessage());
+      if (!e.getTraceback().isEmpty()) {
+        err.print(e.getTraceback());
+      }
+      return 1;
+    }
+    if (response.getValue().hasRaw()) {
+      System.out.write(response.getValue().getRaw().toByteArray());
+      System.out.flush();
+    } else {
+      System.out.println(response.getValue().getJson());
+    }
+    return null;
+  }
+}

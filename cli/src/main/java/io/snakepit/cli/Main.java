@@ -1,0 +1,20 @@
+package io.snakepit.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code snakepit} command. */
+@Command(name = "snakepit", mixinStandardHelpOptions = true, version = "snakepit 0.1.0",
+    description = "Supervised pools of Python workers for the JVM.",
+    subcommands = {ServeCommand.class, CallCommand.class})
+public final class Main implements Runnable {
+
+  public static void main(String[] args) {
+    System.exit(new CommandLine(new Main()).execute(args));
+  }
+
+  @Override
+  public void run() {
+    CommandLine.usage(this, System.out);
+  }
+}

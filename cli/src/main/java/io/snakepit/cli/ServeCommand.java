@@ -1,0 +1,123 @@
+package io.snakepit.cli;
+
+import akka.actor.CoordinatedShutdown;
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.javadsl.Behaviors;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import io.grpc.Server;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.snakepit.Snakepit;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code snakepit serve}: a node running the default pool, with a gateway for {@code snakepit call}. */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+    description = "Start a node: a pool of Python workers behind a gRPC gateway. Prints a line starting with"
+        + " 'ready:' once every worker is up; SIGINT or SIGTERM stops everything.")
+final class ServeCommand implements java.util.concurrent.Callable<Integer> {
+
+  @Option(names = "--workers", paramLabel = "N", description = "Workers in the default pool.")
+  Integer workers;
+
+  @Option(names = "--adapter", paramLabel = "pkg.module:Class", description = "The adapter the workers serve.")
+  String adapter;
+
+  @Option(names = "--python-path", paramLabel = "DIR",
+      description = "A directory to put on the workers' PYTHONPATH (repeatable), so your adapters load.")
+  List<Path> pythonPath = new ArrayList<>();
+
+  @Option(names = "--python", paramLabel = "PYTHON", description = "The Python executable for the workers.")
+  String python;
+
+  @Option(names = "--listen", paramLabel = "HOST:PORT", converter = HostPort.Converter.class,
+      defaultValue = "127.0.0.1:50051", description = "Where the gateway listens (default: ${DEFAULT-VALUE}).")
+  HostPort listen;
+
+  @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "data",
+      description = "The node's state directory (default: ${DEFAULT-VALUE}).")
+  Path dataDir;
+
+  @Override
+  public Integer call() throws Exception {
+    Files.createDirectories(dataDir);
+    Config config = overrides().withFallback(ConfigFactory.load());
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "snakepit", config);
+    Snakepit snakepit;
+    try {
+      snakepit = Snakepit.get(system);
+      snakepit.ready().toCompletableFuture().get();
+    } catch (ExecutionException | RuntimeException e) {
+      Throwable cause = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
+      System.err.println("snakepit: the node could not start: " + cause.getMessage());
+      terminate(system);
+      return 1;
+    }
+    Server gateway;
+    try {
+      gateway = NettyServerBuilder.forAddress(new InetSocketAddress(listen.host(), listen.port()))
+          .addService(new GatewayService(snakepit))
+          .build()
+          .start();
+    } catch (IOException e) {
+      System.err.println("snakepit: cannot listen on " + listen + ": " + e.getMessage()
+          + ". Is another node running there? Choose another address with --listen HOST:PORT");
+      terminate(system);
+      return 1;
+    }
+    CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceUnbind(), "snakepit-gateway", () -> {
+      gateway.shutdown();
+      return CompletableFuture.supplyAsync(() -> {
+        try {
+          if (!gateway.awaitTermination(5, TimeUnit.SECONDS)) {
+            gateway.shutdownNow();
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          gateway.shutdownNow();
+        }
+        return akka.Done.getInstance();
+      });
+    });
+    Config pool = config.getConfig("snakepit.pools.default").withFallback(config.getConfig("snakepit.pool-defaults"));
+    System.out.println("ready: " + pool.getInt("workers") + " workers of " + pool.getString("adapter")
+        + ", gateway on " + listen.host() + ":" + gateway.getPort());
+    System.out.flush();
+    system.getWhenTerminated().toCompletableFuture().get();
+    return 0;
+  }
+
+  private Config overrides() {
+    Config c = ConfigFactory.empty();
+    String pool = "snakepit.pools.default.";
+    if (workers != null) {
+      c = c.withValue(pool + "workers", ConfigValueFactory.fromAnyRef(workers));
+    }
+    if (adapter != null) {
+      c = c.withValue(pool + "adapter", ConfigValueFactory.fromAnyRef(adapter));
+    }
+    if (python != null) {
+      c = c.withValue(pool + "python", ConfigValueFactory.fromAnyRef(python));
+    }
+    if (!pythonPath.isEmpty()) {
+      c = c.withValue(pool + "python-path", ConfigValueFactory.fromIterable(
+          pythonPath.stream().map(p -> p.toAbsolutePath().toString()).toList()));
+    }
+    return c;
+  }
+
+  private static void terminate(ActorSystem<Void> system) throws InterruptedException, ExecutionException {
+    system.terminate();
+    system.getWhenTerminated().toCompletableFuture().get();
+  }
+}

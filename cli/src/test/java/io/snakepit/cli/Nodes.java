@@ -1,0 +1,107 @@
+package io.snakepit.cli;
+
+import io.snakepit.testing.Procs;
+import io.snakepit.testing.TestNodes;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** Nodes started as separate JVMs from the built snakepit.jar, as a user would run them. */
+final class Nodes {
+  private Nodes() {}
+
+  /** A running {@code snakepit serve}. */
+  static final class Node implements AutoCloseable {
+    final Process process;
+    final int port;
+    final List<String> stderr = Collections.synchronizedList(new ArrayList<>());
+    String readyLine;
+
+    Node(Process process, int port) {
+      this.process = process;
+      this.port = port;
+    }
+
+    int pid() {
+      return (int) process.pid();
+    }
+
+    @Override
+    public void close() throws Exception {
+      if (process.isAlive()) {
+        process.destroy();
+        if (!process.waitFor(30, TimeUnit.SECONDS)) {
+          process.destroyForcibly();
+        }
+      }
+    }
+  }
+
+  static Path jar() {
+    return Path.of(System.getProperty("snakepit.test.jar"));
+  }
+
+  static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  static List<String> java(String... args) {
+    List<String> cmd = new ArrayList<>(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Dsnakepit.instance=" + TestNodes.INSTANCE,
+        "-Dsnakepit.pool-defaults.python=" + TestNodes.python()));
+    cmd.addAll(List.of(args));
+    return cmd;
+  }
+
+  /** Starts {@code snakepit serve} with {@code args} and waits for its {@code ready:} line. */
+  static Node serve(String... args) throws Exception {
+    int port = freePort();
+    List<String> cmd = java("-jar", jar().toString(), "serve", "--listen", "127.0.0.1:" + port,
+        "--data-dir", Files.createTempDirectory("snakepit-data").toString());
+    cmd.addAll(List.of(args));
+    Process p = new ProcessBuilder(cmd).start();
+    Node node = new Node(p, port);
+    Thread errors = new Thread(() -> drain(new BufferedReader(new InputStreamReader(p.getErrorStream(),
+        StandardCharsets.UTF_8)), node.stderr));
+    errors.setDaemon(true);
+    errors.start();
+    BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+    String line;
+    while ((line = out.readLine()) != null) {
+      if (line.startsWith("ready:")) {
+        node.readyLine = line;
+        return node;
+      }
+    }
+    node.close();
+    throw new AssertionError("snakepit serve ended without a ready: line; its stderr:\n"
+        + String.join("\n", node.stderr));
+  }
+
+  private static void drain(BufferedReader reader, List<String> into) {
+    try {
+      String line;
+      while ((line = reader.readLine()) != null) {
+        into.add(line);
+      }
+    } catch (IOException e) {
+      // The process ended.
+    }
+  }
+
+  /** Every live process of the node's tree: the JVM's descendants (shims, workers and what they forked). */
+  static List<Procs.Proc> tree(Node node) {
+    return Procs.descendants(node.pid());
+  }
+}

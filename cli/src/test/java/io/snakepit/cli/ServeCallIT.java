@@ -1,0 +1,92 @@
+package io.snakepit.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.snakepit.testing.Procs;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** {@code snakepit serve}, then {@code snakepit call}, then SIGTERM, end to end. */
+class ServeCallIT {
+
+  /** Runs {@code snakepit call} and returns its exit code, stdout and stderr. */
+  record Call(int exit, String out, String err) {}
+
+  static Call call(int port, String... args) throws Exception {
+    List<String> cmd = Nodes.java("-jar", Nodes.jar().toString(), "call", "--target", "127.0.0.1:" + port);
+    cmd.addAll(List.of(args));
+    Process p = new ProcessBuilder(cmd).start();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    Thread t = new Thread(() -> {
+      try {
+        p.getErrorStream().transferTo(err);
+      } catch (java.io.IOException e) {
+        // ended
+      }
+    });
+    t.start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "snakepit call did not finish");
+    t.join();
+    return new Call(p.exitValue(), out.trim(), err.toString(StandardCharsets.UTF_8).trim());
+  }
+
+  @Test
+  void serveCallAndSigtermLeaveNoProcess() throws Exception {
+    Nodes.Node node = Nodes.serve("--workers", "2");
+    try {
+      assertTrue(node.readyLine.startsWith("ready: 2 workers of snakepit_worker.examples.basic:BasicAdapter"),
+          node.readyLine);
+      List<Procs.Proc> tree = Nodes.tree(node);
+      assertTrue(tree.size() >= 4, "expected 2 shims and 2 workers, found " + tree);
+
+      Call ok = call(node.port, "echo", "{\"greeting\": \"hello\"}");
+      assertEquals(new Call(0, "{\"greeting\": \"hello\"}", ""), ok);
+
+      Call stream = call(node.port, "--stream", "stream", "{\"count\": 2}");
+      assertEquals("{\"i\": 0}\n{\"i\": 1}", stream.out());
+
+      Call unknown = call(node.port, "nope");
+      assertEquals(1, unknown.exit());
+      assertTrue(unknown.err().startsWith("error: snakepit.UnknownTool: unknown tool 'nope'"), unknown.err());
+
+      Call raised = call(node.port, "fail", "{\"message\": \"no good\"}");
+      assertEquals(1, raised.exit());
+      assertTrue(raised.err().startsWith("error: ValueError: no good"), raised.err());
+      assertTrue(raised.err().contains("Traceback"), raised.err());
+
+      node.process.destroy(); // SIGTERM
+      assertTrue(node.process.waitFor(30, TimeUnit.SECONDS), "serve did not stop on SIGTERM");
+      assertEquals(List.of(), Procs.awaitGone(tree, Duration.ofSeconds(10)), "left behind after SIGTERM");
+      assertTrue(node.stderr.stream().anyMatch(l -> l.contains("pool 'default' stopped")), node.stderr::toString);
+    } finally {
+      node.close();
+    }
+  }
+
+  @Test
+  void callWithoutANodeSaysHowToStartOne() throws Exception {
+    Call c = call(Nodes.freePort(), "ping");
+    assertEquals(2, c.exit());
+    assertTrue(c.err().contains("cannot reach a node") && c.err().contains("./snakepit serve"), c.err());
+  }
+
+  @Test
+  void serveWithABrokenAdapterFailsWithTheTracebackAndLeavesNothing() throws Exception {
+    List<String> cmd = Nodes.java("-jar", Nodes.jar().toString(), "serve", "--listen",
+        "127.0.0.1:" + Nodes.freePort(), "--adapter", "snakepit_worker.examples.broken:BrokenAdapter",
+        "--data-dir", java.nio.file.Files.createTempDirectory("snakepit-data").toString());
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+    assertEquals(1, p.exitValue(), out);
+    assertFalse(out.contains("ready:"), out);
+    assertTrue(out.contains("the node could not start") && out.contains("ModuleNotFoundError"), out);
+  }
+}

@@ -1,0 +1,26 @@
+#!/bin/sh
+# build-shim.sh SRC OUT: compiles the snakepit shim with ${CC:-cc} and the project's warning flags.
+set -eu
+
+if [ "$#" -ne 2 ]; then
+  echo "usage: build-shim.sh SRC OUT" >&2
+  exit 64
+fi
+src=$1
+out=$2
+cc=${CC:-cc}
+
+# CC may carry words ("ccache gcc"): look up the first one.
+if ! command -v "${cc%% *}" >/dev/null 2>&1; then
+  echo "snakepit: no C compiler found (looked for '$cc'). The native shim is built from C at build time:" \
+    "install one, e.g. 'apt-get install gcc' (Debian/Ubuntu) or 'dnf install gcc', or set CC." >&2
+  exit 1
+fi
+
+mkdir -p "$(dirname "$out")"
+# Build beside OUT and rename, so an interrupted build never leaves a half-written binary.
+tmp="$out.tmp.$$"
+trap 'rm -f "$tmp"' EXIT
+# shellcheck disable=SC2086 # CC is split into words on purpose
+$cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -o "$tmp" "$src"
+mv -f "$tmp" "$out"

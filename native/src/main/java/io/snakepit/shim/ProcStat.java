@@ -1,0 +1,68 @@
+package io.snakepit.shim;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The fields of {@code /proc/PID/stat} that identify a process and place it in the tree.
+ *
+ * @param pid the process id
+ * @param state the one-letter state ('Z' for a zombie)
+ * @param ppid the parent's pid
+ * @param pgrp the process group
+ * @param session the session id
+ * @param startTime field 22: clock ticks after boot at which the process started
+ */
+public record ProcStat(int pid, char state, int ppid, int pgrp, int session, long startTime) {
+
+  /** Reads one process's stat, or empty if it is gone (or unreadable). */
+  public static Optional<ProcStat> read(int pid) {
+    try {
+      return Optional.of(parse(pid, Files.readString(Path.of("/proc", Integer.toString(pid), "stat"))));
+    } catch (IOException | RuntimeException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** Every process visible in /proc right now. */
+  public static List<ProcStat> all() {
+    List<ProcStat> result = new ArrayList<>();
+    try (DirectoryStream<Path> dirs = Files.newDirectoryStream(Path.of("/proc"), p -> isNumber(p.getFileName()))) {
+      for (Path dir : dirs) {
+        read(Integer.parseInt(dir.getFileName().toString())).ifPresent(result::add);
+      }
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot list /proc: " + e.getMessage(), e);
+    }
+    return result;
+  }
+
+  /** Whether this exact process (same pid, same start time) is still alive and not a zombie. */
+  public static boolean isAlive(int pid, long startTime) {
+    return read(pid).filter(s -> s.startTime == startTime && s.state != 'Z' && s.state != 'X').isPresent();
+  }
+
+  static ProcStat parse(int pid, String stat) {
+    // comm (field 2) is in parentheses and may itself hold spaces and parentheses: split after the last ')'.
+    int close = stat.lastIndexOf(')');
+    String[] f = stat.substring(close + 2).trim().split(" ");
+    // f[0] is field 3 (state); field n is f[n - 3].
+    return new ProcStat(pid, f[0].charAt(0), Integer.parseInt(f[1]), Integer.parseInt(f[2]),
+        Integer.parseInt(f[3]), Long.parseLong(f[19]));
+  }
+
+  private static boolean isNumber(Path name) {
+    String s = name.toString();
+    for (int i = 0; i < s.length(); i++) {
+      if (!Character.isDigit(s.charAt(i))) {
+        return false;
+      }
+    }
+    return !s.isEmpty();
+  }
+}

@@ -1,0 +1,66 @@
+package io.snakepit.shim;
+
+/** One line the shim wrote on its stdout, parsed (see docs/SHIM-PROTOCOL.md). */
+public sealed interface ShimEvent {
+
+  /** Python was forked. */
+  record Spawned(int pid) implements ShimEvent {}
+
+  /** Python signalled readiness; its identity as read from /proc. */
+  record Ready(WorkerIdentity identity) implements ShimEvent {}
+
+  /** A line of Python's stdout. */
+  record Out(String text) implements ShimEvent {}
+
+  /** A line of Python's stderr. */
+  record Err(String text) implements ShimEvent {}
+
+  /** The Python executable could not be started. */
+  record ExecFailed(int errno, String message) implements ShimEvent {}
+
+  /** The shim's own system call failed; it is taking the tree down. */
+  record ShimError(String message) implements ShimEvent {}
+
+  /** Python is gone and so is the rest of its group: the last line. */
+  record Exit(ExitStatus status) implements ShimEvent {}
+
+  /** A line this version does not understand; kept for the log rather than dropped. */
+  record Unknown(String line) implements ShimEvent {}
+
+  /** Parses one line, without its newline. */
+  static ShimEvent parse(String line) {
+    int space = line.indexOf(' ');
+    String verb = space < 0 ? line : line.substring(0, space);
+    String rest = space < 0 ? "" : line.substring(space + 1);
+    try {
+      switch (verb) {
+        case "OUT":
+          return new Out(rest);
+        case "ERR":
+          return new Err(rest);
+        case "SPAWNED":
+          return new Spawned(Integer.parseInt(rest.trim()));
+        case "READY": {
+          String[] f = rest.trim().split(" ");
+          return new Ready(new WorkerIdentity(Integer.parseInt(f[0]), Integer.parseInt(f[1]), Long.parseLong(f[2]),
+              f[3], Integer.parseInt(f[4]), Long.parseLong(f[5])));
+        }
+        case "EXECFAIL": {
+          int sp = rest.indexOf(' ');
+          return new ExecFailed(Integer.parseInt(sp < 0 ? rest : rest.substring(0, sp)),
+              sp < 0 ? "" : rest.substring(sp + 1));
+        }
+        case "SHIMERR":
+          return new ShimError(rest);
+        case "EXIT": {
+          String[] f = rest.trim().split(" ");
+          return new Exit(ExitStatus.fromRaw(Integer.parseInt(f[0])));
+        }
+        default:
+          return new Unknown(line);
+      }
+    } catch (RuntimeException e) {
+      return new Unknown(line);
+    }
+  }
+}

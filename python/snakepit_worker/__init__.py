@@ -1,0 +1,19 @@
+"""snakepit_worker: serves a Python adapter's tools to the JVM over gRPC.
+
+Write an adapter::
+
+    from snakepit_worker import Adapter, tool
+
+    class Greeter(Adapter):
+        @tool
+        def greet(self, name):
+            return {"greeting": "hello " + name}
+
+and run it with ``python -m snakepit_worker --adapter mypkg.greeter:Greeter --socket PATH``.
+"""
+
+from snakepit_worker.adapter import Adapter, tool
+
+__all__ = ["Adapter", "tool", "__version__"]
+
+__version__ = "0.1.0"

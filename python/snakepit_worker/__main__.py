@@ -1,0 +1,164 @@
+"""python -m snakepit_worker --adapter pkg.module:Class --socket PATH [--threads N] [--stop-grace S]
+
+Exit codes:
+  0   stopped gracefully (SIGTERM, SIGINT or a Shutdown call)
+  1   the graceful stop failed: teardown() raised, or it all took longer than the grace + 1 s
+  2   bad command line, or the adapter spec names no Adapter subclass
+  3   importing the adapter's module failed
+  4   the adapter could not be initialised: its constructor or setup() raised
+  5   the server could not start: grpcio or the generated stubs missing, socket unusable,
+      readiness descriptor unusable
+  70  the parent (the shim) is gone
+"""
+
+import os
+
+# Before anything imports numpy or torch: one worker process is one unit of parallelism, so
+# native thread pools must not multiply by the number of cores. The user's own settings win.
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+              "NUMEXPR_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+import traceback  # noqa: E402
+from typing import List, NoReturn, Optional  # noqa: E402
+
+from snakepit_worker import watchdog  # noqa: E402
+from snakepit_worker.adapter import (  # noqa: E402
+    AdapterImportError, AdapterSpecError, load_adapter_class)
+
+EXIT_USAGE = 2
+EXIT_ADAPTER_IMPORT = 3
+EXIT_ADAPTER_INIT = 4
+EXIT_SERVER = 5
+
+READY_FD_ENV = "SNAKEPIT_READY_FD"
+
+log = logging.getLogger("snakepit_worker")
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    options = _parse_command_line(argv)
+    _configure_logging(options.log_level)
+    try:
+        sys.stdout.reconfigure(line_buffering=True)  # the shim relays stdout line by line
+    except (AttributeError, ValueError):
+        pass
+    # Until the server is up there is nothing to stop gracefully: SIGINT kills like SIGTERM.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    ready_fd = _take_ready_fd()
+    watchdog.watch_parent()
+
+    try:
+        from snakepit_worker import server
+    except Exception as e:  # noqa: B902 - grpcio missing, stubs missing or made for a newer grpcio
+        _fail(EXIT_SERVER, "cannot start the gRPC server: %s: %s" % (type(e).__name__, e))
+
+    spec = options.adapter
+    try:
+        adapter_class = load_adapter_class(spec)
+    except AdapterSpecError as e:
+        _fail(EXIT_USAGE, str(e))
+    except AdapterImportError as e:
+        print("snakepit_worker: cannot load adapter '%s': %s" % (spec, e), file=sys.stderr)
+        cause = e.__cause__
+        traceback.print_exception(type(cause), cause, cause.__traceback__, file=sys.stderr)
+        watchdog.exit_now(EXIT_ADAPTER_IMPORT)
+
+    try:
+        adapter = adapter_class()
+        adapter.setup()
+    except BaseException as e:  # noqa: B902 - includes SystemExit from setup()
+        print("snakepit_worker: adapter '%s' failed to initialise: %s: %s"
+              % (spec, type(e).__name__, e), file=sys.stderr)
+        traceback.print_exc()
+        watchdog.exit_now(EXIT_ADAPTER_INIT)
+
+    stop = watchdog.GracefulStop(options.stop_grace)
+    servicer = server.WorkerServicer(adapter, spec, options.threads, stop.request)
+    try:
+        grpc_server = server.build_server(servicer, options.socket, options.threads)
+        grpc_server.start()
+    except (server.SocketError, OSError, RuntimeError) as e:
+        _fail(EXIT_SERVER, str(e))
+    stop.install_signal_handlers()
+    if ready_fd is not None:
+        try:
+            os.write(ready_fd, b"READY\n")
+            os.close(ready_fd)
+        except OSError as e:
+            _fail(EXIT_SERVER, "cannot write READY to descriptor %d (%s=%d): %s"
+                  % (ready_fd, READY_FD_ENV, ready_fd, e))
+    log.info("serving %s on %s (pid %d)", spec, options.socket, os.getpid())
+    stop.wait_then_stop(grpc_server, adapter)
+
+
+def _parse_command_line(argv: Optional[List[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m snakepit_worker",
+        description="Serves the tools of one snakepit adapter over gRPC on a Unix socket.")
+    parser.add_argument("--adapter", required=True, metavar="PKG.MODULE:CLASS",
+                        help="the Adapter subclass to serve")
+    parser.add_argument("--socket", required=True, metavar="PATH",
+                        help="the Unix socket to listen on; a stale socket there is replaced")
+    parser.add_argument("--threads", type=_positive_int, default=4, metavar="N",
+                        help="tool calls that may run at once (default 4)")
+    parser.add_argument("--stop-grace", type=_non_negative_float, default=2.0, metavar="SECONDS",
+                        help="grace for calls in flight on SIGTERM or SIGINT (default 2)")
+    parser.add_argument("--log-level", default="INFO",
+                        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                        help="the worker's own log lines on stderr (default INFO)")
+    return parser.parse_args(argv)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be a whole number of at least 1, got %r" % text)
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a number of seconds, 0 or more, got %r" % text)
+    return value
+
+
+def _configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("snakepit_worker: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(level)
+    log.propagate = False  # the root logger belongs to the adapter
+
+
+def _take_ready_fd() -> Optional[int]:
+    """The readiness descriptor, made close-on-exec; the variable is not passed to children."""
+    text = os.environ.pop(READY_FD_ENV, None)
+    if not text:
+        return None
+    try:
+        fd = int(text)
+        os.set_inheritable(fd, False)
+    except (ValueError, OSError) as e:
+        _fail(EXIT_SERVER, "%s=%r is not an open descriptor: %s" % (READY_FD_ENV, text, e))
+    return fd
+
+
+def _fail(code: int, message: str) -> NoReturn:
+    print("snakepit_worker: %s" % message, file=sys.stderr)
+    watchdog.exit_now(code)
+
+
+if __name__ == "__main__":
+    main()

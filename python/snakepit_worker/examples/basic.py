@@ -1,0 +1,58 @@
+"""BasicAdapter: one tool of each kind, for demonstrations and the JVM's integration tests."""
+
+import builtins
+import os
+import time
+
+from snakepit_worker import Adapter, tool
+
+# The exceptions fail() can raise; anything else raises RuntimeError.
+_FAILURE_KINDS = ("ValueError", "KeyError", "TypeError", "RuntimeError", "TimeoutError")
+
+
+class BasicAdapter(Adapter):
+    """Tools that answer, echo, wait, fail, stream, and end the process in chosen ways."""
+
+    @tool
+    def ping(self):
+        return "pong"
+
+    @tool
+    def echo(self, **kwargs):
+        """Returns its keyword arguments; with a raw payload, returns the payload's bytes alone."""
+        payload = kwargs.get("payload")
+        if isinstance(payload, bytes):
+            return payload
+        return kwargs
+
+    @tool
+    def sleep(self, seconds):
+        time.sleep(seconds)
+        return seconds
+
+    @tool
+    def fail(self, message="boom", kind="ValueError"):
+        exception = getattr(builtins, kind) if kind in _FAILURE_KINDS else RuntimeError
+        raise exception(message)
+
+    @tool
+    def stream(self, count=3, delay=0):
+        for i in range(count):
+            if i and delay:
+                time.sleep(delay)
+            yield {"i": i}
+
+    @tool
+    def pid(self):
+        return os.getpid()
+
+    @tool
+    def crash(self, signal=11):
+        """Sends the worker a signal: the default, SIGSEGV, kills it as a native crash would."""
+        os.kill(os.getpid(), signal)
+        return signal  # reached only for a signal that does not end the process
+
+    @tool
+    def exit(self, code):
+        """Ends the worker at once with the given exit status, as os._exit does."""
+        os._exit(code)

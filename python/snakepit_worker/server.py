@@ -1,0 +1,296 @@
+"""The worker's gRPC service: Execute and ExecuteStream run the adapter's tools; Ping; Shutdown."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import os
+import stat
+import threading
+import traceback
+from concurrent import futures
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
+
+import grpc
+
+try:
+    from snakepit_worker._proto import worker_pb2, worker_pb2_grpc
+except ImportError as e:
+    raise ImportError(
+        "the generated gRPC stubs (snakepit_worker._proto) cannot be imported: %s. Assemble the "
+        "package with python/build-python.sh PYTHON OUT_DIR and put OUT_DIR on PYTHONPATH" % e
+    ) from e
+
+from snakepit_worker.adapter import Adapter, describe_signature, qualified_type_name
+
+log = logging.getLogger("snakepit_worker")
+
+# Error types the worker raises on the caller's behalf (PythonError.type).
+UNKNOWN_TOOL = "snakepit.UnknownTool"
+INVALID_ARGUMENTS = "snakepit.InvalidArguments"
+UNSERIALIZABLE_RESULT = "snakepit.UnserializableResult"
+
+# Threads beyond --threads, so Ping and Shutdown are answered while every tool thread is busy.
+CONTROL_THREADS = 4
+
+# Unix socket paths are limited by sockaddr_un.sun_path (108 bytes with the terminating NUL).
+MAX_SOCKET_PATH_BYTES = 107
+
+# How often a call waiting for a free tool thread checks whether its caller has gone.
+_SLOT_POLL_SECONDS = 0.25
+
+
+class _CallError(Exception):
+    """Ends a call with an error response the worker made itself."""
+
+    def __init__(self, error_type: str, message: str, available_tools: Tuple[str, ...] = ()):
+        super().__init__(message)
+        self.response = worker_pb2.ExecuteResponse(error=worker_pb2.PythonError(
+            type=error_type, message=_utf8_safe(message), available_tools=available_tools))
+
+
+class _Tool:
+    """One tool, bound to the adapter instance, with its signature for argument checks."""
+
+    def __init__(self, name: str, function: Callable[..., Any]):
+        self.name = name
+        self.function = function
+        try:
+            self.signature: Optional[inspect.Signature] = inspect.signature(function)
+        except (TypeError, ValueError):
+            self.signature = None
+
+
+class WorkerServicer(worker_pb2_grpc.WorkerServicer):
+    """Serves one adapter instance. At most ``threads`` tool calls run at once; more wait."""
+
+    def __init__(self, adapter: Adapter, adapter_spec: str, threads: int,
+                 request_stop: Callable[[Optional[float], str], None]):
+        self._adapter = adapter
+        self._spec = adapter_spec
+        self._tools: Dict[str, _Tool] = {
+            name: _Tool(name, adapter.bound_tool(name)) for name in adapter.tool_names()}
+        self._slots = threading.BoundedSemaphore(threads)
+        self._request_stop = request_stop
+
+    # --- RPCs -------------------------------------------------------------------------------
+
+    def Execute(self, request, context):
+        if not self._take_slot(context):
+            return worker_pb2.ExecuteResponse()  # the caller has gone; nobody reads this
+        try:
+            tool, kwargs = self._prepare(request)
+            result = tool.function(**kwargs)
+            if inspect.isgenerator(result):  # a streaming tool called once: all its values
+                result = list(result)
+            return self._value_response(tool, result)
+        except _CallError as e:
+            return e.response
+        except BaseException as e:  # noqa: B902 - a tool's sys.exit() ends the call, not the worker
+            return _exception_response(e)
+        finally:
+            self._slots.release()
+
+    def ExecuteStream(self, request, context):
+        if not self._take_slot(context):
+            return
+        try:
+            try:
+                tool, kwargs = self._prepare(request)
+                result = tool.function(**kwargs)
+                if not inspect.isgenerator(result):
+                    result = iter((result,))
+            except _CallError as e:
+                yield e.response
+                return
+            except BaseException as e:  # noqa: B902
+                yield _exception_response(e)
+                return
+            try:
+                for response in self._stream_responses(tool, result, context):
+                    yield response
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()  # runs the tool's finally blocks when the caller went away
+        finally:
+            self._slots.release()
+
+    def Ping(self, request, context):
+        return worker_pb2.PingResponse(
+            pid=os.getpid(), adapter=self._spec, tools=self._adapter.tool_names())
+
+    def Shutdown(self, request, context):
+        grace = request.grace_ms / 1000.0 if request.grace_ms > 0 else None
+        reason = "Shutdown request"
+
+        def stop() -> None:
+            self._request_stop(grace, reason)
+
+        # Stop once this call has ended, so its reply is on the wire before the server stops.
+        if not context.add_callback(stop):
+            stop()
+        return worker_pb2.ShutdownResponse()
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _take_slot(self, context) -> bool:
+        while not self._slots.acquire(timeout=_SLOT_POLL_SECONDS):
+            if not context.is_active():
+                return False
+        return True
+
+    def _prepare(self, request) -> Tuple[_Tool, Dict[str, Any]]:
+        tool = self._tools.get(request.tool)
+        if tool is None:
+            names = tuple(self._adapter.tool_names())
+            raise _CallError(
+                UNKNOWN_TOOL,
+                "unknown tool '%s'; this adapter (%s) has: %s"
+                % (request.tool, self._spec, ", ".join(names) or "no tools"),
+                available_tools=names)
+        kwargs = _parse_arguments(tool.name, request.args_json)
+        if request.has_payload:
+            if "payload" in kwargs:
+                raise _CallError(
+                    INVALID_ARGUMENTS,
+                    "tool '%s': 'payload' is given both in args_json and as raw bytes; "
+                    "send it once" % tool.name)
+            kwargs["payload"] = bytes(request.payload)
+        if tool.signature is not None:
+            try:
+                tool.signature.bind(**kwargs)
+            except TypeError as e:
+                raise _CallError(
+                    INVALID_ARGUMENTS, "tool '%s%s' cannot take the arguments %s: %s"
+                    % (tool.name, describe_signature(tool.function), sorted(kwargs), e))
+        return tool, kwargs
+
+    def _stream_responses(self, tool: _Tool, values: Iterator[Any], context):
+        while True:
+            if not context.is_active():
+                log.debug("tool '%s': the caller cancelled the stream", tool.name)
+                return
+            try:
+                value = next(values)
+            except StopIteration:
+                return
+            except BaseException as e:  # noqa: B902
+                yield _exception_response(e)
+                return
+            try:
+                yield self._value_response(tool, value)
+            except _CallError as e:
+                yield e.response
+                return
+
+    def _value_response(self, tool: _Tool, value: Any):
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return worker_pb2.ExecuteResponse(value=worker_pb2.Value(raw=bytes(value)))
+        try:
+            text = json.dumps(value, default=self._adapter.json_default, allow_nan=False,
+                              ensure_ascii=False)
+        except (TypeError, ValueError, OverflowError, RecursionError) as e:
+            raise _CallError(
+                UNSERIALIZABLE_RESULT,
+                "tool '%s' returned a value of type %s that JSON cannot encode (%s); return "
+                "bytes, or dict, list, str, int, float (finite), bool or None, or override "
+                "Adapter.json_default" % (tool.name, qualified_type_name(type(value)), e))
+        return worker_pb2.ExecuteResponse(value=worker_pb2.Value(json=_utf8_safe(text)))
+
+
+def _parse_arguments(tool_name: str, args_json: str) -> Dict[str, Any]:
+    if not args_json.strip():
+        return {}
+    try:
+        arguments = json.loads(args_json)
+    except ValueError as e:
+        raise _CallError(
+            INVALID_ARGUMENTS, "tool '%s': args_json is not valid JSON (%s): %s"
+            % (tool_name, e, _clip(args_json)))
+    if not isinstance(arguments, dict):
+        raise _CallError(
+            INVALID_ARGUMENTS, "tool '%s': args_json must be a JSON object of keyword "
+            "arguments, got a JSON %s: %s" % (tool_name, _json_kind(arguments), _clip(args_json)))
+    return arguments
+
+
+def _exception_response(error: BaseException):
+    try:
+        message = str(error)
+    except Exception:  # an exception whose __str__ raises
+        message = "<unprintable %s>" % type(error).__name__
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_globals.get("__name__") == __name__:
+        tb = tb.tb_next  # the worker's own frames tell the caller nothing
+    formatted = "".join(traceback.format_exception(type(error), error, tb))
+    return worker_pb2.ExecuteResponse(error=worker_pb2.PythonError(
+        type=qualified_type_name(type(error)), message=_utf8_safe(message),
+        traceback=_utf8_safe(formatted)))
+
+
+def _utf8_safe(text: str) -> str:
+    """Protobuf strings must be valid UTF-8; Python strings may hold lone surrogates."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "number"
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+class SocketError(Exception):
+    """The server cannot listen on the requested Unix socket path."""
+
+
+def build_server(servicer: WorkerServicer, socket_path: str, threads: int) -> grpc.Server:
+    """A gRPC server bound (not yet started) to ``unix:socket_path``.
+
+    A stale socket file at the path is removed first; any other kind of file is left alone.
+    """
+    path = os.path.abspath(socket_path)
+    size = len(os.fsencode(path))
+    if size > MAX_SOCKET_PATH_BYTES:
+        raise SocketError(
+            "socket path %s is %d bytes long; a Unix socket path may have at most %d: use a "
+            "shorter run directory" % (path, size, MAX_SOCKET_PATH_BYTES))
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None:
+        if not stat.S_ISSOCK(mode):
+            raise SocketError(
+                "socket path %s exists and is not a socket; refusing to replace it" % path)
+        os.unlink(path)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(
+            max_workers=threads + CONTROL_THREADS, thread_name_prefix="snakepit-rpc"),
+        # Only the local JVM talks to this socket: message size is the caller's business.
+        options=[("grpc.max_send_message_length", -1),
+                 ("grpc.max_receive_message_length", -1)])
+    worker_pb2_grpc.add_WorkerServicer_to_server(servicer, server)
+    try:
+        bound = server.add_insecure_port("unix:" + path)
+    except RuntimeError as e:  # newer grpcio raises instead of returning 0
+        raise SocketError("cannot listen on unix:%s: %s" % (path, e)) from e
+    if bound == 0:
+        raise SocketError("cannot listen on unix:%s (does its directory exist and is it "
+                          "writable?)" % path)
+    return server
