@@ -21,7 +21,11 @@ ready() {
 
 ready && exit 0
 
+created=0
+[ -e "$venv" ] || created=1
 mkdir -p "$venv" || die "cannot create $venv"
+# A failed first run leaves no empty directory behind (a partial environment is redone next time).
+trap 'rc=$?; if [ $rc -ne 0 ] && [ $created = 1 ]; then rmdir "$venv" 2>/dev/null || true; fi' EXIT
 venv=$(cd "$venv" && pwd)
 # Two builds or JVMs may set up the same environment at once: the second waits for the first.
 if command -v flock >/dev/null 2>&1; then
@@ -34,7 +38,7 @@ if [ -n "$(ls -A "$venv")" ] && [ ! -f "$venv/pyvenv.cfg" ]; then
     die "$venv exists and is not a virtual environment (no pyvenv.cfg); name an empty or new directory"
 fi
 
-if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "" >/dev/null 2>&1; then
+if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import pip" >/dev/null 2>&1; then
     say "completing the virtual environment in $venv"
 else
     base=${SNAKEPIT_PYTHON:-python3}

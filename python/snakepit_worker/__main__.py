@@ -18,12 +18,18 @@ import os
 for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
               "NUMEXPR_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
+# Before grpc is imported: with gRPC's fork handlers on (grpcio's default), a tool that forks
+# (multiprocessing, os.fork) while the server runs may hang or lose its child; with them off, a
+# forked child is a plain copy that must simply not use gRPC.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "0")
 
 import argparse  # noqa: E402
+import importlib  # noqa: E402
 import logging  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 import traceback  # noqa: E402
+from types import TracebackType  # noqa: E402
 from typing import List, NoReturn, Optional  # noqa: E402
 
 from snakepit_worker import watchdog  # noqa: E402
@@ -51,6 +57,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     ready_fd = _take_ready_fd()
     watchdog.watch_parent()
+    if os.environ["GRPC_ENABLE_FORK_SUPPORT"].lower() in ("1", "true", "yes"):
+        log.warning("GRPC_ENABLE_FORK_SUPPORT=%s: tools that fork while the server runs may "
+                    "hang; unset it to let the worker turn it off",
+                    os.environ["GRPC_ENABLE_FORK_SUPPORT"])
 
     try:
         from snakepit_worker import server
@@ -65,7 +75,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     except AdapterImportError as e:
         print("snakepit_worker: cannot load adapter '%s': %s" % (spec, e), file=sys.stderr)
         cause = e.__cause__
-        traceback.print_exception(type(cause), cause, cause.__traceback__, file=sys.stderr)
+        traceback.print_exception(type(cause), cause, _adapter_frames(cause.__traceback__),
+                                  file=sys.stderr)
         watchdog.exit_now(EXIT_ADAPTER_IMPORT)
 
     try:
@@ -153,6 +164,18 @@ def _take_ready_fd() -> Optional[int]:
     except (ValueError, OSError) as e:
         _fail(EXIT_SERVER, "%s=%r is not an open descriptor: %s" % (READY_FD_ENV, text, e))
     return fd
+
+
+def _adapter_frames(tb: Optional[TracebackType]) -> Optional[TracebackType]:
+    """Skips the frames of the worker's loader and of importlib that precede the adapter's."""
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if not (filename == load_adapter_class.__code__.co_filename
+                or filename.startswith("<frozen importlib")
+                or filename == importlib.__file__):
+            break
+        tb = tb.tb_next
+    return tb
 
 
 def _fail(code: int, message: str) -> NoReturn:

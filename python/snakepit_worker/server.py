@@ -80,6 +80,27 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
         if not self._take_slot(context):
             return worker_pb2.ExecuteResponse()  # the caller has gone; nobody reads this
         try:
+            response = self._execute(request)
+        finally:
+            self._slots.release()
+        _log_outcome(request, response, 1)
+        return response
+
+    def ExecuteStream(self, request, context):
+        if not self._take_slot(context):
+            return
+        count, response, finished = 0, None, False
+        try:
+            for response in self._execute_stream(request, context):
+                count += 1
+                yield response
+            finished = True
+        finally:
+            self._slots.release()
+            _log_outcome(request, response, count, finished)
+
+    def _execute(self, request):
+        try:
             tool, kwargs = self._prepare(request)
             result = tool.function(**kwargs)
             if inspect.isgenerator(result):  # a streaming tool called once: all its values
@@ -89,33 +110,26 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
             return e.response
         except BaseException as e:  # noqa: B902 - a tool's sys.exit() ends the call, not the worker
             return _exception_response(e)
-        finally:
-            self._slots.release()
 
-    def ExecuteStream(self, request, context):
-        if not self._take_slot(context):
+    def _execute_stream(self, request, context):
+        try:
+            tool, kwargs = self._prepare(request)
+            result = tool.function(**kwargs)
+            if not inspect.isgenerator(result):
+                result = iter((result,))
+        except _CallError as e:
+            yield e.response
+            return
+        except BaseException as e:  # noqa: B902
+            yield _exception_response(e)
             return
         try:
-            try:
-                tool, kwargs = self._prepare(request)
-                result = tool.function(**kwargs)
-                if not inspect.isgenerator(result):
-                    result = iter((result,))
-            except _CallError as e:
-                yield e.response
-                return
-            except BaseException as e:  # noqa: B902
-                yield _exception_response(e)
-                return
-            try:
-                for response in self._stream_responses(tool, result, context):
-                    yield response
-            finally:
-                close = getattr(result, "close", None)
-                if close is not None:
-                    close()  # runs the tool's finally blocks when the caller went away
+            for response in self._stream_responses(tool, result, context):
+                yield response
         finally:
-            self._slots.release()
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()  # runs the tool's finally blocks when the caller went away
 
     def Ping(self, request, context):
         return worker_pb2.PingResponse(
@@ -198,6 +212,19 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
                 "bytes, or dict, list, str, int, float (finite), bool or None, or override "
                 "Adapter.json_default" % (tool.name, qualified_type_name(type(value)), e))
         return worker_pb2.ExecuteResponse(value=worker_pb2.Value(json=_utf8_safe(text)))
+
+
+def _log_outcome(request, last_response, count: int, finished: bool = True) -> None:
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    if last_response is not None and last_response.HasField("error"):
+        outcome = "%s: %s" % (last_response.error.type, last_response.error.message)
+    elif not finished:
+        outcome = "cut short: the caller cancelled or went away"
+    else:
+        outcome = "ok"
+    log.debug("call %s: tool '%s', %d message(s), %s",
+              request.call_id or "-", request.tool, count, outcome)
 
 
 def _parse_arguments(tool_name: str, args_json: str) -> Dict[str, Any]:

@@ -105,9 +105,14 @@ class GracefulStop:
             self._requested.set()
 
     def install_signal_handlers(self) -> None:
-        """SIGTERM and SIGINT ask for a graceful stop (until now they killed the process)."""
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        """SIGTERM and SIGINT ask for a graceful stop (until now they killed the process).
+
+        A child forked from the worker (multiprocessing, os.fork) gets the default handlers
+        back, so the SIGTERM the shim sends to the whole group ends it as it would any process.
+        """
+        for signum in _STOP_SIGNALS:
             signal.signal(signum, self._on_signal)
+        os.register_at_fork(after_in_child=_default_stop_signals)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self.request(None, signal.Signals(signum).name)
@@ -131,6 +136,14 @@ class GracefulStop:
             code = STOP_FAILED
         log.info("stopped; exiting %d", code)
         exit_now(code)
+
+
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _default_stop_signals() -> None:
+    for signum in _STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
 
 
 def _overrun_after(seconds: float) -> None:

@@ -2,6 +2,9 @@
 
 import builtins
 import os
+import signal as _signal
+import sys
+import threading
 import time
 
 from snakepit_worker import Adapter, tool
@@ -36,8 +39,11 @@ class BasicAdapter(Adapter):
         raise exception(message)
 
     @tool
-    def stream(self, count=3, delay=0):
+    def stream(self, count=3, delay=0, fail_after=None):
+        """Yields {"i": 0} ... {"i": count - 1}; with fail_after, raises ValueError after that many items."""
         for i in range(count):
+            if fail_after is not None and i == fail_after:
+                raise ValueError("stream failed after %d items, as asked" % fail_after)
             if i and delay:
                 time.sleep(delay)
             yield {"i": i}
@@ -47,12 +53,24 @@ class BasicAdapter(Adapter):
         return os.getpid()
 
     @tool
+    def sleep_pid(self, seconds):
+        """Sleeps, then returns the worker's pid: shows which worker served a call."""
+        time.sleep(seconds)
+        return os.getpid()
+
+    @tool
     def crash(self, signal=11):
         """Sends the worker a signal: the default, SIGSEGV, kills it as a native crash would."""
-        os.kill(os.getpid(), signal)
+        # Aimed at this thread, so it is delivered before the call can return; the sleep covers a signal
+        # that another thread happens to take.
+        _signal.pthread_kill(threading.get_ident(), signal)
+        time.sleep(10)
         return signal  # reached only for a signal that does not end the process
 
     @tool
-    def exit(self, code):
-        """Ends the worker at once with the given exit status, as os._exit does."""
+    def exit(self, code, message=None):
+        """Ends the worker at once with the given exit status, as os._exit does; writes message to stderr first."""
+        if message is not None:
+            sys.stderr.write(message + "\n")
+            sys.stderr.flush()
         os._exit(code)

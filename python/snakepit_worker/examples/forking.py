@@ -30,6 +30,7 @@ class ForkingAdapter(BasicAdapter):
         command = subprocess.Popen(["sleep", str(seconds)])
         self._children += [sleeper, command]
         return {
+            "worker": os.getpid(),
             "multiprocessing": sleeper.pid,
             "subprocess": command.pid,
             "double_fork": _orphaned_sleep(seconds, new_session=False),
@@ -54,8 +55,9 @@ def _square(value):
 def _orphaned_sleep(seconds, new_session):
     """Double-forks `sleep SECONDS`: its parent exits at once, so the grandchild is orphaned.
 
-    Returns the grandchild's pid. Between fork and exec the children of this multithreaded
-    process only fork, write to a pipe, setsid and exit: nothing that takes a lock.
+    Returns the grandchild's pid. Between fork and exec the children of this multithreaded process
+    only fork, write to a pipe, setsid and exit: nothing that takes a lock. (The worker turns gRPC's
+    fork handlers off; with them on, the intermediate child's fork crashes with SIGSEGV.)
     """
     read_end, write_end = os.pipe()
     middle = os.fork()
@@ -74,6 +76,9 @@ def _orphaned_sleep(seconds, new_session):
             os._exit(code)
     os.close(write_end)
     with os.fdopen(read_end, "rb") as reader:
-        pid = int(reader.read())
-    os.waitpid(middle, 0)
-    return pid
+        reported = reader.read()
+    _, status = os.waitpid(middle, 0)
+    if not reported:
+        raise RuntimeError("the intermediate child ended without reporting its child's pid (wait status %d)"
+                           % status)
+    return int(reported)

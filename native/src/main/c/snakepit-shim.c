@@ -225,6 +225,14 @@ static void ensure_std_fds(void)
 	}
 }
 
+/* The kernel's own sigaction layout, for the signals glibc's sigaction() refuses to touch. */
+struct kernel_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	unsigned long mask[_NSIG / (8 * sizeof(unsigned long))];
+};
+
 /* Every disposition back to SIG_DFL: NuProcess leaves SIGPIPE ignored, a JVM may ignore others. */
 static int reset_signal_dispositions(void)
 {
@@ -234,8 +242,16 @@ static int reset_signal_dispositions(void)
 	for (int sig = 1; sig < _NSIG; sig++) {
 		if (sig == SIGKILL || sig == SIGSTOP)
 			continue;
-		/* EINVAL: glibc keeps two real-time signals for itself. */
-		if (sigaction(sig, &dfl, NULL) < 0 && errno != EINVAL)
+		if (sigaction(sig, &dfl, NULL) == 0)
+			continue;
+		if (errno != EINVAL)
+			return -1;
+		/* glibc keeps signals 32 and 33 for itself and refuses them, yet a JVM leaves 32 ignored,
+		 * and an ignored disposition survives exec: reset it through the system call. */
+		struct kernel_sigaction kdfl;
+		memset(&kdfl, 0, sizeof kdfl);
+		kdfl.handler = SIG_DFL;
+		if (syscall(SYS_rt_sigaction, sig, &kdfl, NULL, sizeof kdfl.mask) < 0)
 			return -1;
 	}
 	return 0;

@@ -59,6 +59,8 @@ public final class Snakepit implements Extension {
     }
   }
 
+  private static final String NUPROCESS_HOOK = "com.zaxxer.nuprocess.enableShutdownHook";
+
   /** The name of the pool that {@link #execute} and {@link #executeStream} use. */
   public static final String DEFAULT_POOL = "default";
 
@@ -72,6 +74,11 @@ public final class Snakepit implements Extension {
   }
 
   private Snakepit(ActorSystem<?> system) {
+    // NuProcess's own shutdown hook stops its event threads, so exits would go unreported while coordinated
+    // shutdown stops the workers. Must be set before NuProcess starts its first process.
+    if (System.getProperty(NUPROCESS_HOOK) == null) {
+      System.setProperty(NUPROCESS_HOOK, "false");
+    }
     Config config = system.settings().config().getConfig("snakepit");
     Path cacheDir = cacheDir(config.getString("cache-dir"));
     String instance = config.getString("instance");

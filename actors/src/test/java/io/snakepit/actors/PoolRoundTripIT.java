@@ -101,7 +101,7 @@ class PoolRoundTripIT {
   @Test
   void streamThatRaisesFailsAfterItsItems() throws Exception {
     List<String> items = new ArrayList<>();
-    Throwable e = failure(snakepit.executeStream("stream", "{\"count\": 2, \"fail_after\": 2}", r -> items.add(r.json())));
+    Throwable e = failure(snakepit.executeStream("stream", "{\"count\": 5, \"fail_after\": 2}", r -> items.add(r.json())));
     assertEquals(2, items.size());
     assertInstanceOf(PythonException.class, e);
   }

@@ -10,7 +10,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -22,16 +21,25 @@ final class Nodes {
   static final class Node implements AutoCloseable {
     final Process process;
     final int port;
-    final List<String> stderr = Collections.synchronizedList(new ArrayList<>());
+    final Path stderr;
     String readyLine;
 
-    Node(Process process, int port) {
+    Node(Process process, int port, Path stderr) {
       this.process = process;
       this.port = port;
+      this.stderr = stderr;
     }
 
     int pid() {
       return (int) process.pid();
+    }
+
+    /**
+     * What the node wrote on stderr so far. It goes to a file: a pipe read by a thread loses what the JDK drains
+     * from it when the process exits.
+     */
+    List<String> stderr() throws IOException {
+      return Files.readAllLines(stderr);
     }
 
     @Override
@@ -70,12 +78,9 @@ final class Nodes {
     List<String> cmd = java("-jar", jar().toString(), "serve", "--listen", "127.0.0.1:" + port,
         "--data-dir", Files.createTempDirectory("snakepit-data").toString());
     cmd.addAll(List.of(args));
-    Process p = new ProcessBuilder(cmd).start();
-    Node node = new Node(p, port);
-    Thread errors = new Thread(() -> drain(new BufferedReader(new InputStreamReader(p.getErrorStream(),
-        StandardCharsets.UTF_8)), node.stderr));
-    errors.setDaemon(true);
-    errors.start();
+    Path stderr = Files.createTempFile("snakepit-serve", ".stderr");
+    Process p = new ProcessBuilder(cmd).redirectError(stderr.toFile()).start();
+    Node node = new Node(p, port, stderr);
     BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
     String line;
     while ((line = out.readLine()) != null) {
@@ -86,18 +91,7 @@ final class Nodes {
     }
     node.close();
     throw new AssertionError("snakepit serve ended without a ready: line; its stderr:\n"
-        + String.join("\n", node.stderr));
-  }
-
-  private static void drain(BufferedReader reader, List<String> into) {
-    try {
-      String line;
-      while ((line = reader.readLine()) != null) {
-        into.add(line);
-      }
-    } catch (IOException e) {
-      // The process ended.
-    }
+        + String.join("\n", node.stderr()));
   }
 
   /** Every live process of the node's tree: the JVM's descendants (shims, workers and what they forked). */

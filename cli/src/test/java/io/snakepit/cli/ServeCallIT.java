@@ -64,7 +64,9 @@ class ServeCallIT {
       node.process.destroy(); // SIGTERM
       assertTrue(node.process.waitFor(30, TimeUnit.SECONDS), "serve did not stop on SIGTERM");
       assertEquals(List.of(), Procs.awaitGone(tree, Duration.ofSeconds(10)), "left behind after SIGTERM");
-      assertTrue(node.stderr.stream().anyMatch(l -> l.contains("pool 'default' stopped")), node.stderr::toString);
+      List<String> log = node.stderr();
+      assertTrue(log.stream().anyMatch(l -> l.contains("snakepit_worker: stopped; exiting 0")), log::toString);
+      assertTrue(log.stream().anyMatch(l -> l.contains("pool 'default' stopped")), log::toString);
     } finally {
       node.close();
     }

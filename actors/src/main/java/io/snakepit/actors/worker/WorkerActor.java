@@ -83,6 +83,8 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
 
   private enum StopDeadline implements Command { INSTANCE }
 
+  private enum ExitOverdue implements Command { INSTANCE }
+
   private enum Phase { STARTING, READY, STOPPING }
 
   private static final Duration TRANSPORT_GRACE = Duration.ofSeconds(3);
@@ -152,6 +154,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
         .onMessageEquals(StartDeadline.INSTANCE, this::onStartDeadline)
         .onMessageEquals(Stop.INSTANCE, this::onStop)
         .onMessageEquals(StopDeadline.INSTANCE, this::onStopDeadline)
+        .onMessageEquals(ExitOverdue.INSTANCE, this::onExitOverdue)
         .onSignal(PostStop.class, signal -> onPostStop())
         .build();
   }
@@ -405,7 +408,21 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       process.destroy(true);
     }
     SessionSweep.killSession(shim.pid(), shim.startTime());
+    timers.startSingleTimer(ExitOverdue.INSTANCE, Duration.ofSeconds(2));
     return this;
+  }
+
+  /** NuProcess never reported the exit (its threads stop in a JVM shutdown hook): the tree is swept; give up. */
+  private Behavior<Command> onExitOverdue() {
+    List<Integer> killed = SessionSweep.killSession(shim.pid(), shim.startTime());
+    if (exitStatus == null) {
+      exitStatus = "stopped without an exit report from its shim";
+    }
+    context.getLog().warn("worker {}: no exit report from the shim 2 s after killing it; swept {}; stopping",
+        launch.workerId(), killed);
+    failInFlight();
+    report(new Exited(launch.workerId(), exitStatus, true));
+    return Behaviors.stopped();
   }
 
   private Behavior<Command> onPostStop() {
