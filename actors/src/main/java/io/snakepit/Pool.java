@@ -29,6 +29,10 @@ public final class Pool {
     this.actor = actor;
   }
 
+  ActorRef<PoolActor.Command> actor() {
+    return actor;
+  }
+
   /** The pool's name, as configured under {@code snakepit.pools}. */
   public String name() {
     return name;

@@ -13,6 +13,9 @@ import io.grpc.ManagedChannel;
 import io.snakepit.actors.pool.PoolActor;
 import io.snakepit.actors.pool.PoolRuntime;
 import io.snakepit.actors.pool.PoolSettings;
+import io.snakepit.actors.worker.WorkerJournal;
+import io.snakepit.persistence.Registry;
+import io.snakepit.persistence.SettlementReport;
 import io.snakepit.python.WorkerPackage;
 import io.snakepit.shim.ShimBinary;
 import java.io.IOException;
@@ -22,6 +25,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -65,6 +69,7 @@ public final class Snakepit implements Extension {
   public static final String DEFAULT_POOL = "default";
 
   private final Map<String, Pool> pools = new LinkedHashMap<>();
+  private final CompletionStage<SettlementReport> settlement;
   private final Path runDir;
   private final ExecutorService callbacks;
 
@@ -84,14 +89,26 @@ public final class Snakepit implements Extension {
     String instance = config.getString("instance");
     this.runDir = createRunDir(config.getString("run-dir"), instance);
     this.callbacks = boundedCallbackExecutor();
-    PoolRuntime runtime = new PoolRuntime(ShimBinary.extract(cacheDir), WorkerPackage.unpack(cacheDir), runDir,
-        instance, this::channel);
     Set<String> names = config.getConfig("pools").root().keySet();
-    for (String name : names) {
-      PoolSettings settings = PoolSettings.fromConfig(name, config);
-      pools.put(name, new Pool(name, system.systemActorOf(PoolActor.create(settings, runtime),
-          "snakepit-pool-" + name.replaceAll("[^A-Za-z0-9_-]", "_"), Props.empty())));
+    List<PoolSettings> settings = names.stream().map(name -> PoolSettings.fromConfig(name, config)).toList();
+    Registry registry = config.getBoolean("registry.enabled") ? Registry.open(system, config) : null;
+    PoolRuntime runtime = new PoolRuntime(ShimBinary.extract(cacheDir), WorkerPackage.unpack(cacheDir), runDir,
+        instance, this::channel, registry == null ? WorkerJournal.none() : WorkerJournal.of(registry));
+    for (PoolSettings s : settings) {
+      pools.put(s.name(), new Pool(s.name(), system.systemActorOf(PoolActor.create(s, runtime),
+          "snakepit-pool-" + s.name().replaceAll("[^A-Za-z0-9_-]", "_"), Props.empty())));
     }
+    // Settle what earlier JVMs of this instance left before the first new worker is spawned.
+    this.settlement = registry == null ? CompletableFuture.completedFuture(null) : registry.settle(false);
+    settlement.whenComplete((report, error) -> {
+      for (Pool pool : pools.values()) {
+        pool.actor().tell(error == null ? PoolActor.Begin.INSTANCE : new PoolActor.Abort(new SnakepitException(
+            "settling what an earlier JVM left failed, so no worker was started: " + error.getMessage(), error)));
+      }
+      if (report != null) {
+        system.log().info(report.summary());
+      }
+    });
     CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceStop(), "snakepit-stop-pools",
         () -> stopAll().thenApply(done -> Done.getInstance()));
     system.getWhenTerminated().whenComplete((done, error) -> {
@@ -117,6 +134,14 @@ public final class Snakepit implements Extension {
   /** The pools, by name, in configuration order. */
   public Map<String, Pool> pools() {
     return Map.copyOf(pools);
+  }
+
+  /**
+   * The settlement of what earlier JVMs of this instance left, done before any worker started; completes with null
+   * when the registry is turned off (snakepit.registry.enabled = off).
+   */
+  public CompletionStage<SettlementReport> settlement() {
+    return settlement;
   }
 
   /** {@link Pool#execute(String, String)} on the default pool. */

@@ -9,7 +9,11 @@ import java.util.UUID;
 /** Configuration for nodes started by tests: the test Python, and an instance name unique to this test run. */
 public final class TestNodes {
   /** Every worker a test starts carries this instance name; the leak check looks for it in /proc. */
-  public static final String INSTANCE = "it-" + UUID.randomUUID().toString().substring(0, 8);
+  public static final String INSTANCE = System.getProperty("snakepit.test.instance",
+      "it-" + UUID.randomUUID().toString().substring(0, 8));
+
+  /** The data directory (instance locks, embedded journals) of this test run. */
+  public static final Path DATA_DIR = Path.of(System.getProperty("java.io.tmpdir"), "snakepit-" + INSTANCE);
 
   private TestNodes() {}
 
@@ -23,16 +27,24 @@ public final class TestNodes {
     return python;
   }
 
+  /** The settings that make a node use the shared PostgreSQL server's database for its registry. */
+  public static String postgres() {
+    PostgresServer pg = PostgresServer.shared();
+    return "snakepit.registry.db { url = \"" + pg.jdbcUrl() + "\", user = \"" + pg.user() + "\", password = \""
+        + pg.password() + "\", driver = \"org.postgresql.Driver\", profile = \"slick.jdbc.PostgresProfile$\" }\n";
+  }
+
   /** A node configuration: {@code overrides} (HOCON) over the test defaults over reference.conf. */
   public static Config config(String overrides) {
-    return ConfigFactory.parseString(overrides)
+    // load() resolves reference.conf's substitutions (the journal's URL uses data-dir and instance) after these.
+    return ConfigFactory.load(ConfigFactory.parseString(overrides)
         .withFallback(ConfigFactory.parseString(
             "snakepit.instance = \"" + INSTANCE + "\"\n"
+                + "snakepit.data-dir = \"" + DATA_DIR + "\"\n"
                 + "snakepit.pool-defaults.python = \"" + python() + "\"\n"
                 + "snakepit.pool-defaults.start-timeout = 20s\n"
                 + "akka.loglevel = INFO\n"
                 + "akka.loggers = [\"akka.event.slf4j.Slf4jLogger\"]\n"
-                + "akka.logging-filter = \"akka.event.slf4j.Slf4jLoggingFilter\"\n"))
-        .withFallback(ConfigFactory.load());
+                + "akka.logging-filter = \"akka.event.slf4j.Slf4jLoggingFilter\"\n")));
   }
 }

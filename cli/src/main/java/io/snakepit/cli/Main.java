@@ -6,10 +6,12 @@ import picocli.CommandLine.Command;
 /** The {@code snakepit} command. */
 @Command(name = "snakepit", mixinStandardHelpOptions = true, version = "snakepit 0.1.0",
     description = "Supervised pools of Python workers for the JVM.",
-    subcommands = {ServeCommand.class, CallCommand.class})
+    subcommands = {ServeCommand.class, CallCommand.class, ReapCommand.class})
 public final class Main implements Runnable {
 
   public static void main(String[] args) {
+    // Initialise logging before any thread logs: SLF4J otherwise replays early calls with a warning on stderr.
+    org.slf4j.LoggerFactory.getLogger(Main.class);
     System.exit(new CommandLine(new Main()).execute(args));
   }
 

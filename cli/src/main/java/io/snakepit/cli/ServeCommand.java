@@ -4,17 +4,18 @@ import akka.actor.CoordinatedShutdown;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.Behaviors;
 import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
-import com.typesafe.config.ConfigValueFactory;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.snakepit.Snakepit;
+import io.snakepit.persistence.SettlementReport;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -45,17 +46,26 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
   HostPort listen;
 
   @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "data",
-      description = "The node's state directory (default: ${DEFAULT-VALUE}).")
+      description = "The node's state directory: instance locks and the embedded journal (default: ${DEFAULT-VALUE}).")
   Path dataDir;
+
+  @Option(names = "--instance", paramLabel = "NAME",
+      description = "This node's name on the host (default: snakepit.instance, \"default\").")
+  String instance;
 
   @Override
   public Integer call() throws Exception {
     Files.createDirectories(dataDir);
-    Config config = overrides().withFallback(ConfigFactory.load());
+    Config config = NodeConfig.load(dataDir, instance, overrides());
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "snakepit", config);
     Snakepit snakepit;
     try {
       snakepit = Snakepit.get(system);
+      SettlementReport settled = snakepit.settlement().toCompletableFuture().get();
+      if (settled != null) {
+        System.out.println(settled.summary());
+        System.out.flush();
+      }
       snakepit.ready().toCompletableFuture().get();
     } catch (ExecutionException | RuntimeException e) {
       Throwable cause = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
@@ -97,21 +107,20 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
     return 0;
   }
 
-  private Config overrides() {
-    Config c = ConfigFactory.empty();
+  private Map<String, Object> overrides() {
+    Map<String, Object> c = new LinkedHashMap<>();
     String pool = "snakepit.pools.default.";
     if (workers != null) {
-      c = c.withValue(pool + "workers", ConfigValueFactory.fromAnyRef(workers));
+      c.put(pool + "workers", workers);
     }
     if (adapter != null) {
-      c = c.withValue(pool + "adapter", ConfigValueFactory.fromAnyRef(adapter));
+      c.put(pool + "adapter", adapter);
     }
     if (python != null) {
-      c = c.withValue(pool + "python", ConfigValueFactory.fromAnyRef(python));
+      c.put(pool + "python", python);
     }
     if (!pythonPath.isEmpty()) {
-      c = c.withValue(pool + "python-path", ConfigValueFactory.fromIterable(
-          pythonPath.stream().map(p -> p.toAbsolutePath().toString()).toList()));
+      c.put(pool + "python-path", pythonPath.stream().map(p -> p.toAbsolutePath().toString()).toList());
     }
     return c;
   }

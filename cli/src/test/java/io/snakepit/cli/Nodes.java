@@ -23,6 +23,8 @@ final class Nodes {
     final int port;
     final Path stderr;
     String readyLine;
+    String settledLine;
+    Path dataDir;
 
     Node(Process process, int port, Path stderr) {
       this.process = process;
@@ -74,16 +76,25 @@ final class Nodes {
 
   /** Starts {@code snakepit serve} with {@code args} and waits for its {@code ready:} line. */
   static Node serve(String... args) throws Exception {
+    return serveIn(Files.createTempDirectory("snakepit-data"), args);
+  }
+
+  /** As {@link #serve}, with the node's state in {@code dataDir}. */
+  static Node serveIn(Path dataDir, String... args) throws Exception {
     int port = freePort();
     List<String> cmd = java("-jar", jar().toString(), "serve", "--listen", "127.0.0.1:" + port,
-        "--data-dir", Files.createTempDirectory("snakepit-data").toString());
+        "--data-dir", dataDir.toString());
     cmd.addAll(List.of(args));
     Path stderr = Files.createTempFile("snakepit-serve", ".stderr");
     Process p = new ProcessBuilder(cmd).redirectError(stderr.toFile()).start();
     Node node = new Node(p, port, stderr);
+    node.dataDir = dataDir;
     BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
     String line;
     while ((line = out.readLine()) != null) {
+      if (line.startsWith("settled:")) {
+        node.settledLine = line;
+      }
       if (line.startsWith("ready:")) {
         node.readyLine = line;
         return node;

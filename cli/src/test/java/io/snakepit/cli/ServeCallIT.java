@@ -43,6 +43,8 @@ class ServeCallIT {
     try {
       assertTrue(node.readyLine.startsWith("ready: 2 workers of snakepit_worker.examples.basic:BasicAdapter"),
           node.readyLine);
+      assertTrue(node.settledLine.startsWith("settled: 0 entries, 0 killed, 0 impostors skipped"),
+          node.settledLine);
       List<Procs.Proc> tree = Nodes.tree(node);
       assertTrue(tree.size() >= 4, "expected 2 shims and 2 workers, found " + tree);
 

@@ -47,6 +47,37 @@ public record ProcStat(int pid, char state, int ppid, int pgrp, int session, lon
     return read(pid).filter(s -> s.startTime == startTime && s.state != 'Z' && s.state != 'X').isPresent();
   }
 
+  /** The environment a process started with (root, or the same user, may read it); empty if unreadable. */
+  public static Optional<java.util.Map<String, String>> environ(int pid) {
+    try {
+      byte[] raw = Files.readAllBytes(Path.of("/proc", Integer.toString(pid), "environ"));
+      java.util.Map<String, String> env = new java.util.HashMap<>();
+      for (String entry : new String(raw, java.nio.charset.StandardCharsets.UTF_8).split("\0")) {
+        int eq = entry.indexOf('=');
+        if (eq > 0) {
+          env.put(entry.substring(0, eq), entry.substring(eq + 1));
+        }
+      }
+      return Optional.of(env);
+    } catch (IOException | RuntimeException e) {
+      return Optional.empty();
+    }
+  }
+
+  /** How long ago this process started, from its start time and the system's uptime. */
+  public java.time.Duration age() {
+    try {
+      String uptime = Files.readString(Path.of("/proc/uptime")).trim().split(" ")[0];
+      double seconds = Double.parseDouble(uptime) - (double) startTime / CLOCK_TICKS;
+      return java.time.Duration.ofMillis(Math.max(0L, (long) (seconds * 1000)));
+    } catch (IOException e) {
+      return java.time.Duration.ZERO;
+    }
+  }
+
+  /** Clock ticks per second (USER_HZ), the unit of field 22; 100 on every mainstream Linux build. */
+  private static final long CLOCK_TICKS = 100;
+
   static ProcStat parse(int pid, String stat) {
     // comm (field 2) is in parentheses and may itself hold spaces and parentheses: split after the last ')'.
     int close = stat.lastIndexOf(')');

@@ -42,13 +42,19 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
   /** Stop every worker, then complete the promise and stop. */
   public record Shutdown(CompletableFuture<Void> promise) implements Command {}
 
+  /** Start the workers: the node has settled what earlier JVMs left. */
+  public enum Begin implements Command { INSTANCE }
+
+  /** Do not start: the node cannot run workers; calls fail with this error. */
+  public record Abort(SnakepitException error) implements Command {}
+
   private record FromWorker(WorkerActor.Event event) implements Command {}
 
   private record WorkerGone(String workerId) implements Command {}
 
   private record Respawn(int slot) implements Command {}
 
-  private enum Phase { STARTING, RUNNING, FAILED, STOPPING }
+  private enum Phase { WAITING, STARTING, RUNNING, FAILED, STOPPING }
 
   /** One place in the pool, filled by successive workers (generations). */
   private static final class Slot {
@@ -65,6 +71,8 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     }
   }
 
+  private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
+
   private final ActorContext<Command> context;
   private final TimerScheduler<Command> timers;
   private final PoolSettings settings;
@@ -77,7 +85,7 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
   private final List<CompletableFuture<Void>> readyWaiters = new ArrayList<>();
   private final List<CompletableFuture<Void>> stopWaiters = new ArrayList<>();
 
-  private Phase phase = Phase.STARTING;
+  private Phase phase = Phase.WAITING;
   private SnakepitException failure;
 
   /** A pool that starts its workers at once. */
@@ -94,17 +102,32 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     this.runtime = runtime;
     this.events = context.messageAdapter(WorkerActor.Event.class, FromWorker::new);
     for (int i = 0; i < settings.workers(); i++) {
-      Slot slot = new Slot(i);
-      slots.add(slot);
-      spawn(slot);
+      slots.add(new Slot(i));
     }
-    context.getLog().info("pool '{}' starting {} workers of {}", settings.name(), settings.workers(),
-        settings.worker().adapter());
+  }
+
+  private Behavior<Command> onBegin() {
+    if (phase == Phase.WAITING) {
+      phase = Phase.STARTING;
+      context.getLog().info("pool '{}' starting {} workers of {}", settings.name(), settings.workers(),
+          settings.worker().adapter());
+      slots.forEach(this::spawn);
+    }
+    return this;
+  }
+
+  private Behavior<Command> onAbort(Abort msg) {
+    if (phase == Phase.WAITING) {
+      fail(msg.error());
+    }
+    return maybeFinishStop();
   }
 
   @Override
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
+        .onMessageEquals(Begin.INSTANCE, this::onBegin)
+        .onMessage(Abort.class, this::onAbort)
         .onMessage(Submit.class, this::onSubmit)
         .onMessage(FromWorker.class, this::onWorkerEvent)
         .onMessage(WorkerGone.class, this::onWorkerGone)
@@ -120,11 +143,18 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     slot.ready = false;
     slot.alive = true;
     Launch launch = new Launch(runtime.shim(), runtime.workerPackage(),
-        runtime.runDir().resolve(slot.workerId + ".sock"), runtime.instance(), slot.workerId, settings.worker());
-    slot.worker = context.spawn(WorkerActor.create(launch, events, runtime.channels()),
+        runtime.runDir().resolve(slot.workerId + ".sock"), runtime.instance(), slot.workerId, nonce(),
+        settings.worker());
+    slot.worker = context.spawn(WorkerActor.create(launch, events, runtime.channels(), runtime.journal()),
         "worker-" + slot.index + "-" + slot.generation);
     context.watchWith(slot.worker, new WorkerGone(slot.workerId));
     byWorker.put(slot.workerId, slot);
+  }
+
+  private static String nonce() {
+    byte[] b = new byte[8];
+    RANDOM.nextBytes(b);
+    return java.util.HexFormat.of().formatHex(b);
   }
 
   private static String shortName(String pool) {
@@ -286,7 +316,7 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
   private Behavior<Command> onShutdown(Shutdown msg) {
     stopWaiters.add(msg.promise());
     if (phase != Phase.STOPPING) {
-      if (phase == Phase.STARTING) {
+      if (phase == Phase.STARTING || phase == Phase.WAITING) {
         readyWaiters.forEach(p -> p.completeExceptionally(
             new PoolUnavailableException("pool '" + settings.name() + "' was stopped while starting", null)));
         readyWaiters.clear();

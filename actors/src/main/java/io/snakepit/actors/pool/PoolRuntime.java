@@ -1,6 +1,7 @@
 package io.snakepit.actors.pool;
 
 import io.grpc.ManagedChannel;
+import io.snakepit.actors.worker.WorkerJournal;
 import java.nio.file.Path;
 import java.util.function.Function;
 
@@ -13,6 +14,7 @@ import java.util.function.Function;
  * @param runDir the 0700 directory for the workers' sockets
  * @param instance this node's instance name
  * @param channels opens a gRPC channel to a socket path
+ * @param journal where workers are journaled before they are used
  */
 public record PoolRuntime(Path shim, Path workerPackage, Path runDir, String instance,
-    Function<String, ManagedChannel> channels) {}
+    Function<String, ManagedChannel> channels, WorkerJournal journal) {}

@@ -1,5 +1,6 @@
 package io.snakepit.actors.worker;
 
+import io.snakepit.persistence.Reaper;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -15,13 +16,15 @@ import java.util.Map;
  * @param socket the worker's Unix socket
  * @param instance this node's instance name, carried in the worker's environment
  * @param workerId the worker's id, carried in the worker's environment
+ * @param nonce the worker's unique key in the registry, carried in the environment of its whole tree
  * @param settings the pool's worker settings
  */
-public record Launch(Path shim, Path workerPackage, Path socket, String instance, String workerId,
+public record Launch(Path shim, Path workerPackage, Path socket, String instance, String workerId, String nonce,
     WorkerSettings settings) {
 
-  /** Marks every process of a worker's tree, so that it can be recognised in /proc/PID/environ. */
-  public static final String INSTANCE_VARIABLE = "SNAKEPIT_INSTANCE";
+  /** Mark every process of a worker's tree, so that it can be recognised in /proc/PID/environ. */
+  public static final String INSTANCE_VARIABLE = Reaper.INSTANCE_VARIABLE;
+  public static final String NONCE_VARIABLE = Reaper.NONCE_VARIABLE;
   public static final String WORKER_VARIABLE = "SNAKEPIT_WORKER_ID";
 
   /** The shim's command line, which starts Python with the worker's arguments. */
@@ -60,6 +63,7 @@ public record Launch(Path shim, Path workerPackage, Path socket, String instance
     env.put("PYTHONUNBUFFERED", "1");
     env.put(INSTANCE_VARIABLE, instance);
     env.put(WORKER_VARIABLE, workerId);
+    env.put(NONCE_VARIABLE, nonce);
     return env;
   }
 }

@@ -21,6 +21,8 @@ import io.snakepit.WorkerCallException;
 import io.snakepit.WorkerCrashedException;
 import io.snakepit.WorkerStartException;
 import io.snakepit.proto.ExecuteResponse;
+import io.snakepit.persistence.FaultInjection;
+import io.snakepit.persistence.SpawnedWorker;
 import io.snakepit.proto.WorkerGrpc;
 import io.snakepit.shim.ProcStat;
 import io.snakepit.shim.SessionSweep;
@@ -79,6 +81,10 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
 
   private record TransportGraceOver(long callId) implements Command {}
 
+  private record Reserved(Throwable error) implements Command {}
+
+  private record Journaled(Throwable error) implements Command {}
+
   private enum StartDeadline implements Command { INSTANCE }
 
   private enum StopDeadline implements Command { INSTANCE }
@@ -94,8 +100,9 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   private final Launch launch;
   private final ActorRef<Event> pool;
   private final Function<String, ManagedChannel> channels;
-  private final NuProcess process;
-  private final ProcStat shim;
+  private final WorkerJournal journal;
+  private NuProcess process;
+  private ProcStat shim = new ProcStat(0, '?', 0, 0, 0, 0L);
   private final ArrayDeque<String> stderrTail = new ArrayDeque<>();
   private final Map<Long, Job> inFlight = new HashMap<>();
   private final Map<Long, Throwable> transportFailures = new HashMap<>();
@@ -106,6 +113,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   private WorkerGrpc.WorkerStub stub;
   private ShimEvent.ExecFailed execFailed;
   private String exitStatus;
+  private String journalFailure;
   private boolean startDeadlinePassed;
   private boolean reported;
   private long nextCallId;
@@ -116,36 +124,59 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
    * @param launch what to start
    * @param pool where to report
    * @param channels opens a gRPC channel to a Unix socket path
+   * @param journal where the worker's identity is written before it is used
    */
   public static Behavior<Command> create(Launch launch, ActorRef<Event> pool,
-      Function<String, ManagedChannel> channels) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new WorkerActor(ctx, timers, launch, pool, channels)));
+      Function<String, ManagedChannel> channels, WorkerJournal journal) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(
+        timers -> new WorkerActor(ctx, timers, launch, pool, channels, journal)));
   }
 
   private WorkerActor(ActorContext<Command> context, TimerScheduler<Command> timers, Launch launch,
-      ActorRef<Event> pool, Function<String, ManagedChannel> channels) {
+      ActorRef<Event> pool, Function<String, ManagedChannel> channels, WorkerJournal journal) {
     super(context);
     this.context = context;
     this.timers = timers;
     this.launch = launch;
     this.pool = pool;
     this.channels = channels;
+    this.journal = journal;
+    // The reservation is durable before the process exists, so a crash at any later point leaves a trace.
+    context.pipeToSelf(journal.reserve(launch.nonce(), launch.workerId()), (done, error) -> new Reserved(error));
+  }
+
+  private Behavior<Command> onReserved(Reserved msg) {
+    if (msg.error() != null) {
+      report(new StartFailed(launch.workerId(), new WorkerStartException("cannot journal worker "
+          + launch.workerId() + " before starting it: " + msg.error().getMessage()
+          + ". Check the registry's database (snakepit.registry.db)", List.of())));
+      return Behaviors.stopped();
+    }
+    if (phase == Phase.STOPPING) {
+      journal.exited(launch.nonce(), "never started: stopped before it was spawned");
+      report(new Exited(launch.workerId(), "stopped before it was spawned", true));
+      return Behaviors.stopped();
+    }
+    FaultInjection.haltIfAsked("after-reserve");
     NuProcessBuilder builder = new NuProcessBuilder(launch.command(), launch.environment());
     builder.setProcessListener(new ShimHandler(context.getSelf()));
-    this.process = builder.start();
+    process = builder.start();
     int pid = process == null ? 0 : process.getPID();
     // Read now, while the shim is certainly ours: its start time bounds which processes a sweep may touch.
-    this.shim = ProcStat.read(pid).orElse(new ProcStat(pid, '?', 0, pid, pid, 0L));
+    shim = ProcStat.read(pid).orElse(new ProcStat(pid, '?', 0, pid, pid, 0L));
     if (process == null) {
       context.getSelf().tell(new ShimExited(Integer.MIN_VALUE));
     }
     timers.startSingleTimer(StartDeadline.INSTANCE, launch.settings().startTimeout());
     context.getLog().debug("worker {} starting: shim pid {}", launch.workerId(), pid);
+    return this;
   }
 
   @Override
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
+        .onMessage(Reserved.class, this::onReserved)
+        .onMessage(Journaled.class, this::onJournaled)
         .onMessage(Execute.class, this::onExecute)
         .onMessage(FromShim.class, this::onShimEvent)
         .onMessage(CallFinished.class, this::onCallFinished)
@@ -300,21 +331,42 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   }
 
   private void onReady(WorkerIdentity id) {
-    if (phase != Phase.STARTING) {
+    if (phase != Phase.STARTING || identity != null) {
       return;
     }
     identity = id;
+    FaultInjection.haltIfAsked("before-spawned-write");
+    SpawnedWorker spawned = new SpawnedWorker(id.shimPid(), id.shimStartTime(), id.pid(), id.pgid(), id.startTime(),
+        id.bootId(), launch.socket().toString(), "");
+    // Routable only once its identity is durable: a JVM that dies now leaves a journal that names this tree.
+    context.pipeToSelf(journal.spawned(launch.nonce(), spawned), (done, error) -> new Journaled(error));
+  }
+
+  private Behavior<Command> onJournaled(Journaled msg) {
+    if (phase != Phase.STARTING) {
+      return this;
+    }
+    if (msg.error() != null) {
+      journalFailure = "cannot journal the identity of worker " + launch.workerId() + ": " + msg.error().getMessage()
+          + ". Check the registry's database (snakepit.registry.db)";
+      context.getLog().error("{}; killing it", journalFailure);
+      send("KILL");
+      return this;
+    }
     timers.cancel(StartDeadline.INSTANCE);
     channel = channels.apply(launch.socket().toString());
     stub = WorkerGrpc.newStub(channel);
     phase = Phase.READY;
-    context.getLog().debug("worker {} ready: python pid {}, shim pid {}", launch.workerId(), id.pid(), id.shimPid());
-    pool.tell(new Ready(launch.workerId(), id));
+    context.getLog().debug("worker {} ready: python pid {}, shim pid {}", launch.workerId(), identity.pid(),
+        identity.shimPid());
+    pool.tell(new Ready(launch.workerId(), identity));
+    return this;
   }
 
   /** The tree is gone (the shim writes EXIT only then): fail what was in flight and let the pool replace us. */
   private void onExitReported(String status) {
     exitStatus = status;
+    journal.exited(launch.nonce(), status);
     if (phase == Phase.STARTING) {
       return;
     }
@@ -343,6 +395,9 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       List<Integer> killed = SessionSweep.killSession(shim.pid(), shim.startTime());
       exitStatus = "its shim (pid " + shim.pid() + ") died unexpectedly (NuProcess exit code "
           + msg.nuProcessCode() + ")";
+      if (process != null) {
+        journal.exited(launch.nonce(), exitStatus + "; the rest of its tree was killed");
+      }
       context.getLog().warn("worker {}: {}; killed the rest of its tree: {}", launch.workerId(), exitStatus, killed);
       if (phase != Phase.STARTING) {
         failInFlight();
@@ -358,6 +413,9 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   private WorkerStartException startError() {
     String python = launch.settings().python();
     List<String> tail = List.copyOf(stderrTail);
+    if (journalFailure != null) {
+      return new WorkerStartException(journalFailure, tail);
+    }
     if (execFailed != null) {
       return new WorkerStartException("cannot start Python '" + python + "': " + execFailed.message() + " (errno "
           + execFailed.errno() + "). Set the pool's python (snakepit.pools.<name>.python) to a Python 3.9 or newer"
@@ -393,6 +451,9 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       return this;
     }
     phase = Phase.STOPPING;
+    if (process == null) {
+      return this; // still reserving: onReserved ends it without spawning
+    }
     send("STOP " + launch.settings().shimGrace().toMillis());
     if (process != null) {
       process.closeStdin(false);

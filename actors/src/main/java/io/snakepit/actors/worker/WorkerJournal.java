@@ -1,0 +1,65 @@
+package io.snakepit.actors.worker;
+
+import io.snakepit.persistence.Registry;
+import io.snakepit.persistence.SpawnedWorker;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Where a worker's life is written: the node's registry, or nowhere when the registry is turned off. */
+public interface WorkerJournal {
+
+  /** Records a worker about to be spawned; completes once durable. */
+  CompletionStage<?> reserve(String nonce, String workerId);
+
+  /** Records a worker's identity; completes once durable. */
+  CompletionStage<?> spawned(String nonce, SpawnedWorker spawned);
+
+  /** Records that a worker's whole tree ended. */
+  void exited(String nonce, String status);
+
+  /** A journal that records nothing (snakepit.registry.enabled = off). */
+  static WorkerJournal none() {
+    return new WorkerJournal() {
+      @Override
+      public CompletionStage<?> reserve(String nonce, String workerId) {
+        return CompletableFuture.completedFuture(null);
+      }
+
+      @Override
+      public CompletionStage<?> spawned(String nonce, SpawnedWorker spawned) {
+        return CompletableFuture.completedFuture(null);
+      }
+
+      @Override
+      public void exited(String nonce, String status) {}
+    };
+  }
+
+  /** The node's registry. */
+  static WorkerJournal of(Registry registry) {
+    Logger log = LoggerFactory.getLogger(WorkerJournal.class);
+    return new WorkerJournal() {
+      @Override
+      public CompletionStage<?> reserve(String nonce, String workerId) {
+        return registry.client().reserve(nonce, workerId, registry.incarnation(), io.snakepit.shim.BootId.current());
+      }
+
+      @Override
+      public CompletionStage<?> spawned(String nonce, SpawnedWorker spawned) {
+        return registry.client().spawned(nonce, spawned);
+      }
+
+      @Override
+      public void exited(String nonce, String status) {
+        registry.client().exited(nonce, status).whenComplete((done, error) -> {
+          if (error != null) {
+            // The entry stays open: the next start finds the tree gone and closes it as exited.
+            log.warn("could not journal the exit of worker {}: {}", nonce, error.getMessage());
+          }
+        });
+      }
+    };
+  }
+}

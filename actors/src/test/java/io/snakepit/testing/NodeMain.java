@@ -1,0 +1,39 @@
+package io.snakepit.testing;
+
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.javadsl.Behaviors;
+import io.snakepit.Snakepit;
+import io.snakepit.persistence.SettlementReport;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A node in a JVM of its own, for tests that kill the JVM. Arguments: HOCON overrides, then optionally a tool to
+ * call and how many times. Prints the settlement's rows, each call's result, then {@code ready PID}; runs until
+ * killed.
+ */
+public final class NodeMain {
+
+  public static void main(String[] args) throws Exception {
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "node",
+        TestNodes.config(args.length > 0 ? args[0] : ""));
+    Snakepit snakepit = Snakepit.get(system);
+    SettlementReport report = snakepit.settlement().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    if (report != null) {
+      for (SettlementReport.Row row : report.rows()) {
+        System.out.println("settled " + row.entry().nonce() + " "
+            + (row.entry().spawned() == null ? "-" : row.entry().spawned().pid()) + " " + row.how() + " "
+            + row.processes().size());
+      }
+      System.out.println("summary " + report.summary());
+    }
+    snakepit.ready().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    int times = args.length > 2 ? Integer.parseInt(args[2]) : 0;
+    for (int i = 0; i < times; i++) {
+      System.out.println("result " + snakepit.execute(args[1], "{}").toCompletableFuture().get(30, TimeUnit.SECONDS)
+          .json());
+    }
+    System.out.println("ready " + ProcessHandle.current().pid());
+    System.out.flush();
+    system.getWhenTerminated().toCompletableFuture().get();
+  }
+}

@@ -1,0 +1,89 @@
+package io.snakepit.testing;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** A {@link NodeMain} in a JVM of its own, with the lines it printed. */
+public final class NodeProcess implements AutoCloseable {
+  public final Process process;
+  public final List<String> lines = new ArrayList<>();
+  private final Path stderr;
+
+  private NodeProcess(Process process, Path stderr) {
+    this.process = process;
+    this.stderr = stderr;
+  }
+
+  /**
+   * Starts a node and reads its output up to its {@code ready} line (or its end, if it halts first).
+   *
+   * @param jvmOptions extra JVM options, e.g. a fault-injection property
+   * @param args NodeMain's arguments
+   */
+  public static NodeProcess start(List<String> jvmOptions, String... args) throws IOException {
+    List<String> cmd = new ArrayList<>(List.of(Paths.get(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", System.getProperty("java.class.path"),
+        "-Dsnakepit.test.instance=" + TestNodes.INSTANCE,
+        "-Dsnakepit.test.python=" + TestNodes.python()));
+    cmd.addAll(jvmOptions);
+    cmd.add(NodeMain.class.getName());
+    cmd.addAll(List.of(args));
+    Path stderr = Files.createTempFile("node", ".stderr");
+    Process p = new ProcessBuilder(cmd).redirectError(stderr.toFile()).start();
+    NodeProcess node = new NodeProcess(p, stderr);
+    BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+    String line;
+    while ((line = out.readLine()) != null) {
+      node.lines.add(line);
+      if (line.startsWith("ready ")) {
+        break;
+      }
+    }
+    return node;
+  }
+
+  /** Whether the node printed its ready line. */
+  public boolean ready() {
+    return !lines.isEmpty() && lines.get(lines.size() - 1).startsWith("ready ");
+  }
+
+  /** The lines that start with {@code prefix}, without it. */
+  public List<String> linesStartingWith(String prefix) {
+    return lines.stream().filter(l -> l.startsWith(prefix)).map(l -> l.substring(prefix.length())).toList();
+  }
+
+  public int pid() {
+    return (int) process.pid();
+  }
+
+  /** What the node wrote on stderr. */
+  public String stderr() throws IOException {
+    return Files.readString(stderr);
+  }
+
+  /** Waits for the JVM to end (after a kill or a halt). */
+  public int awaitExit() throws InterruptedException {
+    if (!process.waitFor(60, TimeUnit.SECONDS)) {
+      throw new AssertionError("node " + pid() + " did not end");
+    }
+    return process.exitValue();
+  }
+
+  @Override
+  public void close() throws Exception {
+    if (process.isAlive()) {
+      process.destroy();
+      if (!process.waitFor(30, TimeUnit.SECONDS)) {
+        process.destroyForcibly();
+      }
+    }
+  }
+}

@@ -1,0 +1,254 @@
+package io.snakepit.persistence;
+
+import io.snakepit.shim.Pidfd;
+import io.snakepit.shim.ProcStat;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Settles the open entries an earlier JVM left: finds which recorded processes are still the ones recorded, and
+ * applies the orphan policy to them, without ever signalling a process it has not verified.
+ *
+ * <p>A process is verified only if it carries this instance's marker and the entry's nonce in its environment and,
+ * for the recorded worker and shim, has the recorded start time. Verification happens after a pidfd is opened on the
+ * process, and the signal goes through that pidfd, so a pid reused in between is never hit.
+ */
+public final class Reaper {
+  /** Environment variables that mark every process of a worker's tree. */
+  public static final String INSTANCE_VARIABLE = "SNAKEPIT_INSTANCE";
+  public static final String NONCE_VARIABLE = "SNAKEPIT_NONCE";
+
+  private static final Logger LOG = LoggerFactory.getLogger(Reaper.class);
+
+  private final String instance;
+  private final String bootId;
+  private final OrphanPolicy policy;
+
+  /** A process of a tree, verified and pinned. */
+  private record Target(Pidfd handle, long startTime) {}
+
+  /** What was found for one entry and what is to be done. */
+  private static final class Plan {
+    final RegistryEntry entry;
+    final List<Target> targets = new ArrayList<>();
+    final List<String> impostors = new ArrayList<>();
+    OrphanPolicy.Tier tier;
+    Duration age = Duration.ZERO;
+    Settlement how;
+    String detail = "";
+
+    Plan(RegistryEntry entry) {
+      this.entry = entry;
+    }
+  }
+
+  public Reaper(String instance, String bootId, OrphanPolicy policy) {
+    this.instance = instance;
+    this.bootId = bootId;
+    this.policy = policy;
+  }
+
+  /**
+   * Settles {@code open}: verifies, signals (unless {@code dryRun}) and reports. Entries the policy watches stay open;
+   * every other entry gets a closing in the report, for the caller to journal.
+   */
+  public SettlementReport settle(List<RegistryEntry> open, boolean dryRun) {
+    long started = System.nanoTime();
+    Map<String, List<ProcStat>> marked = markedProcesses();
+    List<Plan> plans = new ArrayList<>();
+    for (RegistryEntry entry : open) {
+      plans.add(plan(entry, marked.getOrDefault(entry.nonce(), List.of())));
+    }
+    if (!dryRun) {
+      execute(plans);
+    }
+    for (Plan p : plans) {
+      p.targets.forEach(t -> t.handle().close());
+    }
+    List<SettlementReport.Row> rows = new ArrayList<>();
+    for (Plan p : plans) {
+      rows.add(new SettlementReport.Row(p.entry, p.how, p.tier == null ? "" : p.tier.describe(),
+          p.targets.stream().map(t -> t.handle().pid()).toList(), p.impostors, p.age, p.detail));
+    }
+    return new SettlementReport(rows, dryRun, Duration.ofNanos(System.nanoTime() - started), Pidfd.supported());
+  }
+
+  /** One pass over /proc: every live process carrying this instance's marker, by nonce. */
+  private Map<String, List<ProcStat>> markedProcesses() {
+    Map<String, List<ProcStat>> byNonce = new HashMap<>();
+    long self = ProcessHandle.current().pid();
+    for (ProcStat p : ProcStat.all()) {
+      if (p.pid() == self || p.state() == 'Z') {
+        continue;
+      }
+      ProcStat.environ(p.pid()).ifPresent(env -> {
+        String nonce = env.get(NONCE_VARIABLE);
+        if (nonce != null && instance.equals(env.get(INSTANCE_VARIABLE))) {
+          byNonce.computeIfAbsent(nonce, k -> new ArrayList<>()).add(p);
+        }
+      });
+    }
+    return byNonce;
+  }
+
+  private Plan plan(RegistryEntry entry, List<ProcStat> marked) {
+    Plan plan = new Plan(entry);
+    if (!bootId.equals(entry.bootId())) {
+      plan.how = Settlement.REBOOTED;
+      plan.detail = "recorded under boot " + entry.bootId() + ", this is boot " + bootId + ": nothing signalled";
+      return plan;
+    }
+    SpawnedWorker s = entry.spawned();
+    Map<Integer, Long> recorded = new LinkedHashMap<>();
+    if (s != null) {
+      recorded.put(s.pid(), s.startTime());
+      recorded.put(s.shimPid(), s.shimStartTime());
+      for (Map.Entry<Integer, Long> r : recorded.entrySet()) {
+        ProcStat.read(r.getKey()).filter(p -> p.state() != 'Z').ifPresent(p -> {
+          if (p.startTime() != r.getValue() || !carriesMarker(p.pid(), entry.nonce())) {
+            plan.impostors.add(r.getKey() + " (" + (p.startTime() != r.getValue()
+                ? "start time " + p.startTime() + ", recorded " + r.getValue() : "no marker of this instance") + ")");
+          }
+        });
+      }
+    }
+    for (ProcStat p : marked) {
+      // The nonce in its environment makes a process part of this tree (it is random per worker, and inherited by
+      // every descendant, including those that left the session). A recorded tree's members must also be no older
+      // than its shim; processes of a reserved-only entry are known by the nonce alone (the crash came before their
+      // identity was written).
+      boolean recordedImpostor = recorded.containsKey(p.pid()) && recorded.get(p.pid()) != p.startTime();
+      if (!recordedImpostor && (s == null || p.startTime() >= s.shimStartTime())) {
+        pin(p, entry.nonce()).ifPresent(plan.targets::add);
+      }
+    }
+    plan.age = plan.targets.stream().map(t -> ProcStat.read(t.handle().pid()).map(ProcStat::age)
+        .orElse(Duration.ZERO)).max(Duration::compareTo).orElse(Duration.ZERO);
+    if (!plan.impostors.isEmpty()) {
+      LOG.warn("registry entry {} ({}): pid {} is not the recorded process; it gets no signal", entry.nonce(),
+          entry.workerId(), plan.impostors);
+    }
+    if (plan.targets.isEmpty()) {
+      plan.how = plan.impostors.isEmpty() ? Settlement.EXITED : Settlement.IMPOSTOR;
+      plan.detail = plan.impostors.isEmpty() ? "no process of its tree is alive"
+          : "impostor " + String.join(", ", plan.impostors);
+      return plan;
+    }
+    plan.tier = policy.forAge(plan.age);
+    // What a dry run reports; execute() replaces it with what was done.
+    if (plan.tier.action() != OrphanPolicy.Action.WATCH) {
+      plan.how = Settlement.KILLED;
+      plan.detail = plan.tier.describe() + ": " + plan.targets.size() + " processes";
+    } else {
+      plan.detail = "watched: " + plan.targets.size() + " processes left running, entry stays open";
+    }
+    return plan;
+  }
+
+  /** Opens a pidfd on a marked process, then verifies it again: only then may a signal go through the pidfd. */
+  private Optional<Target> pin(ProcStat seen, String nonce) {
+    Optional<Pidfd> handle = Pidfd.open(seen.pid());
+    if (handle.isEmpty()) {
+      return Optional.empty();
+    }
+    Pidfd h = handle.get();
+    boolean same = ProcStat.read(seen.pid()).filter(p -> p.startTime() == seen.startTime() && p.state() != 'Z')
+        .isPresent() && carriesMarker(seen.pid(), nonce);
+    if (!same) {
+      h.close();
+      return Optional.empty();
+    }
+    return Optional.of(new Target(h, seen.startTime()));
+  }
+
+  private boolean carriesMarker(int pid, String nonce) {
+    return ProcStat.environ(pid).filter(env -> instance.equals(env.get(INSTANCE_VARIABLE))
+        && nonce.equals(env.get(NONCE_VARIABLE))).isPresent();
+  }
+
+  /** Signals every plan's targets at once, then waits for each to end within its grace, then kills the rest. */
+  private void execute(List<Plan> plans) {
+    if (!Pidfd.supported()) {
+      LOG.warn("this kernel has no pidfd: orphans are verified and then signalled by pid, which leaves a small"
+          + " window for pid reuse");
+    }
+    long now = System.nanoTime();
+    Map<Plan, Long> deadlines = new LinkedHashMap<>();
+    for (Plan p : plans) {
+      if (p.tier == null) {
+        continue;
+      }
+      switch (p.tier.action()) {
+        case WATCH -> {
+          p.how = null;
+          p.detail = "watched: " + p.targets.size() + " processes left running, entry stays open";
+          LOG.info("registry entry {} ({}): {} live processes, age {} s: watching", p.entry.nonce(),
+              p.entry.workerId(), p.targets.size(), p.age.toSeconds());
+        }
+        case KILL -> {
+          signalAll(p, 9);
+          deadlines.put(p, now);
+        }
+        case TERMINATE -> {
+          signalAll(p, 15);
+          deadlines.put(p, now + p.tier.grace().toNanos());
+        }
+      }
+    }
+    FaultInjection.haltIfAsked("after-kill");
+    awaitOrKill(deadlines);
+    for (Plan p : deadlines.keySet()) {
+      p.how = Settlement.KILLED;
+      p.detail = p.tier.describe() + ": " + p.targets.size() + " processes"
+          + (p.impostors.isEmpty() ? "" : "; impostor left alone: " + String.join(", ", p.impostors));
+      LOG.info("registry entry {} ({}): {}", p.entry.nonce(), p.entry.workerId(), p.detail);
+    }
+  }
+
+  private static void signalAll(Plan p, int signal) {
+    for (Target t : p.targets) {
+      t.handle().signal(signal);
+    }
+  }
+
+  /** Polls until every target is gone; a plan whose deadline passes gets SIGKILL (once), then is waited for too. */
+  private static void awaitOrKill(Map<Plan, Long> deadlines) {
+    Map<Plan, Long> pending = new LinkedHashMap<>(deadlines);
+    List<Plan> killed = new ArrayList<>();
+    long giveUp = System.nanoTime() + Duration.ofSeconds(10).toNanos()
+        + deadlines.values().stream().mapToLong(d -> d - System.nanoTime()).max().orElse(0);
+    while (!pending.isEmpty() && System.nanoTime() < giveUp) {
+      long now = System.nanoTime();
+      pending.entrySet().removeIf(e -> e.getKey().targets.stream().noneMatch(t -> alive(t)));
+      for (Map.Entry<Plan, Long> e : pending.entrySet()) {
+        if (now >= e.getValue() && !killed.contains(e.getKey())) {
+          killed.add(e.getKey());
+          for (Target t : e.getKey().targets) {
+            if (alive(t)) {
+              t.handle().signal(9);
+            }
+          }
+        }
+      }
+      if (!pending.isEmpty()) {
+        try {
+          Thread.sleep(5);
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
+    }
+  }
+
+  private static boolean alive(Target t) {
+    return ProcStat.isAlive(t.handle().pid(), t.startTime());
+  }
+}

@@ -1,0 +1,89 @@
+package io.snakepit.persistence;
+
+import akka.Done;
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.javadsl.AskPattern;
+import java.time.Duration;
+import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Semaphore;
+import java.util.function.Function;
+
+/**
+ * Asks the registry, never with more commands in flight than {@code maxInFlight}: an event-sourced actor stashes
+ * commands while it persists, and a full stash drops them silently. Callers past the bound wait here, in order.
+ */
+public final class RegistryClient {
+  private final ActorRef<WorkerRegistry.Command> registry;
+  private final ActorSystem<?> system;
+  private final Duration timeout;
+  private final Semaphore permits;
+  private final Queue<Runnable> waiting = new ConcurrentLinkedQueue<>();
+
+  public RegistryClient(ActorRef<WorkerRegistry.Command> registry, ActorSystem<?> system, Duration timeout,
+      int maxInFlight) {
+    this.registry = registry;
+    this.system = system;
+    this.timeout = timeout;
+    this.permits = new Semaphore(maxInFlight);
+  }
+
+  /** Journals a worker about to be spawned. */
+  public CompletionStage<Done> reserve(String nonce, String workerId, String incarnation, String bootId) {
+    long now = System.currentTimeMillis();
+    return ask(r -> new WorkerRegistry.Reserve(nonce, workerId, incarnation, bootId, now, r));
+  }
+
+  /** Journals a worker's identity; the worker may take calls once this completes. */
+  public CompletionStage<Done> spawned(String nonce, SpawnedWorker spawned) {
+    return ask(r -> new WorkerRegistry.RecordSpawned(nonce, spawned, r));
+  }
+
+  /** Journals that a worker's whole tree ended. */
+  public CompletionStage<Done> exited(String nonce, String status) {
+    return ask(r -> new WorkerRegistry.RecordExit(nonce, status, r));
+  }
+
+  /** Closes entries after a settlement. */
+  public CompletionStage<Done> settle(List<WorkerRegistry.Closing> closings) {
+    return closings.isEmpty() ? CompletableFuture.completedFuture(Done.getInstance())
+        : ask(r -> new WorkerRegistry.Settle(closings, r));
+  }
+
+  /** The open entries. */
+  public CompletionStage<List<RegistryEntry>> open() {
+    return ask(WorkerRegistry.GetOpen::new);
+  }
+
+  private <T> CompletionStage<T> ask(Function<ActorRef<T>, WorkerRegistry.Command> command) {
+    CompletableFuture<T> result = new CompletableFuture<>();
+    waiting.add(() -> AskPattern.ask(registry, command::apply, timeout, system.scheduler())
+        .whenComplete((value, error) -> {
+          permits.release();
+          drain();
+          if (error != null) {
+            result.completeExceptionally(error);
+          } else {
+            result.complete(value);
+          }
+        }));
+    drain();
+    return result;
+  }
+
+  /** Sends waiting commands while permits last; called on every enqueue and every reply, so none is stranded. */
+  private void drain() {
+    while (!waiting.isEmpty() && permits.tryAcquire()) {
+      Runnable next = waiting.poll();
+      if (next == null) {
+        permits.release();
+        return;
+      }
+      next.run();
+    }
+  }
+}

@@ -1,0 +1,166 @@
+package io.snakepit.persistence;
+
+import akka.Done;
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.persistence.typed.PersistenceId;
+import akka.persistence.typed.javadsl.CommandHandler;
+import akka.persistence.typed.javadsl.EventHandler;
+import akka.persistence.typed.javadsl.EventSourcedBehavior;
+import akka.persistence.typed.javadsl.RetentionCriteria;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The journal of one (host, instance): every worker from its reservation (before its process exists) through its
+ * spawn (its identity, written before it takes calls) to its settlement. Only open entries are kept in the state;
+ * snapshots with retention keep recovery short.
+ */
+public final class WorkerRegistry
+    extends EventSourcedBehavior<WorkerRegistry.Command, WorkerRegistry.Event, WorkerRegistry.State> {
+
+  /** What the registry accepts. Replies come once the events are durably written. */
+  public interface Command {}
+
+  /** Record a worker about to be spawned. */
+  public record Reserve(String nonce, String workerId, String incarnation, String bootId, long at,
+      ActorRef<Done> replyTo) implements Command {}
+
+  /** Record a worker's identity once it is up; it may take calls after the reply. */
+  public record RecordSpawned(String nonce, SpawnedWorker spawned, ActorRef<Done> replyTo) implements Command {}
+
+  /** Record that a worker's whole tree ended (the shim reported its exit): the entry is closed as exited. */
+  public record RecordExit(String nonce, String status, ActorRef<Done> replyTo) implements Command {}
+
+  /** Close entries after a settlement. */
+  public record Settle(List<Closing> closings, ActorRef<Done> replyTo) implements Command {}
+
+  /** One entry to close, and how. */
+  public record Closing(String nonce, Settlement how, String detail) implements RegistrySerializable {}
+
+  /** The open entries. */
+  public record GetOpen(ActorRef<List<RegistryEntry>> replyTo) implements Command {}
+
+  /** What the journal holds. */
+  public sealed interface Event extends RegistrySerializable {
+    String nonce();
+  }
+
+  public record Reserved(String nonce, String workerId, String incarnation, String bootId, long at)
+      implements Event {}
+
+  public record Spawned(String nonce, SpawnedWorker spawned) implements Event {}
+
+  public record Exited(String nonce, String status) implements Event {}
+
+  public record Settled(String nonce, Settlement how, String detail, long at) implements Event {}
+
+  /** The open entries by nonce. Immutable: snapshots may be serialized after the next event is applied. */
+  public record State(Map<String, RegistryEntry> open) implements RegistrySerializable {
+    State with(RegistryEntry entry) {
+      Map<String, RegistryEntry> next = new HashMap<>(open);
+      next.put(entry.nonce(), entry);
+      return new State(Map.copyOf(next));
+    }
+
+    State without(String nonce) {
+      Map<String, RegistryEntry> next = new HashMap<>(open);
+      next.remove(nonce);
+      return new State(Map.copyOf(next));
+    }
+  }
+
+  /** The journal and snapshot plugins, configured in reference.conf under snakepit.registry. */
+  public static final String JOURNAL_PLUGIN = "snakepit.registry.journal-plugin";
+  public static final String SNAPSHOT_PLUGIN = "snakepit.registry.snapshot-plugin";
+
+  private final int snapshotEvery;
+  private final int keepSnapshots;
+
+  /** The registry of {@code instance} on {@code host}. */
+  public static Behavior<Command> create(String host, String instance, int snapshotEvery, int keepSnapshots) {
+    return Behaviors.setup(ctx -> new WorkerRegistry(persistenceId(host, instance), snapshotEvery, keepSnapshots));
+  }
+
+  /** The persistence id of one (host, instance). */
+  public static PersistenceId persistenceId(String host, String instance) {
+    return PersistenceId.ofUniqueId("snakepit-registry|" + host + "|" + instance);
+  }
+
+  private WorkerRegistry(PersistenceId id, int snapshotEvery, int keepSnapshots) {
+    super(id);
+    this.snapshotEvery = snapshotEvery;
+    this.keepSnapshots = keepSnapshots;
+  }
+
+  @Override
+  public State emptyState() {
+    return new State(Map.of());
+  }
+
+  @Override
+  public String journalPluginId() {
+    return JOURNAL_PLUGIN;
+  }
+
+  @Override
+  public String snapshotPluginId() {
+    return SNAPSHOT_PLUGIN;
+  }
+
+  @Override
+  public RetentionCriteria retentionCriteria() {
+    return RetentionCriteria.snapshotEvery(snapshotEvery, keepSnapshots).withDeleteEventsOnSnapshot();
+  }
+
+  @Override
+  public CommandHandler<Command, Event, State> commandHandler() {
+    return newCommandHandlerBuilder()
+        .forAnyState()
+        .onCommand(Reserve.class, (state, c) -> Effect()
+            .persist(new Reserved(c.nonce(), c.workerId(), c.incarnation(), c.bootId(), c.at()))
+            .thenReply(c.replyTo(), s -> Done.getInstance()))
+        .onCommand(RecordSpawned.class, (state, c) -> Effect()
+            .persist(new Spawned(c.nonce(), c.spawned()))
+            .thenReply(c.replyTo(), s -> Done.getInstance()))
+        .onCommand(RecordExit.class, (state, c) -> Effect()
+            .persist(List.of(new Exited(c.nonce(), c.status()),
+                new Settled(c.nonce(), Settlement.EXITED, c.status(), System.currentTimeMillis())))
+            .thenReply(c.replyTo(), s -> Done.getInstance()))
+        .onCommand(Settle.class, (state, c) -> Effect()
+            .persist(settledEvents(c.closings()))
+            .thenReply(c.replyTo(), s -> Done.getInstance()))
+        .onCommand(GetOpen.class, (state, c) -> Effect()
+            .reply(c.replyTo(), List.copyOf(state.open().values())))
+        .build();
+  }
+
+  private static List<Event> settledEvents(List<Closing> closings) {
+    long now = System.currentTimeMillis();
+    List<Event> events = new ArrayList<>();
+    for (Closing c : closings) {
+      events.add(new Settled(c.nonce(), c.how(), c.detail(), now));
+    }
+    return events;
+  }
+
+  @Override
+  public EventHandler<State, Event> eventHandler() {
+    return newEventHandlerBuilder()
+        .forAnyState()
+        .onEvent(Reserved.class, (state, e) -> state.with(
+            new RegistryEntry(e.nonce(), e.workerId(), e.incarnation(), e.at(), e.bootId(), null, null)))
+        .onEvent(Spawned.class, (state, e) -> update(state, e.nonce(), entry -> entry.withSpawned(e.spawned())))
+        .onEvent(Exited.class, (state, e) -> update(state, e.nonce(), entry -> entry.withExit(e.status())))
+        .onEvent(Settled.class, (state, e) -> state.without(e.nonce()))
+        .build();
+  }
+
+  private static State update(State state, String nonce, java.util.function.UnaryOperator<RegistryEntry> change) {
+    RegistryEntry entry = state.open().get(nonce);
+    return entry == null ? state : state.with(change.apply(entry));
+  }
+}
