@@ -7,11 +7,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import akka.actor.testkit.typed.javadsl.TestProbe;
+import akka.actor.typed.eventstream.EventStream;
 import io.snakepit.Snakepit;
 import io.snakepit.persistence.Registry;
 import io.snakepit.persistence.Settlement;
 import io.snakepit.persistence.SettlementReport;
 import io.snakepit.persistence.SpawnedWorker;
+import io.snakepit.persistence.WorkerSettled;
 import io.snakepit.shim.BootId;
 import io.snakepit.shim.ProcStat;
 import io.snakepit.testing.NodeProcess;
@@ -192,11 +195,20 @@ class RegistryIT {
     Process marked = impostor(log, true, nonce);
     try {
       long start = ProcStat.read((int) marked.pid()).orElseThrow().startTime();
-      SettlementReport report = withRegistry("", r -> {
+      ActorTestKit kit = ActorTestKit.create("reboot", TestNodes.config(""));
+      try {
+        TestProbe<WorkerSettled> events = kit.createTestProbe();
+        kit.system().eventStream().tell(new EventStream.Subscribe<>(WorkerSettled.class, events.getRef()));
+        Registry r = Registry.open(kit.system(), kit.system().settings().config().getConfig("snakepit"));
         journal(r, nonce, "00000000-0000-0000-0000-000000000000", (int) marked.pid(), start);
-        return await(r.settle(false));
-      });
-      assertEquals(1, report.count(Settlement.REBOOTED), report.table());
+        SettlementReport report = await(r.settle(false));
+        assertEquals(1, report.count(Settlement.REBOOTED), report.table());
+        WorkerSettled event = events.receiveMessage(Duration.ofSeconds(10));
+        assertEquals(nonce, event.entry().nonce());
+        assertEquals(Settlement.REBOOTED, event.how());
+      } finally {
+        kit.shutdownTestKit();
+      }
       Thread.sleep(300);
       assertTrue(marked.isAlive(), "a process was killed on the strength of another boot's entry");
       assertEquals("", Files.readString(log));

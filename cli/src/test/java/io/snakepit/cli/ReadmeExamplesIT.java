@@ -40,7 +40,9 @@ class ReadmeExamplesIT {
     assertEquals(0, status, diagnostics.toString(StandardCharsets.UTF_8));
 
     List<String> cmd = Nodes.java("-cp", dir + ":" + System.getProperty("java.class.path"), "Example");
-    Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+    // Run where its default ./data (the registry's lock and journal) lands in a scratch directory.
+    Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectError(ProcessBuilder.Redirect.DISCARD)
+        .start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the example did not exit");
     assertEquals(0, p.exitValue(), out);

@@ -4,6 +4,7 @@ import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.DispatcherSelector;
 import akka.actor.typed.Props;
+import akka.actor.typed.eventstream.EventStream;
 import com.typesafe.config.Config;
 import io.snakepit.shim.BootId;
 import java.io.IOException;
@@ -25,8 +26,11 @@ public final class Registry implements AutoCloseable {
   private final String incarnation = UUID.randomUUID().toString().substring(0, 8);
   private final Reaper reaper;
   private final Executor blocking;
+  private final ActorSystem<?> system;
 
-  private Registry(InstanceLock lock, RegistryClient client, String instance, Reaper reaper, Executor blocking) {
+  private Registry(ActorSystem<?> system, InstanceLock lock, RegistryClient client, String instance, Reaper reaper,
+      Executor blocking) {
+    this.system = system;
     this.lock = lock;
     this.client = client;
     this.instance = instance;
@@ -55,7 +59,7 @@ public final class Registry implements AutoCloseable {
       RegistryClient client = new RegistryClient(actor, system, registry.getDuration("ask-timeout"),
           registry.getInt("max-in-flight"));
       Executor blocking = system.dispatchers().lookup(DispatcherSelector.blocking());
-      Registry r = new Registry(lock, client, instance, new Reaper(instance, BootId.current(), policy), blocking);
+      Registry r = new Registry(system, lock, client, instance, new Reaper(instance, BootId.current(), policy), blocking);
       system.getWhenTerminated().whenComplete((done, error) -> r.close());
       return r;
     } catch (RuntimeException e) {
@@ -106,7 +110,15 @@ public final class Registry implements AutoCloseable {
     return client.open()
         .thenApplyAsync(open -> reaper.settle(open, dryRun), blocking)
         .thenCompose(report -> dryRun ? CompletableFuture.completedFuture(report)
-            : client.settle(report.closings()).thenApply(done -> report));
+            : client.settle(report.closings()).thenApply(done -> publish(report)));
+  }
+
+  private SettlementReport publish(SettlementReport report) {
+    for (SettlementReport.Row row : report.rows()) {
+      system.eventStream().tell(new EventStream.Publish<>(
+          new WorkerSettled(instance, row.entry(), row.how(), row.processes(), row.detail())));
+    }
+    return report;
   }
 
   @Override
