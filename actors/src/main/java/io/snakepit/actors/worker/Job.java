@@ -11,35 +11,22 @@ public sealed interface Job {
   /** The request as the worker receives it. */
   ExecuteRequest request();
 
+  /** The caller's stage. */
+  CompletableFuture<?> promise();
+
   /** Completes the caller's stage with an error. */
-  void fail(Throwable error);
+  default void fail(Throwable error) {
+    promise().completeExceptionally(error);
+  }
 
   /** Whether the caller's stage is already complete (for example cancelled). */
-  boolean isDone();
+  default boolean isDone() {
+    return promise().isDone();
+  }
 
   /** One request, one result. */
-  record Unary(ExecuteRequest request, CompletableFuture<Result> promise) implements Job {
-    @Override
-    public void fail(Throwable error) {
-      promise.completeExceptionally(error);
-    }
-
-    @Override
-    public boolean isDone() {
-      return promise.isDone();
-    }
-  }
+  record Unary(ExecuteRequest request, CompletableFuture<Result> promise) implements Job {}
 
   /** One request, a stream of results handed to {@code onItem} in order. */
-  record Stream(ExecuteRequest request, Consumer<Result> onItem, CompletableFuture<Void> promise) implements Job {
-    @Override
-    public void fail(Throwable error) {
-      promise.completeExceptionally(error);
-    }
-
-    @Override
-    public boolean isDone() {
-      return promise.isDone();
-    }
-  }
+  record Stream(ExecuteRequest request, Consumer<Result> onItem, CompletableFuture<Void> promise) implements Job {}
 }
