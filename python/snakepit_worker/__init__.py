@@ -13,7 +13,8 @@ and run it with ``python -m snakepit_worker --adapter mypkg.greeter:Greeter --so
 """
 
 from snakepit_worker.adapter import Adapter, tool
+from snakepit_worker.call import CallContext, current_call
 
-__all__ = ["Adapter", "tool", "__version__"]
+__all__ = ["Adapter", "CallContext", "current_call", "tool", "__version__"]
 
 __version__ = "0.1.0"

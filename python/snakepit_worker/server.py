@@ -22,6 +22,7 @@ except ImportError as e:
         "package with python/build-python.sh PYTHON OUT_DIR and put OUT_DIR on PYTHONPATH" % e
     ) from e
 
+from snakepit_worker import call
 from snakepit_worker.adapter import Adapter, describe_signature, qualified_type_name
 
 log = logging.getLogger("snakepit_worker")
@@ -79,9 +80,11 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
     def Execute(self, request, context):
         if not self._take_slot(context):
             return worker_pb2.ExecuteResponse()  # the caller has gone; nobody reads this
+        call._enter(context, request.call_id)
         try:
             response = self._execute(request)
         finally:
+            call._leave()
             self._slots.release()
         _log_outcome(request, response, 1)
         return response
@@ -90,12 +93,14 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
         if not self._take_slot(context):
             return
         count, response, finished = 0, None, False
+        call._enter(context, request.call_id)
         try:
             for response in self._execute_stream(request, context):
                 count += 1
                 yield response
             finished = True
         finally:
+            call._leave()
             self._slots.release()
             _log_outcome(request, response, count, finished)
 

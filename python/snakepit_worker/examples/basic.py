@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 
-from snakepit_worker import Adapter, tool
+from snakepit_worker import Adapter, current_call, tool
 
 # The exceptions fail() can raise; anything else raises RuntimeError.
 _FAILURE_KINDS = ("ValueError", "KeyError", "TypeError", "RuntimeError", "TimeoutError")
@@ -30,6 +30,27 @@ class BasicAdapter(Adapter):
 
     @tool
     def sleep(self, seconds):
+        """Sleeps, but stops early when the caller cancels or its deadline passes."""
+        if not current_call().sleep(seconds):
+            raise TimeoutError("gave up sleeping: the call was cancelled or its deadline passed")
+        return seconds
+
+    @tool
+    def deadline(self):
+        """Seconds left until the call's deadline, as the worker sees it (None without one)."""
+        return current_call().time_remaining()
+
+    @tool
+    def grow(self, mb):
+        """Holds mb MiB more memory, written so it is resident (for tests of memory limits)."""
+        if not hasattr(self, "_ballast"):
+            self._ballast = []
+        self._ballast.append(b"x" * (mb << 20))
+        return sum(len(b) for b in self._ballast) >> 20
+
+    @tool
+    def busy_sleep(self, seconds):
+        """Sleeps without looking at the call: a tool that ignores cancellation."""
         time.sleep(seconds)
         return seconds
 

@@ -45,12 +45,20 @@ public final class Pool {
    *     {@link InvalidArgumentsException}, {@link PoolSaturatedException} or {@link WorkerCrashedException}
    */
   public CompletionStage<Result> execute(String tool, String argsJson) {
-    return submit(request(tool, argsJson, null));
+    return submit(request(tool, argsJson, null), CallOptions.defaults());
+  }
+
+  /**
+   * As {@link #execute(String, String)}, with a deadline or other options. Cancelling the returned stage cancels the
+   * call in the worker (the tool sees it through {@code current_call().cancelled()}).
+   */
+  public CompletionStage<Result> execute(String tool, String argsJson, CallOptions options) {
+    return submit(request(tool, argsJson, null), Objects.requireNonNull(options, "options"));
   }
 
   /** As {@link #execute(String, String)}, passing {@code payload} to the tool as the keyword argument {@code payload}. */
   public CompletionStage<Result> execute(String tool, String argsJson, byte[] payload) {
-    return submit(request(tool, argsJson, Objects.requireNonNull(payload, "payload")));
+    return submit(request(tool, argsJson, Objects.requireNonNull(payload, "payload")), CallOptions.defaults());
   }
 
   /**
@@ -58,9 +66,16 @@ public final class Pool {
    * time, on an internal thread. The stage completes after the last item, or fails like {@link #execute}.
    */
   public CompletionStage<Void> executeStream(String tool, String argsJson, Consumer<Result> onItem) {
+    return executeStream(tool, argsJson, CallOptions.defaults(), onItem);
+  }
+
+  /** As {@link #executeStream(String, String, Consumer)}, with a deadline or other options. */
+  public CompletionStage<Void> executeStream(String tool, String argsJson, CallOptions options,
+      Consumer<Result> onItem) {
     Objects.requireNonNull(onItem, "onItem");
     CompletableFuture<Void> promise = new CompletableFuture<>();
-    actor.tell(new PoolActor.Submit(new Job.Stream(request(tool, argsJson, null), onItem, promise)));
+    actor.tell(new PoolActor.Submit(new Job.Stream(request(tool, argsJson, null),
+        Objects.requireNonNull(options, "options"), System.nanoTime(), onItem, promise)));
     return promise;
   }
 
@@ -78,9 +93,9 @@ public final class Pool {
     return promise;
   }
 
-  private CompletionStage<Result> submit(ExecuteRequest request) {
+  private CompletionStage<Result> submit(ExecuteRequest request, CallOptions options) {
     CompletableFuture<Result> promise = new CompletableFuture<>();
-    actor.tell(new PoolActor.Submit(new Job.Unary(request, promise)));
+    actor.tell(new PoolActor.Submit(new Job.Unary(request, options, System.nanoTime(), promise)));
     return promise;
   }
 

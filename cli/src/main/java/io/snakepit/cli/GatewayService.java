@@ -1,8 +1,11 @@
 package io.snakepit.cli;
 
 import com.google.protobuf.ByteString;
+import io.grpc.Context;
+import io.grpc.Deadline;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
+import io.snakepit.CallOptions;
 import io.snakepit.Pool;
 import io.snakepit.PythonException;
 import io.snakepit.Result;
@@ -16,7 +19,10 @@ import io.snakepit.proto.PingRequest;
 import io.snakepit.proto.PingResponse;
 import io.snakepit.proto.PythonError;
 import io.snakepit.proto.Value;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The node's gateway: the worker contract served over TCP, forwarding each call to a pool. Typed errors travel as
@@ -35,13 +41,17 @@ final class GatewayService extends GatewayGrpc.GatewayImplBase {
     if (pool == null) {
       return;
     }
-    (request.getHasPayload()
+    CompletableFuture<Result> call = (request.getHasPayload()
         ? pool.execute(request.getTool(), request.getArgsJson(), request.getPayload().toByteArray())
-        : pool.execute(request.getTool(), request.getArgsJson()))
-        .whenComplete((result, error) -> {
-          response.onNext(error == null ? value(result) : error(error));
-          response.onCompleted();
-        });
+        : pool.execute(request.getTool(), request.getArgsJson(), options())).toCompletableFuture();
+    // The client's cancellation (or its deadline) cancels the call in the worker.
+    Context.current().addListener(context -> call.cancel(true), Runnable::run);
+    call.whenComplete((result, error) -> {
+      if (!call.isCancelled()) {
+        response.onNext(error == null ? value(result) : error(error));
+        response.onCompleted();
+      }
+    });
   }
 
   @Override
@@ -50,13 +60,18 @@ final class GatewayService extends GatewayGrpc.GatewayImplBase {
     if (pool == null) {
       return;
     }
-    pool.executeStream(request.getTool(), request.getArgsJson(), item -> response.onNext(value(item)))
-        .whenComplete((done, error) -> {
-          if (error != null) {
-            response.onNext(error(error));
-          }
-          response.onCompleted();
-        });
+    CompletableFuture<Void> call = pool.executeStream(request.getTool(), request.getArgsJson(), options(),
+        item -> response.onNext(value(item))).toCompletableFuture();
+    Context.current().addListener(context -> call.cancel(true), Runnable::run);
+    call.whenComplete((done, error) -> {
+      if (call.isCancelled()) {
+        return;
+      }
+      if (error != null) {
+        response.onNext(error(error));
+      }
+      response.onCompleted();
+    });
   }
 
   @Override
@@ -64,6 +79,13 @@ final class GatewayService extends GatewayGrpc.GatewayImplBase {
     response.onNext(PingResponse.newBuilder().setPid((int) ProcessHandle.current().pid())
         .setAdapter("gateway").addAllTools(snakepit.pools().keySet()).build());
     response.onCompleted();
+  }
+
+  /** The client's gRPC deadline, if it set one, becomes the call's timeout. */
+  private static CallOptions options() {
+    Deadline deadline = Context.current().getDeadline();
+    return deadline == null ? CallOptions.defaults()
+        : CallOptions.defaults().withTimeout(Duration.ofNanos(Math.max(1, deadline.timeRemaining(TimeUnit.NANOSECONDS))));
   }
 
   private Pool pool(ExecuteRequest request, StreamObserver<ExecuteResponse> response) {

@@ -64,6 +64,20 @@ public record ProcStat(int pid, char state, int ppid, int pgrp, int session, lon
     }
   }
 
+  /** A process's resident memory (VmRSS of /proc/PID/status) in bytes; 0 if it is gone. */
+  public static long residentBytes(int pid) {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc", Integer.toString(pid), "status"))) {
+        if (line.startsWith("VmRSS:")) {
+          return Long.parseLong(line.substring(6).trim().split("\\s+")[0]) * 1024;
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // Gone.
+    }
+    return 0;
+  }
+
   /** How long ago this process started, from its start time and the system's uptime. */
   public java.time.Duration age() {
     try {

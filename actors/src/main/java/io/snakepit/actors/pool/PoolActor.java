@@ -9,6 +9,7 @@ import akka.actor.typed.javadsl.Receive;
 import akka.actor.typed.javadsl.TimerScheduler;
 import io.snakepit.PoolSaturatedException;
 import io.snakepit.PoolUnavailableException;
+import io.snakepit.QueueTimeoutException;
 import io.snakepit.SnakepitException;
 import io.snakepit.actors.worker.Job;
 import io.snakepit.actors.worker.Launch;
@@ -54,6 +55,8 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
 
   private record Respawn(int slot) implements Command {}
 
+  private enum SweepQueue implements Command { INSTANCE }
+
   private enum Phase { WAITING, STARTING, RUNNING, FAILED, STOPPING }
 
   /** One place in the pool, filled by successive workers (generations). */
@@ -64,6 +67,8 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     ActorRef<WorkerActor.Command> worker;
     boolean ready;
     boolean alive;
+    boolean draining;
+    int inFlight;
     int startFailures;
 
     Slot(int index) {
@@ -80,6 +85,7 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
   private final ActorRef<WorkerActor.Event> events;
   private final List<Slot> slots = new ArrayList<>();
   private final Map<String, Slot> byWorker = new HashMap<>();
+  /** Ready slots with room for another call, longest waiting first. */
   private final ArrayDeque<Slot> idle = new ArrayDeque<>();
   private final ArrayDeque<Job> queue = new ArrayDeque<>();
   private final List<CompletableFuture<Void>> readyWaiters = new ArrayList<>();
@@ -103,6 +109,10 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     this.events = context.messageAdapter(WorkerActor.Event.class, FromWorker::new);
     for (int i = 0; i < settings.workers(); i++) {
       slots.add(new Slot(i));
+    }
+    if (!settings.queueTimeout().isZero()) {
+      timers.startTimerWithFixedDelay(SweepQueue.INSTANCE,
+          Duration.ofMillis(Math.max(10, Math.min(100, settings.queueTimeout().toMillis() / 4))));
     }
   }
 
@@ -132,6 +142,7 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
         .onMessage(FromWorker.class, this::onWorkerEvent)
         .onMessage(WorkerGone.class, this::onWorkerGone)
         .onMessage(Respawn.class, this::onRespawn)
+        .onMessageEquals(SweepQueue.INSTANCE, this::onSweepQueue)
         .onMessage(AwaitReady.class, this::onAwaitReady)
         .onMessage(Shutdown.class, this::onShutdown)
         .build();
@@ -142,6 +153,8 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     slot.workerId = shortName(settings.name()) + "-" + slot.index + "-" + slot.generation;
     slot.ready = false;
     slot.alive = true;
+    slot.draining = false;
+    slot.inFlight = 0;
     Launch launch = new Launch(runtime.shim(), runtime.workerPackage(),
         runtime.runDir().resolve(slot.workerId + ".sock"), runtime.instance(), slot.workerId, nonce(),
         settings.worker());
@@ -170,7 +183,11 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     } else if (phase == Phase.STOPPING) {
       job.fail(new PoolUnavailableException("pool '" + settings.name() + "' is stopping", null));
     } else if (!idle.isEmpty()) {
-      dispatch(idle.pollFirst(), job);
+      Slot slot = idle.pollFirst();
+      dispatch(slot, job);
+      if (slot.inFlight < concurrency()) {
+        idle.addLast(slot); // room for more: behind the others, so calls spread over the workers
+      }
     } else if (queue.size() < settings.queueCapacity()) {
       queue.addLast(job);
     } else {
@@ -182,20 +199,26 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     return this;
   }
 
+  private int concurrency() {
+    return settings.worker().concurrency();
+  }
+
   private void dispatch(Slot slot, Job job) {
+    slot.inFlight++;
     slot.worker.tell(new WorkerActor.Execute(job));
   }
 
-  /** A worker can take a call: give it the oldest queued one that is still wanted, or mark it idle. */
+  /** A worker has room: give it the oldest queued calls that are still wanted, then list it as idle if room is left. */
   private void offer(Slot slot) {
-    while (!queue.isEmpty()) {
+    while (!queue.isEmpty() && slot.inFlight < concurrency()) {
       Job job = queue.pollFirst();
       if (!job.isDone()) {
         dispatch(slot, job);
-        return;
       }
     }
-    idle.addLast(slot);
+    if (slot.inFlight < concurrency() && !idle.contains(slot)) {
+      idle.addLast(slot);
+    }
   }
 
   private Behavior<Command> onWorkerEvent(FromWorker msg) {
@@ -217,8 +240,17 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
         readyWaiters.clear();
       }
     } else if (event instanceof WorkerActor.Idle) {
-      if (slot.ready && (phase == Phase.RUNNING || phase == Phase.STARTING)) {
+      slot.inFlight = Math.max(0, slot.inFlight - 1);
+      if (slot.draining) {
+        replaceIfDrained(slot);
+      } else if (slot.ready && (phase == Phase.RUNNING || phase == Phase.STARTING)) {
         offer(slot);
+      }
+    } else if (event instanceof WorkerActor.RecycleDue due) {
+      if (phase == Phase.RUNNING && !slot.draining) {
+        slot.draining = true;
+        idle.remove(slot);
+        replaceIfDrained(slot);
       }
     } else if (event instanceof WorkerActor.StartFailed failed) {
       onStartFailed(slot, failed);
@@ -241,8 +273,18 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     }
   }
 
+  /** A recycled worker with no call left is stopped, and a fresh one takes its slot; queued calls wait for it. */
+  private void replaceIfDrained(Slot slot) {
+    if (slot.inFlight == 0 && phase == Phase.RUNNING) {
+      context.getLog().info("pool '{}': replacing worker {} (recycled)", settings.name(), slot.workerId);
+      slot.worker.tell(WorkerActor.Stop.INSTANCE);
+      spawn(slot);
+    }
+  }
+
   private void onExited(Slot slot, WorkerActor.Exited exited) {
     slot.ready = false;
+    slot.inFlight = 0;
     idle.remove(slot);
     if (exited.requested() || !(phase == Phase.RUNNING || phase == Phase.STARTING)) {
       return;
@@ -256,6 +298,19 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     long min = settings.restartBackoffMin().toMillis();
     long delay = min << Math.min(failures - 1, 16);
     return Duration.ofMillis(Math.min(delay, settings.restartBackoffMax().toMillis()));
+  }
+
+  /** Fails the calls that waited longer than queue-timeout (the queue is in submission order). */
+  private Behavior<Command> onSweepQueue() {
+    long limit = settings.queueTimeout().toNanos();
+    long now = System.nanoTime();
+    while (!queue.isEmpty() && (queue.peekFirst().isDone() || now - queue.peekFirst().submitted() >= limit)) {
+      Job job = queue.pollFirst();
+      job.fail(new QueueTimeoutException("call to '" + job.request().getTool() + "' waited "
+          + settings.queueTimeout().toMillis() + " ms in pool '" + settings.name() + "' without a free worker"
+          + " (queue-timeout). Raise snakepit.pools." + settings.name() + ".workers or .queue-timeout"));
+    }
+    return this;
   }
 
   private Behavior<Command> onRespawn(Respawn msg) {

@@ -10,11 +10,13 @@ import java.time.Duration;
  * @param name the pool's name
  * @param workers how many workers it keeps
  * @param queueCapacity how many calls may wait for a worker before calls are refused
+ * @param queueTimeout how long a call may wait in the queue; zero for no limit
  * @param restartBackoffMin the first delay before retrying a worker that failed to start
  * @param restartBackoffMax the longest such delay
  * @param worker how each worker is started
  */
-public record PoolSettings(String name, int workers, int queueCapacity, Duration restartBackoffMin,
+public record PoolSettings(String name, int workers, int queueCapacity, Duration queueTimeout,
+    Duration restartBackoffMin,
     Duration restartBackoffMax, WorkerSettings worker) {
 
   /** Reads pool {@code name} from the {@code snakepit} block. */
@@ -33,7 +35,8 @@ public record PoolSettings(String name, int workers, int queueCapacity, Duration
       throw new IllegalArgumentException("snakepit.pools." + name + ".queue-capacity is " + capacity
           + ": use 0 to refuse calls whenever every worker is busy");
     }
-    return new PoolSettings(name, workers, capacity, c.getDuration("restart-backoff.min"),
+    return new PoolSettings(name, workers, capacity, c.getDuration("queue-timeout"),
+        c.getDuration("restart-backoff.min"),
         c.getDuration("restart-backoff.max"), WorkerSettings.fromConfig(c));
   }
 }

@@ -1,5 +1,6 @@
 package io.snakepit.actors.worker;
 
+import io.snakepit.CallOptions;
 import io.snakepit.Result;
 import io.snakepit.proto.ExecuteRequest;
 import java.util.concurrent.CompletableFuture;
@@ -14,6 +15,12 @@ public sealed interface Job {
   /** The caller's stage. */
   CompletableFuture<?> promise();
 
+  /** The caller's options (deadline, idempotence). */
+  CallOptions options();
+
+  /** When the call was submitted (System.nanoTime), for its deadline and its time in the queue. */
+  long submitted();
+
   /** Completes the caller's stage with an error. */
   default void fail(Throwable error) {
     promise().completeExceptionally(error);
@@ -25,8 +32,10 @@ public sealed interface Job {
   }
 
   /** One request, one result. */
-  record Unary(ExecuteRequest request, CompletableFuture<Result> promise) implements Job {}
+  record Unary(ExecuteRequest request, CallOptions options, long submitted, CompletableFuture<Result> promise)
+      implements Job {}
 
   /** One request, a stream of results handed to {@code onItem} in order. */
-  record Stream(ExecuteRequest request, Consumer<Result> onItem, CompletableFuture<Void> promise) implements Job {}
+  record Stream(ExecuteRequest request, CallOptions options, long submitted, Consumer<Result> onItem,
+      CompletableFuture<Void> promise) implements Job {}
 }

@@ -28,7 +28,7 @@ public final class Outcomes {
     return switch (error.getType()) {
       case UNKNOWN_TOOL -> new UnknownToolException(tool, error.getAvailableToolsList(), error.getMessage());
       case INVALID_ARGUMENTS -> new InvalidArgumentsException(error.getMessage());
-      default -> new PythonException(error.getType(), error.getMessage(), error.getTraceback());
+      default -> PythonException.of(error.getType(), error.getMessage(), error.getTraceback());
     };
   }
 }

@@ -15,12 +15,17 @@ import com.zaxxer.nuprocess.NuProcessBuilder;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
+import io.snakepit.CallTimeoutException;
 import io.snakepit.SnakepitException;
 import io.snakepit.WorkerCallException;
 import io.snakepit.WorkerCrashedException;
 import io.snakepit.WorkerStartException;
 import io.snakepit.proto.ExecuteResponse;
+import io.snakepit.proto.PingRequest;
+import io.snakepit.proto.PingResponse;
 import io.snakepit.persistence.FaultInjection;
 import io.snakepit.persistence.SpawnedWorker;
 import io.snakepit.proto.WorkerGrpc;
@@ -36,6 +41,7 @@ import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 /**
@@ -73,6 +79,9 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   /** The worker's process ended after it was ready; {@code requested} is true when it was told to stop. */
   public record Exited(String workerId, String status, boolean requested) implements Event {}
 
+  /** The worker is due for replacement (calls, age or memory); it still serves the calls it has. */
+  public record RecycleDue(String workerId, String reason) implements Event {}
+
   private record FromShim(ShimEvent event) implements Command {}
 
   private record ShimExited(int nuProcessCode) implements Command {}
@@ -80,6 +89,14 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   private record CallFinished(long callId, ExecuteResponse last, Throwable error) implements Command {}
 
   private record TransportGraceOver(long callId) implements Command {}
+
+  private record CancelCall(long callId) implements Command {}
+
+  private record PingAnswered(boolean ok, String why) implements Command {}
+
+  private enum HealthTick implements Command { INSTANCE }
+
+  private enum RecycleTick implements Command { INSTANCE }
 
   private record Reserved(Throwable error) implements Command {}
 
@@ -106,6 +123,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   private final ArrayDeque<String> stderrTail = new ArrayDeque<>();
   private final Map<Long, Job> inFlight = new HashMap<>();
   private final Map<Long, Throwable> transportFailures = new HashMap<>();
+  private final Map<Long, ClientCallStreamObserver<?>> calls = new HashMap<>();
 
   private Phase phase = Phase.STARTING;
   private WorkerIdentity identity;
@@ -117,6 +135,11 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   private boolean startDeadlinePassed;
   private boolean reported;
   private long nextCallId;
+  private long callsDone;
+  private long readyAt;
+  private int pingsMissed;
+  private boolean pingInFlight;
+  private boolean recycleRequested;
 
   /**
    * A worker actor; it starts its shim at once.
@@ -181,6 +204,10 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
         .onMessage(FromShim.class, this::onShimEvent)
         .onMessage(CallFinished.class, this::onCallFinished)
         .onMessage(TransportGraceOver.class, this::onTransportGraceOver)
+        .onMessage(CancelCall.class, this::onCancelCall)
+        .onMessageEquals(HealthTick.INSTANCE, this::onHealthTick)
+        .onMessage(PingAnswered.class, this::onPingAnswered)
+        .onMessageEquals(RecycleTick.INSTANCE, this::onRecycleTick)
         .onMessage(ShimExited.class, this::onShimExited)
         .onMessageEquals(StartDeadline.INSTANCE, this::onStartDeadline)
         .onMessageEquals(Stop.INSTANCE, this::onStop)
@@ -197,6 +224,11 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
           + " and cannot take calls", null));
       return this;
     }
+    Duration timeout = job.options().timeout().isZero() ? launch.settings().callTimeout() : job.options().timeout();
+    long remaining = timeout.isZero() ? Long.MAX_VALUE : timeout.toNanos() - (System.nanoTime() - job.submitted());
+    if (remaining <= 0) {
+      job.fail(timedOut(job, timeout));
+    }
     if (job.isDone()) {
       pool.tell(new Idle(launch.workerId()));
       return this;
@@ -204,54 +236,94 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     long callId = nextCallId++;
     inFlight.put(callId, job);
     ActorRef<Command> self = context.getSelf();
+    // Cancelling the caller's stage cancels the gRPC call, which the tool sees as current_call().cancelled().
+    job.promise().whenComplete((value, error) -> {
+      if (job.promise().isCancelled()) {
+        self.tell(new CancelCall(callId));
+      }
+    });
+    WorkerGrpc.WorkerStub callStub = remaining == Long.MAX_VALUE ? stub
+        : stub.withDeadlineAfter(remaining, TimeUnit.NANOSECONDS);
     if (job instanceof Job.Stream stream) {
-      stub.executeStream(job.request(), new StreamObserver<>() {
+      callStub.executeStream(job.request(), new Observer(self, callId) {
         @Override
         public void onNext(ExecuteResponse item) {
           // Items go to the caller straight from the call's thread, in order; only the end goes through the actor.
           if (item.hasValue()) {
             stream.onItem().accept(Outcomes.toResult(item.getValue()));
           } else {
-            self.tell(new CallFinished(callId, item, null));
+            last = item;
           }
-        }
-
-        @Override
-        public void onError(Throwable t) {
-          self.tell(new CallFinished(callId, null, t));
-        }
-
-        @Override
-        public void onCompleted() {
-          self.tell(new CallFinished(callId, null, null));
         }
       });
     } else {
-      stub.execute(job.request(), new StreamObserver<>() {
-        private ExecuteResponse last;
-
-        @Override
-        public void onNext(ExecuteResponse value) {
-          last = value;
-        }
-
-        @Override
-        public void onError(Throwable t) {
-          self.tell(new CallFinished(callId, null, t));
-        }
-
-        @Override
-        public void onCompleted() {
-          self.tell(new CallFinished(callId, last, null));
-        }
-      });
+      callStub.execute(job.request(), new Observer(self, callId));
     }
     return this;
   }
 
+  /** A call's gRPC callbacks: they only tell the actor (stream items aside). */
+  private class Observer implements ClientResponseObserver<io.snakepit.proto.ExecuteRequest, ExecuteResponse> {
+    private final ActorRef<Command> self;
+    private final long callId;
+    ExecuteResponse last;
+
+    Observer(ActorRef<Command> self, long callId) {
+      this.self = self;
+      this.callId = callId;
+    }
+
+    @Override
+    public void beforeStart(ClientCallStreamObserver<io.snakepit.proto.ExecuteRequest> call) {
+      // Called on the actor's thread, inside execute(): safe to record.
+      calls.put(callId, call);
+    }
+
+    @Override
+    public void onNext(ExecuteResponse value) {
+      last = value;
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      self.tell(new CallFinished(callId, null, t));
+    }
+
+    @Override
+    public void onCompleted() {
+      self.tell(new CallFinished(callId, last, null));
+    }
+  }
+
+  private Behavior<Command> onCancelCall(CancelCall msg) {
+    ClientCallStreamObserver<?> call = calls.get(msg.callId());
+    if (call != null) {
+      call.cancel("cancelled by the caller", null);
+    }
+    return this;
+  }
+
+  private CallTimeoutException timedOut(Job job, Duration timeout) {
+    return new CallTimeoutException("call to '" + job.request().getTool() + "' did not finish within "
+        + timeout.toMillis() + " ms (" + (job.options().timeout().isZero() ? "the pool's call-timeout"
+            : "CallOptions.timeout") + "); it was cancelled in worker " + launch.workerId());
+  }
+
   private Behavior<Command> onCallFinished(CallFinished msg) {
     Job job = inFlight.get(msg.callId());
+    calls.remove(msg.callId());
     if (job == null) {
+      return this;
+    }
+    Status.Code code = msg.error() == null ? Status.Code.OK : Status.fromThrowable(msg.error()).getCode();
+    if (job.isDone() || code == Status.Code.DEADLINE_EXCEEDED) {
+      // Cancelled by its caller, or past its deadline: the worker is fine and free for the next call.
+      inFlight.remove(msg.callId());
+      if (!job.isDone()) {
+        job.fail(timedOut(job, job.options().timeout().isZero() ? launch.settings().callTimeout()
+            : job.options().timeout()));
+      }
+      callFinished();
       return this;
     }
     if (msg.error() != null) {
@@ -268,8 +340,95 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       inFlight.remove(msg.callId());
       complete(job, msg.last());
     }
+    callFinished();
+    return this;
+  }
+
+  /** A call ended (any way): count it, check whether the worker is due for recycling, and free the slot. */
+  private void callFinished() {
+    callsDone++;
+    if (phase != Phase.READY) {
+      return;
+    }
+    WorkerSettings.Recycle recycle = launch.settings().recycle();
+    if (recycle.maxCalls() > 0 && callsDone >= recycle.maxCalls()) {
+      requestRecycle("served " + callsDone + " calls (recycle.max-calls " + recycle.maxCalls() + ")");
+    }
+    checkMemory();
+    pool.tell(new Idle(launch.workerId()));
+  }
+
+  private void requestRecycle(String reason) {
+    if (!recycleRequested) {
+      recycleRequested = true;
+      context.getLog().info("worker {} is due for replacement: {}", launch.workerId(), reason);
+      pool.tell(new RecycleDue(launch.workerId(), reason));
+    }
+  }
+
+  /** Recycles the worker once its Python process's resident memory passes recycle.max-rss. */
+  private void checkMemory() {
+    long limit = launch.settings().recycle().maxRssBytes();
+    if (limit > 0 && identity != null) {
+      long rss = ProcStat.residentBytes(identity.pid());
+      if (rss > limit) {
+        requestRecycle("resident memory " + (rss >> 20) + " MiB over recycle.max-rss " + (limit >> 20) + " MiB");
+      }
+    }
+  }
+
+  private Behavior<Command> onRecycleTick() {
+    Duration ttl = launch.settings().recycle().ttl();
+    if (phase == Phase.READY && !ttl.isZero() && System.nanoTime() - readyAt >= ttl.toNanos()) {
+      requestRecycle("older than recycle.ttl " + ttl.toSeconds() + " s");
+    }
     if (phase == Phase.READY) {
-      pool.tell(new Idle(launch.workerId()));
+      checkMemory();
+    }
+    return this;
+  }
+
+  private Behavior<Command> onHealthTick() {
+    if (phase != Phase.READY || pingInFlight) {
+      return this;
+    }
+    pingInFlight = true;
+    WorkerSettings.Health health = launch.settings().health();
+    ActorRef<Command> self = context.getSelf();
+    stub.withDeadlineAfter(health.timeout().toMillis(), TimeUnit.MILLISECONDS).ping(PingRequest.getDefaultInstance(),
+        new StreamObserver<>() {
+          @Override
+          public void onNext(PingResponse value) {}
+
+          @Override
+          public void onError(Throwable t) {
+            self.tell(new PingAnswered(false, Status.fromThrowable(t).toString()));
+          }
+
+          @Override
+          public void onCompleted() {
+            self.tell(new PingAnswered(true, ""));
+          }
+        });
+    return this;
+  }
+
+  private Behavior<Command> onPingAnswered(PingAnswered msg) {
+    pingInFlight = false;
+    if (msg.ok()) {
+      pingsMissed = 0;
+      return this;
+    }
+    pingsMissed++;
+    WorkerSettings.Health health = launch.settings().health();
+    context.getLog().warn("worker {} missed a ping ({} of {} in a row): {}", launch.workerId(), pingsMissed,
+        health.maxMissed(), msg.why());
+    if (pingsMissed >= health.maxMissed() && phase == Phase.READY) {
+      context.getLog().error("worker {} missed {} pings in a row: killing it; the pool replaces it",
+          launch.workerId(), pingsMissed);
+      rememberStderr("snakepit: killed after " + pingsMissed + " missed pings (health.timeout "
+          + health.timeout().toMillis() + " ms)");
+      send("KILL");
     }
     return this;
   }
@@ -295,9 +454,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     if (job != null && error != null) {
       job.fail(new WorkerCallException("call to worker " + launch.workerId() + " failed while its process stayed up: "
           + Status.fromThrowable(error), error));
-      if (phase == Phase.READY) {
-        pool.tell(new Idle(launch.workerId()));
-      }
+      callFinished();
     }
     return this;
   }
@@ -357,6 +514,14 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     channel = channels.apply(launch.socket().toString());
     stub = WorkerGrpc.newStub(channel);
     phase = Phase.READY;
+    readyAt = System.nanoTime();
+    WorkerSettings settings = launch.settings();
+    if (!settings.health().interval().isZero()) {
+      timers.startTimerWithFixedDelay(HealthTick.INSTANCE, settings.health().interval());
+    }
+    if (!settings.recycle().ttl().isZero() || settings.recycle().maxRssBytes() > 0) {
+      timers.startTimerWithFixedDelay(RecycleTick.INSTANCE, Duration.ofSeconds(1));
+    }
     context.getLog().debug("worker {} ready: python pid {}, shim pid {}", launch.workerId(), identity.pid(),
         identity.shimPid());
     pool.tell(new Ready(launch.workerId(), identity));
@@ -451,6 +616,8 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       return this;
     }
     phase = Phase.STOPPING;
+    timers.cancel(HealthTick.INSTANCE);
+    timers.cancel(RecycleTick.INSTANCE);
     if (process == null) {
       return this; // still reserving: onReserved ends it without spawning
     }

@@ -18,9 +18,26 @@ import java.util.Map;
  * @param startTimeout how long a worker may take to become ready
  * @param stopGrace how long a stopping worker gets to finish calls before it is killed
  * @param stderrTail how many of a worker's last stderr lines are kept for error messages
+ * @param concurrency how many calls one worker runs at once
+ * @param callTimeout the deadline of calls that set none; zero for none
+ * @param health the periodic ping
+ * @param recycle when a worker is replaced although it works
  */
 public record WorkerSettings(String python, String adapter, List<String> pythonPath, Map<String, String> env,
-    int threads, Duration startTimeout, Duration stopGrace, int stderrTail) {
+    int threads, Duration startTimeout, Duration stopGrace, int stderrTail, int concurrency, Duration callTimeout,
+    Health health, Recycle recycle) {
+
+  /**
+   * The health check: a ping every {@code interval} (zero turns it off) that must answer within {@code timeout};
+   * after {@code maxMissed} misses in a row the worker is killed and replaced.
+   */
+  public record Health(Duration interval, Duration timeout, int maxMissed) {}
+
+  /**
+   * Recycling: a worker is drained and replaced after {@code maxCalls} calls, after {@code ttl}, or once its Python
+   * process's resident memory passes {@code maxRssBytes}; zero turns each off.
+   */
+  public record Recycle(long maxCalls, Duration ttl, long maxRssBytes) {}
 
   /** Reads the settings from a pool's block, already merged with the defaults. */
   public static WorkerSettings fromConfig(Config c) {
@@ -29,9 +46,15 @@ public record WorkerSettings(String python, String adapter, List<String> pythonP
     for (String key : envConfig.root().keySet()) {
       env.put(key, envConfig.getString("\"" + key + "\""));
     }
+    int concurrency = c.getInt("concurrency");
+    if (concurrency < 1) {
+      throw new IllegalArgumentException("concurrency is " + concurrency + ": a worker runs at least 1 call at once");
+    }
     return new WorkerSettings(c.getString("python"), c.getString("adapter"), c.getStringList("python-path"),
-        Map.copyOf(env), c.getInt("threads"), c.getDuration("start-timeout"), c.getDuration("stop-grace"),
-        c.getInt("stderr-tail"));
+        Map.copyOf(env), Math.max(c.getInt("threads"), concurrency), c.getDuration("start-timeout"),
+        c.getDuration("stop-grace"), c.getInt("stderr-tail"), concurrency, c.getDuration("call-timeout"),
+        new Health(c.getDuration("health.interval"), c.getDuration("health.timeout"), c.getInt("health.max-missed")),
+        new Recycle(c.getLong("recycle.max-calls"), c.getDuration("recycle.ttl"), c.getBytes("recycle.max-rss")));
   }
 
   /** The shim's grace before SIGKILL: the worker's own graceful stop plus its hard deadline. */
