@@ -41,6 +41,14 @@ class BasicAdapter(Adapter):
         return current_call().time_remaining()
 
     @tool
+    def crash_once(self, path):
+        """Kills the worker (SIGKILL) the first time it sees path missing, creating it; afterwards answers."""
+        if not os.path.exists(path):
+            open(path, "w").close()
+            os.kill(os.getpid(), _signal.SIGKILL)
+        return "survived"
+
+    @tool
     def grow(self, mb):
         """Holds mb MiB more memory, written so it is resident (for tests of memory limits)."""
         if not hasattr(self, "_ballast"):

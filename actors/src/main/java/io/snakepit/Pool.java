@@ -75,7 +75,7 @@ public final class Pool {
     Objects.requireNonNull(onItem, "onItem");
     CompletableFuture<Void> promise = new CompletableFuture<>();
     actor.tell(new PoolActor.Submit(new Job.Stream(request(tool, argsJson, null),
-        Objects.requireNonNull(options, "options"), System.nanoTime(), onItem, promise)));
+        Objects.requireNonNull(options, "options"), System.nanoTime(), 0, onItem, promise)));
     return promise;
   }
 
@@ -95,7 +95,7 @@ public final class Pool {
 
   private CompletionStage<Result> submit(ExecuteRequest request, CallOptions options) {
     CompletableFuture<Result> promise = new CompletableFuture<>();
-    actor.tell(new PoolActor.Submit(new Job.Unary(request, options, System.nanoTime(), promise)));
+    actor.tell(new PoolActor.Submit(new Job.Unary(request, options, System.nanoTime(), 0, promise)));
     return promise;
   }
 

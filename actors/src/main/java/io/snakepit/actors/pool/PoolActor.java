@@ -7,6 +7,7 @@ import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
 import akka.actor.typed.javadsl.TimerScheduler;
+import io.snakepit.CircuitOpenException;
 import io.snakepit.PoolSaturatedException;
 import io.snakepit.PoolUnavailableException;
 import io.snakepit.QueueTimeoutException;
@@ -57,6 +58,10 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
 
   private enum SweepQueue implements Command { INSTANCE }
 
+  private record Retry(Job job) implements Command {}
+
+  private enum Circuit { CLOSED, OPEN, HALF_OPEN }
+
   private enum Phase { WAITING, STARTING, RUNNING, FAILED, STOPPING }
 
   /** One place in the pool, filled by successive workers (generations). */
@@ -70,6 +75,7 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     boolean draining;
     int inFlight;
     int startFailures;
+    final ArrayDeque<Long> crashes = new ArrayDeque<>();
 
     Slot(int index) {
       this.index = index;
@@ -92,6 +98,11 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
   private final List<CompletableFuture<Void>> stopWaiters = new ArrayList<>();
 
   private Phase phase = Phase.WAITING;
+  private Circuit circuit = Circuit.CLOSED;
+  private int failuresInARow;
+  private long circuitOpenedAt;
+  private boolean probeSent;
+  private long retryKeys;
   private SnakepitException failure;
 
   /** A pool that starts its workers at once. */
@@ -143,6 +154,7 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
         .onMessage(WorkerGone.class, this::onWorkerGone)
         .onMessage(Respawn.class, this::onRespawn)
         .onMessageEquals(SweepQueue.INSTANCE, this::onSweepQueue)
+        .onMessage(Retry.class, msg -> onSubmit(new Submit(msg.job())))
         .onMessage(AwaitReady.class, this::onAwaitReady)
         .onMessage(Shutdown.class, this::onShutdown)
         .build();
@@ -182,6 +194,11 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
           + failure.getMessage(), failure));
     } else if (phase == Phase.STOPPING) {
       job.fail(new PoolUnavailableException("pool '" + settings.name() + "' is stopping", null));
+    } else if (!circuitAdmits()) {
+      job.fail(new CircuitOpenException("pool '" + settings.name() + "': circuit open after " + failuresInARow
+          + " failures in a row (crashes, failed starts, transport errors or deadlines); the next probe goes through "
+          + Math.max(0, settings.breakerReset().toMillis() - (System.nanoTime() - circuitOpenedAt) / 1_000_000)
+          + " ms after it opened. See the workers' log for the cause"));
     } else if (!idle.isEmpty()) {
       Slot slot = idle.pollFirst();
       dispatch(slot, job);
@@ -197,6 +214,42 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
           + ".workers or .queue-capacity"));
     }
     return this;
+  }
+
+  /** Whether a call may go on: always while closed; one probe once the open circuit's reset timeout passed. */
+  private boolean circuitAdmits() {
+    if (circuit == Circuit.CLOSED) {
+      return true;
+    }
+    if (circuit == Circuit.OPEN && System.nanoTime() - circuitOpenedAt >= settings.breakerReset().toNanos()) {
+      circuit = Circuit.HALF_OPEN;
+      probeSent = false;
+    }
+    if (circuit == Circuit.HALF_OPEN && !probeSent) {
+      probeSent = true;
+      context.getLog().info("pool '{}': circuit half-open, sending a probe call", settings.name());
+      return true;
+    }
+    return false;
+  }
+
+  private void callSucceeded() {
+    failuresInARow = 0;
+    if (circuit != Circuit.CLOSED) {
+      circuit = Circuit.CLOSED;
+      context.getLog().info("pool '{}': circuit closed, the probe call succeeded", settings.name());
+    }
+  }
+
+  private void callFailed() {
+    failuresInARow++;
+    int max = settings.breakerMaxFailures();
+    if (max > 0 && (circuit == Circuit.HALF_OPEN || (circuit == Circuit.CLOSED && failuresInARow >= max))) {
+      circuit = Circuit.OPEN;
+      circuitOpenedAt = System.nanoTime();
+      context.getLog().error("pool '{}': circuit open after {} failures in a row; calls fail at once for {} ms",
+          settings.name(), failuresInARow, settings.breakerReset().toMillis());
+    }
   }
 
   private int concurrency() {
@@ -239,7 +292,12 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
         readyWaiters.forEach(p -> p.complete(null));
         readyWaiters.clear();
       }
-    } else if (event instanceof WorkerActor.Idle) {
+    } else if (event instanceof WorkerActor.Idle idleEvent) {
+      if (idleEvent.failed()) {
+        callFailed();
+      } else {
+        callSucceeded();
+      }
       slot.inFlight = Math.max(0, slot.inFlight - 1);
       if (slot.draining) {
         replaceIfDrained(slot);
@@ -265,6 +323,7 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     if (phase == Phase.STARTING) {
       fail(failed.error());
     } else if (phase == Phase.RUNNING) {
+      callFailed();
       slot.startFailures++;
       Duration delay = backoff(slot.startFailures);
       context.getLog().warn("pool '{}': replacement worker {} failed to start; retrying in {} ms: {}",
@@ -286,7 +345,30 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     slot.ready = false;
     slot.inFlight = 0;
     idle.remove(slot);
+    for (Job job : exited.retry()) {
+      // Idempotent calls the crash interrupted: again, elsewhere, after a backoff that doubles per attempt.
+      Duration delay = settings.retryBackoff().multipliedBy(1L << Math.min(job.attempt() - 1, 10));
+      context.getLog().info("pool '{}': retrying idempotent call to '{}' (attempt {}) in {} ms", settings.name(),
+          job.request().getTool(), job.attempt() + 1, delay.toMillis());
+      timers.startSingleTimer("retry-" + retryKeys++, new Retry(job), delay);
+    }
     if (exited.requested() || !(phase == Phase.RUNNING || phase == Phase.STARTING)) {
+      return;
+    }
+    callFailed();
+    long now = System.nanoTime();
+    slot.crashes.addLast(now);
+    while (!slot.crashes.isEmpty() && now - slot.crashes.peekFirst() > settings.taintWindow().toNanos()) {
+      slot.crashes.pollFirst();
+    }
+    if (slot.crashes.size() >= settings.taintCrashes()) {
+      // Tainted: crashing again and again; back off rather than feed it a fresh process at once.
+      Duration delay = backoff(slot.crashes.size() - settings.taintCrashes() + 1);
+      context.getLog().warn("pool '{}': worker {} {}; slot {} crashed {} times within {} s (tainted): replacing it"
+          + " in {} ms", settings.name(), exited.workerId(), exited.status(), slot.index, slot.crashes.size(),
+          settings.taintWindow().toSeconds(), delay.toMillis());
+      slot.alive = false;
+      timers.startSingleTimer("respawn-" + slot.index, new Respawn(slot.index), delay);
       return;
     }
     context.getLog().warn("pool '{}': worker {} {}; starting a replacement", settings.name(), exited.workerId(),

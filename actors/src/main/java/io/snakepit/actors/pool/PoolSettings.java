@@ -14,10 +14,15 @@ import java.time.Duration;
  * @param restartBackoffMin the first delay before retrying a worker that failed to start
  * @param restartBackoffMax the longest such delay
  * @param worker how each worker is started
+ * @param retryBackoff the delay before an idempotent call runs again after a crash (doubling per attempt)
+ * @param taintCrashes crashes of one slot within taintWindow that taint it
+ * @param taintWindow see taintCrashes
+ * @param breakerMaxFailures failures in a row that open the circuit; 0: no breaker
+ * @param breakerReset how long the circuit stays open before a probe
  */
 public record PoolSettings(String name, int workers, int queueCapacity, Duration queueTimeout,
-    Duration restartBackoffMin,
-    Duration restartBackoffMax, WorkerSettings worker) {
+    Duration restartBackoffMin, Duration restartBackoffMax, WorkerSettings worker, Duration retryBackoff,
+    int taintCrashes, Duration taintWindow, int breakerMaxFailures, Duration breakerReset) {
 
   /** Reads pool {@code name} from the {@code snakepit} block. */
   public static PoolSettings fromConfig(String name, Config snakepit) {
@@ -37,6 +42,8 @@ public record PoolSettings(String name, int workers, int queueCapacity, Duration
     }
     return new PoolSettings(name, workers, capacity, c.getDuration("queue-timeout"),
         c.getDuration("restart-backoff.min"),
-        c.getDuration("restart-backoff.max"), WorkerSettings.fromConfig(c));
+        c.getDuration("restart-backoff.max"), WorkerSettings.fromConfig(c), c.getDuration("retry.backoff"),
+        c.getInt("taint.crashes"), c.getDuration("taint.window"), c.getInt("circuit-breaker.max-failures"),
+        c.getDuration("circuit-breaker.reset-timeout"));
   }
 }

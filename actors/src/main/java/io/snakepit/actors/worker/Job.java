@@ -21,6 +21,12 @@ public sealed interface Job {
   /** When the call was submitted (System.nanoTime), for its deadline and its time in the queue. */
   long submitted();
 
+  /** How many times this call was started on a worker that then crashed. */
+  int attempt();
+
+  /** The same call, counted as one more attempt (an idempotent call retried after a crash). */
+  Job nextAttempt();
+
   /** Completes the caller's stage with an error. */
   default void fail(Throwable error) {
     promise().completeExceptionally(error);
@@ -32,10 +38,20 @@ public sealed interface Job {
   }
 
   /** One request, one result. */
-  record Unary(ExecuteRequest request, CallOptions options, long submitted, CompletableFuture<Result> promise)
-      implements Job {}
+  record Unary(ExecuteRequest request, CallOptions options, long submitted, int attempt,
+      CompletableFuture<Result> promise) implements Job {
+    @Override
+    public Job nextAttempt() {
+      return new Unary(request, options, submitted, attempt + 1, promise);
+    }
+  }
 
   /** One request, a stream of results handed to {@code onItem} in order. */
-  record Stream(ExecuteRequest request, CallOptions options, long submitted, Consumer<Result> onItem,
-      CompletableFuture<Void> promise) implements Job {}
+  record Stream(ExecuteRequest request, CallOptions options, long submitted, int attempt, Consumer<Result> onItem,
+      CompletableFuture<Void> promise) implements Job {
+    @Override
+    public Job nextAttempt() {
+      return new Stream(request, options, submitted, attempt + 1, onItem, promise);
+    }
+  }
 }

@@ -38,6 +38,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -70,14 +71,17 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   /** The worker is serving; it takes calls from now on. */
   public record Ready(String workerId, WorkerIdentity identity) implements Event {}
 
-  /** A call finished; the worker can take another. */
-  public record Idle(String workerId) implements Event {}
+  /** A call finished; the worker can take another. {@code failed}: it failed for the worker's fault, not the tool's. */
+  public record Idle(String workerId, boolean failed) implements Event {}
 
   /** The worker never became ready; its tree is gone. */
   public record StartFailed(String workerId, WorkerStartException error) implements Event {}
 
-  /** The worker's process ended after it was ready; {@code requested} is true when it was told to stop. */
-  public record Exited(String workerId, String status, boolean requested) implements Event {}
+  /**
+   * The worker's process ended after it was ready; {@code requested} is true when it was told to stop. {@code retry}
+   * holds the idempotent calls it was running when it crashed, for the pool to run again elsewhere.
+   */
+  public record Exited(String workerId, String status, boolean requested, List<Job> retry) implements Event {}
 
   /** The worker is due for replacement (calls, age or memory); it still serves the calls it has. */
   public record RecycleDue(String workerId, String reason) implements Event {}
@@ -177,7 +181,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     }
     if (phase == Phase.STOPPING) {
       journal.exited(launch.nonce(), "never started: stopped before it was spawned");
-      report(new Exited(launch.workerId(), "stopped before it was spawned", true));
+      report(new Exited(launch.workerId(), "stopped before it was spawned", true, List.of()));
       return Behaviors.stopped();
     }
     FaultInjection.haltIfAsked("after-reserve");
@@ -230,7 +234,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       job.fail(timedOut(job, timeout));
     }
     if (job.isDone()) {
-      pool.tell(new Idle(launch.workerId()));
+      pool.tell(new Idle(launch.workerId(), false));
       return this;
     }
     long callId = nextCallId++;
@@ -322,8 +326,10 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       if (!job.isDone()) {
         job.fail(timedOut(job, job.options().timeout().isZero() ? launch.settings().callTimeout()
             : job.options().timeout()));
+        callFinished(true);
+      } else {
+        callFinished(false);
       }
-      callFinished();
       return this;
     }
     if (msg.error() != null) {
@@ -336,16 +342,20 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       inFlight.remove(msg.callId());
       job.fail(exitStatus != null ? crashed() : new WorkerCallException("call to worker " + launch.workerId()
           + " failed: " + Status.fromThrowable(msg.error()), msg.error()));
+      callFinished(true);
     } else {
       inFlight.remove(msg.callId());
       complete(job, msg.last());
+      callFinished(false);
     }
-    callFinished();
     return this;
   }
 
-  /** A call ended (any way): count it, check whether the worker is due for recycling, and free the slot. */
-  private void callFinished() {
+  /**
+   * A call ended (any way): count it, check whether the worker is due for recycling, and free the slot.
+   * {@code failed}: the call failed for the worker's fault (transport, deadline), which the circuit breaker counts.
+   */
+  private void callFinished(boolean failed) {
     callsDone++;
     if (phase != Phase.READY) {
       return;
@@ -355,7 +365,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       requestRecycle("served " + callsDone + " calls (recycle.max-calls " + recycle.maxCalls() + ")");
     }
     checkMemory();
-    pool.tell(new Idle(launch.workerId()));
+    pool.tell(new Idle(launch.workerId(), failed));
   }
 
   private void requestRecycle(String reason) {
@@ -454,7 +464,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     if (job != null && error != null) {
       job.fail(new WorkerCallException("call to worker " + launch.workerId() + " failed while its process stayed up: "
           + Status.fromThrowable(error), error));
-      callFinished();
+      callFinished(true);
     }
     return this;
   }
@@ -535,19 +545,27 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     if (phase == Phase.STARTING) {
       return;
     }
-    failInFlight();
-    report(new Exited(launch.workerId(), status, phase == Phase.STOPPING));
+    report(new Exited(launch.workerId(), status, phase == Phase.STOPPING, failInFlight()));
   }
 
-  private void failInFlight() {
+  /** Fails the calls in flight, except idempotent ones with attempts left after a crash: those are returned. */
+  private List<Job> failInFlight() {
+    List<Job> retry = new ArrayList<>();
     for (Job job : inFlight.values()) {
-      job.fail(phase == Phase.STOPPING
-          ? new WorkerCallException("worker " + launch.workerId() + " stopped before the call finished: "
-              + exitStatus, null)
-          : crashed());
+      if (phase == Phase.STOPPING) {
+        job.fail(new WorkerCallException("worker " + launch.workerId() + " stopped before the call finished: "
+            + exitStatus, null));
+      } else if (job.options().idempotent() && job.attempt() + 1 < launch.settings().retryAttempts()
+          && !job.isDone()) {
+        retry.add(job.nextAttempt());
+      } else {
+        job.fail(crashed());
+      }
     }
     inFlight.clear();
     transportFailures.clear();
+    calls.clear();
+    return retry;
   }
 
   private SnakepitException crashed() {
@@ -565,8 +583,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       }
       context.getLog().warn("worker {}: {}; killed the rest of its tree: {}", launch.workerId(), exitStatus, killed);
       if (phase != Phase.STARTING) {
-        failInFlight();
-        report(new Exited(launch.workerId(), exitStatus, phase == Phase.STOPPING));
+        report(new Exited(launch.workerId(), exitStatus, phase == Phase.STOPPING, failInFlight()));
       }
     }
     if (phase == Phase.STARTING) {
@@ -648,8 +665,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     }
     context.getLog().warn("worker {}: no exit report from the shim 2 s after killing it; swept {}; stopping",
         launch.workerId(), killed);
-    failInFlight();
-    report(new Exited(launch.workerId(), exitStatus, true));
+    report(new Exited(launch.workerId(), exitStatus, true, failInFlight()));
     return Behaviors.stopped();
   }
 

@@ -22,10 +22,11 @@ import java.util.Map;
  * @param callTimeout the deadline of calls that set none; zero for none
  * @param health the periodic ping
  * @param recycle when a worker is replaced although it works
+ * @param retryAttempts how many times in all an idempotent call may start on a worker that then crashes
  */
 public record WorkerSettings(String python, String adapter, List<String> pythonPath, Map<String, String> env,
     int threads, Duration startTimeout, Duration stopGrace, int stderrTail, int concurrency, Duration callTimeout,
-    Health health, Recycle recycle) {
+    Health health, Recycle recycle, int retryAttempts) {
 
   /**
    * The health check: a ping every {@code interval} (zero turns it off) that must answer within {@code timeout};
@@ -54,7 +55,8 @@ public record WorkerSettings(String python, String adapter, List<String> pythonP
         Map.copyOf(env), Math.max(c.getInt("threads"), concurrency), c.getDuration("start-timeout"),
         c.getDuration("stop-grace"), c.getInt("stderr-tail"), concurrency, c.getDuration("call-timeout"),
         new Health(c.getDuration("health.interval"), c.getDuration("health.timeout"), c.getInt("health.max-missed")),
-        new Recycle(c.getLong("recycle.max-calls"), c.getDuration("recycle.ttl"), c.getBytes("recycle.max-rss")));
+        new Recycle(c.getLong("recycle.max-calls"), c.getDuration("recycle.ttl"), c.getBytes("recycle.max-rss")),
+        c.getInt("retry.max-attempts"));
   }
 
   /** The shim's grace before SIGKILL: the worker's own graceful stop plus its hard deadline. */
