@@ -77,9 +77,14 @@ class CrashBarrierIT {
   @Test
   void theCircuitOpensAfterFailuresInARowAndAProbeClosesIt() throws Exception {
     Pool fragile = snakepit.pool("fragile");
+    awaitAnswer(fragile);
+    // Three crashing calls queued on the pool's one worker: each kills the worker that takes it, in a row.
+    List<CompletableFuture<Result>> crashes = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
-      awaitAnswer(fragile);
-      assertInstanceOf(WorkerCrashedException.class, failure(fragile.execute("crash", "{\"signal\": 9}")));
+      crashes.add(fragile.execute("crash", "{\"signal\": 9}").toCompletableFuture());
+    }
+    for (CompletableFuture<Result> c : crashes) {
+      assertInstanceOf(WorkerCrashedException.class, failure(c));
     }
     CircuitOpenException open = assertInstanceOf(CircuitOpenException.class, failure(fragile.execute("ping", "{}")));
     assertTrue(open.getMessage().contains("circuit open after 3 failures"), open.getMessage());

@@ -91,6 +91,7 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
   private final ActorRef<WorkerActor.Event> events;
   private final List<Slot> slots = new ArrayList<>();
   private final Map<String, Slot> byWorker = new HashMap<>();
+  private final Map<String, ActorRef<WorkerActor.Command>> workers = new HashMap<>();
   /** Ready slots with room for another call, longest waiting first. */
   private final ArrayDeque<Slot> idle = new ArrayDeque<>();
   private final ArrayDeque<Job> queue = new ArrayDeque<>();
@@ -174,6 +175,7 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
         "worker-" + slot.index + "-" + slot.generation);
     context.watchWith(slot.worker, new WorkerGone(slot.workerId));
     byWorker.put(slot.workerId, slot);
+    workers.put(slot.workerId, slot.worker);
   }
 
   private static String nonce() {
@@ -276,6 +278,15 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
 
   private Behavior<Command> onWorkerEvent(FromWorker msg) {
     WorkerActor.Event event = msg.event();
+    if (event instanceof WorkerActor.Exited) {
+      // Nothing more goes to it from here on (messages to one actor keep their order): it may end.
+      ActorRef<WorkerActor.Command> ref = workers.get(event.workerId());
+      if (ref != null) {
+        ref.tell(WorkerActor.Dispose.INSTANCE);
+      }
+    } else if (event instanceof WorkerActor.Bounced bounced) {
+      return onSubmit(new Submit(bounced.job()));
+    }
     Slot slot = byWorker.get(event.workerId());
     if (slot == null || !event.workerId().equals(slot.workerId)) {
       return this;
@@ -426,6 +437,7 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
   }
 
   private Behavior<Command> onWorkerGone(WorkerGone msg) {
+    workers.remove(msg.workerId());
     Slot slot = byWorker.remove(msg.workerId());
     if (slot != null && msg.workerId().equals(slot.workerId)) {
       slot.alive = false;

@@ -63,6 +63,12 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   /** Stop gracefully: calls in flight get the stop grace, then the whole tree is killed. */
   public enum Stop implements Command { INSTANCE }
 
+  /**
+   * The pool has taken note of this worker's exit and will send it nothing more: the actor ends once its process is
+   * gone. Until then, calls that still arrive are bounced back to the pool rather than lost.
+   */
+  public enum Dispose implements Command { INSTANCE }
+
   /** What a worker tells its pool. */
   public sealed interface Event {
     String workerId();
@@ -82,6 +88,9 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
    * holds the idempotent calls it was running when it crashed, for the pool to run again elsewhere.
    */
   public record Exited(String workerId, String status, boolean requested, List<Job> retry) implements Event {}
+
+  /** A call reached the worker after its process had ended; it never ran, and goes back to the pool. */
+  public record Bounced(String workerId, Job job) implements Event {}
 
   /** The worker is due for replacement (calls, age or memory); it still serves the calls it has. */
   public record RecycleDue(String workerId, String reason) implements Event {}
@@ -144,6 +153,8 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   private int pingsMissed;
   private boolean pingInFlight;
   private boolean recycleRequested;
+  private boolean processGone;
+  private boolean disposed;
 
   /**
    * A worker actor; it starts its shim at once.
@@ -215,6 +226,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
         .onMessage(ShimExited.class, this::onShimExited)
         .onMessageEquals(StartDeadline.INSTANCE, this::onStartDeadline)
         .onMessageEquals(Stop.INSTANCE, this::onStop)
+        .onMessageEquals(Dispose.INSTANCE, this::onDispose)
         .onMessageEquals(StopDeadline.INSTANCE, this::onStopDeadline)
         .onMessageEquals(ExitOverdue.INSTANCE, this::onExitOverdue)
         .onSignal(PostStop.class, signal -> onPostStop())
@@ -223,6 +235,10 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
 
   private Behavior<Command> onExecute(Execute msg) {
     Job job = msg.job();
+    if (exitStatus != null || phase == Phase.STOPPING) {
+      pool.tell(new Bounced(launch.workerId(), job));
+      return this;
+    }
     if (phase != Phase.READY) {
       job.fail(new WorkerCallException("worker " + launch.workerId() + " is " + phase.name().toLowerCase()
           + " and cannot take calls", null));
@@ -586,10 +602,17 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
         report(new Exited(launch.workerId(), exitStatus, phase == Phase.STOPPING, failInFlight()));
       }
     }
+    processGone = true;
     if (phase == Phase.STARTING) {
       report(new StartFailed(launch.workerId(), startError()));
+      return Behaviors.stopped(); // never offered to the pool: nothing can be on its way here
     }
-    return Behaviors.stopped();
+    return disposed ? Behaviors.stopped() : this;
+  }
+
+  private Behavior<Command> onDispose() {
+    disposed = true;
+    return processGone ? Behaviors.stopped() : this;
   }
 
   private WorkerStartException startError() {
@@ -666,7 +689,8 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     context.getLog().warn("worker {}: no exit report from the shim 2 s after killing it; swept {}; stopping",
         launch.workerId(), killed);
     report(new Exited(launch.workerId(), exitStatus, true, failInFlight()));
-    return Behaviors.stopped();
+    processGone = true;
+    return disposed ? Behaviors.stopped() : this;
   }
 
   private Behavior<Command> onPostStop() {
