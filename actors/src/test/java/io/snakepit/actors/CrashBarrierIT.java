@@ -44,7 +44,8 @@ class CrashBarrierIT {
         snakepit.pools {
           default { workers = 2, circuit-breaker.max-failures = 0 }
           fragile { workers = 1, circuit-breaker { max-failures = 3, reset-timeout = 1s }, taint.crashes = 100 }
-          storm { workers = 4, circuit-breaker.max-failures = 0, taint.crashes = 1000, health.interval = 0s }
+          storm { workers = 4, circuit-breaker.max-failures = 0, taint.crashes = 1000, health.interval = 0s,
+                  queue-timeout = 2s, restart-backoff.max = 1s }
         }
         """));
     snakepit = Snakepit.get(kit.system());
