@@ -102,7 +102,7 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
   private Circuit circuit = Circuit.CLOSED;
   private int failuresInARow;
   private long circuitOpenedAt;
-  private boolean probeSent;
+  private Job probe;
   private long retryKeys;
   private SnakepitException failure;
 
@@ -196,18 +196,40 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
           + failure.getMessage(), failure));
     } else if (phase == Phase.STOPPING) {
       job.fail(new PoolUnavailableException("pool '" + settings.name() + "' is stopping", null));
-    } else if (!circuitAdmits()) {
+    } else if (circuit == Circuit.OPEN && !resetElapsed()) {
       job.fail(new CircuitOpenException("pool '" + settings.name() + "': circuit open after " + failuresInARow
-          + " failures in a row (crashes, failed starts, transport errors or deadlines); the next probe goes through "
-          + Math.max(0, settings.breakerReset().toMillis() - (System.nanoTime() - circuitOpenedAt) / 1_000_000)
-          + " ms after it opened. See the workers' log for the cause"));
-    } else if (!idle.isEmpty()) {
-      Slot slot = idle.pollFirst();
-      dispatch(slot, job);
-      if (slot.inFlight < concurrency()) {
-        idle.addLast(slot); // room for more: behind the others, so calls spread over the workers
-      }
-    } else if (queue.size() < settings.queueCapacity()) {
+          + " failures in a row (crashes, failed starts, transport errors or deadlines); the next call in "
+          + (settings.breakerReset().toMillis() - (System.nanoTime() - circuitOpenedAt) / 1_000_000)
+          + " ms goes through as a probe. See the workers' log for the cause"));
+    } else if (circuit != Circuit.CLOSED && probe != null) {
+      // Half-open with the probe under way: wait for its outcome (it closes the circuit or fails these calls).
+      enqueue(job);
+    } else if (circuit == Circuit.OPEN) {
+      circuit = Circuit.HALF_OPEN;
+      probe = job;
+      context.getLog().info("pool '{}': circuit half-open, sending a probe call", settings.name());
+      dispatchOrEnqueue(job);
+    } else {
+      dispatchOrEnqueue(job);
+    }
+    return this;
+  }
+
+  /** To the idle worker that waited longest, or into the queue. */
+  private void dispatchOrEnqueue(Job job) {
+    Slot slot = idle.pollFirst();
+    if (slot == null) {
+      enqueue(job);
+      return;
+    }
+    dispatch(slot, job);
+    if (slot.inFlight < concurrency()) {
+      idle.addLast(slot); // room for more: behind the others, so calls spread over the workers
+    }
+  }
+
+  private void enqueue(Job job) {
+    if (queue.size() < settings.queueCapacity()) {
       queue.addLast(job);
     } else {
       job.fail(new PoolSaturatedException("pool '" + settings.name() + "' is saturated: all " + settings.workers()
@@ -215,31 +237,21 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
           + settings.queueCapacity() + "). Retry later, or raise snakepit.pools." + settings.name()
           + ".workers or .queue-capacity"));
     }
-    return this;
   }
 
-  /** Whether a call may go on: always while closed; one probe once the open circuit's reset timeout passed. */
-  private boolean circuitAdmits() {
-    if (circuit == Circuit.CLOSED) {
-      return true;
-    }
-    if (circuit == Circuit.OPEN && System.nanoTime() - circuitOpenedAt >= settings.breakerReset().toNanos()) {
-      circuit = Circuit.HALF_OPEN;
-      probeSent = false;
-    }
-    if (circuit == Circuit.HALF_OPEN && !probeSent) {
-      probeSent = true;
-      context.getLog().info("pool '{}': circuit half-open, sending a probe call", settings.name());
-      return true;
-    }
-    return false;
+  private boolean resetElapsed() {
+    return System.nanoTime() - circuitOpenedAt >= settings.breakerReset().toNanos();
   }
 
   private void callSucceeded() {
     failuresInARow = 0;
     if (circuit != Circuit.CLOSED) {
       circuit = Circuit.CLOSED;
+      probe = null;
       context.getLog().info("pool '{}': circuit closed, the probe call succeeded", settings.name());
+      for (Slot slot : List.copyOf(idle)) {
+        offer(slot); // the calls that waited for the probe
+      }
     }
   }
 
@@ -248,9 +260,14 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     int max = settings.breakerMaxFailures();
     if (max > 0 && (circuit == Circuit.HALF_OPEN || (circuit == Circuit.CLOSED && failuresInARow >= max))) {
       circuit = Circuit.OPEN;
+      probe = null;
       circuitOpenedAt = System.nanoTime();
       context.getLog().error("pool '{}': circuit open after {} failures in a row; calls fail at once for {} ms",
           settings.name(), failuresInARow, settings.breakerReset().toMillis());
+      CircuitOpenException open = new CircuitOpenException("pool '" + settings.name() + "': circuit opened again"
+          + " (its probe failed, or " + failuresInARow + " failures in a row) before the call reached a worker");
+      queue.forEach(job -> job.fail(open));
+      queue.clear();
     }
   }
 
@@ -265,7 +282,13 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
 
   /** A worker has room: give it the oldest queued calls that are still wanted, then list it as idle if room is left. */
   private void offer(Slot slot) {
-    while (!queue.isEmpty() && slot.inFlight < concurrency()) {
+    if (circuit != Circuit.CLOSED) {
+      // Only the probe may go while the circuit is not closed.
+      if (probe != null && slot.inFlight < concurrency() && queue.remove(probe)) {
+        dispatch(slot, probe);
+      }
+    }
+    while (circuit == Circuit.CLOSED && !queue.isEmpty() && slot.inFlight < concurrency()) {
       Job job = queue.pollFirst();
       if (!job.isDone()) {
         dispatch(slot, job);
