@@ -56,6 +56,15 @@ public final class Pool {
     return submit(request(tool, argsJson, null), Objects.requireNonNull(options, "options"));
   }
 
+  /**
+   * Calls {@code tool} in session {@code sessionId}: the session's first call binds it to the worker that serves it,
+   * and later calls go to that worker as {@code affinity} says (a Python adapter can keep per-session state). A
+   * session unused for the pool's {@code session-ttl} is forgotten.
+   */
+  public CompletionStage<Result> executeInSession(String sessionId, Affinity affinity, String tool, String argsJson) {
+    return execute(tool, argsJson, CallOptions.defaults().withSession(sessionId, affinity));
+  }
+
   /** As {@link #execute(String, String)}, passing {@code payload} to the tool as the keyword argument {@code payload}. */
   public CompletionStage<Result> execute(String tool, String argsJson, byte[] payload) {
     return submit(request(tool, argsJson, Objects.requireNonNull(payload, "payload")), CallOptions.defaults());

@@ -11,6 +11,7 @@ import io.snakepit.CircuitOpenException;
 import io.snakepit.PoolSaturatedException;
 import io.snakepit.PoolUnavailableException;
 import io.snakepit.QueueTimeoutException;
+import io.snakepit.SessionBusyException;
 import io.snakepit.SnakepitException;
 import io.snakepit.actors.worker.Job;
 import io.snakepit.actors.worker.Launch;
@@ -58,6 +59,19 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
 
   private enum SweepQueue implements Command { INSTANCE }
 
+  private enum SweepSessions implements Command { INSTANCE }
+
+  /** A session's worker slot, and when the session was last used (System.nanoTime). */
+  private static final class Binding {
+    final Slot slot;
+    long lastUsed;
+
+    Binding(Slot slot, long lastUsed) {
+      this.slot = slot;
+      this.lastUsed = lastUsed;
+    }
+  }
+
   private record Retry(Job job) implements Command {}
 
   private enum Circuit { CLOSED, OPEN, HALF_OPEN }
@@ -76,6 +90,8 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     int inFlight;
     int startFailures;
     final ArrayDeque<Long> crashes = new ArrayDeque<>();
+    /** Calls of strict-queue sessions bound to this slot, waiting for its worker. */
+    final ArrayDeque<Job> pending = new ArrayDeque<>();
 
     Slot(int index) {
       this.index = index;
@@ -95,6 +111,7 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
   /** Ready slots with room for another call, longest waiting first. */
   private final ArrayDeque<Slot> idle = new ArrayDeque<>();
   private final ArrayDeque<Job> queue = new ArrayDeque<>();
+  private final Map<String, Binding> sessions = new HashMap<>();
   private final List<CompletableFuture<Void>> readyWaiters = new ArrayList<>();
   private final List<CompletableFuture<Void>> stopWaiters = new ArrayList<>();
 
@@ -122,6 +139,8 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     for (int i = 0; i < settings.workers(); i++) {
       slots.add(new Slot(i));
     }
+    long sweep = Math.max(100, Math.min(10_000, settings.sessionTtl().toMillis() / 4));
+    timers.startTimerWithFixedDelay(SweepSessions.INSTANCE, Duration.ofMillis(sweep));
     if (!settings.queueTimeout().isZero()) {
       timers.startTimerWithFixedDelay(SweepQueue.INSTANCE,
           Duration.ofMillis(Math.max(10, Math.min(100, settings.queueTimeout().toMillis() / 4))));
@@ -155,6 +174,7 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
         .onMessage(WorkerGone.class, this::onWorkerGone)
         .onMessage(Respawn.class, this::onRespawn)
         .onMessageEquals(SweepQueue.INSTANCE, this::onSweepQueue)
+        .onMessageEquals(SweepSessions.INSTANCE, this::onSweepSessions)
         .onMessage(Retry.class, msg -> onSubmit(new Submit(msg.job())))
         .onMessage(AwaitReady.class, this::onAwaitReady)
         .onMessage(Shutdown.class, this::onShutdown)
@@ -201,6 +221,8 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
           + " failures in a row (crashes, failed starts, transport errors or deadlines); the next call in "
           + (settings.breakerReset().toMillis() - (System.nanoTime() - circuitOpenedAt) / 1_000_000)
           + " ms goes through as a probe. See the workers' log for the cause"));
+    } else if (job.options().session() != null && sessions.containsKey(job.options().session())) {
+      routeToSession(job);
     } else if (circuit != Circuit.CLOSED && probe != null) {
       // Half-open with the probe under way: wait for its outcome (it closes the circuit or fails these calls).
       enqueue(job);
@@ -212,6 +234,43 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     } else {
       dispatchOrEnqueue(job);
     }
+    return this;
+  }
+
+  /** A call of a bound session: to its worker if it has room, else as the session's affinity says. */
+  private void routeToSession(Job job) {
+    Binding binding = sessions.get(job.options().session());
+    binding.lastUsed = System.nanoTime();
+    Slot slot = binding.slot;
+    boolean free = slot.ready && !slot.draining && slot.inFlight < concurrency() && slot.pending.isEmpty()
+        && circuit == Circuit.CLOSED;
+    if (free) {
+      idle.remove(slot);
+      dispatch(slot, job);
+      if (slot.inFlight < concurrency()) {
+        idle.addLast(slot);
+      }
+      return;
+    }
+    switch (job.options().affinity()) {
+      case HINT -> dispatchOrEnqueue(job);
+      case STRICT_QUEUE -> {
+        if (queue.size() + slot.pending.size() < settings.queueCapacity()) {
+          slot.pending.addLast(job);
+        } else {
+          enqueue(job); // fails it: saturated
+        }
+      }
+      case STRICT_FAIL_FAST -> job.fail(new SessionBusyException("session '" + job.options().session()
+          + "' is bound to worker " + slot.workerId + ", which is " + (slot.ready ? "busy" : "not ready")
+          + " (affinity STRICT_FAIL_FAST): retry later, or use STRICT_QUEUE to wait or HINT to take any worker"));
+    }
+  }
+
+  private Behavior<Command> onSweepSessions() {
+    long ttl = settings.sessionTtl().toNanos();
+    long now = System.nanoTime();
+    sessions.values().removeIf(b -> now - b.lastUsed >= ttl && b.slot.pending.isEmpty());
     return this;
   }
 
@@ -276,6 +335,10 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
   }
 
   private void dispatch(Slot slot, Job job) {
+    String session = job.options().session();
+    if (session != null && !sessions.containsKey(session)) {
+      sessions.put(session, new Binding(slot, System.nanoTime()));
+    }
     slot.inFlight++;
     slot.worker.tell(new WorkerActor.Execute(job));
   }
@@ -286,6 +349,12 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
       // Only the probe may go while the circuit is not closed.
       if (probe != null && slot.inFlight < concurrency() && queue.remove(probe)) {
         dispatch(slot, probe);
+      }
+    }
+    while (circuit == Circuit.CLOSED && !slot.pending.isEmpty() && slot.inFlight < concurrency()) {
+      Job job = slot.pending.pollFirst();
+      if (!job.isDone()) {
+        dispatch(slot, job);
       }
     }
     while (circuit == Circuit.CLOSED && !queue.isEmpty() && slot.inFlight < concurrency()) {
@@ -447,6 +516,10 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
         + "' failed to start: " + error.getMessage(), error);
     queue.forEach(job -> job.fail(unavailable));
     queue.clear();
+    slots.forEach(slot -> {
+      slot.pending.forEach(job -> job.fail(unavailable));
+      slot.pending.clear();
+    });
     idle.clear();
     stopWorkers();
   }
@@ -498,6 +571,10 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
           + "' stopped before the call reached a worker", null);
       queue.forEach(job -> job.fail(stopping));
       queue.clear();
+      slots.forEach(slot -> {
+        slot.pending.forEach(job -> job.fail(stopping));
+        slot.pending.clear();
+      });
       idle.clear();
       timers.cancelAll();
       stopWorkers();

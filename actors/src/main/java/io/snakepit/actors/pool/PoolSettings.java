@@ -19,10 +19,11 @@ import java.time.Duration;
  * @param taintWindow see taintCrashes
  * @param breakerMaxFailures failures in a row that open the circuit; 0: no breaker
  * @param breakerReset how long the circuit stays open before a probe
+ * @param sessionTtl how long an unused session stays bound to its worker
  */
 public record PoolSettings(String name, int workers, int queueCapacity, Duration queueTimeout,
     Duration restartBackoffMin, Duration restartBackoffMax, WorkerSettings worker, Duration retryBackoff,
-    int taintCrashes, Duration taintWindow, int breakerMaxFailures, Duration breakerReset) {
+    int taintCrashes, Duration taintWindow, int breakerMaxFailures, Duration breakerReset, Duration sessionTtl) {
 
   /** Reads pool {@code name} from the {@code snakepit} block. */
   public static PoolSettings fromConfig(String name, Config snakepit) {
@@ -44,6 +45,6 @@ public record PoolSettings(String name, int workers, int queueCapacity, Duration
         c.getDuration("restart-backoff.min"),
         c.getDuration("restart-backoff.max"), WorkerSettings.fromConfig(c), c.getDuration("retry.backoff"),
         c.getInt("taint.crashes"), c.getDuration("taint.window"), c.getInt("circuit-breaker.max-failures"),
-        c.getDuration("circuit-breaker.reset-timeout"));
+        c.getDuration("circuit-breaker.reset-timeout"), c.getDuration("session-ttl"));
   }
 }
