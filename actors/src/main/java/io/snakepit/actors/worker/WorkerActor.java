@@ -339,12 +339,13 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     if (job.isDone() || code == Status.Code.DEADLINE_EXCEEDED) {
       // Cancelled by its caller, or past its deadline: the worker is fine and free for the next call.
       inFlight.remove(msg.callId());
-      if (!job.isDone()) {
+      // The pool hears first that the worker is free, then the caller its outcome: a caller's next call then
+      // finds the worker free (its session's worker, a closed circuit).
+      boolean timedOut = !job.isDone();
+      callFinished(timedOut);
+      if (timedOut) {
         job.fail(timedOut(job, job.options().timeout().isZero() ? launch.settings().callTimeout()
             : job.options().timeout()));
-        callFinished(true);
-      } else {
-        callFinished(false);
       }
       return this;
     }
@@ -356,13 +357,13 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
         return this;
       }
       inFlight.remove(msg.callId());
+      callFinished(true);
       job.fail(exitStatus != null ? crashed() : new WorkerCallException("call to worker " + launch.workerId()
           + " failed: " + Status.fromThrowable(msg.error()), msg.error()));
-      callFinished(true);
     } else {
       inFlight.remove(msg.callId());
-      complete(job, msg.last());
       callFinished(false);
+      complete(job, msg.last());
     }
     return this;
   }
@@ -478,9 +479,9 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     Throwable error = transportFailures.remove(msg.callId());
     Job job = inFlight.remove(msg.callId());
     if (job != null && error != null) {
+      callFinished(true);
       job.fail(new WorkerCallException("call to worker " + launch.workerId() + " failed while its process stayed up: "
           + Status.fromThrowable(error), error));
-      callFinished(true);
     }
     return this;
   }
