@@ -10,6 +10,7 @@ import com.typesafe.config.Config;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
+import io.snakepit.actors.pool.LostCalls;
 import io.snakepit.actors.pool.PoolActor;
 import io.snakepit.actors.pool.PoolRuntime;
 import io.snakepit.actors.pool.PoolSettings;
@@ -89,6 +90,7 @@ public final class Snakepit implements Extension {
     String instance = config.getString("instance");
     this.runDir = createRunDir(config.getString("run-dir"), instance);
     this.callbacks = boundedCallbackExecutor();
+    system.systemActorOf(LostCalls.create(), "snakepit-lost-calls", Props.empty());
     Set<String> names = config.getConfig("pools").root().keySet();
     List<PoolSettings> settings = names.stream().map(name -> PoolSettings.fromConfig(name, config)).toList();
     Registry registry = config.getBoolean("registry.enabled") ? Registry.open(system, config) : null;

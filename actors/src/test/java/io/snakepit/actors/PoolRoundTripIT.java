@@ -148,6 +148,20 @@ class PoolRoundTripIT {
     assertTrue(e.getMessage().contains("default") && e.getMessage().contains("single"), e.getMessage());
   }
 
+  @Test
+  void aCallSentToAWorkerThatHadStoppedFailsInsteadOfHanging() throws Exception {
+    akka.actor.typed.ActorRef<io.snakepit.actors.worker.WorkerActor.Command> gone =
+        kit.spawn(akka.actor.typed.javadsl.Behaviors.stopped());
+    Thread.sleep(200);
+    java.util.concurrent.CompletableFuture<Result> promise = new java.util.concurrent.CompletableFuture<>();
+    gone.tell(new io.snakepit.actors.worker.WorkerActor.Execute(new io.snakepit.actors.worker.Job.Unary(
+        io.snakepit.proto.ExecuteRequest.newBuilder().setTool("ping").build(), io.snakepit.CallOptions.defaults(),
+        System.nanoTime(), 0, promise)));
+    Throwable e = failure(promise);
+    assertInstanceOf(io.snakepit.WorkerCallException.class, e);
+    assertTrue(e.getMessage().contains("was lost") && e.getMessage().contains("never ran"), e.getMessage());
+  }
+
   static String utf8(byte[] b) {
     return new String(b, StandardCharsets.UTF_8);
   }
