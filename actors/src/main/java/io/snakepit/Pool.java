@@ -1,8 +1,8 @@
 package io.snakepit;
 
-import akka.actor.typed.ActorRef;
 import com.google.protobuf.ByteString;
 import io.snakepit.actors.pool.PoolActor;
+import io.snakepit.actors.pool.PoolLink;
 import io.snakepit.actors.worker.Job;
 import io.snakepit.proto.ExecuteRequest;
 import java.util.Objects;
@@ -22,15 +22,11 @@ public final class Pool {
   private static final AtomicLong CALLS = new AtomicLong();
 
   private final String name;
-  private final ActorRef<PoolActor.Command> actor;
+  private final PoolLink actor;
 
-  Pool(String name, ActorRef<PoolActor.Command> actor) {
+  Pool(String name, PoolLink link) {
     this.name = name;
-    this.actor = actor;
-  }
-
-  ActorRef<PoolActor.Command> actor() {
-    return actor;
+    this.actor = link;
   }
 
   /** The pool's name, as configured under {@code snakepit.pools}. */
@@ -92,13 +88,6 @@ public final class Pool {
   public CompletionStage<Void> ready() {
     CompletableFuture<Void> promise = new CompletableFuture<>();
     actor.tell(new PoolActor.AwaitReady(promise));
-    return promise;
-  }
-
-  /** Stops every worker of the pool; completes once all their processes are gone. */
-  CompletionStage<Void> stop() {
-    CompletableFuture<Void> promise = new CompletableFuture<>();
-    actor.tell(new PoolActor.Shutdown(promise));
     return promise;
   }
 

@@ -10,8 +10,18 @@ import com.typesafe.config.Config;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.javadsl.AskPattern;
+import akka.actor.typed.javadsl.Behaviors;
 import io.snakepit.actors.pool.LostCalls;
 import io.snakepit.actors.pool.PoolActor;
+import io.snakepit.actors.pool.PoolLink;
+import io.snakepit.actors.supervision.ChildSpec;
+import io.snakepit.actors.supervision.Restart;
+import io.snakepit.actors.supervision.ShutdownSpec;
+import io.snakepit.actors.supervision.Strategy;
+import io.snakepit.actors.supervision.Supervisor;
+import io.snakepit.actors.worker.WorkerActor;
 import io.snakepit.actors.pool.PoolRuntime;
 import io.snakepit.actors.pool.PoolSettings;
 import io.snakepit.actors.worker.WorkerJournal;
@@ -24,6 +34,8 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -71,6 +83,7 @@ public final class Snakepit implements Extension {
 
   private final Map<String, Pool> pools = new LinkedHashMap<>();
   private final CompletionStage<SettlementReport> settlement;
+  private final ActorRef<Supervisor.Command> root;
   private final Path runDir;
   private final ExecutorService callbacks;
 
@@ -92,27 +105,31 @@ public final class Snakepit implements Extension {
     this.callbacks = boundedCallbackExecutor();
     system.systemActorOf(LostCalls.create(), "snakepit-lost-calls", Props.empty());
     Set<String> names = config.getConfig("pools").root().keySet();
-    List<PoolSettings> settings = names.stream().map(name -> PoolSettings.fromConfig(name, config)).toList();
+    // HOCON keeps no key order: pools start (and stop in reverse) in name order.
+    List<PoolSettings> settings = names.stream().sorted().map(name -> PoolSettings.fromConfig(name, config)).toList();
     Registry registry = config.getBoolean("registry.enabled") ? Registry.open(system, config) : null;
+    WorkerJournal journal = registry == null ? WorkerJournal.none() : WorkerJournal.of(registry);
     PoolRuntime runtime = new PoolRuntime(ShimBinary.extract(cacheDir), WorkerPackage.unpack(cacheDir), runDir,
-        instance, this::channel, registry == null ? WorkerJournal.none() : WorkerJournal.of(registry));
-    for (PoolSettings s : settings) {
-      pools.put(s.name(), new Pool(s.name(), system.systemActorOf(PoolActor.create(s, runtime),
-          "snakepit-pool-" + s.name().replaceAll("[^A-Za-z0-9_-]", "_"), Props.empty())));
-    }
+        instance, this::channel, journal);
     // Settle what earlier JVMs of this instance left before the first new worker is spawned.
     this.settlement = registry == null ? CompletableFuture.completedFuture(null) : registry.settle(false);
     settlement.whenComplete((report, error) -> {
-      for (Pool pool : pools.values()) {
-        pool.actor().tell(error == null ? PoolActor.Begin.INSTANCE : new PoolActor.Abort(new SnakepitException(
-            "settling what an earlier JVM left failed, so no worker was started: " + error.getMessage(), error)));
-      }
       if (report != null) {
         system.log().info(report.summary());
       }
     });
+    List<ChildSpec<?>> poolSpecs = new ArrayList<>();
+    for (PoolSettings s : settings) {
+      PoolLink link = new PoolLink(settlement);
+      pools.put(s.name(), new Pool(s.name(), link));
+      poolSpecs.add(poolSupervisor(s, runtime, link));
+    }
+    // The node's tree: root (one_for_one) -> per pool (rest_for_one: coordinator, then its worker supervisor).
+    this.root = system.systemActorOf(Supervisor.create(Strategy.ONE_FOR_ONE, 5, Duration.ofMinutes(1), poolSpecs),
+        "snakepit", Props.empty());
     CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceStop(), "snakepit-stop-pools",
-        () -> stopAll().thenApply(done -> Done.getInstance()));
+        () -> AskPattern.<Supervisor.Command, Done>ask(root, Supervisor.Shutdown::new, Duration.ofMinutes(5),
+            system.scheduler()));
     system.getWhenTerminated().whenComplete((done, error) -> {
       callbacks.shutdown();
       deleteRunDir();
@@ -133,7 +150,7 @@ public final class Snakepit implements Extension {
     return pool;
   }
 
-  /** The pools, by name, in configuration order. */
+  /** The pools, by name. */
   public Map<String, Pool> pools() {
     return Map.copyOf(pools);
   }
@@ -163,9 +180,34 @@ public final class Snakepit implements Extension {
         .toArray(CompletableFuture[]::new));
   }
 
-  private CompletionStage<Void> stopAll() {
-    return CompletableFuture.allOf(pools.values().stream().map(p -> p.stop().toCompletableFuture())
-        .toArray(CompletableFuture[]::new));
+  /**
+   * One pool's supervisor: its coordinator first, then the simple_one_for_one supervisor of its workers (rest_for_one:
+   * a new coordinator gets new workers). A worker's shutdown spec gives its shim the stop grace, then a margin, before
+   * the actor is stopped outright (its shim then takes the tree down on stdin EOF).
+   */
+  private ChildSpec<Supervisor.Command> poolSupervisor(PoolSettings s, PoolRuntime runtime, PoolLink link) {
+    Duration workerShutdown = s.worker().shimGrace().plusSeconds(5);
+    ChildSpec<PoolActor.Command> coordinator = ChildSpec.worker("coordinator",
+            () -> PoolActor.create(s, runtime, link))
+        .withShutdown(ShutdownSpec.timeout(workerShutdown.plusSeconds(5)))
+        .withStopMessage(PoolActor.Stop.INSTANCE);
+    ChildSpec<WorkerActor.Command> worker = ChildSpec.template("worker", PoolActor.WorkerStart.class,
+            (PoolActor.WorkerStart start) -> WorkerActor.create(start.launch(), start.events(), runtime.channels(),
+                runtime.journal()))
+        .withRestart(Restart.TEMPORARY)
+        .withShutdown(ShutdownSpec.timeout(workerShutdown))
+        .withStopMessage(WorkerActor.Stop.INSTANCE);
+    ChildSpec<Supervisor.Command> workers = ChildSpec.supervisor("workers", () -> Behaviors.setup(ctx -> {
+      link.workersUp(ctx.getSelf());
+      return Supervisor.create(Strategy.SIMPLE_ONE_FOR_ONE, 10, Duration.ofMinutes(1), List.of(worker));
+    }));
+    return ChildSpec.supervisor("pool-" + s.name().replaceAll("[^A-Za-z0-9_-]", "_"), Strategy.REST_FOR_ONE, 3,
+        Duration.ofMinutes(1), List.of(coordinator, workers));
+  }
+
+  /** The root of the node's supervision tree (for inspection: WhichChildren, CountChildren). */
+  public ActorRef<Supervisor.Command> supervisor() {
+    return root;
   }
 
   private ManagedChannel channel(String socketPath) {

@@ -162,6 +162,30 @@ class PoolRoundTripIT {
     assertTrue(e.getMessage().contains("was lost") && e.getMessage().contains("never ran"), e.getMessage());
   }
 
+  @Test
+  void theNodesTreeIsRootThenOneSupervisorPerPoolThenCoordinatorAndWorkers() throws Exception {
+    var scheduler = kit.system().scheduler();
+    java.time.Duration t = java.time.Duration.ofSeconds(10);
+    var root = await(akka.actor.typed.javadsl.AskPattern.<io.snakepit.actors.supervision.Supervisor.Command,
+        io.snakepit.actors.supervision.Supervisor.Children>ask(snakepit.supervisor(),
+        io.snakepit.actors.supervision.Supervisor.WhichChildren::new, t, scheduler)).children();
+    assertEquals(List.of("pool-default", "pool-single"), root.stream().map(c -> c.id()).toList());
+    @SuppressWarnings("unchecked")
+    var poolSupervisor = (akka.actor.typed.ActorRef<io.snakepit.actors.supervision.Supervisor.Command>)
+        root.get(0).child().orElseThrow();
+    var pool = await(akka.actor.typed.javadsl.AskPattern.<io.snakepit.actors.supervision.Supervisor.Command,
+        io.snakepit.actors.supervision.Supervisor.Children>ask(poolSupervisor,
+        io.snakepit.actors.supervision.Supervisor.WhichChildren::new, t, scheduler)).children();
+    assertEquals(List.of("coordinator", "workers"), pool.stream().map(c -> c.id()).toList());
+    @SuppressWarnings("unchecked")
+    var workers = (akka.actor.typed.ActorRef<io.snakepit.actors.supervision.Supervisor.Command>)
+        pool.get(1).child().orElseThrow();
+    var counts = await(akka.actor.typed.javadsl.AskPattern.<io.snakepit.actors.supervision.Supervisor.Command,
+        io.snakepit.actors.supervision.ChildCounts>ask(workers,
+        io.snakepit.actors.supervision.Supervisor.CountChildren::new, t, scheduler));
+    assertEquals(2, counts.active(), "the default pool's two worker actors: " + counts);
+  }
+
   static String utf8(byte[] b) {
     return new String(b, StandardCharsets.UTF_8);
   }

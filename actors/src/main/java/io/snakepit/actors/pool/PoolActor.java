@@ -2,6 +2,7 @@ package io.snakepit.actors.pool;
 
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
+import akka.actor.typed.PostStop;
 import akka.actor.typed.javadsl.AbstractBehavior;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
@@ -15,6 +16,7 @@ import io.snakepit.SessionBusyException;
 import io.snakepit.SnakepitException;
 import io.snakepit.actors.worker.Job;
 import io.snakepit.actors.worker.Launch;
+import io.snakepit.actors.supervision.Supervisor;
 import io.snakepit.actors.worker.WorkerActor;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -45,11 +47,24 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
   /** Stop every worker, then complete the promise and stop. */
   public record Shutdown(CompletableFuture<Void> promise) implements Command {}
 
+  /** The pool's worker supervisor is up (again): workers start under it. */
+  public record WorkersUp(ActorRef<Supervisor.Command> workers) implements Command {}
+
+  /** The coordinator's stop message (its supervisor's ordered shutdown): stop the workers left, then stop. */
+  public enum Stop implements Command { INSTANCE }
+
+  /** What the worker template of the pool's worker supervisor is started with. */
+  public record WorkerStart(Launch launch, ActorRef<WorkerActor.Event> events) {}
+
   /** Start the workers: the node has settled what earlier JVMs left. */
-  public enum Begin implements Command { INSTANCE }
+  private enum Begin implements Command { INSTANCE }
 
   /** Do not start: the node cannot run workers; calls fail with this error. */
-  public record Abort(SnakepitException error) implements Command {}
+  private record Abort(SnakepitException error) implements Command {}
+
+  private record WorkerStartReply(String workerId, Supervisor.Reply reply, Throwable error) implements Command {}
+
+  private record WorkersGone(ActorRef<Supervisor.Command> workers) implements Command {}
 
   private record FromWorker(WorkerActor.Event event) implements Command {}
 
@@ -89,6 +104,10 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     boolean draining;
     int inFlight;
     int startFailures;
+    boolean stopRequested;
+    boolean awaitingSupervisor;
+    /** Its worker was stopped from outside (the worker supervisor shutting down): no replacement until it is back. */
+    boolean parked;
     final ArrayDeque<Long> crashes = new ArrayDeque<>();
     /** Calls of strict-queue sessions bound to this slot, waiting for its worker. */
     final ArrayDeque<Job> pending = new ArrayDeque<>();
@@ -116,6 +135,8 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
   private final List<CompletableFuture<Void>> stopWaiters = new ArrayList<>();
 
   private Phase phase = Phase.WAITING;
+  private ActorRef<Supervisor.Command> workersSupervisor;
+  private boolean begun;
   private Circuit circuit = Circuit.CLOSED;
   private int failuresInARow;
   private long circuitOpenedAt;
@@ -123,19 +144,26 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
   private long retryKeys;
   private SnakepitException failure;
 
-  /** A pool that starts its workers at once. */
-  public static Behavior<Command> create(PoolSettings settings, PoolRuntime runtime) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new PoolActor(ctx, timers, settings, runtime)));
+  /**
+   * A pool's coordinator: it publishes itself through {@code link}, and starts its workers under the worker
+   * supervisor that announces itself ({@link WorkersUp}) once the node's settlement is done.
+   */
+  public static Behavior<Command> create(PoolSettings settings, PoolRuntime runtime, PoolLink link) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new PoolActor(ctx, timers, settings, runtime, link)));
   }
 
   private PoolActor(ActorContext<Command> context, TimerScheduler<Command> timers, PoolSettings settings,
-      PoolRuntime runtime) {
+      PoolRuntime runtime, PoolLink link) {
     super(context);
     this.context = context;
     this.timers = timers;
     this.settings = settings;
     this.runtime = runtime;
     this.events = context.messageAdapter(WorkerActor.Event.class, FromWorker::new);
+    link.coordinatorUp(context.getSelf());
+    context.pipeToSelf(link.settlement(), (done, error) -> error == null ? Begin.INSTANCE
+        : new Abort(new SnakepitException("settling what an earlier JVM left failed, so no worker was started: "
+            + error.getMessage(), error)));
     for (int i = 0; i < settings.workers(); i++) {
       slots.add(new Slot(i));
     }
@@ -148,7 +176,60 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
   }
 
   private Behavior<Command> onBegin() {
-    if (phase == Phase.WAITING) {
+    begun = true;
+    return maybeStart();
+  }
+
+  private Behavior<Command> onWorkersUp(WorkersUp msg) {
+    workersSupervisor = msg.workers();
+    context.watchWith(msg.workers(), new WorkersGone(msg.workers()));
+    for (Slot slot : slots) {
+      if (slot.awaitingSupervisor || (slot.parked && !slot.alive && phase == Phase.RUNNING)) {
+        slot.awaitingSupervisor = false;
+        spawn(slot);
+      }
+    }
+    return maybeStart();
+  }
+
+  private Behavior<Command> onWorkersGone(WorkersGone msg) {
+    if (msg.workers().equals(workersSupervisor)) {
+      workersSupervisor = null; // its restart announces the next one; spawns wait for it
+    }
+    return this;
+  }
+
+  private Behavior<Command> onWorkerStartReply(WorkerStartReply msg) {
+    Slot slot = byWorker.get(msg.workerId());
+    if (slot == null || !msg.workerId().equals(slot.workerId)) {
+      return this;
+    }
+    if (msg.reply() instanceof Supervisor.Started started) {
+      @SuppressWarnings("unchecked")
+      ActorRef<WorkerActor.Command> ref = (ActorRef<WorkerActor.Command>) started.child();
+      attach(slot, ref);
+    } else {
+      String why = msg.error() != null ? msg.error().getMessage() : String.valueOf(msg.reply());
+      onStartFailed(slot, new WorkerActor.StartFailed(slot.workerId, new io.snakepit.WorkerStartException(
+          "the pool's worker supervisor did not start worker " + slot.workerId + ": " + why, List.of())));
+    }
+    return this;
+  }
+
+  /** The worker's actor is known: watch it, and pass on a stop asked for before it was. */
+  private void attach(Slot slot, ActorRef<WorkerActor.Command> ref) {
+    if (slot.worker == null) {
+      slot.worker = ref;
+      workers.put(slot.workerId, ref);
+      context.watchWith(ref, new WorkerGone(slot.workerId));
+      if (slot.stopRequested) {
+        ref.tell(WorkerActor.Stop.INSTANCE);
+      }
+    }
+  }
+
+  private Behavior<Command> maybeStart() {
+    if (phase == Phase.WAITING && begun && workersSupervisor != null) {
       phase = Phase.STARTING;
       context.getLog().info("pool '{}' starting {} workers of {}", settings.name(), settings.workers(),
           settings.worker().adapter());
@@ -168,6 +249,11 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessageEquals(Begin.INSTANCE, this::onBegin)
+        .onMessage(WorkersUp.class, this::onWorkersUp)
+        .onMessage(WorkersGone.class, this::onWorkersGone)
+        .onMessage(WorkerStartReply.class, this::onWorkerStartReply)
+        .onMessageEquals(Stop.INSTANCE, () -> onShutdown(new Shutdown(new CompletableFuture<>())))
+        .onSignal(PostStop.class, signal -> onPostStop())
         .onMessage(Abort.class, this::onAbort)
         .onMessage(Submit.class, this::onSubmit)
         .onMessage(FromWorker.class, this::onWorkerEvent)
@@ -188,14 +274,21 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     slot.alive = true;
     slot.draining = false;
     slot.inFlight = 0;
+    slot.worker = null;
+    slot.stopRequested = false;
+    slot.parked = false;
+    byWorker.put(slot.workerId, slot);
+    if (workersSupervisor == null) {
+      slot.awaitingSupervisor = true; // the worker supervisor is restarting; it announces itself
+      return;
+    }
     Launch launch = new Launch(runtime.shim(), runtime.workerPackage(),
         runtime.runDir().resolve(slot.workerId + ".sock"), runtime.instance(), slot.workerId, nonce(),
         settings.worker());
-    slot.worker = context.spawn(WorkerActor.create(launch, events, runtime.channels(), runtime.journal()),
-        "worker-" + slot.index + "-" + slot.generation);
-    context.watchWith(slot.worker, new WorkerGone(slot.workerId));
-    byWorker.put(slot.workerId, slot);
-    workers.put(slot.workerId, slot.worker);
+    String workerId = slot.workerId;
+    context.ask(Supervisor.Reply.class, workersSupervisor, Duration.ofSeconds(30),
+        replyTo -> new Supervisor.StartFromTemplate(new WorkerStart(launch, events), replyTo),
+        (reply, error) -> new WorkerStartReply(workerId, reply, error));
   }
 
   private static String nonce() {
@@ -383,7 +476,8 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     if (slot == null || !event.workerId().equals(slot.workerId)) {
       return this;
     }
-    if (event instanceof WorkerActor.Ready) {
+    if (event instanceof WorkerActor.Ready ready) {
+      attach(slot, ready.worker());
       slot.ready = true;
       slot.startFailures = 0;
       if (phase == Phase.RUNNING || phase == Phase.STARTING) {
@@ -456,6 +550,9 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
       timers.startSingleTimer("retry-" + retryKeys++, new Retry(job), delay);
     }
     if (exited.requested() || !(phase == Phase.RUNNING || phase == Phase.STARTING)) {
+      // Stopped, but not by this coordinator (it would be STOPPING, or the slot replaced): its supervisor is
+      // shutting down or restarting; the slot waits for the next worker supervisor.
+      slot.parked = exited.requested() && (phase == Phase.RUNNING || phase == Phase.STARTING);
       return;
     }
     callFailed();
@@ -527,7 +624,15 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
   private void stopWorkers() {
     for (Slot slot : slots) {
       if (slot.alive) {
-        slot.worker.tell(WorkerActor.Stop.INSTANCE);
+        if (slot.worker != null) {
+          slot.worker.tell(WorkerActor.Stop.INSTANCE);
+        } else {
+          slot.stopRequested = true;
+          if (slot.awaitingSupervisor) {
+            slot.awaitingSupervisor = false;
+            slot.alive = false;
+          }
+        }
       }
     }
   }
@@ -539,6 +644,9 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
       slot.alive = false;
       slot.ready = false;
       idle.remove(slot);
+      if (slot.parked) {
+        return maybeFinishStop();
+      }
       if ((phase == Phase.RUNNING || phase == Phase.STARTING) && !timers.isTimerActive("respawn-" + slot.index)) {
         // The actor ended without reporting an exit (it failed): its process is gone with it; replace it.
         spawn(slot);
@@ -580,6 +688,17 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
       stopWorkers();
     }
     return maybeFinishStop();
+  }
+
+  /** Stopped by its supervisor or failed: whoever still waits here gets a typed error, not silence. */
+  private Behavior<Command> onPostStop() {
+    PoolUnavailableException gone = new PoolUnavailableException("pool '" + settings.name()
+        + "': its coordinator stopped before the call reached a worker", null);
+    queue.forEach(job -> job.fail(gone));
+    slots.forEach(slot -> slot.pending.forEach(job -> job.fail(gone)));
+    readyWaiters.forEach(p -> p.completeExceptionally(gone));
+    stopWaiters.forEach(p -> p.complete(null));
+    return this;
   }
 
   private Behavior<Command> maybeFinishStop() {

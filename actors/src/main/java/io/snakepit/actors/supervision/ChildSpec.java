@@ -82,6 +82,17 @@ public final class ChildSpec<T> {
         ChildType.SUPERVISOR, Supervisor.Stop.INSTANCE);
   }
 
+  /**
+   * A nested supervisor whose behaviour {@code start} makes (it must run a {@link Supervisor}, possibly wrapped, for
+   * example to publish its reference). Stop message and shutdown as for {@link #supervisor(String, Strategy, int,
+   * Duration, List)}.
+   */
+  public static ChildSpec<Supervisor.Command> supervisor(String id, Supplier<Behavior<Supervisor.Command>> start) {
+    Objects.requireNonNull(start, "start");
+    return new ChildSpec<>(checkId(id), argument -> start.get(), Restart.PERMANENT, ShutdownSpec.INFINITY,
+        ChildType.SUPERVISOR, Supervisor.Stop.INSTANCE);
+  }
+
   /** This spec with another restart type. */
   public ChildSpec<T> withRestart(Restart restart) {
     return new ChildSpec<>(id, start, restart, shutdown, type, stopMessage);

@@ -75,7 +75,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   }
 
   /** The worker is serving; it takes calls from now on. */
-  public record Ready(String workerId, WorkerIdentity identity) implements Event {}
+  public record Ready(String workerId, WorkerIdentity identity, ActorRef<Command> worker) implements Event {}
 
   /** A call finished; the worker can take another. {@code failed}: it failed for the worker's fault, not the tool's. */
   public record Idle(String workerId, boolean failed) implements Event {}
@@ -551,7 +551,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     }
     context.getLog().debug("worker {} ready: python pid {}, shim pid {}", launch.workerId(), identity.pid(),
         identity.shimPid());
-    pool.tell(new Ready(launch.workerId(), identity));
+    pool.tell(new Ready(launch.workerId(), identity, context.getSelf()));
     return this;
   }
 

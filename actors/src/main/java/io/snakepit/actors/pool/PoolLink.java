@@ -1,0 +1,46 @@
+package io.snakepit.actors.pool;
+
+import akka.actor.typed.ActorRef;
+import io.snakepit.actors.supervision.Supervisor;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * What stays of a pool while its supervisor restarts its actors: where its current coordinator is (the {@code Pool}
+ * handle sends there), and the settlement every coordinator must wait for before it starts workers.
+ */
+public final class PoolLink {
+  private final AtomicReference<ActorRef<PoolActor.Command>> coordinator = new AtomicReference<>();
+  private final CompletableFuture<ActorRef<PoolActor.Command>> first = new CompletableFuture<>();
+  private final CompletionStage<?> settlement;
+
+  /** @param settlement completes once earlier JVMs' leftovers are settled (or fails: then no worker may start) */
+  public PoolLink(CompletionStage<?> settlement) {
+    this.settlement = settlement;
+  }
+
+  /** Sends to the current coordinator; before the first one is up, as soon as it is. */
+  public void tell(PoolActor.Command message) {
+    ActorRef<PoolActor.Command> current = coordinator.get();
+    if (current != null) {
+      current.tell(message);
+    } else {
+      first.thenAccept(ref -> coordinator.get().tell(message));
+    }
+  }
+
+  CompletionStage<?> settlement() {
+    return settlement;
+  }
+
+  void coordinatorUp(ActorRef<PoolActor.Command> ref) {
+    coordinator.set(ref);
+    first.complete(ref);
+  }
+
+  /** Called by the pool's worker supervisor as it starts: its coordinator starts workers under it. */
+  public void workersUp(ActorRef<Supervisor.Command> workers) {
+    tell(new PoolActor.WorkersUp(workers));
+  }
+}
