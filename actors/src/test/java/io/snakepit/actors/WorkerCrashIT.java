@@ -93,6 +93,13 @@ class WorkerCrashIT {
     assertEquals("exited with code 9", exit9.exitStatus());
     assertEquals("killed by signal 9 (SIGKILL)", sigkill.exitStatus());
     assertTrue(sigsegv.exitStatus().startsWith("killed by signal 11 (SIGSEGV)"), sigsegv.exitStatus());
+    assertEquals(WorkerCrashedException.Reason.EXITED, exit9.reason());
+    assertEquals(WorkerCrashedException.Reason.KILLED, sigkill.reason());
+    assertEquals(WorkerCrashedException.Reason.SEGFAULT, sigsegv.reason());
+    awaitWorker();
+    WorkerCrashedException abort = assertInstanceOf(WorkerCrashedException.class,
+        failure(pool.execute("crash", "{\"signal\": 6}")));
+    assertEquals(WorkerCrashedException.Reason.ABORTED, abort.reason());
     awaitWorker();
   }
 

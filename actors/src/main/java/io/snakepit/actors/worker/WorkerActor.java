@@ -144,6 +144,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   private WorkerGrpc.WorkerStub stub;
   private ShimEvent.ExecFailed execFailed;
   private String exitStatus;
+  private WorkerCrashedException.Reason crashReason = WorkerCrashedException.Reason.LOST;
   private String journalFailure;
   private boolean startDeadlinePassed;
   private boolean reported;
@@ -507,6 +508,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       rememberStderr("snakepit-shim: " + error.message());
       context.getLog().warn("worker {}: shim error: {}", launch.workerId(), error.message());
     } else if (event instanceof ShimEvent.Exit exit) {
+      crashReason = reason(exit.status());
       onExitReported(exit.status().describe());
     } else if (event instanceof ShimEvent.Unknown unknown) {
       context.getLog().warn("worker {}: unexpected line from the shim: {}", launch.workerId(), unknown.line());
@@ -586,7 +588,19 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   }
 
   private SnakepitException crashed() {
-    return new WorkerCrashedException(launch.workerId(), exitStatus, List.copyOf(stderrTail));
+    return new WorkerCrashedException(launch.workerId(), exitStatus, crashReason, List.copyOf(stderrTail));
+  }
+
+  private static WorkerCrashedException.Reason reason(io.snakepit.shim.ExitStatus status) {
+    if (!status.signaled()) {
+      return WorkerCrashedException.Reason.EXITED;
+    }
+    return switch (status.signal()) {
+      case 9 -> WorkerCrashedException.Reason.KILLED;
+      case 11, 7 -> WorkerCrashedException.Reason.SEGFAULT;
+      case 6 -> WorkerCrashedException.Reason.ABORTED;
+      default -> WorkerCrashedException.Reason.SIGNALED;
+    };
   }
 
   private Behavior<Command> onShimExited(ShimExited msg) {
