@@ -59,6 +59,17 @@ class PoolBehaviourIT {
     return Integer.parseInt(await(pool.execute("pid", "{}")).json());
   }
 
+  /** Asks for the serving worker's pid until it is not {@code pid} (or 15 s pass); returns the last one seen. */
+  private static int awaitOtherPid(Pool pool, int pid) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+    int now = pid;
+    while (now == pid && System.nanoTime() < deadline) {
+      Thread.sleep(200);
+      now = pid(pool);
+    }
+    return now;
+  }
+
   @Test
   void callsOnOneWorkerWithConcurrencyFourReallyOverlap() throws Exception {
     Pool pool = snakepit.pool("overlap");
@@ -131,13 +142,7 @@ class PoolBehaviourIT {
   void aWorkerIsReplacedAfterItsTimeToLive() throws Exception {
     Pool pool = snakepit.pool("aging");
     int first = pid(pool);
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
-    int now = first;
-    while (now == first && System.nanoTime() < deadline) {
-      Thread.sleep(200);
-      now = pid(pool);
-    }
-    assertNotEquals(first, now, "the worker outlived its ttl");
+    assertNotEquals(first, awaitOtherPid(pool, first), "the worker outlived its ttl");
   }
 
   @Test
@@ -145,13 +150,7 @@ class PoolBehaviourIT {
     Pool pool = snakepit.pool("hungry");
     int first = pid(pool);
     assertEquals("200", await(pool.execute("grow", "{\"mb\": 200}")).json());
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
-    int now = first;
-    while (now == first && System.nanoTime() < deadline) {
-      Thread.sleep(200);
-      now = pid(pool);
-    }
-    assertNotEquals(first, now, "a worker holding 200 MiB outlived recycle.max-rss = 150MiB");
+    assertNotEquals(first, awaitOtherPid(pool, first), "a worker holding 200 MiB outlived recycle.max-rss = 150MiB");
   }
 
   @Test

@@ -719,18 +719,27 @@ public final class Supervisor extends AbstractBehavior<Supervisor.Command> {
 
   private void restartChild(RestartChild msg) {
     Child<?> child = find(msg.id());
-    if (strategy == Strategy.SIMPLE_ONE_FOR_ONE) {
-      msg.replyTo().tell(new Refused(msg.id(), Refusal.SIMPLE_ONE_FOR_ONE));
-    } else if (child == null) {
-      msg.replyTo().tell(new Refused(msg.id(), Refusal.NOT_FOUND));
-    } else if (child.ref != null) {
-      msg.replyTo().tell(new Refused(msg.id(), Refusal.RUNNING));
-    } else if (child.wanted) {
-      msg.replyTo().tell(new Refused(msg.id(), Refusal.RESTARTING));
+    Refusal refusal = refusalForStoppedChild(child);
+    if (refusal != null) {
+      msg.replyTo().tell(new Refused(msg.id(), refusal));
     } else {
       job = new Job(Kind.RESTART_CHILD, child, msg.replyTo());
       job.steps.add(new StartStep(child));
     }
+  }
+
+  /** Why restart_child or delete_child cannot act on {@code child} (they need a stopped, kept child), or null. */
+  private Refusal refusalForStoppedChild(Child<?> child) {
+    if (strategy == Strategy.SIMPLE_ONE_FOR_ONE) {
+      return Refusal.SIMPLE_ONE_FOR_ONE;
+    }
+    if (child == null) {
+      return Refusal.NOT_FOUND;
+    }
+    if (child.ref != null) {
+      return Refusal.RUNNING;
+    }
+    return child.wanted ? Refusal.RESTARTING : null;
   }
 
   private void terminateChild(TerminateChild msg) {
@@ -753,14 +762,9 @@ public final class Supervisor extends AbstractBehavior<Supervisor.Command> {
 
   private void deleteChild(DeleteChild msg) {
     Child<?> child = find(msg.id());
-    if (strategy == Strategy.SIMPLE_ONE_FOR_ONE) {
-      msg.replyTo().tell(new Refused(msg.id(), Refusal.SIMPLE_ONE_FOR_ONE));
-    } else if (child == null) {
-      msg.replyTo().tell(new Refused(msg.id(), Refusal.NOT_FOUND));
-    } else if (child.ref != null) {
-      msg.replyTo().tell(new Refused(msg.id(), Refusal.RUNNING));
-    } else if (child.wanted) {
-      msg.replyTo().tell(new Refused(msg.id(), Refusal.RESTARTING));
+    Refusal refusal = refusalForStoppedChild(child);
+    if (refusal != null) {
+      msg.replyTo().tell(new Refused(msg.id(), refusal));
     } else {
       children.remove(child);
       msg.replyTo().tell(new Ok(msg.id()));
