@@ -14,7 +14,6 @@ import io.snakepit.Result;
 import io.snakepit.Snakepit;
 import io.snakepit.UnknownToolException;
 import io.snakepit.testing.TestNodes;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -186,7 +185,4 @@ class PoolRoundTripIT {
     assertEquals(2, counts.active(), "the default pool's two worker actors: " + counts);
   }
 
-  static String utf8(byte[] b) {
-    return new String(b, StandardCharsets.UTF_8);
-  }
 }

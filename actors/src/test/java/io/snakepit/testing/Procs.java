@@ -47,18 +47,7 @@ public final class Procs {
 
   /** The value of an environment variable of a process, if it can be read. */
   public static Optional<String> environ(int pid, String name) {
-    try {
-      String prefix = name + "=";
-      for (String entry : new String(Files.readAllBytes(Path.of("/proc/" + pid + "/environ")),
-          StandardCharsets.UTF_8).split("\0")) {
-        if (entry.startsWith(prefix)) {
-          return Optional.of(entry.substring(prefix.length()));
-        }
-      }
-    } catch (IOException e) {
-      // Gone, or not ours to read.
-    }
-    return Optional.empty();
+    return ProcStat.environ(pid).map(env -> env.get(name));
   }
 
   /** Every live process whose environment carries {@code SNAKEPIT_INSTANCE=instance}. */

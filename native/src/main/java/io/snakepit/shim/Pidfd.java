@@ -8,7 +8,7 @@ import java.util.Optional;
 /**
  * A pidfd: a handle on one process that stays bound to it even if its pid is reused, so that a process can be
  * verified and then signalled without a race. Where the kernel has no pidfd (before 5.3), {@link #open} falls back to
- * a plain pid and says so through {@link #isPinned()}.
+ * a plain pid and says so through {@link #supported()}.
  */
 public final class Pidfd implements AutoCloseable {
   private static final long SYS_PIDFD_OPEN = 434;
@@ -67,11 +67,6 @@ public final class Pidfd implements AutoCloseable {
   /** The pid this handle was opened on. */
   public int pid() {
     return pid;
-  }
-
-  /** Whether the handle is a real pidfd (immune to pid reuse) rather than a bare pid. */
-  public boolean isPinned() {
-    return fd >= 0;
   }
 
   /**

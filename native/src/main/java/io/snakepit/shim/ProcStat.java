@@ -1,11 +1,15 @@
 package io.snakepit.shim;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -48,11 +52,11 @@ public record ProcStat(int pid, char state, int ppid, int pgrp, int session, lon
   }
 
   /** The environment a process started with (root, or the same user, may read it); empty if unreadable. */
-  public static Optional<java.util.Map<String, String>> environ(int pid) {
+  public static Optional<Map<String, String>> environ(int pid) {
     try {
       byte[] raw = Files.readAllBytes(Path.of("/proc", Integer.toString(pid), "environ"));
-      java.util.Map<String, String> env = new java.util.HashMap<>();
-      for (String entry : new String(raw, java.nio.charset.StandardCharsets.UTF_8).split("\0")) {
+      Map<String, String> env = new HashMap<>();
+      for (String entry : new String(raw, StandardCharsets.UTF_8).split("\0")) {
         int eq = entry.indexOf('=');
         if (eq > 0) {
           env.put(entry.substring(0, eq), entry.substring(eq + 1));
@@ -79,13 +83,13 @@ public record ProcStat(int pid, char state, int ppid, int pgrp, int session, lon
   }
 
   /** How long ago this process started, from its start time and the system's uptime. */
-  public java.time.Duration age() {
+  public Duration age() {
     try {
       String uptime = Files.readString(Path.of("/proc/uptime")).trim().split(" ")[0];
       double seconds = Double.parseDouble(uptime) - (double) startTime / CLOCK_TICKS;
-      return java.time.Duration.ofMillis(Math.max(0L, (long) (seconds * 1000)));
+      return Duration.ofMillis(Math.max(0L, (long) (seconds * 1000)));
     } catch (IOException e) {
-      return java.time.Duration.ZERO;
+      return Duration.ZERO;
     }
   }
 

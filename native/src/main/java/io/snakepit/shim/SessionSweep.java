@@ -33,10 +33,4 @@ public final class SessionSweep {
     }
     return signalled;
   }
-
-  /** Whether any member of the session that started at or after {@code notBefore} is still alive. */
-  public static boolean anyAlive(int sid, long notBefore) {
-    return ProcStat.all().stream()
-        .anyMatch(p -> p.session() == sid && p.startTime() >= notBefore && p.state() != 'Z');
-  }
 }

@@ -4,6 +4,8 @@ package io.snakepit.shim;
 public final class Signals {
   public static final int SIGHUP = 1;
   public static final int SIGINT = 2;
+  public static final int SIGABRT = 6;
+  public static final int SIGBUS = 7;
   public static final int SIGKILL = 9;
   public static final int SIGSEGV = 11;
   public static final int SIGTERM = 15;

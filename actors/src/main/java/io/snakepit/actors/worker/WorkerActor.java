@@ -31,6 +31,7 @@ import io.snakepit.persistence.SpawnedWorker;
 import io.snakepit.proto.WorkerGrpc;
 import io.snakepit.shim.ProcStat;
 import io.snakepit.shim.SessionSweep;
+import io.snakepit.shim.Signals;
 import io.snakepit.shim.ShimEvent;
 import io.snakepit.shim.ShimLineDecoder;
 import io.snakepit.shim.WorkerIdentity;
@@ -596,9 +597,9 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       return WorkerCrashedException.Reason.EXITED;
     }
     return switch (status.signal()) {
-      case 9 -> WorkerCrashedException.Reason.KILLED;
-      case 11, 7 -> WorkerCrashedException.Reason.SEGFAULT;
-      case 6 -> WorkerCrashedException.Reason.ABORTED;
+      case Signals.SIGKILL -> WorkerCrashedException.Reason.KILLED;
+      case Signals.SIGSEGV, Signals.SIGBUS -> WorkerCrashedException.Reason.SEGFAULT;
+      case Signals.SIGABRT -> WorkerCrashedException.Reason.ABORTED;
       default -> WorkerCrashedException.Reason.SIGNALED;
     };
   }

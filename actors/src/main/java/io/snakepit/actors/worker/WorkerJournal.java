@@ -2,6 +2,7 @@ package io.snakepit.actors.worker;
 
 import io.snakepit.persistence.Registry;
 import io.snakepit.persistence.SpawnedWorker;
+import io.snakepit.shim.BootId;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.slf4j.Logger;
@@ -43,7 +44,7 @@ public interface WorkerJournal {
     return new WorkerJournal() {
       @Override
       public CompletionStage<?> reserve(String nonce, String workerId) {
-        return registry.client().reserve(nonce, workerId, registry.incarnation(), io.snakepit.shim.BootId.current());
+        return registry.client().reserve(nonce, workerId, registry.incarnation(), BootId.current());
       }
 
       @Override
