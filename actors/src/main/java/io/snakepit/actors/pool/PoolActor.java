@@ -411,13 +411,16 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     failuresInARow++;
     int max = settings.breakerMaxFailures();
     if (max > 0 && (circuit == Circuit.HALF_OPEN || (circuit == Circuit.CLOSED && failuresInARow >= max))) {
+      String why = circuit == Circuit.HALF_OPEN ? "circuit opened again: its probe call failed"
+          : "circuit open after " + failuresInARow + " failures in a row";
       circuit = Circuit.OPEN;
       probe = null;
       circuitOpenedAt = System.nanoTime();
       context.getLog().error("pool '{}': circuit open after {} failures in a row; calls fail at once for {} ms",
           settings.name(), failuresInARow, settings.breakerReset().toMillis());
-      CircuitOpenException open = new CircuitOpenException("pool '" + settings.name() + "': circuit opened again"
-          + " (its probe failed, or " + failuresInARow + " failures in a row) before the call reached a worker");
+      CircuitOpenException open = new CircuitOpenException("pool '" + settings.name() + "': " + why
+          + " (crashes, failed starts, transport errors or deadlines) before this call reached a worker; calls fail"
+          + " at once for " + settings.breakerReset().toMillis() + " ms. See the workers' log for the cause");
       queue.forEach(job -> job.fail(open));
       queue.clear();
     }
