@@ -4,7 +4,12 @@
  * docs/SHIM-PROTOCOL.md. Linux only; single-threaded; one poll loop; no signal handlers (signalfd).
  *
  *   JVM (NuProcess) ── stdin: commands, EOF = JVM gone; stdout: report lines ──▶ shim (session leader, subreaper)
+ *                                                                                 ├─ init (only with --unshare pid: pid 1 there)
  *                                                                                 └─ Python (fd 0 lifeline, 1/2 relayed, 3 readiness)
+ *
+ * Isolation options: --rlimit and --cgroup are applied by the child to itself between fork and exec;
+ * --unshare ipc/net/pid are entered by the shim (pid only affects its later children), mount by the
+ * init or the child, never by the shim, which must keep reading the host's /proc.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -14,14 +19,20 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <net/if.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -34,8 +45,11 @@
 #define TEARDOWN_POLL_MS 10      /* pause between SIGKILL sweeps */
 #define TEARDOWN_LIMIT_MS 10000  /* give up (SHIMERR) if children survive SIGKILL this long */
 #define SHIMERR_MAX 16           /* a failing sweep repeats every 10 ms: don't flood the JVM */
+#define CGROUPS_MAX 16           /* --cgroup and --kill-cgroup directories, each */
+#define CGROUP_FILE_MAX 16       /* room for the longest file name appended to a cgroup DIR, "/cgroup.events" */
 #define EX_USAGE 64
 #define EX_SOFTWARE 70
+#define NEEDS_ADMIN " (needs root or CAP_SYS_ADMIN)"
 
 /* The shim is single-threaded: its whole state is file-static. */
 static pid_t self_pid;
@@ -57,6 +71,33 @@ static int stdout_gone;
 static int failed;
 static int shimerr_lines;
 
+/* Isolation, from the command line. Limits are indexed by name; a later --rlimit for a name wins. */
+struct limit {
+	const char *name;
+	int resource;
+	int set;
+	struct rlimit value;
+};
+static struct limit limits[] = {
+	{ .name = "as", .resource = RLIMIT_AS },       { .name = "nofile", .resource = RLIMIT_NOFILE },
+	{ .name = "cpu", .resource = RLIMIT_CPU },     { .name = "core", .resource = RLIMIT_CORE },
+	{ .name = "nproc", .resource = RLIMIT_NPROC }, { .name = "fsize", .resource = RLIMIT_FSIZE },
+};
+#define LIMIT_COUNT ((int)(sizeof limits / sizeof limits[0]))
+
+static const char *join_cgroups[CGROUPS_MAX]; /* --cgroup: Python joins each before exec */
+static int join_count;
+static const char *kill_cgroups[CGROUPS_MAX]; /* --kill-cgroup: cgroup.kill at teardown, then wait until empty */
+static int kill_count;
+
+enum { NS_PID = 1, NS_IPC = 2, NS_MOUNT = 4, NS_NET = 8 };
+static const struct {
+	const char *name;
+	int flag;
+} namespaces[] = { { "pid", NS_PID }, { "ipc", NS_IPC }, { "mount", NS_MOUNT }, { "net", NS_NET } };
+static int unshared;         /* NS_* of --unshare */
+static int init_mnt_fd = -1; /* with --unshare pid,mount: the init's mount namespace, for Python to join */
+
 struct relay {
 	int fd;
 	const char *tag;  /* "OUT " or "ERR " */
@@ -73,10 +114,29 @@ struct pstat {
 	unsigned long long start; /* field 22: clock ticks since boot */
 };
 
-/* Steps of the child that can fail before Python runs; reported in EXECFAIL. */
-enum { STEP_EXEC, STEP_PDEATHSIG, STEP_SIGACTION, STEP_SIGMASK, STEP_DUP, STEP_CLOSE, STEP_SETENV, STEP_COUNT };
+/* Steps of the child that can fail before Python runs; reported in EXECFAIL. STEP_RLIMIT and
+ * STEP_CGROUP are followed by the limit's name or the cgroup's directory. */
+enum {
+	STEP_EXEC, STEP_PDEATHSIG, STEP_SIGACTION, STEP_SIGMASK, STEP_DUP, STEP_CLOSE, STEP_SETENV,
+	STEP_RLIMIT, STEP_CGROUP, STEP_GETCWD, STEP_UNSHARE_MOUNT, STEP_MOUNT_PRIVATE, STEP_SETNS_MOUNT, STEP_CHDIR,
+	STEP_COUNT
+};
 static const char *const step_names[STEP_COUNT] = {
 	"execvp", "prctl(PR_SET_PDEATHSIG)", "sigaction", "sigprocmask", "dup", "close", "setenv",
+	"rlimit", "cgroup", "getcwd",
+	"unshare(CLONE_NEWNS) for --unshare mount",
+	"mount(\"/\", MS_REC|MS_PRIVATE) for --unshare mount",
+	"setns(CLONE_NEWNS) into the pid namespace's mount namespace for --unshare mount",
+	"chdir back to the working directory after joining the mount namespace",
+};
+
+/* Steps of the pid namespace's init before it settles into reaping; reported in SHIMERR. */
+enum { INIT_OK, INIT_PDEATHSIG, INIT_SIGMASK, INIT_STDIO, INIT_UNSHARE_MOUNT, INIT_MOUNT_PRIVATE, INIT_MOUNT_PROC,
+       INIT_COUNT };
+static const char *const init_step_names[INIT_COUNT] = {
+	"", "prctl(PR_SET_PDEATHSIG)", "sigprocmask", "close the signalfd, /dev/null as stdin, stdout and stderr",
+	"unshare(CLONE_NEWNS) for --unshare mount", "mount(\"/\", MS_REC|MS_PRIVATE) for --unshare mount",
+	"mount proc on /proc for --unshare pid,mount",
 };
 
 static const int stop_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT };
@@ -541,19 +601,104 @@ static void read_signals(int act)
 	}
 }
 
+/* ---- cgroups: joined by the child, killed and waited for by the shim ----------------------- */
+
+/* Writes text to DIR/FILE in one write, as cgroup files expect. Returns 0, or -1 with errno set.
+ * Used by the child too, so it reports nothing itself. */
+static int write_cgroup_file(const char *dir, const char *file, const char *text)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/%s", dir, file); /* fits: checked when the options were read */
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t len = strlen(text);
+	ssize_t n;
+	do
+		n = write(fd, text, len);
+	while (n < 0 && errno == EINTR);
+	int e = n < 0 ? errno : EIO;
+	int closed = close(fd) == 0 || errno == EINTR;
+	if (n != (ssize_t)len) {
+		errno = e;
+		return -1;
+	}
+	return closed ? 0 : -1;
+}
+
+/* 1 while DIR/cgroup.events says "populated 1"; 0 when it says 0 or DIR is gone; -1 on error. */
+static int cgroup_populated(const char *dir)
+{
+	char path[PATH_MAX], buf[256];
+	snprintf(path, sizeof path, "%s/cgroup.events", dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+	ssize_t n;
+	do
+		n = read(fd, buf, sizeof buf - 1);
+	while (n < 0 && errno == EINTR);
+	int e = errno;
+	close_fd(&fd);
+	if (n < 0) {
+		errno = e;
+		return e == ENODEV ? 0 : -1; /* ENODEV: removed after the open */
+	}
+	buf[n] = '\0';
+	for (char *line = buf; *line != '\0';) {
+		if (strncmp(line, "populated ", 10) == 0)
+			return line[10] == '1';
+		char *nl = strchr(line, '\n');
+		if (nl == NULL)
+			break;
+		line = nl + 1;
+	}
+	errno = EPROTO;
+	return -1;
+}
+
+/* After each SIGKILL sweep: cgroup.kill for every --kill-cgroup that is still populated, so that
+ * processes that left the shim's tree (or the whole pid namespace) go too. Returns the first
+ * one still populated, or NULL when all are empty. */
+static const char *kill_cgroup_members(void)
+{
+	const char *populated = NULL;
+	for (int k = 0; k < kill_count; k++) {
+		int p = cgroup_populated(kill_cgroups[k]);
+		if (p < 0)
+			shimerr("read %s/cgroup.events", kill_cgroups[k]); /* cannot be waited for: counts as empty */
+		if (p <= 0)
+			continue;
+		if (populated == NULL)
+			populated = kill_cgroups[k];
+		/* No cgroup.kill before Linux 5.14: the sweeps alone have to empty it then. */
+		if (write_cgroup_file(kill_cgroups[k], "cgroup.kill", "1") < 0 && errno != ENOENT)
+			shimerr("write 1 to %s/cgroup.kill", kill_cgroups[k]);
+	}
+	return populated;
+}
+
 /* SIGKILLs the members until waitpid reports no child: with the shim as subreaper,
- * no child left means no descendant left. Returns 0 then, -1 if that could not be reached. */
+ * no child left means no descendant left. Each --kill-cgroup must be empty as well.
+ * Returns 0 then, -1 if that could not be reached. */
 static int teardown(void)
 {
 	long long give_up = now_ms() + TEARDOWN_LIMIT_MS;
 	for (;;) {
 		sweep(SIGKILL);
+		const char *populated = kill_cgroup_members();
 		int r = reap();
-		if (r != 0)
-			return r > 0 ? 0 : -1;
+		if (r < 0)
+			return -1;
+		if (r > 0 && populated == NULL)
+			return 0;
 		if (now_ms() >= give_up) {
 			failed = 1;
-			emitf("SHIMERR teardown: children still alive %d ms after SIGKILL", TEARDOWN_LIMIT_MS);
+			if (r == 0)
+				emitf("SHIMERR teardown: children still alive %d ms after SIGKILL", TEARDOWN_LIMIT_MS);
+			else
+				emitf("SHIMERR teardown: cgroup %s still populated %d ms after SIGKILL", populated,
+				      TEARDOWN_LIMIT_MS);
 			return -1;
 		}
 		/* Wake on SIGCHLD, or after a short pause to catch members that only now became children. */
@@ -568,28 +713,81 @@ static int teardown(void)
 
 /* ---- the child: from fork to exec --------------------------------------------------------- */
 
-/* Child only: tells the shim why Python could not be started, then gives up. */
+/* Child only: tells the shim why Python could not be started, then gives up. arg: for STEP_RLIMIT
+ * and STEP_CGROUP, the index of the limit or the directory; -1 otherwise. */
 __attribute__((noreturn))
-static void child_fail(int report_fd, int step)
+static void child_fail_at(int report_fd, int step, int arg)
 {
-	int msg[2] = { errno, step };
+	int msg[3] = { errno, step, arg };
 	if (write(report_fd, msg, sizeof msg) < 0) {
 		/* nothing left to tell with: the shim sees exit status 127 alone */
 	}
 	_exit(127);
 }
 
-/* Runs in the child between fork and exec; never returns. fds: stdin's read end, stdout's and
- * stderr's write ends, the readiness pipe's write end. The shim is single-threaded, so opendir
- * and setenv (which allocate) are safe here after fork. */
 __attribute__((noreturn))
-static void run_child(char *const argv[], const int fds[4], int report_fd)
+static void child_fail(int report_fd, int step)
+{
+	child_fail_at(report_fd, step, -1);
+}
+
+/* Child only: whether the shim has died. stdin_writer: the child's copy of the write end of
+ * Python's stdin, which it closes here. */
+static int shim_gone(int stdin_reader, int stdin_writer)
+{
+	if (!(unshared & NS_PID))
+		return getppid() != self_pid;
+	/* In a new pid namespace getppid() reads 0 whatever became of the shim. Instead: once this
+	 * copy is closed, only the shim holds a write end of Python's stdin, so a hang-up means it is gone. */
+	if (close(stdin_writer) < 0 && errno != EINTR)
+		return 1;
+	struct pollfd p = { .fd = stdin_reader, .events = POLLIN };
+	return poll(&p, 1, 0) < 0 || (p.revents & POLLHUP) != 0;
+}
+
+/* Child only: with --unshare mount, a mount namespace of Python's own (mount alone), or the one the
+ * pid namespace's init set up with its own /proc (pid,mount). */
+static void enter_mount_namespace(int report_fd)
+{
+	if (!(unshared & NS_MOUNT))
+		return;
+	if (!(unshared & NS_PID)) {
+		if (unshare(CLONE_NEWNS) < 0)
+			child_fail(report_fd, STEP_UNSHARE_MOUNT);
+		/* Private, so that nothing mounted inside propagates back to the host. */
+		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+			child_fail(report_fd, STEP_MOUNT_PRIVATE);
+		return;
+	}
+	/* setns() moves the working directory to the namespace's root: come back to the same path. */
+	char cwd[PATH_MAX];
+	if (getcwd(cwd, sizeof cwd) == NULL)
+		child_fail(report_fd, STEP_GETCWD);
+	if (setns(init_mnt_fd, CLONE_NEWNS) < 0)
+		child_fail(report_fd, STEP_SETNS_MOUNT);
+	if (chdir(cwd) < 0)
+		child_fail(report_fd, STEP_CHDIR);
+}
+
+/* Runs in the child between fork and exec; never returns. fds: stdin's read end, stdout's and
+ * stderr's write ends, the readiness pipe's write end; stdin_writer: the shim's end of stdin.
+ * The shim is single-threaded, so opendir and setenv (which allocate) are safe here after fork. */
+__attribute__((noreturn))
+static void run_child(char *const argv[], const int fds[4], int stdin_writer, int report_fd)
 {
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		child_fail(report_fd, STEP_PDEATHSIG);
 	/* The shim may have died before the line above: then nobody would ever kill us. */
-	if (getppid() != self_pid)
+	if (shim_gone(fds[0], stdin_writer))
 		_exit(1);
+	/* Cgroups first, by host paths, before a mount namespace could change what a path means.
+	 * Everything Python forks from now on is inside; the shim is not. */
+	char pid_text[16];
+	snprintf(pid_text, sizeof pid_text, "%d", (int)getpid());
+	for (int k = 0; k < join_count; k++)
+		if (write_cgroup_file(join_cgroups[k], "cgroup.procs", pid_text) < 0)
+			child_fail_at(report_fd, STEP_CGROUP, k);
+	enter_mount_namespace(report_fd);
 	if (reset_signal_dispositions() < 0)
 		child_fail(report_fd, STEP_SIGACTION);
 	sigset_t none;
@@ -614,8 +812,30 @@ static void run_child(char *const argv[], const int fds[4], int report_fd)
 		child_fail(report_fd, STEP_CLOSE);
 	if (setenv("SNAKEPIT_READY_FD", "3", 1) < 0)
 		child_fail(report_fd, STEP_SETENV);
+	/* Limits last: a low nofile or as would fail the steps above. */
+	for (int k = 0; k < LIMIT_COUNT; k++)
+		if (limits[k].set && setrlimit(limits[k].resource, &limits[k].value) < 0)
+			child_fail_at(report_fd, STEP_RLIMIT, k);
 	execvp(argv[0], argv);
 	child_fail(report_fd, STEP_EXEC);
+}
+
+/* EXECFAIL <errno> [<step>[ <what>]: ]<strerror>, from what the child reported. */
+static void report_exec_failure(int e, int step, int arg)
+{
+	const char *hint = "";
+	if (e == EPERM && step == STEP_RLIMIT)
+		hint = " (raising a hard limit needs CAP_SYS_RESOURCE; nofile stops at /proc/sys/fs/nr_open)";
+	else if (e == EPERM && step >= STEP_UNSHARE_MOUNT && step <= STEP_SETNS_MOUNT)
+		hint = NEEDS_ADMIN;
+	if (step == STEP_RLIMIT && arg >= 0 && arg < LIMIT_COUNT)
+		emitf("EXECFAIL %d rlimit %s%s: %s", e, limits[arg].name, hint, strerror(e));
+	else if (step == STEP_CGROUP && arg >= 0 && arg < join_count)
+		emitf("EXECFAIL %d cgroup %s: %s", e, join_cgroups[arg], strerror(e));
+	else if (step == STEP_EXEC || step < 0 || step >= STEP_COUNT)
+		emitf("EXECFAIL %d %s", e, strerror(e));
+	else
+		emitf("EXECFAIL %d %s%s: %s", e, step_names[step], hint, strerror(e));
 }
 
 static void set_nonblocking(int fd)
@@ -642,7 +862,7 @@ static void spawn(char *const argv[])
 		die("fork");
 	if (pid == 0) {
 		const int fds[4] = { in[0], out[1], err[1], rdy[1] };
-		run_child(argv, fds, rep[1]);
+		run_child(argv, fds, in[1], rep[1]);
 	}
 
 	/* The shim, from here on. It keeps in[1] open and never writes to it: Python's stdin
@@ -654,12 +874,13 @@ static void spawn(char *const argv[])
 	close_fd(&err[1]);
 	close_fd(&rdy[1]);
 	close_fd(&rep[1]);
+	close_fd(&init_mnt_fd); /* the child has joined it, or holds its own copy */
 	out_relay.fd = out[0];
 	err_relay.fd = err[0];
 	ready_fd = rdy[0];
 
 	/* Blocks until exec succeeds (EOF, close-on-exec) or the child reports why it failed. */
-	int msg[2];
+	int msg[3];
 	ssize_t n;
 	do
 		n = read(rep[0], msg, sizeof msg);
@@ -667,10 +888,7 @@ static void spawn(char *const argv[])
 	if (n < 0) {
 		shimerr("read the exec report pipe");
 	} else if (n == (ssize_t)sizeof msg) {
-		if (msg[1] == STEP_EXEC || msg[1] < 0 || msg[1] >= STEP_COUNT)
-			emitf("EXECFAIL %d %s", msg[0], strerror(msg[0]));
-		else
-			emitf("EXECFAIL %d %s: %s", msg[0], step_names[msg[1]], strerror(msg[0]));
+		report_exec_failure(msg[0], msg[1], msg[2]);
 		while (waitpid(pid, &py_status, 0) < 0) {
 			if (errno != EINTR) {
 				shimerr("waitpid %d", (int)pid);
@@ -685,14 +903,292 @@ static void spawn(char *const argv[])
 	close_fd(&rep[0]);
 }
 
+/* ---- --unshare: the namespaces the shim enters itself, and the pid namespace's init ---------- */
+
+/* Init only: everything before it settles into reaping. Returns INIT_OK or the step that failed. */
+static int set_up_init(void)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		return INIT_PDEATHSIG;
+	/* All blocked: a namespace's init drops unhandled signals anyway, and SIGCHLD must stay pending
+	 * for sigwaitinfo. */
+	sigset_t all;
+	sigfillset(&all);
+	if (sigprocmask(SIG_SETMASK, &all, NULL) < 0)
+		return INIT_SIGMASK;
+	/* Nothing of the shim's: not its signals, not its stdio (the init must never write to the JVM). */
+	if (close(sig_fd) < 0 && errno != EINTR)
+		return INIT_STDIO;
+	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (nul < 0)
+		return INIT_STDIO;
+	for (int fd = 0; fd <= 2; fd++)
+		if (dup2(nul, fd) < 0)
+			return INIT_STDIO;
+	if (close(nul) < 0 && errno != EINTR)
+		return INIT_STDIO;
+	if (unshared & NS_MOUNT) {
+		if (unshare(CLONE_NEWNS) < 0)
+			return INIT_UNSHARE_MOUNT;
+		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+			return INIT_MOUNT_PRIVATE;
+		/* A proc of the new pid namespace, so that /proc inside shows its pids only. */
+		if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+			return INIT_MOUNT_PROC;
+	}
+	return INIT_OK;
+}
+
+/* The init: pid 1 of the new pid namespace, forked by the shim before Python. Orphans inside the
+ * namespace are re-parented to it (not to the shim), so it reaps them; it never execs and does
+ * nothing else. When it dies (SIGKILL in the teardown, or its PDEATHSIG when the shim dies) the
+ * kernel kills everything left in the namespace, setsid() or not. report: the set-up pipe. */
+__attribute__((noreturn))
+static void run_init(int report)
+{
+	int msg[2] = { 0, set_up_init() };
+	if (msg[1] != INIT_OK)
+		msg[0] = errno;
+	/* getppid() reads 0 in a namespace's init whatever became of the shim. The shim alone holds the
+	 * read end of this pipe, so EPIPE here means it died before PR_SET_PDEATHSIG was in place. */
+	if (write(report, msg, sizeof msg) != (ssize_t)sizeof msg || msg[1] != INIT_OK)
+		_exit(1);
+	if (close(report) < 0 && errno != EINTR)
+		_exit(1);
+	sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	for (;;) {
+		while (waitpid(-1, NULL, WNOHANG | __WALL) > 0)
+			continue;
+		/* No child yet (ECHILD) or none ended: sleep until one does. There is no one to report
+		 * an error to, and sigwaitinfo on a blocked SIGCHLD can only be interrupted. */
+		sigwaitinfo(&chld, NULL);
+	}
+}
+
+/* The shim: forks the init and waits until its set-up is done, so that Python can join its mount
+ * namespace. Returns 0, or -1 after a SHIMERR (the teardown then takes the init down). */
+static int start_init(void)
+{
+	int setup[2];
+	if (pipe2(setup, O_CLOEXEC) < 0) {
+		shimerr("pipe2 for the pid namespace's init");
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		shimerr("fork the pid namespace's init");
+		close_fd(&setup[0]);
+		close_fd(&setup[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		/* Held here, the read end would keep the write below from failing once the shim is gone. */
+		if (close(setup[0]) < 0 && errno != EINTR)
+			_exit(1);
+		run_init(setup[1]);
+	}
+	close_fd(&setup[1]);
+	int msg[2];
+	ssize_t n;
+	do
+		n = read(setup[0], msg, sizeof msg);
+	while (n < 0 && errno == EINTR);
+	int e = errno;
+	close_fd(&setup[0]);
+	if (n < 0) {
+		errno = e;
+		shimerr("read the set-up pipe of the pid namespace's init");
+		return -1;
+	}
+	if (n != (ssize_t)sizeof msg) {
+		errno = n == 0 ? ECHILD : EPROTO;
+		shimerr("the pid namespace's init (pid %d) ended during its set-up", (int)pid);
+		return -1;
+	}
+	if (msg[1] != INIT_OK) {
+		errno = msg[0];
+		shimerr("the pid namespace's init: %s%s", msg[1] > 0 && msg[1] < INIT_COUNT ? init_step_names[msg[1]] : "?",
+		        msg[0] == EPERM ? NEEDS_ADMIN : "");
+		return -1;
+	}
+	if (unshared & NS_MOUNT) {
+		char path[64];
+		snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int)pid);
+		init_mnt_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (init_mnt_fd < 0) {
+			shimerr("open %s for --unshare mount", path);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A new network namespace has a loopback device, but down. */
+static int loopback_up(void)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		shimerr("socket(AF_INET) to bring up lo for --unshare net");
+		return -1;
+	}
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof ifr);
+	strcpy(ifr.ifr_name, "lo");
+	int r = ioctl(s, SIOCGIFFLAGS, &ifr);
+	if (r < 0) {
+		shimerr("ioctl(SIOCGIFFLAGS) on lo for --unshare net");
+	} else {
+		ifr.ifr_flags |= IFF_UP;
+		r = ioctl(s, SIOCSIFFLAGS, &ifr);
+		if (r < 0)
+			shimerr("ioctl(SIOCSIFFLAGS) bringing lo up for --unshare net%s", errno == EPERM ? NEEDS_ADMIN : "");
+	}
+	close_fd(&s);
+	return r < 0 ? -1 : 0;
+}
+
+/* The shim, before forking Python: ipc and net it enters itself (it needs neither); pid affects only
+ * the children it forks afterwards, the first of which is the init. Mount is the init's or the
+ * child's to enter, never the shim's: it reads the host's /proc by host pids. Returns 0, or -1
+ * after a SHIMERR. */
+static int isolate(void)
+{
+	if ((unshared & NS_IPC) && unshare(CLONE_NEWIPC) < 0) {
+		shimerr("unshare(CLONE_NEWIPC) for --unshare ipc%s", errno == EPERM ? NEEDS_ADMIN : "");
+		return -1;
+	}
+	if (unshared & NS_NET) {
+		if (unshare(CLONE_NEWNET) < 0) {
+			shimerr("unshare(CLONE_NEWNET) for --unshare net%s", errno == EPERM ? NEEDS_ADMIN : "");
+			return -1;
+		}
+		if (loopback_up() < 0)
+			return -1;
+	}
+	if (unshared & NS_PID) {
+		if (unshare(CLONE_NEWPID) < 0) {
+			shimerr("unshare(CLONE_NEWPID) for --unshare pid%s", errno == EPERM ? NEEDS_ADMIN : "");
+			return -1;
+		}
+		return start_init();
+	}
+	return 0;
+}
+
 /* ---- main --------------------------------------------------------------------------------- */
 
 static void usage(void)
 {
-	fputs("usage: snakepit-shim [--grace-ms N] [--] PROGRAM [ARGS...]\n"
+	fputs("usage: snakepit-shim [--grace-ms N] [--rlimit NAME=SOFT[:HARD]]... [--cgroup DIR]...\n"
+	      "                     [--kill-cgroup DIR]... [--unshare LIST] [--] PROGRAM [ARGS...]\n"
 	      "Runs PROGRAM in a new session and reports on stdout (see docs/SHIM-PROTOCOL.md).\n"
-	      "  --grace-ms N  milliseconds from SIGTERM to SIGKILL when stdin closes (default 2000)\n",
+	      "  --grace-ms N               milliseconds from SIGTERM to SIGKILL when stdin closes (default 2000)\n"
+	      "  --rlimit NAME=SOFT[:HARD]  setrlimit for PROGRAM, not the shim. NAME: as, nofile, cpu, core, nproc,\n"
+	      "                             fsize; SOFT, HARD: a decimal integer or 'unlimited'; HARD defaults to SOFT.\n"
+	      "                             Repeatable; the last one for a NAME wins\n"
+	      "  --cgroup DIR               PROGRAM writes its pid to DIR/cgroup.procs before exec; the shim stays\n"
+	      "                             outside. Repeatable (up to 16)\n"
+	      "  --kill-cgroup DIR          at teardown write 1 to DIR/cgroup.kill (cgroup v2) and wait until\n"
+	      "                             DIR/cgroup.events says populated 0. Repeatable (up to 16)\n"
+	      "  --unshare LIST             new namespaces for PROGRAM, LIST a comma-separated subset of\n"
+	      "                             pid,ipc,mount,net (needs root or CAP_SYS_ADMIN). Repeatable\n",
 	      stderr);
+}
+
+__attribute__((format(printf, 1, 2)))
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("snakepit-shim: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	usage();
+	return EX_USAGE;
+}
+
+/* A limit as --rlimit writes it: decimal digits only (no sign, no spaces) or "unlimited". */
+static int parse_rlim(const char *s, size_t len, rlim_t *v)
+{
+	if (len == 9 && strncmp(s, "unlimited", 9) == 0) {
+		*v = RLIM_INFINITY;
+		return 0;
+	}
+	if (len == 0)
+		return -1;
+	rlim_t x = 0;
+	for (size_t k = 0; k < len; k++) {
+		if (s[k] < '0' || s[k] > '9')
+			return -1;
+		rlim_t digit = (rlim_t)(s[k] - '0');
+		if (x > (RLIM_INFINITY - digit) / 10)
+			return -1;
+		x = x * 10 + digit;
+	}
+	*v = x;
+	return 0;
+}
+
+/* --rlimit NAME=SOFT[:HARD]. Returns 0, or EX_USAGE after saying why. */
+static int parse_rlimit(const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	struct limit *l = NULL;
+	for (int k = 0; eq != NULL && k < LIMIT_COUNT; k++)
+		if (strlen(limits[k].name) == (size_t)(eq - arg) && strncmp(arg, limits[k].name, (size_t)(eq - arg)) == 0)
+			l = &limits[k];
+	struct rlimit v;
+	const char *soft = eq != NULL ? eq + 1 : "";
+	const char *colon = strchr(soft, ':');
+	size_t soft_len = colon != NULL ? (size_t)(colon - soft) : strlen(soft);
+	if (l == NULL || parse_rlim(soft, soft_len, &v.rlim_cur) < 0 ||
+	    (colon != NULL && parse_rlim(colon + 1, strlen(colon + 1), &v.rlim_max) < 0))
+		return usage_error("--rlimit needs NAME=SOFT[:HARD], NAME one of as, nofile, cpu, core, nproc, fsize, "
+		                   "SOFT and HARD each a decimal integer or 'unlimited'; got '%s'", arg);
+	if (colon == NULL)
+		v.rlim_max = v.rlim_cur;
+	if (v.rlim_cur > v.rlim_max)
+		return usage_error("--rlimit %s: the soft limit is above the hard limit (NAME=SOFT[:HARD] needs SOFT <= HARD)",
+		                   arg);
+	l->value = v;
+	l->set = 1;
+	return 0;
+}
+
+/* --cgroup DIR and --kill-cgroup DIR. Returns 0, or EX_USAGE after saying why. */
+static int add_cgroup(const char *option, const char *dir, const char *dirs[], int *count)
+{
+	if (dir[0] == '\0' || strchr(dir, '\n') != NULL || strlen(dir) >= PATH_MAX - CGROUP_FILE_MAX)
+		return usage_error("%s needs a cgroup directory DIR (not empty, no newline, under %d bytes); got '%s'",
+		                   option, PATH_MAX - CGROUP_FILE_MAX, dir);
+	if (*count == CGROUPS_MAX)
+		return usage_error("%s DIR can be given at most %d times; '%s' is one too many", option, CGROUPS_MAX, dir);
+	dirs[(*count)++] = dir;
+	return 0;
+}
+
+/* --unshare LIST. Returns 0, or EX_USAGE after saying why. */
+static int parse_unshare(const char *list)
+{
+	int flags = 0;
+	for (const char *p = list;; p++) {
+		size_t len = strcspn(p, ",");
+		int flag = 0;
+		for (size_t k = 0; k < sizeof namespaces / sizeof namespaces[0]; k++)
+			if (strlen(namespaces[k].name) == len && strncmp(p, namespaces[k].name, len) == 0)
+				flag = namespaces[k].flag;
+		if (flag == 0)
+			return usage_error("--unshare needs LIST, a comma-separated subset of pid,ipc,mount,net; got '%s'", list);
+		flags |= flag;
+		p += len;
+		if (*p == '\0')
+			break;
+	}
+	unshared |= flags;
+	return 0;
 }
 
 int main(int argc, char *argv[])
@@ -703,6 +1199,9 @@ int main(int argc, char *argv[])
 			i++;
 			break;
 		}
+		/* Every option but "--" takes a value; a missing one reads as "" and is refused below. */
+		const char *value = i + 1 < argc ? argv[i + 1] : "";
+		int bad = 0;
 		if (strcmp(argv[i], "--grace-ms") == 0) {
 			if (i + 1 >= argc || parse_ms(argv[i + 1], &default_grace) < 0) {
 				fprintf(stderr, "snakepit-shim: --grace-ms needs milliseconds from 0 to %d, got '%s'\n",
@@ -711,6 +1210,18 @@ int main(int argc, char *argv[])
 				return EX_USAGE;
 			}
 			i++;
+		} else if (strcmp(argv[i], "--rlimit") == 0) {
+			bad = parse_rlimit(value);
+			i++;
+		} else if (strcmp(argv[i], "--cgroup") == 0) {
+			bad = add_cgroup(argv[i], value, join_cgroups, &join_count);
+			i++;
+		} else if (strcmp(argv[i], "--kill-cgroup") == 0) {
+			bad = add_cgroup(argv[i], value, kill_cgroups, &kill_count);
+			i++;
+		} else if (strcmp(argv[i], "--unshare") == 0) {
+			bad = parse_unshare(value);
+			i++;
 		} else if (argv[i][0] == '-') {
 			fprintf(stderr, "snakepit-shim: unknown option '%s'\n", argv[i]);
 			usage();
@@ -718,6 +1229,8 @@ int main(int argc, char *argv[])
 		} else {
 			break;
 		}
+		if (bad)
+			return bad;
 	}
 	if (i >= argc) {
 		fprintf(stderr, "snakepit-shim: no PROGRAM given\n");
@@ -773,7 +1286,10 @@ int main(int argc, char *argv[])
 	boot_id[strcspn(boot_id, "\n")] = '\0';
 	close_fd(&bfd);
 
-	spawn(argv + i);
+	/* After a failed --unshare set-up there is no Python: the loop below is skipped and the
+	 * teardown takes down what was started (the init). */
+	if (isolate() == 0)
+		spawn(argv + i);
 
 	/* The shim's loop, until Python is gone, the grace is over, KILL came, or a system call failed. */
 	enum { P_SIG, P_STDIN, P_READY, P_OUT, P_ERR, P_COUNT };
@@ -815,7 +1331,7 @@ int main(int argc, char *argv[])
 		relay_read(&out_relay, 1);
 	while (err_relay.fd >= 0)
 		relay_read(&err_relay, 1);
-	if (torn_down == 0 && !py_reaped) {
+	if (torn_down == 0 && !py_reaped && py_pid > 0) {
 		errno = ECHILD;
 		shimerr("no wait status was collected for Python (pid %d)", (int)py_pid);
 	}
