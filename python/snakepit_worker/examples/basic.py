@@ -3,6 +3,7 @@
 import builtins
 import os
 import signal as _signal
+import socket
 import sys
 import threading
 import time
@@ -47,6 +48,12 @@ class BasicAdapter(Adapter):
             open(path, "w").close()
             os.kill(os.getpid(), _signal.SIGKILL)
         return "survived"
+
+    @tool
+    def connect(self, host, port, timeout=2.0):
+        """Opens a TCP connection and closes it; returns True (for tests of network isolation)."""
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
 
     @tool
     def grow(self, mb):

@@ -42,6 +42,22 @@ class ForkingAdapter(BasicAdapter):
         return _orphaned_sleep(seconds, new_session=True)
 
     @tool
+    def fork_bomb(self, seconds=30):
+        """Runs a shell fork bomb for up to seconds, for tests of the pids limit; returns how long it ran.
+
+        Refuses to run unless this worker is under a pids limit (isolation.limits.pids): without one it
+        would take the host down.
+        """
+        limit = _pids_limit()
+        if limit is None:
+            raise RuntimeError("fork_bomb refuses to run without a pids limit (isolation.limits.pids)")
+        started = time.monotonic()
+        bomb = subprocess.Popen(["sh", "-c", "b() { b | b & }; b; sleep %d" % seconds])
+        self._children.append(bomb)
+        time.sleep(seconds)
+        return time.monotonic() - started
+
+    @tool
     def fork_compute(self, values):
         """Squares the values in a pool of two forked processes: forking while serving works."""
         with multiprocessing.get_context("fork").Pool(2) as pool:
@@ -82,3 +98,24 @@ def _orphaned_sleep(seconds, new_session):
         raise RuntimeError("the intermediate child ended without reporting its child's pid (wait status %d)"
                            % status)
     return int(reported)
+
+
+def _pids_limit():
+    """The pids.max of this process's cgroup (v1 pids hierarchy or cgroup2), or None when there is none."""
+    with open("/proc/self/cgroup") as f:
+        entries = [line.rstrip("\n").split(":", 2) for line in f]
+    candidates = []
+    for _, controllers, path in entries:
+        if "pids" in controllers.split(","):
+            candidates.append("/sys/fs/cgroup/pids" + path)
+        elif controllers == "":
+            candidates += ["/sys/fs/cgroup" + path, "/sys/fs/cgroup/unified" + path]
+    for directory in candidates:
+        try:
+            with open(os.path.join(directory, "pids.max")) as f:
+                value = f.read().strip()
+        except OSError:
+            continue
+        if value != "max":
+            return int(value)
+    return None

@@ -13,7 +13,7 @@ public final class WorkerCrashedException extends SnakepitException {
   public enum Reason {
     /** It exited with a non-zero code (or zero, in the middle of a call). */
     EXITED,
-    /** SIGKILL: someone killed it, or the kernel's OOM killer did. */
+    /** SIGKILL: someone killed it, or the kernel's OOM killer did (outside a memory limit of its own). */
     KILLED,
     /** SIGSEGV or SIGBUS: a native crash. */
     SEGFAULT,
@@ -22,7 +22,11 @@ public final class WorkerCrashedException extends SnakepitException {
     /** Another signal. */
     SIGNALED,
     /** Its shim died too, so the real wait status is unknown. */
-    LOST
+    LOST,
+    /** It reached its cgroup's memory limit (isolation.limits.memory): the kernel's OOM killer ended it. */
+    MEMORY_LIMIT,
+    /** It reached its cgroup's pids limit (isolation.limits.pids) and was killed. */
+    PIDS_LIMIT
   }
 
   private final String exitStatus;

@@ -16,6 +16,7 @@ import io.snakepit.persistence.SettlementReport;
 import io.snakepit.persistence.SpawnedWorker;
 import io.snakepit.persistence.WorkerSettled;
 import io.snakepit.shim.BootId;
+import io.snakepit.shim.Cgroups;
 import io.snakepit.shim.ProcStat;
 import io.snakepit.testing.NodeProcess;
 import io.snakepit.testing.Procs;
@@ -185,6 +186,29 @@ class RegistryIT {
     } finally {
       reused.destroyForcibly().waitFor();
       unmarked.destroyForcibly().waitFor();
+    }
+  }
+
+  @Test
+  void aJournaledCgroupIsKilledAndRemovedAtSettlementEvenWithAProcessThatDroppedTheMarker() throws Exception {
+    String nonce = "n" + UUID.randomUUID().toString().substring(0, 8);
+    Cgroups.WorkerCgroup cgroup = Cgroups.create(Cgroups.Layout.detect(), "snakepit-it",
+        TestNodes.INSTANCE + "/settle-" + nonce, Cgroups.Limits.NONE);
+    // No marker in its environment: only the journaled cgroup ties it to the entry.
+    Process unmarked = new ProcessBuilder("sleep", "1000").start();
+    try {
+      Files.writeString(cgroup.unified().resolve("cgroup.procs"), Long.toString(unmarked.pid()));
+      SettlementReport report = withRegistry("", r -> {
+        await(r.client().reserve(nonce, "test-" + nonce, "earlier", BootId.current(), cgroup.recorded()));
+        return await(r.settle(false));
+      });
+      assertEquals(1, report.count(Settlement.KILLED), report.table());
+      assertTrue(unmarked.waitFor(10, TimeUnit.SECONDS), "the process in the journaled cgroup is alive");
+      assertEquals(9, unmarked.exitValue() - 128, "not SIGKILLed: exit value " + unmarked.exitValue());
+      assertTrue(!Files.exists(cgroup.unified()), "the cgroup was not removed: " + cgroup.unified());
+    } finally {
+      unmarked.destroyForcibly().waitFor();
+      cgroup.remove(Duration.ofSeconds(5));
     }
   }
 

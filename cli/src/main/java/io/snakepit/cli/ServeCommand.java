@@ -7,6 +7,7 @@ import com.typesafe.config.Config;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.snakepit.Snakepit;
+import io.snakepit.actors.worker.Isolation;
 import io.snakepit.persistence.SettlementReport;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -53,8 +54,34 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
       description = "This node's name on the host (default: snakepit.instance, \"default\").")
   String instance;
 
+  @Option(names = "--isolation", paramLabel = "MODE",
+      description = "How workers are contained: process (default), cgroup, namespaces, runc or systemd."
+          + " 'snakepit doctor' says which this host supports.")
+  String isolation;
+
+  @Option(names = "--network", paramLabel = "host|none",
+      description = "namespaces and runc modes: none leaves the workers only a private loopback.")
+  String network;
+
+  @Option(names = "--memory-limit", paramLabel = "SIZE", description = "Memory limit per worker, e.g. 512MiB.")
+  String memoryLimit;
+
+  @Option(names = "--pids-limit", paramLabel = "N", description = "Processes and threads per worker.")
+  Integer pidsLimit;
+
+  @Option(names = "--cpu-limit", paramLabel = "CPUS", description = "CPU time per worker, in CPUs, e.g. 0.5.")
+  Double cpuLimit;
+
   @Override
   public Integer call() throws Exception {
+    if (isolation != null) {
+      try {
+        Isolation.Mode.parse(isolation);
+      } catch (IllegalArgumentException e) {
+        System.err.println("snakepit: --isolation: " + e.getMessage());
+        return 2;
+      }
+    }
     Files.createDirectories(dataDir);
     Config config = NodeConfig.load(dataDir, instance, overrides());
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "snakepit", config);
@@ -101,7 +128,8 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
     });
     Config pool = config.getConfig("snakepit.pools.default").withFallback(config.getConfig("snakepit.pool-defaults"));
     System.out.println("ready: " + pool.getInt("workers") + " workers of " + pool.getString("adapter")
-        + ", gateway on " + listen.host() + ":" + gateway.getPort());
+        + ", gateway on " + listen.host() + ":" + gateway.getPort() + ", isolation "
+        + pool.getString("isolation.mode"));
     System.out.flush();
     system.getWhenTerminated().toCompletableFuture().get();
     return 0;
@@ -121,6 +149,22 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
     }
     if (!pythonPath.isEmpty()) {
       c.put(pool + "python-path", pythonPath.stream().map(p -> p.toAbsolutePath().toString()).toList());
+    }
+    String isolated = "snakepit.pool-defaults.isolation.";
+    if (isolation != null) {
+      c.put(isolated + "mode", isolation);
+    }
+    if (network != null) {
+      c.put(isolated + "network", network);
+    }
+    if (memoryLimit != null) {
+      c.put(isolated + "limits.memory", memoryLimit);
+    }
+    if (pidsLimit != null) {
+      c.put(isolated + "limits.pids", pidsLimit);
+    }
+    if (cpuLimit != null) {
+      c.put(isolated + "limits.cpu", cpuLimit);
     }
     return c;
   }

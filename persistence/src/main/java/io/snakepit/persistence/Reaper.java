@@ -1,7 +1,9 @@
 package io.snakepit.persistence;
 
+import io.snakepit.shim.Cgroups;
 import io.snakepit.shim.Pidfd;
 import io.snakepit.shim.ProcStat;
+import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -43,6 +45,8 @@ public final class Reaper {
     Duration age = Duration.ZERO;
     Settlement how;
     String detail = "";
+    /** Its cgroups, when they still exist on this boot: killed and removed with the rest of the tree. */
+    Cgroups.WorkerCgroup cgroup;
 
     Plan(RegistryEntry entry) {
       this.entry = entry;
@@ -105,6 +109,7 @@ public final class Reaper {
       plan.detail = "recorded under boot " + entry.bootId() + ", this is boot " + bootId + ": nothing signalled";
       return plan;
     }
+    plan.cgroup = ownCgroup(entry);
     SpawnedWorker s = entry.spawned();
     Map<Integer, Long> recorded = new LinkedHashMap<>();
     if (s != null) {
@@ -135,6 +140,13 @@ public final class Reaper {
       LOG.warn("registry entry {} ({}): pid {} is not the recorded process; it gets no signal", entry.nonce(),
           entry.workerId(), plan.impostors);
     }
+    if (plan.targets.isEmpty() && plan.cgroup != null && plan.cgroup.populated()) {
+      // Processes in its cgroup without its marker (they replaced their environment): still its tree.
+      plan.tier = policy.forAge(Duration.ofDays(365 * 100));
+      plan.how = Settlement.KILLED;
+      plan.detail = "cgroup still populated: killed through cgroup.kill";
+      return plan;
+    }
     if (plan.targets.isEmpty()) {
       plan.how = plan.impostors.isEmpty() ? Settlement.EXITED : Settlement.IMPOSTOR;
       plan.detail = plan.impostors.isEmpty() ? "no process of its tree is alive"
@@ -150,6 +162,24 @@ public final class Reaper {
       plan.detail = "watched: " + plan.targets.size() + " processes left running, entry stays open";
     }
     return plan;
+  }
+
+  /**
+   * The entry's cgroups if any of them still exists. They are this tree's by construction: made for this worker
+   * alone, named after its nonce, and gone with a reboot (an entry of another boot never gets here).
+   */
+  private static Cgroups.WorkerCgroup ownCgroup(RegistryEntry entry) {
+    if (entry.cgroups().isEmpty()) {
+      return null;
+    }
+    Cgroups.WorkerCgroup cg = Cgroups.of(entry.cgroups());
+    boolean named = cg.dirs().stream().allMatch(d -> d.getFileName().toString().endsWith("-" + entry.nonce()));
+    if (!named) {
+      LOG.warn("registry entry {} ({}): its recorded cgroups {} are not named after it; left alone", entry.nonce(),
+          entry.workerId(), entry.cgroups());
+      return null;
+    }
+    return cg.dirs().stream().anyMatch(Files::isDirectory) ? cg : null;
   }
 
   /** Opens a pidfd on a marked process, then verifies it again: only then may a signal go through the pidfd. */
@@ -209,6 +239,26 @@ public final class Reaper {
       p.detail = p.tier.describe() + ": " + p.targets.size() + " processes"
           + (p.impostors.isEmpty() ? "" : "; impostor left alone: " + String.join(", ", p.impostors));
       LOG.info("registry entry {} ({}): {}", p.entry.nonce(), p.entry.workerId(), p.detail);
+    }
+    for (Plan p : plans) {
+      if (p.how != null && p.cgroup != null) {
+        removeCgroup(p);
+      }
+    }
+  }
+
+  /** cgroup.kill for what is left in a settled entry's cgroups, then their removal. */
+  private static void removeCgroup(Plan p) {
+    boolean populated = p.cgroup.populated();
+    try {
+      p.cgroup.kill();
+      p.cgroup.remove(Duration.ofSeconds(10));
+      if (populated) {
+        p.detail += "; its cgroup was killed (cgroup.kill) and removed";
+      }
+    } catch (Cgroups.CgroupException e) {
+      p.detail += "; " + e.getMessage();
+      LOG.error("registry entry {} ({}): {}", p.entry.nonce(), p.entry.workerId(), e.getMessage());
     }
   }
 

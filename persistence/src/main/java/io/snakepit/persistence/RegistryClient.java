@@ -34,8 +34,17 @@ public final class RegistryClient {
 
   /** Journals a worker about to be spawned. */
   public CompletionStage<Done> reserve(String nonce, String workerId, String incarnation, String bootId) {
+    return reserve(nonce, workerId, incarnation, bootId, List.of());
+  }
+
+  /**
+   * Journals a worker about to be spawned, with the cgroups it will run in ({@code controller=directory}, as
+   * {@code Cgroups.WorkerCgroup.recorded()} writes them): settlement kills and removes them.
+   */
+  public CompletionStage<Done> reserve(String nonce, String workerId, String incarnation, String bootId,
+      List<String> cgroups) {
     long now = System.currentTimeMillis();
-    return ask(r -> new WorkerRegistry.Reserve(nonce, workerId, incarnation, bootId, now, r));
+    return ask(r -> new WorkerRegistry.Reserve(nonce, workerId, incarnation, bootId, now, List.copyOf(cgroups), r));
   }
 
   /** Journals a worker's identity; the worker may take calls once this completes. */

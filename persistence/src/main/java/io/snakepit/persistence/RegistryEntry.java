@@ -8,17 +8,22 @@ package io.snakepit.persistence;
  * @param incarnation the node incarnation that reserved it
  * @param reservedAt when it was reserved (epoch ms)
  * @param bootId the boot id at reservation
+ * @param cgroups the cgroups made for it ({@code controller=directory}), killed and removed when it is settled
  * @param spawned what the shim reported once the worker was ready; null while only reserved
  * @param exitStatus how the worker ended, if the JVM saw it; null otherwise
  */
 public record RegistryEntry(String nonce, String workerId, String incarnation, long reservedAt, String bootId,
-    SpawnedWorker spawned, String exitStatus) implements RegistrySerializable {
+    java.util.List<String> cgroups, SpawnedWorker spawned, String exitStatus) implements RegistrySerializable {
+
+  public RegistryEntry {
+    cgroups = cgroups == null ? java.util.List.of() : java.util.List.copyOf(cgroups); // older snapshots have none
+  }
 
   RegistryEntry withSpawned(SpawnedWorker s) {
-    return new RegistryEntry(nonce, workerId, incarnation, reservedAt, bootId, s, exitStatus);
+    return new RegistryEntry(nonce, workerId, incarnation, reservedAt, bootId, cgroups, s, exitStatus);
   }
 
   RegistryEntry withExit(String status) {
-    return new RegistryEntry(nonce, workerId, incarnation, reservedAt, bootId, spawned, status);
+    return new RegistryEntry(nonce, workerId, incarnation, reservedAt, bootId, cgroups, spawned, status);
   }
 }

@@ -27,7 +27,7 @@ public final class WorkerRegistry
 
   /** Record a worker about to be spawned. */
   public record Reserve(String nonce, String workerId, String incarnation, String bootId, long at,
-      ActorRef<Done> replyTo) implements Command {}
+      List<String> cgroups, ActorRef<Done> replyTo) implements Command {}
 
   /** Record a worker's identity once it is up; it may take calls after the reply. */
   public record RecordSpawned(String nonce, SpawnedWorker spawned, ActorRef<Done> replyTo) implements Command {}
@@ -49,8 +49,9 @@ public final class WorkerRegistry
     String nonce();
   }
 
-  public record Reserved(String nonce, String workerId, String incarnation, String bootId, long at)
-      implements Event {}
+  /** A worker about to be spawned; {@code cgroups} is null in events written before cgroups were journaled. */
+  public record Reserved(String nonce, String workerId, String incarnation, String bootId, long at,
+      List<String> cgroups) implements Event {}
 
   public record Spawned(String nonce, SpawnedWorker spawned) implements Event {}
 
@@ -121,7 +122,7 @@ public final class WorkerRegistry
     return newCommandHandlerBuilder()
         .forAnyState()
         .onCommand(Reserve.class, (state, c) -> Effect()
-            .persist(new Reserved(c.nonce(), c.workerId(), c.incarnation(), c.bootId(), c.at()))
+            .persist(new Reserved(c.nonce(), c.workerId(), c.incarnation(), c.bootId(), c.at(), c.cgroups()))
             .thenReply(c.replyTo(), s -> Done.getInstance()))
         .onCommand(RecordSpawned.class, (state, c) -> Effect()
             .persist(new Spawned(c.nonce(), c.spawned()))
@@ -152,7 +153,8 @@ public final class WorkerRegistry
     return newEventHandlerBuilder()
         .forAnyState()
         .onEvent(Reserved.class, (state, e) -> state.with(
-            new RegistryEntry(e.nonce(), e.workerId(), e.incarnation(), e.at(), e.bootId(), null, null)))
+            new RegistryEntry(e.nonce(), e.workerId(), e.incarnation(), e.at(), e.bootId(),
+                e.cgroups() == null ? List.of() : e.cgroups(), null, null)))
         .onEvent(Spawned.class, (state, e) -> update(state, e.nonce(), entry -> entry.withSpawned(e.spawned())))
         .onEvent(Exited.class, (state, e) -> update(state, e.nonce(), entry -> entry.withExit(e.status())))
         .onEvent(Settled.class, (state, e) -> state.without(e.nonce()))

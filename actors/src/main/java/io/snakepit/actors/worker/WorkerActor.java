@@ -29,6 +29,7 @@ import io.snakepit.proto.PingResponse;
 import io.snakepit.persistence.FaultInjection;
 import io.snakepit.persistence.SpawnedWorker;
 import io.snakepit.proto.WorkerGrpc;
+import io.snakepit.shim.Cgroups;
 import io.snakepit.shim.ProcStat;
 import io.snakepit.shim.SessionSweep;
 import io.snakepit.shim.Signals;
@@ -108,6 +109,11 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
 
   private record PingAnswered(boolean ok, String why) implements Command {}
 
+  /** The worker could not be contained as its pool's isolation asks (no cgroup, no systemd, no runc...). */
+  private record Refused(RuntimeException error) implements Command {}
+
+  private enum LimitTick implements Command { INSTANCE }
+
   private enum HealthTick implements Command { INSTANCE }
 
   private enum RecycleTick implements Command { INSTANCE }
@@ -125,6 +131,8 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   private enum Phase { STARTING, READY, STOPPING }
 
   private static final Duration TRANSPORT_GRACE = Duration.ofSeconds(3);
+  /** How often a limited worker's cgroup counters are read. */
+  private static final Duration LIMIT_CHECK = Duration.ofMillis(250);
 
   private final ActorContext<Command> context;
   private final TimerScheduler<Command> timers;
@@ -157,6 +165,14 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   private boolean recycleRequested;
   private boolean processGone;
   private boolean disposed;
+  /** The worker's cgroup when the JVM made one. */
+  private Cgroups.WorkerCgroup cgroup;
+  /** Its OCI bundle in runc mode. */
+  private RuncBundle bundle;
+  /** Where its limit hits are counted (its own cgroup, or runc's), when it has limits. */
+  private Cgroups.WorkerCgroup limited;
+  /** Which limit it hit, once one was: it is then killed, and this is how it ended. */
+  private String limitHit;
 
   /**
    * A worker actor; it starts its shim at once.
@@ -181,8 +197,138 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     this.pool = pool;
     this.channels = channels;
     this.journal = journal;
+    List<String> cgroups;
+    try {
+      cgroups = contain();
+    } catch (RuntimeException e) {
+      context.getSelf().tell(new Refused(e));
+      return;
+    }
     // The reservation is durable before the process exists, so a crash at any later point leaves a trace.
-    context.pipeToSelf(journal.reserve(launch.nonce(), launch.workerId()), (done, error) -> new Reserved(error));
+    context.pipeToSelf(journal.reserve(launch.nonce(), launch.workerId(), cgroups),
+        (done, error) -> new Reserved(error));
+  }
+
+  /** Makes what the pool's isolation mode needs before the spawn; returns the cgroups to journal. */
+  private List<String> contain() {
+    Isolation isolation = launch.settings().isolation();
+    switch (isolation.mode()) {
+      case SYSTEMD -> {
+        requireSystemd();
+        requireExecutable(isolation.systemdRun(), "systemd-run (package systemd)");
+        return List.of();
+      }
+      case RUNC -> {
+        requireExecutable(isolation.runc().binary(), "runc (e.g. apt-get install runc)");
+        bundle = RuncBundle.write(launch, launch.socket().getParent(), isolation.cgroupParent());
+        List<String> recorded = bundle.recordedCgroups();
+        if (isolation.limits().any()) {
+          Cgroups.WorkerCgroup runcs = Cgroups.of(recorded);
+          limited = new Cgroups.WorkerCgroup(runcs.unified(), runcs.v1(), isolation.limits());
+        }
+        return recorded;
+      }
+      default -> {
+        if (!isolation.ownCgroup()) {
+          return List.of();
+        }
+        cgroup = Cgroups.create(Cgroups.Layout.detect(), isolation.cgroupParent(),
+            launch.instance() + "/" + launch.workerId() + "-" + launch.nonce(), isolation.limits());
+        limited = isolation.limits().any() ? cgroup : null;
+        return cgroup.recorded();
+      }
+    }
+  }
+
+  private static void requireSystemd() {
+    if (!java.nio.file.Files.isDirectory(java.nio.file.Path.of("/run/systemd/system"))) {
+      String init;
+      try {
+        init = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/1/comm")).trim();
+      } catch (java.io.IOException e) {
+        init = "unknown";
+      }
+      throw new IllegalStateException("isolation mode 'systemd' needs systemd as PID 1 (a transient scope per"
+          + " worker, through systemd-run), but PID 1 here is '" + init + "' and /run/systemd/system does not exist."
+          + " Use isolation mode 'cgroup' for the same containment (a cgroup per worker, cgroup.kill, limits)"
+          + " without systemd");
+    }
+  }
+
+  private static void requireExecutable(String program, String what) {
+    boolean found = program.contains("/") ? java.nio.file.Files.isExecutable(java.nio.file.Path.of(program))
+        : java.util.Arrays.stream(System.getenv().getOrDefault("PATH", "").split(":"))
+            .anyMatch(dir -> !dir.isEmpty() && java.nio.file.Files.isExecutable(java.nio.file.Path.of(dir, program)));
+    if (!found) {
+      throw new IllegalStateException("'" + program + "' is not " + (program.contains("/") ? "an executable file"
+          : "on PATH") + ": the isolation mode needs " + what + ". Install it, or set its path in"
+          + " snakepit.pool-defaults.isolation");
+    }
+  }
+
+  private Behavior<Command> onRefused(Refused msg) {
+    report(new StartFailed(launch.workerId(), new WorkerStartException("worker " + launch.workerId() + " cannot"
+        + " start in isolation mode '" + launch.settings().isolation().mode().configName() + "': "
+        + msg.error().getMessage(), List.of())));
+    return Behaviors.stopped();
+  }
+
+  /** A limit was reached: the worker is killed (its state is unknown) and its end says which limit. */
+  private Behavior<Command> onLimitTick() {
+    if (limitHit == null && exitStatus == null) {
+      limitHit = limitVerdict(limited.counters());
+      if (limitHit != null) {
+        context.getLog().warn("worker {}: {}; killing it", launch.workerId(), limitHit);
+        send("KILL");
+      }
+    }
+    return this;
+  }
+
+  /** "killed: memory limit 256 MiB exceeded ..." when the kernel counted a limit hit, else null. */
+  private String limitVerdict(Cgroups.Counters counters) {
+    Cgroups.Limits limits = launch.settings().isolation().limits();
+    if (counters.oomKills() > 0) {
+      crashReason = WorkerCrashedException.Reason.MEMORY_LIMIT;
+      return "killed: memory limit " + Cgroups.bytes(limits.memoryBytes()) + " exceeded (the kernel's OOM killer"
+          + " ended " + counters.oomKills() + " process" + (counters.oomKills() == 1 ? "" : "es") + " of the worker;"
+          + " raise snakepit.pools.<name>.isolation.limits.memory)";
+    }
+    if (counters.pidsRefused() > 0) {
+      crashReason = WorkerCrashedException.Reason.PIDS_LIMIT;
+      return "killed: pids limit " + limits.pids() + " reached (" + counters.pidsRefused() + " forks refused; a"
+          + " fork bomb, or raise snakepit.pools.<name>.isolation.limits.pids)";
+    }
+    return null;
+  }
+
+  /** After the tree is gone: the cgroup is removed, runc forgets the container. */
+  private void releaseContainment() {
+    if (cgroup != null) {
+      try {
+        cgroup.kill();
+        cgroup.remove(Duration.ofSeconds(5));
+      } catch (Cgroups.CgroupException e) {
+        context.getLog().error("worker {}: {}", launch.workerId(), e.getMessage());
+      }
+      cgroup = null;
+    }
+    if (bundle != null) {
+      RuncBundle b = bundle;
+      bundle = null;
+      java.util.concurrent.CompletableFuture.runAsync(() -> {
+        b.delete();
+        List<String> recorded = b.recordedCgroups();
+        try {
+          Cgroups.WorkerCgroup cg = Cgroups.of(recorded);
+          cg.kill();
+          cg.remove(Duration.ofSeconds(5));
+        } catch (Cgroups.CgroupException e) {
+          org.slf4j.LoggerFactory.getLogger(WorkerActor.class).error("worker {}: {}", launch.workerId(),
+              e.getMessage());
+        }
+      });
+    }
   }
 
   private Behavior<Command> onReserved(Reserved msg) {
@@ -198,7 +344,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       return Behaviors.stopped();
     }
     FaultInjection.haltIfAsked("after-reserve");
-    NuProcessBuilder builder = new NuProcessBuilder(launch.command(), launch.environment());
+    NuProcessBuilder builder = new NuProcessBuilder(launch.command(cgroup, bundle), launch.environment());
     builder.setProcessListener(new ShimHandler(context.getSelf()));
     process = builder.start();
     int pid = process == null ? 0 : process.getPID();
@@ -208,6 +354,9 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       context.getSelf().tell(new ShimExited(Integer.MIN_VALUE));
     }
     timers.startSingleTimer(StartDeadline.INSTANCE, launch.settings().startTimeout());
+    if (limited != null) {
+      timers.startTimerWithFixedDelay(LimitTick.INSTANCE, LIMIT_CHECK);
+    }
     context.getLog().debug("worker {} starting: shim pid {}", launch.workerId(), pid);
     return this;
   }
@@ -216,6 +365,8 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
         .onMessage(Reserved.class, this::onReserved)
+        .onMessage(Refused.class, this::onRefused)
+        .onMessageEquals(LimitTick.INSTANCE, this::onLimitTick)
         .onMessage(Journaled.class, this::onJournaled)
         .onMessage(Execute.class, this::onExecute)
         .onMessage(FromShim.class, this::onShimEvent)
@@ -510,7 +661,15 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       context.getLog().warn("worker {}: shim error: {}", launch.workerId(), error.message());
     } else if (event instanceof ShimEvent.Exit exit) {
       crashReason = reason(exit.status());
-      onExitReported(exit.status().describe());
+      String status = exit.status().describe();
+      if (limited != null && limitHit == null) {
+        limitHit = limitVerdict(limited.counters());
+      } else if (limitHit != null) {
+        limitVerdict(limited.counters()); // the reason again: reason() above replaced it
+      }
+      timers.cancel(LimitTick.INSTANCE);
+      releaseContainment();
+      onExitReported(limitHit == null ? status : limitHit + " (" + status + ")");
     } else if (event instanceof ShimEvent.Unknown unknown) {
       context.getLog().warn("worker {}: unexpected line from the shim: {}", launch.workerId(), unknown.line());
     }
@@ -608,6 +767,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     if (exitStatus == null) {
       // No EXIT line: the shim itself was killed, so nothing took its tree down. Do it here.
       List<Integer> killed = SessionSweep.killSession(shim.pid(), shim.startTime());
+      releaseContainment(); // cgroup.kill: also what left the session
       exitStatus = "its shim (pid " + shim.pid() + ") died unexpectedly (NuProcess exit code "
           + msg.nuProcessCode() + ")";
       if (process != null) {

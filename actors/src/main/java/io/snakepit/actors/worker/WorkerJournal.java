@@ -3,6 +3,7 @@ package io.snakepit.actors.worker;
 import io.snakepit.persistence.Registry;
 import io.snakepit.persistence.SpawnedWorker;
 import io.snakepit.shim.BootId;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.slf4j.Logger;
@@ -12,7 +13,7 @@ import org.slf4j.LoggerFactory;
 public interface WorkerJournal {
 
   /** Records a worker about to be spawned; completes once durable. */
-  CompletionStage<?> reserve(String nonce, String workerId);
+  CompletionStage<?> reserve(String nonce, String workerId, List<String> cgroups);
 
   /** Records a worker's identity; completes once durable. */
   CompletionStage<?> spawned(String nonce, SpawnedWorker spawned);
@@ -24,7 +25,7 @@ public interface WorkerJournal {
   static WorkerJournal none() {
     return new WorkerJournal() {
       @Override
-      public CompletionStage<?> reserve(String nonce, String workerId) {
+      public CompletionStage<?> reserve(String nonce, String workerId, List<String> cgroups) {
         return CompletableFuture.completedFuture(null);
       }
 
@@ -43,8 +44,8 @@ public interface WorkerJournal {
     Logger log = LoggerFactory.getLogger(WorkerJournal.class);
     return new WorkerJournal() {
       @Override
-      public CompletionStage<?> reserve(String nonce, String workerId) {
-        return registry.client().reserve(nonce, workerId, registry.incarnation(), BootId.current());
+      public CompletionStage<?> reserve(String nonce, String workerId, List<String> cgroups) {
+        return registry.client().reserve(nonce, workerId, registry.incarnation(), BootId.current(), cgroups);
       }
 
       @Override
