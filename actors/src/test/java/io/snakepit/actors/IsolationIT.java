@@ -323,6 +323,24 @@ class IsolationIT {
   }
 
   @Test
+  void aCgroupThatCannotBeMadeFailsThePoolWithThePathAndWhatToDelegate() throws Exception {
+    // A file where the parent directory should be: mkdir fails as it would on a cgroup not delegated to this user.
+    ActorTestKit kit = ActorTestKit.create("no-cgroup", TestNodes.config(
+        "snakepit.pools { nowhere { workers = 1, isolation { mode = cgroup, cgroup.parent = \"/cgroup.procs\" } } }"));
+    try {
+      Snakepit snakepit = Snakepit.get(kit.system());
+      ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+          () -> snakepit.ready().toCompletableFuture().get(60, TimeUnit.SECONDS));
+      String message = e.getCause().getMessage();
+      assertTrue(message.contains("cannot create the cgroup /sys/fs/cgroup/unified/cgroup.procs/"), message);
+      assertTrue(message.contains("Delegate /sys/fs/cgroup/unified/cgroup.procs"), message);
+      assertEquals(List.of(), poolProcesses("nowhere"), "a process was started without its cgroup");
+    } finally {
+      kit.shutdownTestKit();
+    }
+  }
+
+  @Test
   void aConfigurationMistakeNamesTheKeyAndTheFix() {
     var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
         () -> io.snakepit.actors.worker.Isolation.fromConfig(com.typesafe.config.ConfigFactory.parseMap(

@@ -1,0 +1,88 @@
+package io.snakepit.actors.worker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The command lines and bundles each isolation mode builds, as text: what the kernel then gets to see. */
+class LaunchTest {
+
+  private static Launch launch(String isolation, Path runDir) {
+    Config pool = ConfigFactory.parseString("isolation { " + isolation + " }")
+        .withFallback(ConfigFactory.load().getConfig("snakepit.pool-defaults"));
+    return new Launch(Path.of("/opt/shim"), Path.of("/opt/pkg"), runDir.resolve("w-0-1.sock"), "node1", "w-0-1",
+        "abc123", WorkerSettings.fromConfig(pool));
+  }
+
+  @Test
+  void systemdModeRunsPythonThroughSystemdRunInATransientScopeWithTheLimitsAsProperties(@TempDir Path run) {
+    Launch l = launch("mode = systemd, limits { memory = 256MiB, pids = 64, cpu = 0.5 }", run);
+    List<String> cmd = l.command(null, null);
+    int dashes = cmd.indexOf("--");
+    assertEquals(List.of("/opt/shim", "--grace-ms", "3500"), cmd.subList(0, dashes));
+    List<String> program = cmd.subList(dashes + 1, cmd.size());
+    assertEquals(List.of("systemd-run", "--scope", "--quiet", "--collect", "--unit=snakepit-node1-w-0-1-abc123.scope",
+        "--property=KillMode=control-group", "--description=snakepit worker w-0-1 of instance node1",
+        "--property=MemoryMax=268435456", "--property=MemorySwapMax=0", "--property=TasksMax=64",
+        "--property=CPUQuota=50%", "--"), program.subList(0, program.indexOf("--") + 1));
+    assertEquals(l.pythonCommand(), program.subList(program.indexOf("--") + 1, program.size()));
+  }
+
+  @Test
+  void rlimitsAndNamespacesBecomeShimOptions(@TempDir Path run) {
+    Launch l = launch("mode = namespaces, network = none, rlimits { open-files = 256, address-space = 1GiB }", run);
+    List<String> cmd = l.command(null, null);
+    List<String> options = new ArrayList<>(cmd.subList(3, cmd.indexOf("--")));
+    assertTrue(options.containsAll(List.of("--rlimit", "nofile=256", "as=1073741824", "--unshare",
+        "pid,ipc,mount,net")), options.toString());
+    assertEquals(l.pythonCommand(), cmd.subList(cmd.indexOf("--") + 1, cmd.size()));
+  }
+
+  @Test
+  void runcModeWritesABundleWithAReadOnlyRootOfBindMountsAndTheSocketDirectoryWritable(@TempDir Path run)
+      throws Exception {
+    Launch l = launch("mode = runc, limits { memory = 128MiB, pids = 32 }, runc.user = \"65534:65534\","
+        + " rlimits.open-files = 512", run);
+    RuncBundle bundle = RuncBundle.write(l, run, "snakepit");
+    JsonNode c = new ObjectMapper().readTree(Files.readString(bundle.dir().resolve("config.json")));
+    assertTrue(c.at("/root/readonly").asBoolean());
+    assertEquals(65534, c.at("/process/user/uid").asInt());
+    assertEquals(l.pythonCommand().get(1), c.at("/process/args/1").asText());
+    assertTrue(c.at("/process/env").toString().contains("SNAKEPIT_NONCE=abc123"), "the marker is in the env");
+    assertTrue(c.at("/process/env").toString().contains("SNAKEPIT_READY_FD=3"));
+    assertEquals("RLIMIT_NOFILE", c.at("/process/rlimits/0/type").asText());
+    assertEquals(512, c.at("/process/rlimits/0/soft").asInt());
+    List<String> namespaces = new ArrayList<>();
+    c.at("/linux/namespaces").forEach(n -> namespaces.add(n.get("type").asText()));
+    assertTrue(namespaces.containsAll(List.of("pid", "ipc", "mount", "network")), namespaces.toString());
+    assertEquals("/snakepit/node1/w-0-1-abc123", c.at("/linux/cgroupsPath").asText());
+    assertEquals(128L << 20, c.at("/linux/resources/memory/limit").asLong());
+    assertEquals(32, c.at("/linux/resources/pids/limit").asInt());
+    boolean usrReadOnly = false;
+    boolean runWritable = false;
+    for (JsonNode m : c.at("/mounts")) {
+      String options = m.get("options").toString();
+      if (m.get("destination").asText().equals("/usr")) {
+        usrReadOnly = m.get("type").asText().equals("bind") && options.contains("\"ro\"");
+      }
+      if (m.get("destination").asText().equals(run.toRealPath().toString())
+          || m.get("destination").asText().equals(run.toString())) {
+        runWritable = options.contains("\"rw\"");
+      }
+    }
+    assertTrue(usrReadOnly, "/usr is not a read-only bind mount");
+    assertTrue(runWritable, "the socket directory is not bind-mounted read-write");
+    assertEquals(List.of("runc", "--root", run.resolve("runc").toString(), "run", "--bundle",
+        bundle.dir().toString(), "--preserve-fds", "1", "snakepit-node1-w-0-1-abc123"), bundle.runCommand());
+  }
+}
