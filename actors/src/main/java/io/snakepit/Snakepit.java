@@ -104,7 +104,11 @@ public final class Snakepit implements Extension {
     this.runDir = createRunDir(config.getString("run-dir"), instance);
     this.callbacks = boundedCallbackExecutor();
     system.systemActorOf(LostCalls.create(), "snakepit-lost-calls", Props.empty());
-    Set<String> names = config.getConfig("pools").root().keySet();
+    // A pool set to null (snakepit.pools.default = null) is not started: that is how reference.conf's default pool
+    // is turned off.
+    Set<String> names = config.getObject("pools").entrySet().stream()
+        .filter(e -> e.getValue().valueType() != com.typesafe.config.ConfigValueType.NULL).map(Map.Entry::getKey)
+        .collect(java.util.stream.Collectors.toSet());
     // HOCON keeps no key order: pools start (and stop in reverse) in name order.
     List<PoolSettings> settings = names.stream().sorted().map(name -> PoolSettings.fromConfig(name, config)).toList();
     Registry registry = config.getBoolean("registry.enabled") ? Registry.open(system, config) : null;

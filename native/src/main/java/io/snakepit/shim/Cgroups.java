@@ -333,9 +333,11 @@ public final class Cgroups {
       }
     }
     if (enableFrom != null && !controllers.isEmpty()) {
-      // cgroup2: a controller works in a cgroup only when every ancestor below the root enables it for its children.
+      // cgroup2: a controller works in a cgroup only when every ancestor enables it for its children. From the
+      // configured parent down: above it (the JVM's own cgroup, say) is the delegating side's business, and a cgroup
+      // that holds processes cannot enable controllers for children anyway.
       List<Path> chain = new ArrayList<>();
-      for (Path p = dir.getParent(); p != null && p.startsWith(enableFrom.getParent()); p = p.getParent()) {
+      for (Path p = dir.getParent(); p != null && p.startsWith(enableFrom); p = p.getParent()) {
         chain.add(0, p);
       }
       for (Path p : chain) {
@@ -346,9 +348,11 @@ public final class Cgroups {
             Files.writeString(control, wanted);
           }
         } catch (IOException e) {
-          throw new CgroupException("cannot enable " + wanted + " in " + control + " (" + e.getMessage() + "). A"
-              + " cgroup2 cgroup that holds processes cannot give controllers to children: set"
-              + " snakepit.pool-defaults.isolation.cgroup.parent to a delegated cgroup that holds none", e);
+          throw new CgroupException("cannot enable " + wanted + " in " + control + " (" + e.getMessage() + "). The"
+              + " controllers must be enabled for " + enableFrom + " by its parent (" + enableFrom.getParent()
+              + "/cgroup.subtree_control), and a cgroup2 cgroup that holds processes cannot do that: set"
+              + " snakepit.pool-defaults.isolation.cgroup.parent to an absolute, delegated cgroup that holds no"
+              + " process (under systemd: DelegateSubgroup=, see docs/deploy/README.md)", e);
         }
       }
     }

@@ -1,0 +1,60 @@
+package io.snakepit.bench;
+
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.javadsl.Behaviors;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.snakepit.Snakepit;
+import java.util.concurrent.TimeUnit;
+
+/** A node in this JVM with the given pools (and no default pool), on a fresh instance and data directory. */
+final class Node implements AutoCloseable {
+  final String instance;
+  final ActorSystem<Void> system;
+  final Snakepit snakepit;
+
+  private Node(String instance, ActorSystem<Void> system) {
+    this.instance = instance;
+    this.system = system;
+    this.snakepit = Snakepit.get(system);
+  }
+
+  /**
+   * Starts the node; its pools start at once (not awaited).
+   *
+   * @param pools the body of {@code snakepit.pools}, e.g. {@code p { workers = 8 }}
+   */
+  static Node start(Context c, String pools) {
+    return start(c, c.freshInstance("bench"), pools);
+  }
+
+  static Node start(Context c, String instance, String pools) {
+    Config config = ConfigFactory.load(ConfigFactory.parseString("snakepit.pools { " + pools + " }")
+        .withFallback(ConfigFactory.parseString("snakepit.pools.default = null"))
+        .withFallback(settings(c, instance)));
+    return new Node(instance, ActorSystem.create(Behaviors.empty(), "bench", config));
+  }
+
+  /** The settings every benchmark node shares: its names, the Python, quiet logs. */
+  static Config settings(Context c, String instance) {
+    return ConfigFactory.parseString(
+        "snakepit.instance = \"" + instance + "\"\n"
+            + "snakepit.data-dir = \"" + c.scratch().resolve("data") + "\"\n"
+            + "snakepit.pool-defaults.python = \"" + c.python() + "\"\n"
+            + "snakepit.pool-defaults.health.interval = 0s\n"
+            + "akka.loglevel = WARNING\n"
+            + "akka.loggers = [\"akka.event.slf4j.Slf4jLogger\"]\n"
+            + "akka.logging-filter = \"akka.event.slf4j.Slf4jLoggingFilter\"\n");
+  }
+
+  /** Waits until every pool is ready. */
+  void awaitReady() throws Exception {
+    snakepit.ready().toCompletableFuture().get(120, TimeUnit.SECONDS);
+  }
+
+  @Override
+  public void close() throws Exception {
+    system.terminate();
+    system.getWhenTerminated().toCompletableFuture().get(120, TimeUnit.SECONDS);
+  }
+}
