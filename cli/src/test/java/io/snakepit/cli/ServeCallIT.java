@@ -82,6 +82,41 @@ class ServeCallIT {
   }
 
   @Test
+  void serveIsolationPutsTheWorkersInTheirOwnNamespacesWithTheLimitsAndSaysSo() throws Exception {
+    Nodes.Node node = Nodes.serve("--workers", "1", "--isolation", "namespaces", "--network", "none",
+        "--pids-limit", "128", "--memory-limit", "512MiB");
+    try {
+      assertTrue(node.readyLine.endsWith(", isolation namespaces"), node.readyLine);
+      Procs.Proc python = Nodes.tree(node).stream().filter(p -> Procs.cmdline(p.pid()).contains("-m snakepit_worker")
+          && !Procs.cmdline(p.pid()).contains("snakepit-shim")).findFirst().orElseThrow();
+      for (String ns : List.of("pid", "net")) {
+        assertFalse(java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/ns/" + ns)).equals(
+            java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/" + python.pid() + "/ns/" + ns))),
+            ns + " namespace is the host's");
+      }
+      String cgroups = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/" + python.pid() + "/cgroup"));
+      String pids = cgroups.lines().filter(l -> l.split(":", 3)[1].equals("pids")).findFirst().orElseThrow();
+      assertEquals("128", java.nio.file.Files.readString(java.nio.file.Path.of("/sys/fs/cgroup/pids"
+          + pids.split(":", 3)[2], "pids.max")).trim());
+      assertEquals(new Call(0, "\"pong\"", ""), call(node.port, "ping"));
+    } finally {
+      node.close();
+    }
+  }
+
+  @Test
+  void serveRefusesAnUnknownIsolationModeNamingTheKnownOnes() throws Exception {
+    List<String> cmd = Nodes.java("-jar", Nodes.jar().toString(), "serve", "--isolation", "docker", "--listen",
+        "127.0.0.1:" + Nodes.freePort());
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+    assertEquals(2, p.exitValue(), out);
+    assertTrue(out.contains("--isolation: isolation mode 'docker' is unknown: use one of process, cgroup,"
+        + " namespaces, runc, systemd"), out);
+  }
+
+  @Test
   void serveWithABrokenAdapterFailsWithTheTracebackAndLeavesNothing() throws Exception {
     List<String> cmd = Nodes.java("-jar", Nodes.jar().toString(), "serve", "--listen",
         "127.0.0.1:" + Nodes.freePort(), "--adapter", "snakepit_worker.examples.broken:BrokenAdapter",
