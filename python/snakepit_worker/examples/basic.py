@@ -50,6 +50,15 @@ class BasicAdapter(Adapter):
         return "survived"
 
     @tool
+    def spin(self, seconds):
+        """Burns CPU for seconds of wall-clock time; returns the CPU seconds this process used meanwhile."""
+        start = time.process_time()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            pass
+        return time.process_time() - start
+
+    @tool
     def connect(self, host, port, timeout=2.0):
         """Opens a TCP connection and closes it; returns True (for tests of network isolation)."""
         with socket.create_connection((host, port), timeout=timeout):

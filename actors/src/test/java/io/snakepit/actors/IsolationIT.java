@@ -278,6 +278,20 @@ class IsolationIT {
   }
 
   @Test
+  void aCpuLimitHoldsABusyWorkerToItsShare() throws Exception {
+    try (Node node = new Node("cpu-limit", """
+        quarter { workers = 1, isolation { mode = cgroup, limits.cpu = 0.25 } }
+        free { workers = 1 }
+        """)) {
+      double limited = Double.parseDouble(await(node.pool("quarter").execute("spin", "{\"seconds\": 2}")).json());
+      double unlimited = Double.parseDouble(await(node.pool("free").execute("spin", "{\"seconds\": 2}")).json());
+      // A quarter of one CPU over 2 s is 0.5 s; allow scheduling slack, but far below the unlimited worker's share.
+      assertTrue(limited < 0.8, "a worker limited to 0.25 CPU used " + limited + " s of CPU in 2 s");
+      assertTrue(unlimited > 1.0, "control: the unlimited worker used only " + unlimited + " s of CPU in 2 s");
+    }
+  }
+
+  @Test
   void systemdModeWithoutSystemdFailsThePoolWithTheReasonAndTheFix() throws Exception {
     boolean systemd = Files.isDirectory(Path.of("/run/systemd/system"));
     ActorTestKit kit = ActorTestKit.create("no-systemd", TestNodes.config(
