@@ -42,7 +42,7 @@ class IsolationIT {
     final Snakepit snakepit;
 
     Node(String name, String pools) throws Exception {
-      kit = ActorTestKit.create(name, TestNodes.config("snakepit.pools { " + pools + " }"));
+      kit = ActorTestKit.create(name, TestNodes.config("snakepit.pools { default = null\n" + pools + " }"));
       snakepit = Snakepit.get(kit.system());
       try {
         snakepit.ready().toCompletableFuture().get(90, TimeUnit.SECONDS);
