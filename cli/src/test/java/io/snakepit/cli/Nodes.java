@@ -74,6 +74,27 @@ final class Nodes {
     return cmd;
   }
 
+  /** What a finished {@code snakepit} command printed, trimmed, and its exit status. */
+  record Run(int exit, String out, String err) {}
+
+  /** Runs {@code snakepit args...} from the jar to its end; stdout and stderr are kept apart. */
+  static Run snakepit(String... args) throws Exception {
+    List<String> cmd = java("-jar", jar().toString());
+    cmd.addAll(List.of(args));
+    Path err = Files.createTempFile("snakepit-cli", ".stderr");
+    Process p = new ProcessBuilder(cmd).redirectError(err.toFile()).start();
+    try {
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      if (!p.waitFor(120, TimeUnit.SECONDS)) {
+        throw new AssertionError("snakepit " + String.join(" ", args) + " did not finish");
+      }
+      return new Run(p.exitValue(), out.trim(), Files.readString(err).trim());
+    } finally {
+      p.destroyForcibly();
+      Files.delete(err);
+    }
+  }
+
   /** Starts {@code snakepit serve} with {@code args} and waits for its {@code ready:} line. */
   static Node serve(String... args) throws Exception {
     return serveIn(Files.createTempDirectory("snakepit-data"), args);

@@ -5,9 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.snakepit.testing.Procs;
-import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -15,26 +15,10 @@ import org.junit.jupiter.api.Test;
 /** {@code snakepit serve}, then {@code snakepit call}, then SIGTERM, end to end. */
 class ServeCallIT {
 
-  /** Runs {@code snakepit call} and returns its exit code, stdout and stderr. */
-  record Call(int exit, String out, String err) {}
-
-  static Call call(int port, String... args) throws Exception {
-    List<String> cmd = Nodes.java("-jar", Nodes.jar().toString(), "call", "--target", "127.0.0.1:" + port);
+  static Nodes.Run call(int port, String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of("call", "--target", "127.0.0.1:" + port));
     cmd.addAll(List.of(args));
-    Process p = new ProcessBuilder(cmd).start();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    Thread t = new Thread(() -> {
-      try {
-        p.getErrorStream().transferTo(err);
-      } catch (java.io.IOException e) {
-        // ended
-      }
-    });
-    t.start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "snakepit call did not finish");
-    t.join();
-    return new Call(p.exitValue(), out.trim(), err.toString(StandardCharsets.UTF_8).trim());
+    return Nodes.snakepit(cmd.toArray(String[]::new));
   }
 
   @Test
@@ -48,17 +32,17 @@ class ServeCallIT {
       List<Procs.Proc> tree = Nodes.tree(node);
       assertTrue(tree.size() >= 4, "expected 2 shims and 2 workers, found " + tree);
 
-      Call ok = call(node.port, "echo", "{\"greeting\": \"hello\"}");
-      assertEquals(new Call(0, "{\"greeting\": \"hello\"}", ""), ok);
+      Nodes.Run ok = call(node.port, "echo", "{\"greeting\": \"hello\"}");
+      assertEquals(new Nodes.Run(0, "{\"greeting\": \"hello\"}", ""), ok);
 
-      Call stream = call(node.port, "--stream", "stream", "{\"count\": 2}");
+      Nodes.Run stream = call(node.port, "--stream", "stream", "{\"count\": 2}");
       assertEquals("{\"i\": 0}\n{\"i\": 1}", stream.out());
 
-      Call unknown = call(node.port, "nope");
+      Nodes.Run unknown = call(node.port, "nope");
       assertEquals(1, unknown.exit());
       assertTrue(unknown.err().startsWith("error: snakepit.UnknownTool: unknown tool 'nope'"), unknown.err());
 
-      Call raised = call(node.port, "fail", "{\"message\": \"no good\"}");
+      Nodes.Run raised = call(node.port, "fail", "{\"message\": \"no good\"}");
       assertEquals(1, raised.exit());
       assertTrue(raised.err().startsWith("error: ValueError: no good"), raised.err());
       assertTrue(raised.err().contains("Traceback"), raised.err());
@@ -76,7 +60,7 @@ class ServeCallIT {
 
   @Test
   void callWithoutANodeSaysHowToStartOne() throws Exception {
-    Call c = call(Nodes.freePort(), "ping");
+    Nodes.Run c = call(Nodes.freePort(), "ping");
     assertEquals(2, c.exit());
     assertTrue(c.err().contains("cannot reach a node") && c.err().contains("./snakepit serve"), c.err());
   }
@@ -98,7 +82,7 @@ class ServeCallIT {
       String pids = cgroups.lines().filter(l -> l.split(":", 3)[1].equals("pids")).findFirst().orElseThrow();
       assertEquals("128", java.nio.file.Files.readString(java.nio.file.Path.of("/sys/fs/cgroup/pids"
           + pids.split(":", 3)[2], "pids.max")).trim());
-      assertEquals(new Call(0, "\"pong\"", ""), call(node.port, "ping"));
+      assertEquals(new Nodes.Run(0, "\"pong\"", ""), call(node.port, "ping"));
     } finally {
       node.close();
     }

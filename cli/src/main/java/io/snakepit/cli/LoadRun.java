@@ -1,0 +1,217 @@
+package io.snakepit.cli;
+
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import io.snakepit.proto.ExecuteRequest;
+import io.snakepit.proto.ExecuteResponse;
+import io.snakepit.proto.GatewayGrpc;
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.Recorder;
+
+/**
+ * One run of {@code snakepit load}: the loop that makes the calls, the latency recording and the progress line.
+ *
+ * <p>The loop runs on the calling thread and holds one permit per call in flight; gRPC's callbacks record the
+ * outcome and give the permit back, so {@code concurrency} calls in flight need no thread each. The callbacks run
+ * on the channel's transport threads and only touch thread-safe counters and the {@link Recorder}.
+ */
+final class LoadRun {
+  private static final long PROGRESS_EVERY_MILLIS = 1000;
+
+  /**
+   * What to run.
+   *
+   * @param request the call to make over and over
+   * @param concurrency the most calls in flight at once
+   * @param rate calls per second for an open loop; null for a closed loop
+   * @param requests how many calls to make; 0 to make them until {@code duration} has passed
+   * @param duration how long to keep starting calls (open loop: scheduling them); null with {@code requests}
+   * @param timeout each call's gRPC deadline, from when it is sent
+   */
+  record Plan(ExecuteRequest request, int concurrency, Double rate, long requests, Duration duration,
+      Duration timeout) {
+    boolean openLoop() {
+      return rate != null;
+    }
+  }
+
+  private final Plan plan;
+  private final Semaphore inFlight;
+  private final Recorder latencyMicros = new Recorder(3);
+  private final LongAdder ok = new LongAdder();
+  private final Map<String, LongAdder> errors = new ConcurrentHashMap<>();
+  private final LongAdder finished = new LongAdder();
+  private final AtomicLong sent = new AtomicLong();
+  // Written by the progress thread while the run lasts, by the calling thread after it: guarded by this.
+  private final Histogram latencySoFar = new Histogram(3);
+  private Histogram interval;
+  private long start;
+
+  LoadRun(Plan plan) {
+    this.plan = plan;
+    this.inFlight = new Semaphore(plan.concurrency());
+  }
+
+  /** Makes the calls, writing a progress line to {@code progress} about once a second; returns when all ended. */
+  LoadResult run(GatewayGrpc.GatewayStub gateway, PrintStream progress) throws InterruptedException {
+    start = System.nanoTime();
+    ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "snakepit-load-progress");
+      t.setDaemon(true);
+      return t;
+    });
+    ticker.scheduleAtFixedRate(new Progress(progress), PROGRESS_EVERY_MILLIS, PROGRESS_EVERY_MILLIS,
+        TimeUnit.MILLISECONDS);
+    try {
+      // Compared as time since the start: nanoTime may be anywhere in its range, and start + MAX_VALUE overflows.
+      long lasting = plan.duration() == null ? Long.MAX_VALUE : plan.duration().toNanos();
+      for (long i = 0; plan.requests() == 0 || i < plan.requests(); i++) {
+        long due;
+        if (plan.openLoop()) {
+          due = dueTime(i);
+          if (due - start >= lasting) {
+            break;
+          }
+          sleepUntil(due);
+          // All permits taken: this call waits here, and those due after it wait behind it, each keeping its due time.
+          inFlight.acquireUninterruptibly();
+        } else {
+          inFlight.acquireUninterruptibly();
+          due = System.nanoTime();
+          if (due - start >= lasting) {
+            inFlight.release();
+            break;
+          }
+        }
+        send(gateway, due);
+      }
+      inFlight.acquireUninterruptibly(plan.concurrency());
+    } finally {
+      ticker.shutdownNow();
+      ticker.awaitTermination(5, TimeUnit.SECONDS);
+    }
+    long elapsed = System.nanoTime() - start;
+    return LoadResult.of(plan, elapsed, ok.sum(), errorCounts(), drain());
+  }
+
+  /** When call {@code i} of an open loop is due: from the start, not from the previous call, so delays never add up. */
+  private long dueTime(long i) {
+    return start + Math.round(i * 1e9 / plan.rate());
+  }
+
+  private static void sleepUntil(long nanoTime) {
+    for (long left = nanoTime - System.nanoTime(); left > 0; left = nanoTime - System.nanoTime()) {
+      LockSupport.parkNanos(left);
+    }
+  }
+
+  private void send(GatewayGrpc.GatewayStub gateway, long due) {
+    sent.incrementAndGet();
+    gateway.withDeadlineAfter(plan.timeout().toNanos(), TimeUnit.NANOSECONDS)
+        .execute(plan.request(), new StreamObserver<>() {
+          private ExecuteResponse response;
+
+          @Override
+          public void onNext(ExecuteResponse value) {
+            response = value;
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            ended(due, "grpc." + Status.fromThrowable(t).getCode());
+          }
+
+          @Override
+          public void onCompleted() {
+            // A unary call that closes without a message broke the protocol; grpc-java's other stubs say INTERNAL.
+            String error = response == null ? "grpc." + Status.Code.INTERNAL
+                : response.hasError() ? response.getError().getType() : null;
+            ended(due, error);
+          }
+        });
+  }
+
+  /** Records one call's end: its latency from when it was due, and its outcome (null for a value). */
+  private void ended(long due, String errorType) {
+    latencyMicros.recordValue(Math.max(0, (System.nanoTime() - due) / 1000));
+    if (errorType == null) {
+      ok.increment();
+    } else {
+      errors.computeIfAbsent(errorType, type -> new LongAdder()).increment();
+    }
+    finished.increment();
+    inFlight.release();
+  }
+
+  /** Moves what was recorded since the last drain into the running total, and returns the total. */
+  private synchronized Histogram drain() {
+    interval = latencyMicros.getIntervalHistogram(interval);
+    latencySoFar.add(interval);
+    return latencySoFar;
+  }
+
+  /** Error counts, most frequent first. */
+  private Map<String, Long> errorCounts() {
+    Map<String, Long> counts = new LinkedHashMap<>();
+    errors.entrySet().stream()
+        .sorted(Map.Entry.<String, LongAdder>comparingByValue(Comparator.comparingLong(LongAdder::sum)).reversed()
+            .thenComparing(Map.Entry.comparingByKey()))
+        .forEach(e -> counts.put(e.getKey(), e.getValue().sum()));
+    return counts;
+  }
+
+  /** The progress line: calls ended, the rate over the last tick, errors, and percentiles so far. */
+  private final class Progress implements Runnable {
+    private final PrintStream out;
+    private long lastFinished;
+    private long lastTick = System.nanoTime();
+
+    Progress(PrintStream out) {
+      this.out = out;
+    }
+
+    @Override
+    public void run() {
+      long now = System.nanoTime();
+      long finishedNow = finished.sum();
+      double rate = (finishedNow - lastFinished) / ((now - lastTick) / 1e9);
+      lastFinished = finishedNow;
+      lastTick = now;
+      long failed = errors.values().stream().mapToLong(LongAdder::sum).sum();
+      Histogram soFar = drain();
+      String line = String.format(Locale.ROOT, "load: %.0f s, %d calls, %.1f calls/s, %d errors, p50 %.2f ms,"
+              + " p99 %.2f ms", (now - start) / 1e9, finishedNow, rate, failed,
+          soFar.getValueAtPercentile(50) / 1000.0, soFar.getValueAtPercentile(99) / 1000.0);
+      if (plan.openLoop()) {
+        line += ", " + Math.max(0, dueBy(now) - sent.get()) + " due and waiting";
+      }
+      out.println(line);
+    }
+
+    /** How many calls of the open loop's schedule are due by {@code now}. */
+    private long dueBy(long now) {
+      long due = (long) Math.floor((now - start) / 1e9 * plan.rate()) + 1;
+      if (plan.requests() > 0) {
+        due = Math.min(due, plan.requests());
+      }
+      if (plan.duration() != null) {
+        due = Math.min(due, (long) Math.ceil(plan.duration().toNanos() / 1e9 * plan.rate()));
+      }
+      return due;
+    }
+  }
+}
