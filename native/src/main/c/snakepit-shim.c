@@ -317,17 +317,16 @@ static int reset_signal_dispositions(void)
 	return 0;
 }
 
-/* Reads /proc/PID/stat. comm (field 2) may hold spaces and ')', so fields count from the last ')'. */
-static int read_stat(pid_t pid, struct pstat *ps)
+/* Reads a small file (a /proc or cgroup file) into buf, NUL-terminated; returns its length, or -1
+ * with errno set. */
+static ssize_t read_small(const char *path, char *buf, size_t size)
 {
-	char path[32], buf[2048];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	ssize_t n;
 	do
-		n = read(fd, buf, sizeof buf - 1);
+		n = read(fd, buf, size - 1);
 	while (n < 0 && errno == EINTR);
 	int e = errno;
 	close_fd(&fd);
@@ -336,6 +335,16 @@ static int read_stat(pid_t pid, struct pstat *ps)
 		return -1;
 	}
 	buf[n] = '\0';
+	return n;
+}
+
+/* Reads /proc/PID/stat. comm (field 2) may hold spaces and ')', so fields count from the last ')'. */
+static int read_stat(pid_t pid, struct pstat *ps)
+{
+	char path[32], buf[2048];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if (read_small(path, buf, sizeof buf) < 0)
+		return -1;
 	char *p = strrchr(buf, ')');
 	if (p == NULL || sscanf(p + 1, " %c %d %d %d", &ps->state, &ps->ppid, &ps->pgrp, &ps->sid) != 4) {
 		errno = EPROTO;
@@ -631,20 +640,8 @@ static int cgroup_populated(const char *dir)
 {
 	char path[PATH_MAX], buf[256];
 	snprintf(path, sizeof path, "%s/cgroup.events", dir);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
-	ssize_t n;
-	do
-		n = read(fd, buf, sizeof buf - 1);
-	while (n < 0 && errno == EINTR);
-	int e = errno;
-	close_fd(&fd);
-	if (n < 0) {
-		errno = e;
-		return e == ENODEV ? 0 : -1; /* ENODEV: removed after the open */
-	}
-	buf[n] = '\0';
+	if (read_small(path, buf, sizeof buf) < 0) /* ENODEV: removed after the open */
+		return errno == ENOENT || errno == ENOTDIR || errno == ENODEV ? 0 : -1;
 	for (char *line = buf; *line != '\0';) {
 		if (strncmp(line, "populated ", 10) == 0)
 			return line[10] == '1';
