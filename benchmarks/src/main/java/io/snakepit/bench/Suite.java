@@ -19,7 +19,7 @@ public final class Suite {
 
   /** Every benchmark, in the order they run. */
   static List<Bench> all() {
-    return List.of(new StartBench(), new StartBench.Isolation());
+    return List.of(new StartBench(), new StartBench.Isolation(), new DispatchBench(), new PeersBench());
   }
 
   public static void main(String[] args) throws Exception {

@@ -1,0 +1,210 @@
+package io.snakepit.bench;
+
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.stub.StreamObserver;
+import io.snakepit.Pool;
+import io.snakepit.proto.ExecuteRequest;
+import io.snakepit.proto.ExecuteResponse;
+import io.snakepit.proto.WorkerGrpc;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.infra.IterationParams;
+import org.openjdk.jmh.infra.ThreadParams;
+import org.openjdk.jmh.runner.IterationType;
+
+/**
+ * The JMH benchmark behind {@link DispatchBench}: one call of the trivial tool {@code ping}, through a snakepit pool or
+ * straight through grpc-java's async stub to the same workers' sockets. The two sides take turns by iteration in one
+ * fork, in the order pool, raw, raw, pool, ... ({@link #poolsTurn}), so that both meet the same JVM, the same workers
+ * and the same moment of the machine, and drift cancels out. Each JMH thread makes one call and waits for it, so the
+ * number of threads is the in-flight bound of both sides. Runs in a JVM that JMH forks; {@link DispatchBench} passes
+ * what it needs as system properties.
+ */
+public class DispatchCalls {
+
+  /** The instance name's prefix; the fork adds its pid. Starts with bench-PID- of the suite's JVM (leak check). */
+  static final String INSTANCE = "snakepit.bench.instance";
+  /** The suite's scratch directory (the node's data directory goes there). */
+  static final String SCRATCH = "snakepit.bench.scratch";
+  /** A short directory under which this fork's node makes its run directory (socket paths are limited in length). */
+  static final String RUN_BASE = "snakepit.bench.run-base";
+
+  @Benchmark
+  public String ping(Workers w, Caller me) throws Exception {
+    return w.poolsTurn ? w.pool.execute("ping", "{}").toCompletableFuture().get().json()
+        : w.rawPing(me.nextWorker(w.stubs.size())).get();
+  }
+
+  /** Whether the i-th iteration (counted apart for warm-up and measurement) is the pool's: A B B A A B B A ... */
+  static boolean poolsTurn(int i) {
+    return i % 4 == 0 || i % 4 == 3;
+  }
+
+  /**
+   * Where one JMH thread sends its raw calls: thread t's k-th call goes to worker (t + k * threads) mod N, the order in
+   * which a round robin would deal the calls of threads going in lockstep. With several threads each worker carries
+   * the same share of the in-flight calls at every moment, as the pool keeps it; one thread alternates.
+   */
+  @State(Scope.Thread)
+  public static class Caller {
+    private int thread;
+    private int threads;
+    private long calls;
+
+    @Setup(Level.Trial)
+    public void place(ThreadParams params) {
+      thread = params.getThreadIndex();
+      threads = params.getThreadCount();
+    }
+
+    int nextWorker(int workers) {
+      return (int) ((thread + calls++ * threads) % workers);
+    }
+  }
+
+  /** One node with {@link DispatchBench#WORKERS} workers, and grpc-java channels of this JVM's own to their sockets. */
+  @State(Scope.Benchmark)
+  public static class Workers {
+    Node node;
+    Pool pool;
+    private ExecutorService callbacks;
+    private final List<ManagedChannel> channels = new ArrayList<>();
+    private final List<WorkerGrpc.WorkerStub> stubs = new ArrayList<>();
+    private final AtomicLong callIds = new AtomicLong();
+    private int warmups;
+    private int measured;
+    volatile boolean poolsTurn;
+
+    @Setup(Level.Trial)
+    public void start() throws Exception {
+      Path runDir = Files.createDirectories(Path.of(System.getProperty(RUN_BASE))
+          .resolve(Long.toString(ProcessHandle.current().pid())));
+      // Read by ConfigFactory.load when Node.start builds the node's settings: the sockets land where we look.
+      System.setProperty("snakepit.run-dir", runDir.toString());
+      com.typesafe.config.ConfigFactory.invalidateCaches();
+      Context c = new Context(false, 0, System.getProperty("snakepit.python"),
+          Path.of(System.getProperty("snakepit.root")), Path.of(System.getProperty(SCRATCH)));
+      node = Node.start(c, System.getProperty(INSTANCE) + "-" + ProcessHandle.current().pid(), "p { workers = "
+          + DispatchBench.WORKERS + ", concurrency = " + DispatchBench.CONCURRENCY + " }");
+      node.awaitReady();
+      pool = node.snakepit.pool("p");
+      List<Path> sockets;
+      try (Stream<Path> files = Files.walk(runDir)) {
+        sockets = files.filter(p -> p.getFileName().toString().endsWith(".sock")).sorted().toList();
+      }
+      if (sockets.size() != DispatchBench.WORKERS) {
+        throw new IllegalStateException("expected " + DispatchBench.WORKERS + " worker sockets under " + runDir
+            + ", found " + sockets);
+      }
+      // As Snakepit builds its channels: the unix: target (Netty's epoll domain sockets) and a bounded executor of
+      // the same size for callbacks, so the transport and its threads are the same on both sides.
+      callbacks = boundedExecutor(Math.max(4, Runtime.getRuntime().availableProcessors() * 2));
+      for (Path socket : sockets) {
+        ManagedChannel channel = Grpc.newChannelBuilder("unix://" + socket, InsecureChannelCredentials.create())
+            .executor(callbacks).build();
+        channels.add(channel);
+        stubs.add(WorkerGrpc.newStub(channel));
+      }
+      for (int i = 0; i < stubs.size(); i++) {
+        rawPing(i).get(30, TimeUnit.SECONDS); // connects every channel before the warm-up
+      }
+    }
+
+    @Setup(Level.Iteration)
+    public void takeTurns(IterationParams iteration) {
+      poolsTurn = poolsTurn(iteration.getType() == IterationType.WARMUP ? warmups++ : measured++);
+    }
+
+    /** ping on worker {@code worker}, straight through its stub. */
+    CompletableFuture<String> rawPing(int worker) {
+      CompletableFuture<String> answer = new CompletableFuture<>();
+      ExecuteRequest request = ExecuteRequest.newBuilder().setTool("ping").setArgsJson("{}")
+          .setCallId("r" + callIds.incrementAndGet()).build();
+      stubs.get(worker).execute(request, new StreamObserver<>() {
+        private ExecuteResponse last;
+
+        @Override
+        public void onNext(ExecuteResponse value) {
+          last = value;
+        }
+
+        @Override
+        public void onError(Throwable t) {
+          answer.completeExceptionally(t);
+        }
+
+        @Override
+        public void onCompleted() {
+          if (last != null && last.hasValue()) {
+            answer.complete(last.getValue().getJson());
+          } else {
+            answer.completeExceptionally(new IllegalStateException("ping failed: " + last));
+          }
+        }
+      });
+      return answer;
+    }
+
+    @TearDown(Level.Trial)
+    public void stop() throws Exception {
+      for (ManagedChannel channel : channels) {
+        channel.shutdown();
+      }
+      for (ManagedChannel channel : channels) {
+        if (!channel.awaitTermination(5, TimeUnit.SECONDS)) {
+          channel.shutdownNow();
+        }
+      }
+      if (callbacks != null) {
+        callbacks.shutdown();
+      }
+      if (node != null) {
+        node.close();
+      }
+      deleteTree(Path.of(System.getProperty("snakepit.run-dir")));
+    }
+
+    private static ExecutorService boundedExecutor(int threads) {
+      AtomicInteger n = new AtomicInteger();
+      ThreadPoolExecutor executor = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS,
+          new LinkedBlockingQueue<>(), r -> {
+            Thread t = new Thread(r, "raw-grpc-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+          });
+      executor.allowCoreThreadTimeOut(true);
+      return executor;
+    }
+  }
+
+  static void deleteTree(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (Stream<Path> paths = Files.walk(dir)) {
+      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+}
