@@ -45,6 +45,7 @@
 #define TEARDOWN_POLL_MS 10      /* pause between SIGKILL sweeps */
 #define TEARDOWN_LIMIT_MS 10000  /* give up (SHIMERR) if children survive SIGKILL this long */
 #define SHIMERR_MAX 16           /* a failing sweep repeats every 10 ms: don't flood the JVM */
+#define TREE_MAX 65536           /* descendants a sweep follows through children lists; more: /proc scan */
 #define CGROUPS_MAX 16           /* --cgroup and --kill-cgroup directories, each */
 #define CGROUP_FILE_MAX 16       /* room for the longest file name appended to a cgroup DIR, "/cgroup.events" */
 #define EX_USAGE 64
@@ -369,15 +370,23 @@ static int is_member(const struct pstat *ps)
 	       (ps->pgrp == self_pid || ps->sid == self_pid || ps->ppid == self_pid);
 }
 
-/* Signals through a pidfd and checks membership again once the pidfd pins the process,
- * so a pid reused between the /proc scan and the signal is never hit. */
-static void signal_member(pid_t pid, int sig)
+/* Whether pid is still what a sweep found: a member (parent 0), or a live child of parent. */
+static int still_ours(const struct pstat *ps, pid_t parent)
+{
+	if (parent == 0)
+		return is_member(ps);
+	return ps->state != 'Z' && ps->state != 'X' && ps->ppid == parent;
+}
+
+/* Signals through a pidfd and checks again, once the pidfd pins the process, that it is what the
+ * sweep found (see still_ours), so a pid reused between the sweep and the signal is never hit. */
+static void signal_member(pid_t pid, pid_t parent, int sig)
 {
 #ifdef SYS_pidfd_open
 	int pfd = (int)syscall(SYS_pidfd_open, pid, 0U);
 	if (pfd >= 0) {
 		struct pstat ps;
-		if (read_stat(pid, &ps) == 0 && is_member(&ps) &&
+		if (read_stat(pid, &ps) == 0 && still_ours(&ps, parent) &&
 		    syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0U) < 0 && errno != ESRCH)
 			shimerr("pidfd_send_signal pid %d signal %d", (int)pid, sig);
 		close_fd(&pfd);
@@ -395,9 +404,85 @@ static void signal_member(pid_t pid, int sig)
 		shimerr("kill pid %d signal %d", (int)pid, sig);
 }
 
+/* The shim's descendants, breadth first, each with the parent it was found under. */
+static pid_t tree_pid[TREE_MAX];
+static pid_t tree_parent[TREE_MAX];
+static int children_files = -1; /* /proc/PID/task/TID/children exists (CONFIG_PROC_CHILDREN): 1, 0, or unknown */
+
+/* Appends the children of every thread of pid to the tree. Returns -1 when the tree is full or a
+ * children list did not fit its buffer: the caller then scans /proc instead. */
+static int add_children(pid_t pid, size_t *n)
+{
+	char path[48];
+	snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	if (d == NULL)
+		return 0; /* gone meanwhile */
+	int full = 0;
+	struct dirent *e;
+	while (!full && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		char file[96], buf[4096];
+		snprintf(file, sizeof file, "/proc/%d/task/%.16s/children", (int)pid, e->d_name);
+		ssize_t len = read_small(file, buf, sizeof buf);
+		if (len < 0)
+			continue; /* the thread or the process ended meanwhile */
+		if ((size_t)len == sizeof buf - 1)
+			full = 1;
+		for (char *p = buf; !full;) {
+			char *end;
+			long child = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			if (*n >= TREE_MAX) {
+				full = 1;
+				break;
+			}
+			tree_pid[*n] = (pid_t)child;
+			tree_parent[*n] = pid;
+			(*n)++;
+			p = end;
+		}
+	}
+	closedir(d);
+	return full ? -1 : 0;
+}
+
+/* Sends sig to every descendant of the shim, found by walking the children lists from the shim
+ * down: the cost follows the size of the tree, not of the host (a hundred shims tearing down at
+ * once would otherwise each read every /proc/PID/stat on the host, again and again). Every member
+ * is a descendant: a process in the shim's session or group descends from it, and orphans come back
+ * to it as their subreaper. Returns -1 where the walk cannot be trusted (no children files, or more
+ * than fits): sweep() then scans /proc. */
+static int sweep_tree(int sig)
+{
+	if (children_files < 0) {
+		char file[64];
+		snprintf(file, sizeof file, "/proc/%d/task/%d/children", (int)self_pid, (int)self_pid);
+		children_files = access(file, R_OK) == 0;
+	}
+	if (!children_files)
+		return -1;
+	size_t n = 0;
+	if (add_children(self_pid, &n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (add_children(tree_pid[i], &n) < 0)
+			return -1;
+	/* The children lists are read without stopping anyone: a process re-parented during the walk
+	 * may be missed, which the next sweep of the teardown loop catches (it runs until no child is
+	 * left). */
+	for (size_t i = 0; i < n; i++)
+		signal_member(tree_pid[i], tree_parent[i], sig);
+	return 0;
+}
+
 /* Sends sig to every live member but the shim. */
 static void sweep(int sig)
 {
+	if (sweep_tree(sig) == 0)
+		return;
 	DIR *d = opendir("/proc");
 	if (d == NULL) {
 		shimerr("opendir /proc");
@@ -415,7 +500,7 @@ static void sweep(int sig)
 			continue;
 		if (read_stat((pid_t)pid, &ps) < 0 || !is_member(&ps))
 			continue; /* gone meanwhile, or not ours */
-		signal_member((pid_t)pid, sig);
+		signal_member((pid_t)pid, 0, sig);
 	}
 	if (errno != 0)
 		shimerr("readdir /proc");

@@ -38,8 +38,8 @@ public record Launch(Path shim, Path workerPackage, Path socket, String instance
     Isolation isolation = settings.isolation();
     List<String> cmd = new ArrayList<>();
     cmd.add(shim.toString());
-    cmd.add("--grace-ms");
-    cmd.add(Long.toString(settings.shimGrace().toMillis()));
+    cmd.add("--grace-ms"); // what EOF on the shim's stdin gets: the JVM is gone
+    cmd.add(Long.toString(settings.lifelineGrace().toMillis()));
     cmd.addAll(isolation.shimOptions(cgroup));
     if (bundle != null) {
       cmd.addAll(bundle.killOptions());

@@ -24,10 +24,11 @@ import java.util.Map;
  * @param recycle when a worker is replaced although it works
  * @param retryAttempts how many times in all an idempotent call may start on a worker that then crashes
  * @param isolation how the workers are contained and limited
+ * @param lifelineGrace when the JVM dies (the shim's stdin closes), the tree's time between SIGTERM and SIGKILL
  */
 public record WorkerSettings(String python, String adapter, List<String> pythonPath, Map<String, String> env,
     int threads, Duration startTimeout, Duration stopGrace, int stderrTail, int concurrency, Duration callTimeout,
-    Health health, Recycle recycle, int retryAttempts, Isolation isolation) {
+    Health health, Recycle recycle, int retryAttempts, Isolation isolation, Duration lifelineGrace) {
 
   /**
    * The health check: a ping every {@code interval} (zero turns it off) that must answer within {@code timeout};
@@ -57,7 +58,8 @@ public record WorkerSettings(String python, String adapter, List<String> pythonP
         c.getDuration("stop-grace"), c.getInt("stderr-tail"), concurrency, c.getDuration("call-timeout"),
         new Health(c.getDuration("health.interval"), c.getDuration("health.timeout"), c.getInt("health.max-missed")),
         new Recycle(c.getLong("recycle.max-calls"), c.getDuration("recycle.ttl"), c.getBytes("recycle.max-rss")),
-        c.getInt("retry.max-attempts"), Isolation.fromConfig(c.getConfig("isolation")));
+        c.getInt("retry.max-attempts"), Isolation.fromConfig(c.getConfig("isolation")),
+        c.getDuration("lifeline-grace"));
   }
 
   /** The shim's grace before SIGKILL: the worker's own graceful stop plus its hard deadline. */

@@ -29,7 +29,7 @@ class LaunchTest {
     Launch l = launch("mode = systemd, limits { memory = 256MiB, pids = 64, cpu = 0.5 }", run);
     List<String> cmd = l.command(null, null);
     int dashes = cmd.indexOf("--");
-    assertEquals(List.of("/opt/shim", "--grace-ms", "3500"), cmd.subList(0, dashes));
+    assertEquals(List.of("/opt/shim", "--grace-ms", "0"), cmd.subList(0, dashes)); // lifeline-grace: SIGKILL at once
     List<String> program = cmd.subList(dashes + 1, cmd.size());
     assertEquals(List.of("systemd-run", "--scope", "--quiet", "--collect", "--unit=snakepit-node1-w-0-1-abc123.scope",
         "--property=KillMode=control-group", "--description=snakepit worker w-0-1 of instance node1",
