@@ -837,10 +837,8 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     if (process == null) {
       return this; // still reserving: onReserved ends it without spawning
     }
+    // Stdin stays open: EOF means the JVM is gone, and would cut the grace to lifeline-grace.
     send("STOP " + launch.settings().shimGrace().toMillis());
-    if (process != null) {
-      process.closeStdin(false);
-    }
     timers.startSingleTimer(StopDeadline.INSTANCE, launch.settings().shimGrace().plusSeconds(3));
     return this;
   }
