@@ -491,7 +491,8 @@ public record HostSupport(List<Check> checks, List<Verdict> modes, CgroupSummary
     return Optional.empty();
   }
 
-  private static Optional<Path> onPath(String name) {
+  /** {@code name} itself when it holds a slash, else the first executable of that name on this process's PATH. */
+  public static Optional<Path> onPath(String name) {
     return onPath(name, Optional.ofNullable(System.getenv("PATH")).orElse("/usr/local/bin:/usr/bin:/bin"));
   }
 

@@ -29,8 +29,10 @@ import java.util.concurrent.TimeUnit;
  * @param stateRoot runc's state directory (its {@code --root})
  * @param binary the OCI runtime
  * @param cgroupsPath the container's cgroup path, relative to each hierarchy's root
+ * @param cgroup the directories runc makes for the container at that path (for cgroup.kill, counters, removal)
  */
-public record RuncBundle(Path dir, String containerId, Path stateRoot, String binary, String cgroupsPath) {
+public record RuncBundle(Path dir, String containerId, Path stateRoot, String binary, String cgroupsPath,
+    Cgroups.WorkerCgroup cgroup) {
 
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final List<String> SYSTEM_DIRS = List.of("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32",
@@ -46,7 +48,8 @@ public record RuncBundle(Path dir, String containerId, Path stateRoot, String bi
     Path dir = runDir.resolve("bundles").resolve(launch.workerId());
     String cgroupsPath = "/" + cgroupParent.replaceAll("^/+|/+$", "") + "/" + launch.instance() + "/"
         + launch.workerId() + "-" + launch.nonce();
-    RuncBundle bundle = new RuncBundle(dir, id, runDir.resolve("runc"), isolation.runc().binary(), cgroupsPath);
+    RuncBundle bundle = new RuncBundle(dir, id, runDir.resolve("runc"), isolation.runc().binary(), cgroupsPath,
+        runcCgroup(cgroupsPath, isolation.limits()));
     try {
       Files.createDirectories(dir.resolve("rootfs"));
       Files.createDirectories(bundle.stateRoot());
@@ -67,22 +70,24 @@ public record RuncBundle(Path dir, String containerId, Path stateRoot, String bi
 
   /** The shim's options that kill the container's cgroup2 cgroup on teardown (when runc made one there). */
   public List<String> killOptions() {
-    return Cgroups.Layout.detect().unified().map(u -> List.of("--kill-cgroup", u + cgroupsPath)).orElse(List.of());
+    return cgroup.unified() == null ? List.of() : List.of("--kill-cgroup", cgroup.unified().toString());
   }
 
-  /** The cgroup directories runc makes for the container, in the journal's form. */
-  public List<String> recordedCgroups() {
+  /**
+   * The cgroup runc makes at {@code cgroupsPath}: in cgroup2, and in every v1 hierarchy, one directory per mount (cpu
+   * and cpuacct may share one).
+   */
+  private static Cgroups.WorkerCgroup runcCgroup(String cgroupsPath, Cgroups.Limits limits) {
     Cgroups.Layout layout = Cgroups.Layout.detect();
-    List<String> r = new ArrayList<>();
-    layout.unified().ifPresent(u -> r.add(Cgroups.UNIFIED + "=" + u + cgroupsPath));
-    // runc makes the container's cgroup in every v1 hierarchy; one entry per mount (cpu and cpuacct may share one).
+    Map<String, Path> v1 = new java.util.LinkedHashMap<>();
     java.util.Set<Path> seen = new java.util.HashSet<>();
     layout.v1().forEach((controller, mount) -> {
       if (seen.add(mount)) {
-        r.add(controller + "=" + mount + cgroupsPath);
+        v1.put(controller, Path.of(mount + cgroupsPath));
       }
     });
-    return r;
+    return new Cgroups.WorkerCgroup(layout.unified().map(u -> Path.of(u + cgroupsPath)).orElse(null), Map.copyOf(v1),
+        limits);
   }
 
   /** Removes runc's state of the container and the bundle (after the container is gone). */

@@ -30,6 +30,7 @@ import io.snakepit.persistence.FaultInjection;
 import io.snakepit.persistence.SpawnedWorker;
 import io.snakepit.proto.WorkerGrpc;
 import io.snakepit.shim.Cgroups;
+import io.snakepit.shim.HostSupport;
 import io.snakepit.shim.ProcStat;
 import io.snakepit.shim.SessionSweep;
 import io.snakepit.shim.Signals;
@@ -173,6 +174,8 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   private Cgroups.WorkerCgroup limited;
   /** Which limit it hit, once one was: it is then killed, and this is how it ended. */
   private String limitHit;
+  /** The crash reason that goes with limitHit. */
+  private WorkerCrashedException.Reason limitReason;
 
   /**
    * A worker actor; it starts its shim at once.
@@ -221,12 +224,8 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       case RUNC -> {
         requireExecutable(isolation.runc().binary(), "runc (e.g. apt-get install runc)");
         bundle = RuncBundle.write(launch, launch.socket().getParent(), isolation.cgroupParent());
-        List<String> recorded = bundle.recordedCgroups();
-        if (isolation.limits().any()) {
-          Cgroups.WorkerCgroup runcs = Cgroups.of(recorded);
-          limited = new Cgroups.WorkerCgroup(runcs.unified(), runcs.v1(), isolation.limits());
-        }
-        return recorded;
+        limited = isolation.limits().any() ? bundle.cgroup() : null;
+        return bundle.cgroup().recorded();
       }
       default -> {
         if (!isolation.ownCgroup()) {
@@ -256,10 +255,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   }
 
   private static void requireExecutable(String program, String what) {
-    boolean found = program.contains("/") ? java.nio.file.Files.isExecutable(java.nio.file.Path.of(program))
-        : java.util.Arrays.stream(System.getenv().getOrDefault("PATH", "").split(":"))
-            .anyMatch(dir -> !dir.isEmpty() && java.nio.file.Files.isExecutable(java.nio.file.Path.of(dir, program)));
-    if (!found) {
+    if (HostSupport.onPath(program).isEmpty()) {
       throw new IllegalStateException("'" + program + "' is not " + (program.contains("/") ? "an executable file"
           : "on PATH") + ": the isolation mode needs " + what + ". Install it, or set its path in"
           + " snakepit.pool-defaults.isolation");
@@ -289,13 +285,13 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   private String limitVerdict(Cgroups.Counters counters) {
     Cgroups.Limits limits = launch.settings().isolation().limits();
     if (counters.oomKills() > 0) {
-      crashReason = WorkerCrashedException.Reason.MEMORY_LIMIT;
+      limitReason = WorkerCrashedException.Reason.MEMORY_LIMIT;
       return "killed: memory limit " + Cgroups.bytes(limits.memoryBytes()) + " exceeded (the kernel's OOM killer"
           + " ended " + counters.oomKills() + " process" + (counters.oomKills() == 1 ? "" : "es") + " of the worker;"
           + " raise snakepit.pools.<name>.isolation.limits.memory)";
     }
     if (counters.pidsRefused() > 0) {
-      crashReason = WorkerCrashedException.Reason.PIDS_LIMIT;
+      limitReason = WorkerCrashedException.Reason.PIDS_LIMIT;
       return "killed: pids limit " + limits.pids() + " reached (" + counters.pidsRefused() + " forks refused; a"
           + " fork bomb, or raise snakepit.pools.<name>.isolation.limits.pids)";
     }
@@ -318,11 +314,9 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       bundle = null;
       java.util.concurrent.CompletableFuture.runAsync(() -> {
         b.delete();
-        List<String> recorded = b.recordedCgroups();
         try {
-          Cgroups.WorkerCgroup cg = Cgroups.of(recorded);
-          cg.kill();
-          cg.remove(Duration.ofSeconds(5));
+          b.cgroup().kill();
+          b.cgroup().remove(Duration.ofSeconds(5));
         } catch (Cgroups.CgroupException e) {
           org.slf4j.LoggerFactory.getLogger(WorkerActor.class).error("worker {}: {}", launch.workerId(),
               e.getMessage());
@@ -664,8 +658,9 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       String status = exit.status().describe();
       if (limited != null && limitHit == null) {
         limitHit = limitVerdict(limited.counters());
-      } else if (limitHit != null) {
-        limitVerdict(limited.counters()); // the reason again: reason() above replaced it
+      }
+      if (limitHit != null) {
+        crashReason = limitReason;
       }
       timers.cancel(LimitTick.INSTANCE);
       releaseContainment();
