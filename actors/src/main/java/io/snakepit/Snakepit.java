@@ -86,6 +86,7 @@ public final class Snakepit implements Extension {
   private final ActorRef<Supervisor.Command> root;
   private final Path runDir;
   private final ExecutorService callbacks;
+  private final Registry registry;
 
   /** The Snakepit of {@code system}, started on first use. */
   public static Snakepit get(ActorSystem<?> system) {
@@ -112,6 +113,7 @@ public final class Snakepit implements Extension {
     // HOCON keeps no key order: pools start (and stop in reverse) in name order.
     List<PoolSettings> settings = names.stream().sorted().map(name -> PoolSettings.fromConfig(name, config)).toList();
     Registry registry = config.getBoolean("registry.enabled") ? Registry.open(system, config) : null;
+    this.registry = registry;
     WorkerJournal journal = registry == null ? WorkerJournal.none() : WorkerJournal.of(registry);
     PoolRuntime runtime = new PoolRuntime(ShimBinary.extract(cacheDir), WorkerPackage.unpack(cacheDir), runDir,
         instance, this::channel, journal);
@@ -131,9 +133,12 @@ public final class Snakepit implements Extension {
     // The node's tree: root (one_for_one) -> per pool (rest_for_one: coordinator, then its worker supervisor).
     this.root = system.systemActorOf(Supervisor.create(Strategy.ONE_FOR_ONE, 5, Duration.ofMinutes(1), poolSpecs),
         "snakepit", Props.empty());
+    // The registry stops with the actor system: the workers' exits must be journaled before that, or the next
+    // start would find their entries open.
     CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceStop(), "snakepit-stop-pools",
         () -> AskPattern.<Supervisor.Command, Done>ask(root, Supervisor.Shutdown::new, Duration.ofMinutes(5),
-            system.scheduler()));
+            system.scheduler()).thenCompose(done -> registry == null ? CompletableFuture.completedFuture(done)
+                : registry.client().drained().thenApply(drained -> done)));
     system.getWhenTerminated().whenComplete((done, error) -> {
       callbacks.shutdown();
       deleteRunDir();

@@ -137,6 +137,25 @@ class RegistryIT {
     assertEquals(List.of(), withRegistry(overrides, r -> await(r.client().open())), "entries left open");
   }
 
+  @ParameterizedTest
+  @EnumSource(Db.class)
+  void aCleanStopOfSixteenWorkersLeavesNoEntryOpen(Db db) throws Exception {
+    String overrides = db.config() + "snakepit.pools.default { workers = 16 }\n";
+    List<Procs.Proc> tree;
+    try (NodeProcess node = NodeProcess.start(List.of(), overrides)) {
+      assertTrue(node.ready(), node.lines + node.stderr());
+      tree = Procs.descendants(node.pid());
+      assertEquals(16, tree.stream().filter(p -> Procs.cmdline(p.pid()).contains("snakepit-shim")).count(),
+          tree.toString());
+      node.process.destroy(); // SIGTERM: coordinated shutdown stops the pools
+      node.awaitExit();
+      assertFalse(node.stderr().contains("Failed to persist"), node.stderr());
+    }
+    assertEquals(List.of(), Procs.awaitGone(tree, Duration.ofSeconds(10)), "processes left after the stop");
+    List<io.snakepit.persistence.RegistryEntry> open = withRegistry(overrides, r -> await(r.client().open()));
+    assertEquals(List.of(), open, "entries left open by a clean stop");
+  }
+
   /** A process that stands where a recorded worker was: it logs every signal it can catch, and ignores them. */
   private static Process impostor(Path log, boolean marked, String nonce) throws Exception {
     ProcessBuilder pb = new ProcessBuilder(TestNodes.python(), "-c", """

@@ -93,6 +93,16 @@ public record ProcStat(int pid, char state, int ppid, int pgrp, int session, lon
     }
   }
 
+  /** Now, in the unit of {@link #startTime()}: clock ticks since boot. */
+  public static long nowTicks() {
+    try {
+      String uptime = Files.readString(Path.of("/proc/uptime")).trim().split(" ")[0];
+      return (long) (Double.parseDouble(uptime) * CLOCK_TICKS);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException("cannot read /proc/uptime", e);
+    }
+  }
+
   /** Clock ticks per second (USER_HZ), the unit of field 22; 100 on every mainstream Linux build. */
   private static final long CLOCK_TICKS = 100;
 

@@ -17,14 +17,18 @@ import java.util.Optional;
  * dies, whatever kills it, so a lock that can be taken means nobody alive owns those workers.
  */
 public final class InstanceLock implements AutoCloseable {
+  private static final String INCARNATIONS = "incarnations ";
+
   private final Path path;
   private final FileChannel channel;
   private final FileLock lock;
+  private final long previousIncarnations;
 
-  private InstanceLock(Path path, FileChannel channel, FileLock lock) {
+  private InstanceLock(Path path, FileChannel channel, FileLock lock, long previousIncarnations) {
     this.path = path;
     this.channel = channel;
     this.lock = lock;
+    this.previousIncarnations = previousIncarnations;
   }
 
   /** The lock file of {@code instance} in {@code dataDir}. */
@@ -49,10 +53,10 @@ public final class InstanceLock implements AutoCloseable {
         channel.close();
         return Optional.empty();
       }
-      channel.truncate(0);
-      channel.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)), 0);
-      channel.force(true);
-      return Optional.of(new InstanceLock(path, channel, lock));
+      long previous = readIncarnations(channel);
+      InstanceLock held = new InstanceLock(path, channel, lock, previous);
+      held.write(previous);
+      return Optional.of(held);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot open the instance lock " + path + ": " + e.getMessage()
           + ". Check that the data directory is writable (snakepit.data-dir / --data-dir)", e);
@@ -70,7 +74,7 @@ public final class InstanceLock implements AutoCloseable {
   /** The pid written by the lock's holder, as text ("?" if unknown). */
   public static String holder(Path dataDir, String instance) {
     try {
-      String pid = Files.readString(file(dataDir, instance)).trim();
+      String pid = Files.readString(file(dataDir, instance)).lines().findFirst().orElse("").trim();
       return pid.isEmpty() ? "?" : pid;
     } catch (IOException e) {
       return "?";
@@ -80,6 +84,65 @@ public final class InstanceLock implements AutoCloseable {
   /** The lock file. */
   public Path path() {
     return path;
+  }
+
+  /**
+   * How many incarnations the journal held when the last holder recorded it; -1 if the file had no record (new, or
+   * written by a version that kept none). A journal that holds fewer went back in time or was recreated.
+   */
+  public long previousIncarnations() {
+    return previousIncarnations;
+  }
+
+  /** Records the journal's incarnation count, durably, for the next holder to check the journal against. */
+  public void recordIncarnations(long count) {
+    try {
+      write(count);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the instance lock " + path + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * A short name of this lock, carried in every worker's environment: only the holder of this very lock may settle
+   * a process that carries it, so a node with the same instance name but another data directory is never touched.
+   */
+  public String identity() {
+    return identity(path);
+  }
+
+  /** The identity of the lock file at {@code path}. */
+  public static String identity(Path path) {
+    try {
+      byte[] digest = java.security.MessageDigest.getInstance("SHA-256")
+          .digest(path.toAbsolutePath().normalize().toString().getBytes(StandardCharsets.UTF_8));
+      return java.util.HexFormat.of().formatHex(digest, 0, 8);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private void write(long incarnations) throws IOException {
+    String record = ProcessHandle.current().pid() + "\n" + (incarnations < 0 ? "" : INCARNATIONS + incarnations + "\n");
+    channel.truncate(0);
+    channel.write(ByteBuffer.wrap(record.getBytes(StandardCharsets.US_ASCII)), 0);
+    channel.force(true);
+  }
+
+  private static long readIncarnations(FileChannel channel) throws IOException {
+    ByteBuffer buffer = ByteBuffer.allocate(256);
+    channel.read(buffer, 0);
+    String text = new String(buffer.array(), 0, buffer.position(), StandardCharsets.US_ASCII);
+    for (String line : text.split("\n")) {
+      if (line.startsWith(INCARNATIONS)) {
+        try {
+          return Long.parseLong(line.substring(INCARNATIONS.length()).trim());
+        } catch (NumberFormatException e) {
+          return -1;
+        }
+      }
+    }
+    return -1;
   }
 
   @Override

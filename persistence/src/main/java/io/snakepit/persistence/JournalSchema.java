@@ -1,10 +1,14 @@
 package io.snakepit.persistence;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Creates the journal's tables if they are missing, with statements that are safe to run again (the plugin's own
@@ -89,6 +93,48 @@ public final class JournalSchema {
         PRIMARY KEY(persistence_id, sequence_number))""");
 
   private JournalSchema() {}
+
+  /** H2's error code for a database file it cannot read. */
+  private static final int H2_FILE_CORRUPTED = 90030;
+
+  /**
+   * {@link #ensure}, except that an embedded H2 file too damaged to open is renamed aside (kept for inspection) and
+   * a new one created: a node that cannot open its journal could never settle what the last one left, while
+   * settlement still finds those trees in /proc by their markers. Returns what was done, for the report.
+   */
+  public static Optional<String> ensureOrSetAside(String url, String user, String password) {
+    try {
+      ensure(url, user, password);
+      return Optional.empty();
+    } catch (IllegalStateException e) {
+      Optional<Path> file = h2File(url);
+      if (!(e.getCause() instanceof SQLException sql) || sql.getErrorCode() != H2_FILE_CORRUPTED || file.isEmpty()
+          || !Files.isRegularFile(file.get())) {
+        throw e;
+      }
+      Path aside = file.get().resolveSibling(file.get().getFileName() + ".damaged-" + System.currentTimeMillis());
+      try {
+        Files.move(file.get(), aside);
+      } catch (IOException io) {
+        throw new IllegalStateException("the journal " + file.get() + " is damaged (" + sql.getMessage()
+            + ") and cannot be moved aside: " + io.getMessage() + ". Move it away by hand and start again", e);
+      }
+      ensure(url, user, password);
+      return Optional.of("the journal " + file.get() + " was damaged and could not be opened (" + sql.getMessage()
+          + "); it was moved to " + aside + " and a new journal started");
+    }
+  }
+
+  /** The file of an embedded H2 URL ({@code jdbc:h2:[async:|file:|nio:]PATH[;options]}), if it is one. */
+  public static Optional<Path> h2File(String url) {
+    if (!url.startsWith("jdbc:h2:") || url.startsWith("jdbc:h2:mem:") || url.startsWith("jdbc:h2:tcp:")
+        || url.startsWith("jdbc:h2:ssl:")) {
+      return Optional.empty();
+    }
+    String path = url.substring("jdbc:h2:".length()).split(";", 2)[0];
+    path = path.replaceFirst("^(async:|file:|nio:|nioMapped:)+", "");
+    return Optional.of(Path.of(path + ".mv.db"));
+  }
 
   /** Creates whatever is missing in the database at {@code url}. */
   public static void ensure(String url, String user, String password) {

@@ -26,12 +26,19 @@ public final class Reaper {
   /** Environment variables that mark every process of a worker's tree. */
   public static final String INSTANCE_VARIABLE = "SNAKEPIT_INSTANCE";
   public static final String NONCE_VARIABLE = "SNAKEPIT_NONCE";
+  /** Names the instance lock (and so the journal) that owns the tree: see {@link InstanceLock#identity()}. */
+  public static final String REGISTRY_VARIABLE = "SNAKEPIT_REGISTRY";
+  /** The incarnation recorded for an entry the journal did not have, made up from what /proc shows. */
+  public static final String UNTRACKED = "untracked";
+  private static final String WORKER_VARIABLE = "SNAKEPIT_WORKER_ID";
 
   private static final Logger LOG = LoggerFactory.getLogger(Reaper.class);
 
   private final String instance;
   private final String bootId;
   private final OrphanPolicy policy;
+  private final String registry;
+  private final long startedBefore;
 
   /** A process of a tree, verified and pinned. */
   private record Target(Pidfd handle, long startTime) {}
@@ -53,15 +60,30 @@ public final class Reaper {
     }
   }
 
+  /**
+   * A reaper for the journal's entries only: processes the journal does not name are never touched.
+   */
   public Reaper(String instance, String bootId, OrphanPolicy policy) {
+    this(instance, bootId, policy, null, 0);
+  }
+
+  /**
+   * A reaper that also settles processes the journal lost: those that carry this instance's marker and
+   * {@code registry} (the identity of the instance lock this JVM holds, so nobody else alive owns them) and started
+   * before {@code startedBefore} (clock ticks since boot, as /proc/PID/stat field 22 counts them).
+   */
+  public Reaper(String instance, String bootId, OrphanPolicy policy, String registry, long startedBefore) {
     this.instance = instance;
     this.bootId = bootId;
     this.policy = policy;
+    this.registry = registry;
+    this.startedBefore = startedBefore;
   }
 
   /**
    * Settles {@code open}: verifies, signals (unless {@code dryRun}) and reports. Entries the policy watches stay open;
-   * every other entry gets a closing in the report, for the caller to journal.
+   * every other entry gets a closing in the report, for the caller to journal. Processes of this registry that no
+   * open entry names (the journal lost them) are settled the same way, each tree as an entry of its own.
    */
   public SettlementReport settle(List<RegistryEntry> open, boolean dryRun) {
     long started = System.nanoTime();
@@ -69,6 +91,9 @@ public final class Reaper {
     List<Plan> plans = new ArrayList<>();
     for (RegistryEntry entry : open) {
       plans.add(plan(entry, marked.getOrDefault(entry.nonce(), List.of())));
+    }
+    for (RegistryEntry lost : untracked(open, marked)) {
+      plans.add(plan(lost, marked.get(lost.nonce())));
     }
     if (!dryRun) {
       execute(plans);
@@ -78,10 +103,53 @@ public final class Reaper {
     }
     List<SettlementReport.Row> rows = new ArrayList<>();
     for (Plan p : plans) {
+      String detail = UNTRACKED.equals(p.entry.incarnation()) ? "not in the journal, found in /proc; " + p.detail
+          : p.detail;
       rows.add(new SettlementReport.Row(p.entry, p.how, p.tier == null ? "" : p.tier.describe(),
-          p.targets.stream().map(t -> t.handle().pid()).toList(), p.impostors, p.age, p.detail));
+          p.targets.stream().map(t -> t.handle().pid()).toList(), p.impostors, p.age, detail));
     }
-    return new SettlementReport(rows, dryRun, Duration.ofNanos(System.nanoTime() - started), Pidfd.supported());
+    return new SettlementReport(rows, dryRun, Duration.ofNanos(System.nanoTime() - started), Pidfd.supported(),
+        List.of());
+  }
+
+  /**
+   * Trees that carry this registry's marker but no open entry's nonce, each made an entry from its processes' own
+   * environment. Those without the registry marker (another data directory's node of the same name, or a node
+   * without a registry) are left alone.
+   */
+  private List<RegistryEntry> untracked(List<RegistryEntry> open, Map<String, List<ProcStat>> marked) {
+    if (registry == null) {
+      return List.of();
+    }
+    java.util.Set<String> known = new java.util.HashSet<>();
+    open.forEach(e -> known.add(e.nonce()));
+    List<RegistryEntry> lost = new ArrayList<>();
+    for (Map.Entry<String, List<ProcStat>> tree : marked.entrySet()) {
+      if (known.contains(tree.getKey())) {
+        continue;
+      }
+      String worker = "?";
+      boolean ours = false;
+      for (ProcStat p : tree.getValue()) {
+        Map<String, String> env = ProcStat.environ(p.pid()).orElse(Map.of());
+        if (registry.equals(env.get(REGISTRY_VARIABLE)) && p.startTime() < startedBefore) {
+          ours = true;
+          worker = env.getOrDefault(WORKER_VARIABLE, worker);
+        }
+      }
+      if (ours) {
+        lost.add(new RegistryEntry(tree.getKey(), worker, UNTRACKED, 0, bootId, List.of(), null, null));
+      } else {
+        LOG.info("processes {} carry instance '{}' and nonce {} but not this registry's marker {}={}: another node's,"
+            + " left alone", tree.getValue().stream().map(ProcStat::pid).toList(), instance, tree.getKey(),
+            REGISTRY_VARIABLE, registry);
+      }
+    }
+    if (!lost.isEmpty()) {
+      LOG.warn("{} process trees of this instance have no entry in the journal (it was damaged, rolled back or"
+          + " deleted): settling them from /proc", lost.size());
+    }
+    return lost;
   }
 
   /** One pass over /proc: every live process carrying this instance's marker, by nonce. */

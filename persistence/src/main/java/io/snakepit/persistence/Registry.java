@@ -7,9 +7,13 @@ import akka.actor.typed.Props;
 import akka.actor.typed.eventstream.EventStream;
 import com.typesafe.config.Config;
 import io.snakepit.shim.BootId;
+import io.snakepit.shim.ProcStat;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -20,6 +24,7 @@ import java.util.concurrent.Executor;
  * settles what earlier incarnations left before any new worker is spawned.
  */
 public final class Registry implements AutoCloseable {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Registry.class);
   private final InstanceLock lock;
   private final RegistryClient client;
   private final String instance;
@@ -28,14 +33,19 @@ public final class Registry implements AutoCloseable {
   private final Executor blocking;
   private final ActorSystem<?> system;
 
+  private final List<String> journalWarnings;
+  private final String journal;
+
   private Registry(ActorSystem<?> system, InstanceLock lock, RegistryClient client, String instance, Reaper reaper,
-      Executor blocking) {
+      Executor blocking, List<String> journalWarnings, String journal) {
     this.system = system;
     this.lock = lock;
     this.client = client;
     this.instance = instance;
     this.reaper = reaper;
     this.blocking = blocking;
+    this.journalWarnings = journalWarnings;
+    this.journal = journal;
   }
 
   /**
@@ -50,16 +60,23 @@ public final class Registry implements AutoCloseable {
     Config registry = snakepit.getConfig("registry");
     OrphanPolicy policy = OrphanPolicy.fromConfig(registry);
     InstanceLock lock = InstanceLock.acquire(dataDir, instance);
+    // Processes started from now on are this JVM's: only older ones can be what an earlier one left.
+    long openedAt = ProcStat.nowTicks();
     try {
       Config db = registry.getConfig("db");
-      JournalSchema.ensure(db.getString("url"), db.getString("user"), db.getString("password"));
+      List<String> journalWarnings = new ArrayList<>();
+      JournalSchema.ensureOrSetAside(db.getString("url"), db.getString("user"), db.getString("password"))
+          .ifPresent(journalWarnings::add);
       ActorRef<WorkerRegistry.Command> actor = system.systemActorOf(
           WorkerRegistry.create(host(), instance, registry.getInt("snapshot-every"), registry.getInt("keep-snapshots")),
           "snakepit-registry", Props.empty());
       RegistryClient client = new RegistryClient(actor, system, registry.getDuration("ask-timeout"),
           registry.getInt("max-in-flight"));
       Executor blocking = system.dispatchers().lookup(DispatcherSelector.blocking());
-      Registry r = new Registry(system, lock, client, instance, new Reaper(instance, BootId.current(), policy), blocking);
+      Reaper reaper = new Reaper(instance, BootId.current(), policy, lock.identity(), openedAt);
+      Registry r = new Registry(system, lock, client, instance, reaper, blocking, journalWarnings,
+          JournalSchema.h2File(db.getString("url")).map(Path::toString)
+              .orElse(db.getString("url").split("\\?", 2)[0])); // a URL's query may hold a password
       system.getWhenTerminated().whenComplete((done, error) -> r.close());
       return r;
     } catch (RuntimeException e) {
@@ -103,14 +120,50 @@ public final class Registry implements AutoCloseable {
   }
 
   /**
-   * Settles every open entry (all of them belong to earlier incarnations: this JVM has spawned nothing yet) and
-   * journals the closings, unless {@code dryRun}.
+   * What every process of this registry's workers carries in its environment, beside the instance and nonce: it
+   * lets settlement find them even when the journal lost their entries.
+   */
+  public Map<String, String> markers() {
+    return Map.of(Reaper.REGISTRY_VARIABLE, lock.identity());
+  }
+
+  /**
+   * Settles every open entry (all of them belong to earlier incarnations: this JVM has spawned nothing yet), and
+   * every tree of this registry the journal lost, and journals the closings, unless {@code dryRun}. The report also
+   * says whether the journal is sound: damaged, rolled back or recreated since the last incarnation recorded it.
    */
   public CompletionStage<SettlementReport> settle(boolean dryRun) {
-    return client.open()
-        .thenApplyAsync(open -> reaper.settle(open, dryRun), blocking)
+    return client.incarnations()
+        .thenCompose(count -> client.open().thenApplyAsync(open -> checked(reaper.settle(open, dryRun), count),
+            blocking))
         .thenCompose(report -> dryRun ? CompletableFuture.completedFuture(report)
-            : client.settle(report.closings()).thenApply(done -> publish(report)));
+            : client.settle(report.closings())
+                .thenCompose(done -> client.beginIncarnation(incarnation))
+                .thenApply(count -> {
+                  lock.recordIncarnations(count);
+                  return publish(report);
+                }));
+  }
+
+  /**
+   * The report with the journal's problems: set aside as damaged at open, holding fewer incarnations than the lock
+   * recorded, or missing live trees of this registry (a deleted data directory leaves no other trace).
+   */
+  private SettlementReport checked(SettlementReport report, long journalCount) {
+    List<String> warnings = new ArrayList<>(journalWarnings);
+    long recorded = lock.previousIncarnations();
+    if (recorded > journalCount) {
+      warnings.add("the journal went back in time: it records " + journalCount + " incarnations of this node, "
+          + lock.path() + " recorded " + recorded + " (the journal was damaged, restored from an older copy or"
+          + " recreated); trees it lost were searched for in /proc");
+    } else if (report.untracked() > 0 && warnings.isEmpty()) {
+      warnings.add("the journal " + journal + " had no entry for " + report.untracked() + " live process trees of"
+          + " this node (was the data directory deleted, or the journal replaced?); they were found in /proc");
+    }
+    for (String w : warnings) {
+      LOG.error("{}", w);
+    }
+    return report.withJournalWarnings(warnings);
   }
 
   private SettlementReport publish(SettlementReport report) {

@@ -23,6 +23,7 @@ public final class RegistryClient {
   private final Duration timeout;
   private final Semaphore permits;
   private final Queue<Runnable> waiting = new ConcurrentLinkedQueue<>();
+  private final java.util.Set<CompletableFuture<?>> pending = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   public RegistryClient(ActorRef<WorkerRegistry.Command> registry, ActorSystem<?> system, Duration timeout,
       int maxInFlight) {
@@ -68,8 +69,28 @@ public final class RegistryClient {
     return ask(WorkerRegistry.GetOpen::new);
   }
 
+  /** How many incarnations the journal has recorded. */
+  public CompletionStage<Long> incarnations() {
+    return ask(WorkerRegistry.GetIncarnations::new);
+  }
+
+  /** Journals a new incarnation taking over; completes with the new count. */
+  public CompletionStage<Long> beginIncarnation(String incarnation) {
+    return ask(r -> new WorkerRegistry.BeginIncarnation(incarnation, r));
+  }
+
+  /**
+   * Completes once every command sent so far has been answered (written, or failed): a node's stop waits for it so
+   * that the last workers' exits are journaled before the registry stops with the actor system.
+   */
+  public CompletionStage<Void> drained() {
+    return CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new)).exceptionally(error -> null);
+  }
+
   private <T> CompletionStage<T> ask(Function<ActorRef<T>, WorkerRegistry.Command> command) {
     CompletableFuture<T> result = new CompletableFuture<>();
+    pending.add(result);
+    result.whenComplete((value, error) -> pending.remove(result));
     waiting.add(() -> AskPattern.ask(registry, command::apply, timeout, system.scheduler())
         .whenComplete((value, error) -> {
           permits.release();

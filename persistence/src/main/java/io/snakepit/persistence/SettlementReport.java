@@ -11,8 +11,27 @@ import java.util.List;
  * @param dryRun whether nothing was signalled or journaled
  * @param took how long it took
  * @param pidfd whether signals went through pidfds
+ * @param journalWarnings what is wrong with the journal itself (damaged, rolled back, recreated), each naming the
+ *     file; empty when it is sound
  */
-public record SettlementReport(List<Row> rows, boolean dryRun, Duration took, boolean pidfd) {
+public record SettlementReport(List<Row> rows, boolean dryRun, Duration took, boolean pidfd,
+    List<String> journalWarnings) {
+
+  public SettlementReport {
+    journalWarnings = List.copyOf(journalWarnings);
+  }
+
+  /** This report with {@code warnings} about the journal added. */
+  public SettlementReport withJournalWarnings(List<String> warnings) {
+    List<String> all = new ArrayList<>(journalWarnings);
+    all.addAll(warnings);
+    return new SettlementReport(rows, dryRun, took, pidfd, all);
+  }
+
+  /** Entries the journal did not have: trees found in /proc by their markers alone. */
+  public long untracked() {
+    return rows.stream().filter(r -> Reaper.UNTRACKED.equals(r.entry().incarnation())).count();
+  }
 
   /**
    * One entry.
@@ -52,7 +71,8 @@ public record SettlementReport(List<Row> rows, boolean dryRun, Duration took, bo
     return (dryRun ? "would settle: " : "settled: ") + closings().size() + " entries, " + count(Settlement.KILLED)
         + " killed, " + count(Settlement.IMPOSTOR) + " impostors skipped; " + processes + " processes signalled, "
         + count(Settlement.REBOOTED) + " dropped after a reboot, " + watched + " watched, in " + took.toMillis()
-        + " ms";
+        + " ms" + (untracked() == 0 ? "" : "; " + untracked() + " not in the journal (found in /proc)")
+        + journalWarnings.stream().map(w -> "; JOURNAL: " + w).collect(java.util.stream.Collectors.joining());
   }
 
   /** A table of every entry, for {@code snakepit reap}. */

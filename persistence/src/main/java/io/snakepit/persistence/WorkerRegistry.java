@@ -44,6 +44,12 @@ public final class WorkerRegistry
   /** The open entries. */
   public record GetOpen(ActorRef<List<RegistryEntry>> replyTo) implements Command {}
 
+  /** How many incarnations of the node the journal has recorded. */
+  public record GetIncarnations(ActorRef<Long> replyTo) implements Command {}
+
+  /** Record that a new incarnation of the node took over the journal; the reply is the new count. */
+  public record BeginIncarnation(String incarnation, ActorRef<Long> replyTo) implements Command {}
+
   /** What the journal holds. */
   public sealed interface Event extends RegistrySerializable {
     String nonce();
@@ -59,18 +65,24 @@ public final class WorkerRegistry
 
   public record Settled(String nonce, Settlement how, String detail, long at) implements Event {}
 
-  /** The open entries by nonce. Immutable: snapshots may be serialized after the next event is applied. */
-  public record State(Map<String, RegistryEntry> open) implements RegistrySerializable {
+  /** The {@code number}th incarnation of the node took over the journal (the nonce is the incarnation's id). */
+  public record Incarnated(String nonce, long number, long at) implements Event {}
+
+  /**
+   * The open entries by nonce, and how many incarnations took over the journal (0 in snapshots written before they
+   * were counted). Immutable: snapshots may be serialized after the next event is applied.
+   */
+  public record State(Map<String, RegistryEntry> open, long incarnations) implements RegistrySerializable {
     State with(RegistryEntry entry) {
       Map<String, RegistryEntry> next = new HashMap<>(open);
       next.put(entry.nonce(), entry);
-      return new State(Map.copyOf(next));
+      return new State(Map.copyOf(next), incarnations);
     }
 
     State without(String nonce) {
       Map<String, RegistryEntry> next = new HashMap<>(open);
       next.remove(nonce);
-      return new State(Map.copyOf(next));
+      return new State(Map.copyOf(next), incarnations);
     }
   }
 
@@ -99,7 +111,7 @@ public final class WorkerRegistry
 
   @Override
   public State emptyState() {
-    return new State(Map.of());
+    return new State(Map.of(), 0);
   }
 
   @Override
@@ -136,6 +148,10 @@ public final class WorkerRegistry
             .thenReply(c.replyTo(), s -> Done.getInstance()))
         .onCommand(GetOpen.class, (state, c) -> Effect()
             .reply(c.replyTo(), List.copyOf(state.open().values())))
+        .onCommand(GetIncarnations.class, (state, c) -> Effect().reply(c.replyTo(), state.incarnations()))
+        .onCommand(BeginIncarnation.class, (state, c) -> Effect()
+            .persist(new Incarnated(c.incarnation(), state.incarnations() + 1, System.currentTimeMillis()))
+            .thenReply(c.replyTo(), State::incarnations))
         .build();
   }
 
@@ -158,6 +174,7 @@ public final class WorkerRegistry
         .onEvent(Spawned.class, (state, e) -> update(state, e.nonce(), entry -> entry.withSpawned(e.spawned())))
         .onEvent(Exited.class, (state, e) -> update(state, e.nonce(), entry -> entry.withExit(e.status())))
         .onEvent(Settled.class, (state, e) -> state.without(e.nonce()))
+        .onEvent(Incarnated.class, (state, e) -> new State(state.open(), e.number()))
         .build();
   }
 

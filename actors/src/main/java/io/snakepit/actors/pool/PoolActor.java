@@ -284,7 +284,7 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     }
     Launch launch = new Launch(runtime.shim(), runtime.workerPackage(),
         runtime.runDir().resolve(slot.workerId + ".sock"), runtime.instance(), slot.workerId, nonce(),
-        settings.worker());
+        settings.worker(), runtime.journal().markers());
     String workerId = slot.workerId;
     context.ask(Supervisor.Reply.class, workersSupervisor, Duration.ofSeconds(30),
         replyTo -> new Supervisor.StartFromTemplate(new WorkerStart(launch, events), replyTo),

@@ -19,9 +19,20 @@ import java.util.Map;
  * @param workerId the worker's id, carried in the worker's environment
  * @param nonce the worker's unique key in the registry, carried in the environment of its whole tree
  * @param settings the pool's worker settings
+ * @param markers further variables that mark the tree (the registry's, which settlement checks)
  */
 public record Launch(Path shim, Path workerPackage, Path socket, String instance, String workerId, String nonce,
-    WorkerSettings settings) {
+    WorkerSettings settings, Map<String, String> markers) {
+
+  public Launch {
+    markers = Map.copyOf(markers);
+  }
+
+  /** A launch with no markers beyond the instance, worker and nonce. */
+  public Launch(Path shim, Path workerPackage, Path socket, String instance, String workerId, String nonce,
+      WorkerSettings settings) {
+    this(shim, workerPackage, socket, instance, workerId, nonce, settings, Map.of());
+  }
 
   /** Mark every process of a worker's tree, so that it can be recognised in /proc/PID/environ. */
   public static final String INSTANCE_VARIABLE = Reaper.INSTANCE_VARIABLE;
@@ -118,6 +129,7 @@ public record Launch(Path shim, Path workerPackage, Path socket, String instance
     env.put(INSTANCE_VARIABLE, instance);
     env.put(WORKER_VARIABLE, workerId);
     env.put(NONCE_VARIABLE, nonce);
+    env.putAll(markers);
     return env;
   }
 }

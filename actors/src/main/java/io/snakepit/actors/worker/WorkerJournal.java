@@ -4,6 +4,7 @@ import io.snakepit.persistence.Registry;
 import io.snakepit.persistence.SpawnedWorker;
 import io.snakepit.shim.BootId;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.slf4j.Logger;
@@ -20,6 +21,11 @@ public interface WorkerJournal {
 
   /** Records that a worker's whole tree ended. */
   void exited(String nonce, String status);
+
+  /** Variables for every worker's environment that tie its tree to this journal; none by default. */
+  default Map<String, String> markers() {
+    return Map.of();
+  }
 
   /** A journal that records nothing (snakepit.registry.enabled = off). */
   static WorkerJournal none() {
@@ -51,6 +57,11 @@ public interface WorkerJournal {
       @Override
       public CompletionStage<?> spawned(String nonce, SpawnedWorker spawned) {
         return registry.client().spawned(nonce, spawned);
+      }
+
+      @Override
+      public Map<String, String> markers() {
+        return registry.markers();
       }
 
       @Override
