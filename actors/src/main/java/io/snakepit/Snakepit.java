@@ -183,6 +183,15 @@ public final class Snakepit implements Extension {
     return pool(DEFAULT_POOL).executeStream(tool, argsJson, onItem);
   }
 
+  /**
+   * Why no worker can be started now: the registry's journal has been failing writes (with since when and what to
+   * check); empty while it takes them, or when the registry is turned off.
+   */
+  public java.util.Optional<String> journalOutage() {
+    return registry == null ? java.util.Optional.empty()
+        : registry.outage().map(io.snakepit.persistence.RegistryClient.Outage::describe);
+  }
+
   /** Completes once every worker of every pool is up. */
   public CompletionStage<Void> ready() {
     return CompletableFuture.allOf(pools.values().stream().map(p -> p.ready().toCompletableFuture())

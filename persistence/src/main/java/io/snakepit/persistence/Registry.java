@@ -67,8 +67,10 @@ public final class Registry implements AutoCloseable {
       List<String> journalWarnings = new ArrayList<>();
       JournalSchema.ensureOrSetAside(db.getString("url"), db.getString("user"), db.getString("password"))
           .ifPresent(journalWarnings::add);
+      Config outage = registry.getConfig("outage");
       ActorRef<WorkerRegistry.Command> actor = system.systemActorOf(
-          WorkerRegistry.create(host(), instance, registry.getInt("snapshot-every"), registry.getInt("keep-snapshots")),
+          WorkerRegistry.create(host(), instance, registry.getInt("snapshot-every"), registry.getInt("keep-snapshots"),
+              outage.getDuration("restart-backoff.min"), outage.getDuration("restart-backoff.max")),
           "snakepit-registry", Props.empty());
       RegistryClient client = new RegistryClient(actor, system, registry.getDuration("ask-timeout"),
           registry.getInt("max-in-flight"));
@@ -77,6 +79,7 @@ public final class Registry implements AutoCloseable {
       Registry r = new Registry(system, lock, client, instance, reaper, blocking, journalWarnings,
           JournalSchema.h2File(db.getString("url")).map(Path::toString)
               .orElse(db.getString("url").split("\\?", 2)[0])); // a URL's query may hold a password
+      r.watchOutages(outage.getDuration("probe-interval"), outage.getDuration("exit-after"));
       system.getWhenTerminated().whenComplete((done, error) -> r.close());
       return r;
     } catch (RuntimeException e) {
@@ -112,6 +115,47 @@ public final class Registry implements AutoCloseable {
   /** This JVM's incarnation id, recorded with every worker it reserves. */
   public String incarnation() {
     return incarnation;
+  }
+
+  /**
+   * Why the node stopped itself: its journal failed writes for longer than {@code snakepit.registry.outage.exit-after}.
+   * A service manager that restarts the node gives it a fresh start once the storage is back.
+   *
+   * @param message what failed, since when, and what to check
+   */
+  public record JournalOutage(String message) implements akka.actor.CoordinatedShutdown.Reason {}
+
+  /**
+   * While the journal fails writes: probe it every {@code interval} (a registry restarted after a failure takes
+   * writes again only when one is tried), and past {@code exitAfter} (unless zero) stop the node with
+   * {@link JournalOutage} rather than let it limp without a record of its workers.
+   */
+  private void watchOutages(java.time.Duration interval, java.time.Duration exitAfter) {
+    java.util.concurrent.atomic.AtomicBoolean probing = new java.util.concurrent.atomic.AtomicBoolean();
+    java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
+    akka.actor.Cancellable watch = system.scheduler().scheduleWithFixedDelay(interval, interval, () -> {
+      RegistryClient.Outage outage = client.outage().orElse(null);
+      if (outage == null || stopping.get()) {
+        return;
+      }
+      if (!exitAfter.isZero() && System.currentTimeMillis() - outage.since() > exitAfter.toMillis()
+          && stopping.compareAndSet(false, true)) {
+        String why = outage.describe() + "; stopping the node after snakepit.registry.outage.exit-after = "
+            + exitAfter.toSeconds() + " s";
+        LOG.error("{}", why);
+        akka.actor.CoordinatedShutdown.get(system).run(new JournalOutage(why));
+        return;
+      }
+      if (probing.compareAndSet(false, true)) {
+        client.probe().whenComplete((done, error) -> probing.set(false));
+      }
+    }, system.executionContext());
+    system.getWhenTerminated().whenComplete((done, error) -> watch.cancel());
+  }
+
+  /** Whether the journal is failing writes, and since when; empty while it takes them. */
+  public java.util.Optional<RegistryClient.Outage> outage() {
+    return client.outage();
   }
 
   /** The instance this registry belongs to. */

@@ -24,6 +24,24 @@ public final class RegistryClient {
   private final Semaphore permits;
   private final Queue<Runnable> waiting = new ConcurrentLinkedQueue<>();
   private final java.util.Set<CompletableFuture<?>> pending = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final java.util.concurrent.atomic.AtomicReference<Outage> outage = new java.util.concurrent.atomic.AtomicReference<>();
+
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RegistryClient.class);
+
+  /**
+   * The journal failing writes since {@code since} (epoch ms), the first failure's message as {@code cause}.
+   *
+   * @param since when the first write failed
+   * @param cause what it failed with
+   */
+  public record Outage(long since, String cause) {
+    /** A sentence for errors and logs. */
+    public String describe() {
+      return "the worker registry's journal has failed writes for " + (System.currentTimeMillis() - since) / 1000
+          + " s (" + cause + "); no worker is started until it takes writes again. Check the disk or database behind"
+          + " snakepit.registry.db";
+    }
+  }
 
   public RegistryClient(ActorRef<WorkerRegistry.Command> registry, ActorSystem<?> system, Duration timeout,
       int maxInFlight) {
@@ -31,6 +49,16 @@ public final class RegistryClient {
     this.system = system;
     this.timeout = timeout;
     this.permits = new Semaphore(maxInFlight);
+  }
+
+  /** Whether the journal is failing writes, and since when; empty while it takes them. */
+  public java.util.Optional<Outage> outage() {
+    return java.util.Optional.ofNullable(outage.get());
+  }
+
+  /** A write that changes nothing, to learn whether the journal takes writes again. */
+  public CompletionStage<Done> probe() {
+    return write(WorkerRegistry.Probe::new);
   }
 
   /** Journals a worker about to be spawned. */
@@ -45,23 +73,23 @@ public final class RegistryClient {
   public CompletionStage<Done> reserve(String nonce, String workerId, String incarnation, String bootId,
       List<String> cgroups) {
     long now = System.currentTimeMillis();
-    return ask(r -> new WorkerRegistry.Reserve(nonce, workerId, incarnation, bootId, now, List.copyOf(cgroups), r));
+    return write(r -> new WorkerRegistry.Reserve(nonce, workerId, incarnation, bootId, now, List.copyOf(cgroups), r));
   }
 
   /** Journals a worker's identity; the worker may take calls once this completes. */
   public CompletionStage<Done> spawned(String nonce, SpawnedWorker spawned) {
-    return ask(r -> new WorkerRegistry.RecordSpawned(nonce, spawned, r));
+    return write(r -> new WorkerRegistry.RecordSpawned(nonce, spawned, r));
   }
 
   /** Journals that a worker's whole tree ended. */
   public CompletionStage<Done> exited(String nonce, String status) {
-    return ask(r -> new WorkerRegistry.RecordExit(nonce, status, r));
+    return write(r -> new WorkerRegistry.RecordExit(nonce, status, r));
   }
 
   /** Closes entries after a settlement. */
   public CompletionStage<Done> settle(List<WorkerRegistry.Closing> closings) {
     return closings.isEmpty() ? CompletableFuture.completedFuture(Done.getInstance())
-        : ask(r -> new WorkerRegistry.Settle(closings, r));
+        : write(r -> new WorkerRegistry.Settle(closings, r));
   }
 
   /** The open entries. */
@@ -76,7 +104,7 @@ public final class RegistryClient {
 
   /** Journals a new incarnation taking over; completes with the new count. */
   public CompletionStage<Long> beginIncarnation(String incarnation) {
-    return ask(r -> new WorkerRegistry.BeginIncarnation(incarnation, r));
+    return write(r -> new WorkerRegistry.BeginIncarnation(incarnation, r));
   }
 
   /**
@@ -85,6 +113,24 @@ public final class RegistryClient {
    */
   public CompletionStage<Void> drained() {
     return CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new)).exceptionally(error -> null);
+  }
+
+  /** An ask whose outcome tells whether the journal takes writes: a success ends an outage, a failure starts one. */
+  private <T> CompletionStage<T> write(Function<ActorRef<T>, WorkerRegistry.Command> command) {
+    CompletionStage<T> result = ask(command);
+    result.whenComplete((value, error) -> {
+      if (error == null) {
+        Outage ended = outage.getAndSet(null);
+        if (ended != null) {
+          LOG.info("the worker registry's journal takes writes again after {} s",
+              (System.currentTimeMillis() - ended.since()) / 1000);
+        }
+      } else if (outage.compareAndSet(null, new Outage(System.currentTimeMillis(), String.valueOf(error.getMessage())))) {
+        LOG.error("the worker registry's journal failed a write: {}; no worker is started until it takes writes"
+            + " again", error.getMessage());
+      }
+    });
+    return result;
   }
 
   private <T> CompletionStage<T> ask(Function<ActorRef<T>, WorkerRegistry.Command> command) {

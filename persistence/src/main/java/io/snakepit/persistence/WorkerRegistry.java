@@ -2,13 +2,16 @@ package io.snakepit.persistence;
 
 import akka.Done;
 import akka.actor.typed.ActorRef;
+import akka.actor.typed.BackoffSupervisorStrategy;
 import akka.actor.typed.Behavior;
+import akka.actor.typed.SupervisorStrategy;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.persistence.typed.PersistenceId;
 import akka.persistence.typed.javadsl.CommandHandler;
 import akka.persistence.typed.javadsl.EventHandler;
 import akka.persistence.typed.javadsl.EventSourcedBehavior;
 import akka.persistence.typed.javadsl.RetentionCriteria;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -44,6 +47,9 @@ public final class WorkerRegistry
   /** The open entries. */
   public record GetOpen(ActorRef<List<RegistryEntry>> replyTo) implements Command {}
 
+  /** Write a no-op event: whether the journal takes writes again after a failure. */
+  public record Probe(ActorRef<Done> replyTo) implements Command {}
+
   /** How many incarnations of the node the journal has recorded. */
   public record GetIncarnations(ActorRef<Long> replyTo) implements Command {}
 
@@ -64,6 +70,9 @@ public final class WorkerRegistry
   public record Exited(String nonce, String status) implements Event {}
 
   public record Settled(String nonce, Settlement how, String detail, long at) implements Event {}
+
+  /** A write that changes nothing, made while the journal was failing (the nonce is "probe"). */
+  public record Probed(String nonce, long at) implements Event {}
 
   /** The {@code number}th incarnation of the node took over the journal (the nonce is the incarnation's id). */
   public record Incarnated(String nonce, long number, long at) implements Event {}
@@ -93,9 +102,14 @@ public final class WorkerRegistry
   private final int snapshotEvery;
   private final int keepSnapshots;
 
-  /** The registry of {@code instance} on {@code host}. */
-  public static Behavior<Command> create(String host, String instance, int snapshotEvery, int keepSnapshots) {
-    return Behaviors.setup(ctx -> new WorkerRegistry(persistenceId(host, instance), snapshotEvery, keepSnapshots));
+  /**
+   * The registry of {@code instance} on {@code host}. A failed write or recovery restarts it after {@code backoff}
+   * (doubling up to {@code maxBackoff}): storage that is full or unreachable for a while does not end it.
+   */
+  public static Behavior<Command> create(String host, String instance, int snapshotEvery, int keepSnapshots,
+      Duration backoff, Duration maxBackoff) {
+    return Behaviors.setup(ctx -> new WorkerRegistry(persistenceId(host, instance), snapshotEvery, keepSnapshots,
+        SupervisorStrategy.restartWithBackoff(backoff, maxBackoff, 0.2)));
   }
 
   /** The persistence id of one (host, instance). */
@@ -103,8 +117,8 @@ public final class WorkerRegistry
     return PersistenceId.ofUniqueId("snakepit-registry|" + host + "|" + instance);
   }
 
-  private WorkerRegistry(PersistenceId id, int snapshotEvery, int keepSnapshots) {
-    super(id);
+  private WorkerRegistry(PersistenceId id, int snapshotEvery, int keepSnapshots, BackoffSupervisorStrategy restart) {
+    super(id, restart);
     this.snapshotEvery = snapshotEvery;
     this.keepSnapshots = keepSnapshots;
   }
@@ -148,6 +162,9 @@ public final class WorkerRegistry
             .thenReply(c.replyTo(), s -> Done.getInstance()))
         .onCommand(GetOpen.class, (state, c) -> Effect()
             .reply(c.replyTo(), List.copyOf(state.open().values())))
+        .onCommand(Probe.class, (state, c) -> Effect()
+            .persist(new Probed("probe", System.currentTimeMillis()))
+            .thenReply(c.replyTo(), s -> Done.getInstance()))
         .onCommand(GetIncarnations.class, (state, c) -> Effect().reply(c.replyTo(), state.incarnations()))
         .onCommand(BeginIncarnation.class, (state, c) -> Effect()
             .persist(new Incarnated(c.incarnation(), state.incarnations() + 1, System.currentTimeMillis()))
@@ -174,6 +191,7 @@ public final class WorkerRegistry
         .onEvent(Spawned.class, (state, e) -> update(state, e.nonce(), entry -> entry.withSpawned(e.spawned())))
         .onEvent(Exited.class, (state, e) -> update(state, e.nonce(), entry -> entry.withExit(e.status())))
         .onEvent(Settled.class, (state, e) -> state.without(e.nonce()))
+        .onEvent(Probed.class, (state, e) -> state)
         .onEvent(Incarnated.class, (state, e) -> new State(state.open(), e.number()))
         .build();
   }

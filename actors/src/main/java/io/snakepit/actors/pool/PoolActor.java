@@ -9,6 +9,7 @@ import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
 import akka.actor.typed.javadsl.TimerScheduler;
 import io.snakepit.CircuitOpenException;
+import io.snakepit.JournalUnavailableException;
 import io.snakepit.PoolSaturatedException;
 import io.snakepit.PoolUnavailableException;
 import io.snakepit.QueueTimeoutException;
@@ -309,6 +310,10 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
           + failure.getMessage(), failure));
     } else if (phase == Phase.STOPPING) {
       job.fail(new PoolUnavailableException("pool '" + settings.name() + "' is stopping", null));
+    } else if (slots.stream().noneMatch(slot -> slot.ready) && runtime.journal().unavailable().isPresent()) {
+      // No live worker, and none can be started: say why rather than queue the call or blame the workers.
+      job.fail(new JournalUnavailableException("pool '" + settings.name() + "' has no live worker: "
+          + runtime.journal().unavailable().get()));
     } else if (circuit == Circuit.OPEN && !resetElapsed()) {
       job.fail(new CircuitOpenException("pool '" + settings.name() + "': circuit open after " + failuresInARow
           + " failures in a row (crashes, failed starts, transport errors or deadlines); the next call in "
@@ -529,6 +534,18 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
       context.getLog().warn("pool '{}': replacement worker {} failed to start; retrying in {} ms: {}",
           settings.name(), slot.workerId, delay.toMillis(), failed.error().getMessage());
       timers.startSingleTimer("respawn-" + slot.index, new Respawn(slot.index), delay);
+      failQueueIfNoWorkerCanStart();
+    }
+  }
+
+  /** Calls queued for a worker that cannot start while the journal fails writes: tell them why now. */
+  private void failQueueIfNoWorkerCanStart() {
+    java.util.Optional<String> unavailable = runtime.journal().unavailable();
+    if (unavailable.isPresent() && slots.stream().noneMatch(s -> s.ready)) {
+      JournalUnavailableException e = new JournalUnavailableException("pool '" + settings.name()
+          + "' has no live worker: " + unavailable.get());
+      queue.forEach(job -> job.fail(e));
+      queue.clear();
     }
   }
 

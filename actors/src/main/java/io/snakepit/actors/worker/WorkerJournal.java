@@ -22,6 +22,11 @@ public interface WorkerJournal {
   /** Records that a worker's whole tree ended. */
   void exited(String nonce, String status);
 
+  /** Why no worker can be journaled now (the journal fails writes), or empty while it can. */
+  default java.util.Optional<String> unavailable() {
+    return java.util.Optional.empty();
+  }
+
   /** Variables for every worker's environment that tie its tree to this journal; none by default. */
   default Map<String, String> markers() {
     return Map.of();
@@ -62,6 +67,11 @@ public interface WorkerJournal {
       @Override
       public Map<String, String> markers() {
         return registry.markers();
+      }
+
+      @Override
+      public java.util.Optional<String> unavailable() {
+        return registry.outage().map(io.snakepit.persistence.RegistryClient.Outage::describe);
       }
 
       @Override

@@ -1,0 +1,170 @@
+package io.snakepit.actors;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import akka.actor.CoordinatedShutdown;
+import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import io.snakepit.JournalUnavailableException;
+import io.snakepit.Snakepit;
+import io.snakepit.WorkerCrashedException;
+import io.snakepit.persistence.Registry;
+import io.snakepit.persistence.SettlementReport;
+import io.snakepit.testing.Procs;
+import io.snakepit.testing.TestNodes;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A journal on a filesystem that fills up while the node runs: the node says why it cannot start workers, serves
+ * again by itself once space is freed, and stops (rather than limp) if the space never comes back.
+ */
+class StorageFaultIT {
+  private Path mount;
+
+  @BeforeEach
+  void smallFilesystem() throws Exception {
+    Assumptions.assumeTrue("0".equals(String.valueOf(Files.getAttribute(Path.of("/proc/self"), "unix:uid"))),
+        "needs root to mount a small tmpfs for the journal (run as root; .ci/run does)");
+    mount = Files.createTempDirectory("snakepit-small-");
+    run("mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mount.toString());
+  }
+
+  @AfterEach
+  void unmount() throws Exception {
+    if (mount != null) {
+      run("umount", mount.toString());
+      Files.delete(mount);
+    }
+  }
+
+  private static void run(String... cmd) throws Exception {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    assertTrue(p.waitFor(30, TimeUnit.SECONDS), String.join(" ", cmd) + " did not end");
+    assertEquals(0, p.exitValue(), String.join(" ", cmd) + ": " + new String(p.getInputStream().readAllBytes()));
+  }
+
+  private String config(String exitAfter) {
+    return "snakepit.data-dir = \"" + mount.resolve("data") + "\"\n"
+        + "snakepit.pools.default { workers = 2, restart-backoff { min = 200ms, max = 2s }, health.interval = 0s,"
+        + " circuit-breaker.max-failures = 0 }\n"
+        + "snakepit.registry { ask-timeout = 3s, outage { restart-backoff { min = 200ms, max = 2s },"
+        + " probe-interval = 300ms, exit-after = " + exitAfter + " } }\n";
+  }
+
+  /** Fills the filesystem to the last byte. */
+  private Path fill() throws IOException {
+    Path filler = mount.resolve("filler");
+    byte[] block = new byte[64 * 1024];
+    try (OutputStream out = Files.newOutputStream(filler)) {
+      while (true) {
+        out.write(block);
+      }
+    } catch (IOException full) {
+      assertTrue(String.valueOf(full.getMessage()).contains("No space left"), full.toString());
+    }
+    return filler;
+  }
+
+  private static Throwable failure(CompletionStage<?> call) throws Exception {
+    try {
+      call.toCompletableFuture().get(60, TimeUnit.SECONDS);
+      throw new AssertionError("the call succeeded");
+    } catch (ExecutionException e) {
+      return e.getCause();
+    }
+  }
+
+  /** Crashes every worker of the default pool: their replacements need journal writes. */
+  private static void crashWorkers(Snakepit snakepit) throws Exception {
+    for (int i = 0; i < 2; i++) {
+      assertInstanceOf(WorkerCrashedException.class, failure(snakepit.execute("crash", "{\"signal\": 9}")));
+    }
+  }
+
+  @Test
+  void aFullDiskStopsWorkerStartsWithATypedErrorAndTheNodeServesAgainOnceSpaceIsFreed() throws Exception {
+    ActorTestKit kit = ActorTestKit.create("storage", TestNodes.config(config("0s")));
+    List<Procs.Proc> workers;
+    try {
+      Snakepit snakepit = Snakepit.get(kit.system());
+      snakepit.ready().toCompletableFuture().get(90, TimeUnit.SECONDS);
+      Path filler = fill();
+      crashWorkers(snakepit);
+
+      Throwable refused = null;
+      long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+      while (refused == null && System.nanoTime() < deadline) {
+        try {
+          snakepit.execute("ping", "{}").toCompletableFuture().get(30, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+          refused = e.getCause() instanceof JournalUnavailableException ? e.getCause() : null;
+        }
+        Thread.sleep(100);
+      }
+      JournalUnavailableException unavailable = assertInstanceOf(JournalUnavailableException.class, refused,
+          "calls never failed with JournalUnavailableException while the disk was full");
+      assertTrue(unavailable.getMessage().contains("snakepit.registry.db"), unavailable.getMessage());
+      assertTrue(snakepit.journalOutage().isPresent(), "the node does not report the outage");
+
+      Files.delete(filler);
+      String answer = null;
+      deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+      while (answer == null && System.nanoTime() < deadline) {
+        try {
+          answer = snakepit.execute("ping", "{}").toCompletableFuture().get(30, TimeUnit.SECONDS).json();
+        } catch (ExecutionException | TimeoutException e) {
+          Thread.sleep(200);
+        }
+      }
+      assertEquals("\"pong\"", answer, "the node did not serve again after the space was freed");
+      assertTrue(snakepit.journalOutage().isEmpty(), snakepit.journalOutage().toString());
+      workers = Procs.withInstance(TestNodes.INSTANCE);
+    } finally {
+      kit.shutdownTestKit();
+    }
+    assertEquals(List.of(), Procs.awaitGone(workers, Duration.ofSeconds(10)));
+    // Nothing untracked: every process the node started was journaled; the next start finds none alive.
+    ActorTestKit next = ActorTestKit.create("storage-next", TestNodes.config(config("0s")));
+    try {
+      SettlementReport report = Registry.open(next.system(), next.system().settings().config().getConfig("snakepit"))
+          .settle(false).toCompletableFuture().get(60, TimeUnit.SECONDS);
+      assertEquals(0, report.untracked(), report.table());
+      assertEquals(List.of(), report.journalWarnings(), report.summary());
+      assertTrue(report.rows().stream().allMatch(r -> r.processes().isEmpty()), report.table());
+    } finally {
+      next.shutdownTestKit();
+    }
+  }
+
+  @Test
+  void aJournalThatStaysFullStopsTheNodeWithTheReason() throws Exception {
+    ActorTestKit kit = ActorTestKit.create("storage-stuck", TestNodes.config(config("3s")));
+    try {
+      Snakepit snakepit = Snakepit.get(kit.system());
+      snakepit.ready().toCompletableFuture().get(90, TimeUnit.SECONDS);
+      fill();
+      crashWorkers(snakepit);
+      kit.system().getWhenTerminated().toCompletableFuture().get(90, TimeUnit.SECONDS);
+      CoordinatedShutdown.Reason reason = CoordinatedShutdown.get(kit.system()).getShutdownReason().orElseThrow();
+      Registry.JournalOutage outage = assertInstanceOf(Registry.JournalOutage.class, reason);
+      assertTrue(outage.message().contains("exit-after"), outage.message());
+    } finally {
+      kit.shutdownTestKit();
+    }
+    assertEquals(List.of(), Procs.awaitGone(Procs.withInstance(TestNodes.INSTANCE), Duration.ofSeconds(10)));
+  }
+}
