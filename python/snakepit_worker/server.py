@@ -58,8 +58,6 @@ class _MalformedRequest:
 
     def __init__(self, problem: str):
         self.problem = problem
-        self.tool = ""
-        self.call_id = ""
 
 
 def _parse_request(data: bytes):
