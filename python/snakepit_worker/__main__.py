@@ -1,4 +1,5 @@
 """python -m snakepit_worker --adapter pkg.module:Class --socket PATH [--threads N] [--stop-grace S]
+                            [--max-message-size BYTES]
 
 Exit codes:
   0   stopped gracefully (SIGTERM, SIGINT or a Shutdown call)
@@ -89,9 +90,11 @@ def main(argv: Optional[List[str]] = None) -> None:
         watchdog.exit_now(EXIT_ADAPTER_INIT)
 
     stop = watchdog.GracefulStop(options.stop_grace)
-    servicer = server.WorkerServicer(adapter, spec, options.threads, stop.request)
+    servicer = server.WorkerServicer(adapter, spec, options.threads, stop.request,
+                                     options.max_message_size)
     try:
-        grpc_server = server.build_server(servicer, options.socket, options.threads)
+        grpc_server = server.build_server(servicer, options.socket, options.threads,
+                                          options.max_message_size)
         grpc_server.start()
     except (server.SocketError, OSError, RuntimeError) as e:
         _fail(EXIT_SERVER, str(e))
@@ -119,6 +122,10 @@ def _parse_command_line(argv: Optional[List[str]]) -> argparse.Namespace:
                         help="tool calls that may run at once (default 4)")
     parser.add_argument("--stop-grace", type=_non_negative_float, default=2.0, metavar="SECONDS",
                         help="grace for calls in flight on SIGTERM or SIGINT (default 2)")
+    parser.add_argument("--max-message-size", type=_positive_int, default=None, metavar="BYTES",
+                        help="the largest request or answer; an answer over it is replaced by a "
+                             "snakepit.MessageTooLarge error (default: no limit; the JVM passes "
+                             "the pool's max-message-size)")
     parser.add_argument("--log-level", default="INFO",
                         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                         help="the worker's own log lines on stderr (default INFO)")

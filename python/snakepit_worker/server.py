@@ -13,6 +13,7 @@ from concurrent import futures
 from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 import grpc
+from google.protobuf.message import DecodeError
 
 try:
     from snakepit_worker._proto import worker_pb2, worker_pb2_grpc
@@ -31,6 +32,7 @@ log = logging.getLogger("snakepit_worker")
 UNKNOWN_TOOL = "snakepit.UnknownTool"
 INVALID_ARGUMENTS = "snakepit.InvalidArguments"
 UNSERIALIZABLE_RESULT = "snakepit.UnserializableResult"
+MESSAGE_TOO_LARGE = "snakepit.MessageTooLarge"
 
 # Threads beyond --threads, so Ping and Shutdown are answered while every tool thread is busy.
 CONTROL_THREADS = 4
@@ -51,6 +53,67 @@ class _CallError(Exception):
             type=error_type, message=_utf8_safe(message), available_tools=available_tools))
 
 
+class _MalformedRequest:
+    """A request that protobuf could not parse; the call is answered with INVALID_ARGUMENTS."""
+
+    def __init__(self, problem: str):
+        self.problem = problem
+
+
+def _parse_request(data: bytes):
+    """ExecuteRequest.FromString that, instead of failing the RPC, hands on what was wrong."""
+    try:
+        return worker_pb2.ExecuteRequest.FromString(data)
+    except DecodeError as e:
+        bad = _undecodable_string(data)
+        if bad is None:
+            return _MalformedRequest("the request is not a valid ExecuteRequest (%s)" % e)
+        name, number, offset = bad
+        return _MalformedRequest(
+            "the request's %s (field %d) is not valid UTF-8 (byte %d of the field); protobuf "
+            "string fields must be UTF-8: send text as UTF-8, binary data as the payload"
+            % (name, number, offset))
+
+
+def _undecodable_string(data: bytes) -> Optional[Tuple[str, int, int]]:
+    """The first top-level string field of an ExecuteRequest that is not UTF-8: name, number, offset."""
+    fields = worker_pb2.ExecuteRequest.DESCRIPTOR.fields_by_number
+    pos = 0
+    try:
+        while pos < len(data):
+            key, pos = _varint(data, pos)
+            number, wire_type = key >> 3, key & 7
+            if wire_type == 0:
+                _, pos = _varint(data, pos)
+            elif wire_type in (1, 5):
+                pos += 8 if wire_type == 1 else 4
+            elif wire_type == 2:
+                size, pos = _varint(data, pos)
+                chunk, pos = data[pos:pos + size], pos + size
+                field = fields.get(number)
+                if field is not None and field.type == field.TYPE_STRING:
+                    try:
+                        chunk.decode("utf-8")
+                    except UnicodeDecodeError as e:
+                        return field.name, number, e.start
+            else:
+                return None
+    except IndexError:
+        return None
+    return None
+
+
+def _varint(data: bytes, pos: int) -> Tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
 class _Tool:
     """One tool, bound to the adapter instance, with its signature for argument checks."""
 
@@ -67,8 +130,10 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
     """Serves one adapter instance. At most ``threads`` tool calls run at once; more wait."""
 
     def __init__(self, adapter: Adapter, adapter_spec: str, threads: int,
-                 request_stop: Callable[[Optional[float], str], None]):
+                 request_stop: Callable[[Optional[float], str], None],
+                 max_message_size: Optional[int] = None):
         self._adapter = adapter
+        self._max_message_size = max_message_size
         self._spec = adapter_spec
         self._tools: Dict[str, _Tool] = {
             name: _Tool(name, adapter.bound_tool(name)) for name in adapter.tool_names()}
@@ -78,11 +143,13 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
     # --- RPCs -------------------------------------------------------------------------------
 
     def Execute(self, request, context):
+        if isinstance(request, _MalformedRequest):
+            return _CallError(INVALID_ARGUMENTS, request.problem).response
         if not self._take_slot(context):
             return worker_pb2.ExecuteResponse()  # the caller has gone; nobody reads this
         call._enter(context, request.call_id)
         try:
-            response = self._execute(request)
+            response = self._within_limit(request.tool, self._execute(request))
         finally:
             call._leave()
             self._slots.release()
@@ -90,16 +157,24 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
         return response
 
     def ExecuteStream(self, request, context):
+        if isinstance(request, _MalformedRequest):
+            yield _CallError(INVALID_ARGUMENTS, request.problem).response
+            return
         if not self._take_slot(context):
             return
         count, response, finished = 0, None, False
         call._enter(context, request.call_id)
+        responses = self._execute_stream(request, context)
         try:
-            for response in self._execute_stream(request, context):
+            for response in responses:
                 count += 1
+                response = self._within_limit(request.tool, response)
                 yield response
+                if response.HasField("error"):
+                    break
             finished = True
         finally:
+            responses.close()  # after an item over the limit: runs the tool's finally blocks
             call._leave()
             self._slots.release()
             _log_outcome(request, response, count, finished)
@@ -153,6 +228,22 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
         return worker_pb2.ShutdownResponse()
 
     # --- helpers ----------------------------------------------------------------------------
+
+    def _within_limit(self, tool_name: str, response):
+        """The response, or a MessageTooLarge error in its place when it is over the limit."""
+        if self._max_message_size is None:
+            return response
+        size = response.ByteSize()
+        if size <= self._max_message_size:
+            return response
+        what = "a result" if response.HasField("value") else "an error (%s)" % response.error.type
+        return _CallError(
+            MESSAGE_TOO_LARGE,
+            "tool '%s' returned %s of %s, over the pool's max-message-size of %s; the tool ran, "
+            "but its answer was not sent. Return less (stream it in parts), or raise "
+            "max-message-size in the pool's settings (snakepit.pools.<pool>.max-message-size)"
+            % (tool_name, what, _describe_size(size), _describe_size(self._max_message_size))
+        ).response
 
     def _take_slot(self, context) -> bool:
         while not self._slots.acquire(timeout=_SLOT_POLL_SECONDS):
@@ -271,6 +362,10 @@ def _utf8_safe(text: str) -> str:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def _describe_size(size: int) -> str:
+    return "%d bytes (%.1f MiB)" % (size, size / 1048576.0)
+
+
 def _json_kind(value: Any) -> str:
     if isinstance(value, list):
         return "array"
@@ -291,10 +386,12 @@ class SocketError(Exception):
     """The server cannot listen on the requested Unix socket path."""
 
 
-def build_server(servicer: WorkerServicer, socket_path: str, threads: int) -> grpc.Server:
+def build_server(servicer: WorkerServicer, socket_path: str, threads: int,
+                 max_message_size: Optional[int] = None) -> grpc.Server:
     """A gRPC server bound (not yet started) to ``unix:socket_path``.
 
     A stale socket file at the path is removed first; any other kind of file is left alone.
+    Messages are limited to ``max_message_size`` bytes each way (None: no limit).
     """
     path = os.path.abspath(socket_path)
     size = len(os.fsencode(path))
@@ -311,13 +408,13 @@ def build_server(servicer: WorkerServicer, socket_path: str, threads: int) -> gr
             raise SocketError(
                 "socket path %s exists and is not a socket; refusing to replace it" % path)
         os.unlink(path)
+    limit = -1 if max_message_size is None else max_message_size
     server = grpc.server(
         futures.ThreadPoolExecutor(
             max_workers=threads + CONTROL_THREADS, thread_name_prefix="snakepit-rpc"),
-        # Only the local JVM talks to this socket: message size is the caller's business.
-        options=[("grpc.max_send_message_length", -1),
-                 ("grpc.max_receive_message_length", -1)])
-    worker_pb2_grpc.add_WorkerServicer_to_server(servicer, server)
+        options=[("grpc.max_send_message_length", limit),
+                 ("grpc.max_receive_message_length", limit)])
+    _add_servicer(servicer, server)
     try:
         bound = server.add_insecure_port("unix:" + path)
     except RuntimeError as e:  # newer grpcio raises instead of returning 0
@@ -326,3 +423,24 @@ def build_server(servicer: WorkerServicer, socket_path: str, threads: int) -> gr
         raise SocketError("cannot listen on unix:%s (does its directory exist and is it "
                           "writable?)" % path)
     return server
+
+
+def _add_servicer(servicer: WorkerServicer, server: grpc.Server) -> None:
+    """As the generated add_WorkerServicer_to_server, but a request that protobuf cannot parse
+    reaches the servicer as a _MalformedRequest instead of failing the RPC with a logged error."""
+    respond = worker_pb2.ExecuteResponse.SerializeToString
+    handlers = {
+        "Execute": grpc.unary_unary_rpc_method_handler(
+            servicer.Execute, request_deserializer=_parse_request, response_serializer=respond),
+        "ExecuteStream": grpc.unary_stream_rpc_method_handler(
+            servicer.ExecuteStream, request_deserializer=_parse_request,
+            response_serializer=respond),
+        "Ping": grpc.unary_unary_rpc_method_handler(
+            servicer.Ping, request_deserializer=worker_pb2.PingRequest.FromString,
+            response_serializer=worker_pb2.PingResponse.SerializeToString),
+        "Shutdown": grpc.unary_unary_rpc_method_handler(
+            servicer.Shutdown, request_deserializer=worker_pb2.ShutdownRequest.FromString,
+            response_serializer=worker_pb2.ShutdownResponse.SerializeToString),
+    }
+    service = worker_pb2.DESCRIPTOR.services_by_name["Worker"].full_name
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))

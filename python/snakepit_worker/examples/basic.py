@@ -73,6 +73,15 @@ class BasicAdapter(Adapter):
         return sum(len(b) for b in self._ballast) >> 20
 
     @tool
+    def blob(self, size, path=None, payload=None):
+        """Returns size bytes of a fixed pattern (byte i is i % 251); with path, first appends a line to that file,
+        which shows that the call ran. payload is taken and ignored (for tests of large arguments)."""
+        if path is not None:
+            with open(path, "a") as f:
+                f.write("blob %d\n" % size)
+        return (bytes(range(251)) * (size // 251 + 1))[:size]
+
+    @tool
     def busy_sleep(self, seconds):
         """Sleeps without looking at the call: a tool that ignores cancellation."""
         time.sleep(seconds)

@@ -23,10 +23,12 @@ public final class Pool {
 
   private final String name;
   private final PoolLink actor;
+  private final int maxMessageSize;
 
-  Pool(String name, PoolLink link) {
+  Pool(String name, PoolLink link, int maxMessageSize) {
     this.name = name;
     this.actor = link;
+    this.maxMessageSize = maxMessageSize;
   }
 
   /** The pool's name, as configured under {@code snakepit.pools}. */
@@ -34,11 +36,17 @@ public final class Pool {
     return name;
   }
 
+  /** The largest message, in bytes, that goes between this pool's callers and its workers ({@code max-message-size}). */
+  public int maxMessageSize() {
+    return maxMessageSize;
+  }
+
   /**
    * Calls {@code tool} with keyword arguments given as a JSON object ({@code null} or empty for none).
    *
    * @return the tool's result; fails with {@link PythonException} if the tool raised, {@link UnknownToolException},
-   *     {@link InvalidArgumentsException}, {@link PoolSaturatedException} or {@link WorkerCrashedException}
+   *     {@link InvalidArgumentsException}, {@link MessageTooLargeException}, {@link PoolSaturatedException} or
+   *     {@link WorkerCrashedException}
    */
   public CompletionStage<Result> execute(String tool, String argsJson) {
     return submit(request(tool, argsJson, null), CallOptions.defaults());
@@ -79,8 +87,14 @@ public final class Pool {
       Consumer<Result> onItem) {
     Objects.requireNonNull(onItem, "onItem");
     CompletableFuture<Void> promise = new CompletableFuture<>();
-    actor.tell(new PoolActor.Submit(new Job.Stream(request(tool, argsJson, null),
-        Objects.requireNonNull(options, "options"), System.nanoTime(), 0, onItem, promise)));
+    ExecuteRequest request = request(tool, argsJson, null);
+    SnakepitException refused = refusal(request);
+    if (refused != null) {
+      promise.completeExceptionally(refused);
+      return promise;
+    }
+    actor.tell(new PoolActor.Submit(new Job.Stream(request, Objects.requireNonNull(options, "options"),
+        System.nanoTime(), 0, onItem, promise)));
     return promise;
   }
 
@@ -93,8 +107,50 @@ public final class Pool {
 
   private CompletionStage<Result> submit(ExecuteRequest request, CallOptions options) {
     CompletableFuture<Result> promise = new CompletableFuture<>();
+    SnakepitException refused = refusal(request);
+    if (refused != null) {
+      promise.completeExceptionally(refused);
+      return promise;
+    }
     actor.tell(new PoolActor.Submit(new Job.Unary(request, options, System.nanoTime(), 0, promise)));
     return promise;
+  }
+
+  /** Why a request must not be sent, or null: text the worker could not decode, or a message over the limit. */
+  private SnakepitException refusal(ExecuteRequest request) {
+    SnakepitException bad = unencodable(request.getTool(), "tool", request.getTool());
+    if (bad == null) {
+      bad = unencodable(request.getTool(), "args_json", request.getArgsJson());
+    }
+    int size = request.getSerializedSize();
+    if (bad == null && size > maxMessageSize) {
+      bad = MessageTooLargeException.arguments(name, request.getTool(), size, maxMessageSize);
+    }
+    return bad;
+  }
+
+  /** Protobuf would send an unpaired surrogate as '?': the tool would see other text than the caller wrote. */
+  private static InvalidArgumentsException unencodable(String tool, String field, String text) {
+    int at = unpairedSurrogate(text);
+    if (at < 0) {
+      return null;
+    }
+    String code = String.format("%04x", (int) text.charAt(at));
+    return new InvalidArgumentsException("tool '" + tool + "': " + field + " holds an unpaired UTF-16 surrogate (U+"
+        + code.toUpperCase(java.util.Locale.ROOT) + ") at index " + at + ", which UTF-8 cannot encode; escape it"
+        + " in the JSON (\\u" + code + ") or remove it");
+  }
+
+  private static int unpairedSurrogate(String s) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+        i++;
+      } else if (Character.isSurrogate(c)) {
+        return i;
+      }
+    }
+    return -1;
   }
 
   private static ExecuteRequest request(String tool, String argsJson, byte[] payload) {

@@ -127,7 +127,7 @@ public final class Snakepit implements Extension {
     List<ChildSpec<?>> poolSpecs = new ArrayList<>();
     for (PoolSettings s : settings) {
       PoolLink link = new PoolLink(settlement);
-      pools.put(s.name(), new Pool(s.name(), link));
+      pools.put(s.name(), new Pool(s.name(), link, s.worker().maxMessageSize()));
       poolSpecs.add(poolSupervisor(s, runtime, link));
     }
     // The node's tree: root (one_for_one) -> per pool (rest_for_one: coordinator, then its worker supervisor).
@@ -210,8 +210,8 @@ public final class Snakepit implements Extension {
         .withShutdown(ShutdownSpec.timeout(workerShutdown.plusSeconds(5)))
         .withStopMessage(PoolActor.Stop.INSTANCE);
     ChildSpec<WorkerActor.Command> worker = ChildSpec.template("worker", PoolActor.WorkerStart.class,
-            (PoolActor.WorkerStart start) -> WorkerActor.create(start.launch(), start.events(), runtime.channels(),
-                runtime.journal()))
+            (PoolActor.WorkerStart start) -> WorkerActor.create(start.launch(), start.events(),
+                socket -> runtime.channels().apply(socket, s.worker().maxMessageSize()), runtime.journal()))
         .withRestart(Restart.TEMPORARY)
         .withShutdown(ShutdownSpec.timeout(workerShutdown))
         .withStopMessage(WorkerActor.Stop.INSTANCE);
@@ -228,9 +228,10 @@ public final class Snakepit implements Extension {
     return root;
   }
 
-  private ManagedChannel channel(String socketPath) {
+  private ManagedChannel channel(String socketPath, int maxMessageSize) {
     return Grpc.newChannelBuilder("unix://" + socketPath, InsecureChannelCredentials.create())
         .executor(callbacks)
+        .maxInboundMessageSize(maxMessageSize)
         .build();
   }
 

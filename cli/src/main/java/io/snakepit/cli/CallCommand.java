@@ -48,7 +48,9 @@ final class CallCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     ManagedChannel channel = Grpc.newChannelBuilderForAddress(target.host(), target.port(),
-        InsecureChannelCredentials.create()).build();
+        InsecureChannelCredentials.create())
+        .maxInboundMessageSize(Integer.MAX_VALUE) // the node bounds each result by its pool's max-message-size
+        .build();
     try {
       GatewayGrpc.GatewayBlockingStub stub = GatewayGrpc.newBlockingStub(channel)
           .withDeadlineAfter(timeoutSeconds, TimeUnit.SECONDS);

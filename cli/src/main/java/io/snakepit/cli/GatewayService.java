@@ -1,11 +1,19 @@
 package io.snakepit.cli;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.Descriptors.FieldDescriptor;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.UnknownFieldSet;
+import io.grpc.BindableService;
 import io.grpc.Context;
 import io.grpc.Deadline;
+import io.grpc.MethodDescriptor;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
+import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
 import io.snakepit.CallOptions;
+import io.snakepit.InvalidArgumentsException;
 import io.snakepit.Pool;
 import io.snakepit.PythonException;
 import io.snakepit.Result;
@@ -19,6 +27,8 @@ import io.snakepit.proto.PingRequest;
 import io.snakepit.proto.PingResponse;
 import io.snakepit.proto.PythonError;
 import io.snakepit.proto.Value;
+import java.io.IOException;
+import java.io.InputStream;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -27,16 +37,108 @@ import java.util.concurrent.TimeUnit;
 /**
  * The node's gateway: the worker contract served over TCP, forwarding each call to a pool. Typed errors travel as
  * {@link PythonError} payloads (type {@code snakepit.<Kind>} for Snakepit's own); an unknown pool is a gRPC status.
+ * A request that protobuf cannot parse (a string field that is not UTF-8) is answered with
+ * {@code snakepit.InvalidArguments}: its parse happens inside the call rather than in gRPC's transport, which would
+ * answer UNKNOWN and log a stack trace.
  */
-final class GatewayService extends GatewayGrpc.GatewayImplBase {
+final class GatewayService implements BindableService {
+  /** Room above the largest pool's max-message-size for the gateway's own fields (pool, call id). */
+  private static final int ENVELOPE = 64 * 1024;
+
+  /** An execute request as read from the wire: the request, or what is wrong with its bytes. */
+  private record Incoming(ExecuteRequest request, String problem) {}
+
+  private static final MethodDescriptor.Marshaller<Incoming> INCOMING = new MethodDescriptor.Marshaller<>() {
+    @Override
+    public InputStream stream(Incoming value) {
+      return value.request().toByteString().newInput();
+    }
+
+    @Override
+    public Incoming parse(InputStream stream) {
+      byte[] bytes;
+      try {
+        bytes = stream.readAllBytes();
+      } catch (IOException e) {
+        throw Status.INTERNAL.withDescription("cannot read the request: " + e.getMessage()).withCause(e)
+            .asRuntimeException();
+      }
+      try {
+        return new Incoming(ExecuteRequest.parseFrom(bytes), null);
+      } catch (InvalidProtocolBufferException e) {
+        return new Incoming(null, problem(bytes, e));
+      }
+    }
+  };
+
   private final Snakepit snakepit;
 
   GatewayService(Snakepit snakepit) {
     this.snakepit = snakepit;
   }
 
+  /** The largest request the gateway's server takes: the largest of its pools' max-message-size, and room. */
+  static int maxRequestSize(Snakepit snakepit) {
+    long largest = snakepit.pools().values().stream().mapToLong(Pool::maxMessageSize).max().orElse(0);
+    return (int) Math.min(Integer.MAX_VALUE, largest + ENVELOPE);
+  }
+
   @Override
-  public void execute(ExecuteRequest request, StreamObserver<ExecuteResponse> response) {
+  public ServerServiceDefinition bindService() {
+    return ServerServiceDefinition.builder(GatewayGrpc.SERVICE_NAME)
+        .addMethod(parsedInCall(GatewayGrpc.getExecuteMethod()), ServerCalls.asyncUnaryCall(
+            (Incoming in, StreamObserver<ExecuteResponse> out) -> {
+              if (refused(in, out)) {
+                out.onCompleted();
+              } else {
+                execute(in.request(), out);
+              }
+            }))
+        .addMethod(parsedInCall(GatewayGrpc.getExecuteStreamMethod()), ServerCalls.asyncServerStreamingCall(
+            (Incoming in, StreamObserver<ExecuteResponse> out) -> {
+              if (refused(in, out)) {
+                out.onCompleted();
+              } else {
+                executeStream(in.request(), out);
+              }
+            }))
+        .addMethod(GatewayGrpc.getPingMethod(), ServerCalls.asyncUnaryCall(this::ping))
+        .build();
+  }
+
+  private static MethodDescriptor<Incoming, ExecuteResponse> parsedInCall(
+      MethodDescriptor<ExecuteRequest, ExecuteResponse> method) {
+    return method.toBuilder(INCOMING, method.getResponseMarshaller()).build();
+  }
+
+  /** Answers a request that could not be parsed with snakepit.InvalidArguments; true if it did. */
+  private static boolean refused(Incoming in, StreamObserver<ExecuteResponse> out) {
+    if (in.problem() == null) {
+      return false;
+    }
+    out.onNext(error(new InvalidArgumentsException(in.problem())));
+    return true;
+  }
+
+  /** Names the string field that is not UTF-8, the usual reason a well-framed request fails to parse. */
+  private static String problem(byte[] bytes, InvalidProtocolBufferException e) {
+    try {
+      UnknownFieldSet fields = UnknownFieldSet.parseFrom(bytes);
+      for (FieldDescriptor field : ExecuteRequest.getDescriptor().getFields()) {
+        if (field.getType() == FieldDescriptor.Type.STRING && fields.hasField(field.getNumber())
+            && fields.getField(field.getNumber()).getLengthDelimitedList().stream()
+                .anyMatch(value -> !value.isValidUtf8())) {
+          return "the request's " + field.getName() + " (field " + field.getNumber() + ") is not valid UTF-8;"
+              + " protobuf string fields must be UTF-8: send text as UTF-8, binary data as the payload";
+        }
+      }
+    } catch (InvalidProtocolBufferException framing) {
+      // Not even well-framed: the parser's own message says where.
+    }
+    return "the request is not a valid ExecuteRequest: " + e.getMessage();
+  }
+
+  private void execute(ExecuteRequest request, StreamObserver<ExecuteResponse> response) {
     Pool pool = pool(request, response);
     if (pool == null) {
       return;
@@ -54,8 +156,7 @@ final class GatewayService extends GatewayGrpc.GatewayImplBase {
     });
   }
 
-  @Override
-  public void executeStream(ExecuteRequest request, StreamObserver<ExecuteResponse> response) {
+  private void executeStream(ExecuteRequest request, StreamObserver<ExecuteResponse> response) {
     Pool pool = pool(request, response);
     if (pool == null) {
       return;
@@ -74,8 +175,7 @@ final class GatewayService extends GatewayGrpc.GatewayImplBase {
     });
   }
 
-  @Override
-  public void ping(PingRequest request, StreamObserver<PingResponse> response) {
+  private void ping(PingRequest request, StreamObserver<PingResponse> response) {
     response.onNext(PingResponse.newBuilder().setPid((int) ProcessHandle.current().pid())
         .setAdapter("gateway").addAllTools(snakepit.pools().keySet()).build());
     response.onCompleted();

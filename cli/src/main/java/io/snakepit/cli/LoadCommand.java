@@ -103,6 +103,7 @@ final class LoadCommand implements Callable<Integer> {
     ManagedChannel channel = NettyChannelBuilder.forAddress(target.host(), target.port()).usePlaintext()
         // Callbacks only count and release a permit: running them on the transport's threads saves a hand-off.
         .directExecutor()
+        .maxInboundMessageSize(Integer.MAX_VALUE) // the node bounds each result by its pool's max-message-size
         .build();
     try {
       String unreachable = reach(channel);

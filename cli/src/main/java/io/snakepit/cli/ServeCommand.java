@@ -104,6 +104,7 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
     try {
       gateway = NettyServerBuilder.forAddress(new InetSocketAddress(listen.host(), listen.port()))
           .addService(new GatewayService(snakepit))
+          .maxInboundMessageSize(GatewayService.maxRequestSize(snakepit))
           .build()
           .start();
     } catch (IOException e) {

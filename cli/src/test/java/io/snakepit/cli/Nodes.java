@@ -102,9 +102,15 @@ final class Nodes {
 
   /** As {@link #serve}, with the node's state in {@code dataDir}. */
   static Node serveIn(Path dataDir, String... args) throws Exception {
+    return serveIn(dataDir, List.of(), args);
+  }
+
+  /** As {@link #serve}, with the node's state in {@code dataDir} and {@code jvmOptions} (-Dsnakepit... settings). */
+  static Node serveIn(Path dataDir, List<String> jvmOptions, String... args) throws Exception {
     int port = freePort();
-    List<String> cmd = java("-jar", jar().toString(), "serve", "--listen", "127.0.0.1:" + port,
-        "--data-dir", dataDir.toString());
+    List<String> cmd = java(jvmOptions.toArray(String[]::new));
+    cmd.addAll(List.of("-jar", jar().toString(), "serve", "--listen", "127.0.0.1:" + port,
+        "--data-dir", dataDir.toString()));
     cmd.addAll(List.of(args));
     Path stderr = Files.createTempFile("snakepit-serve", ".stderr");
     Process p = new ProcessBuilder(cmd).redirectError(stderr.toFile()).start();

@@ -3,7 +3,7 @@ package io.snakepit.actors.pool;
 import io.grpc.ManagedChannel;
 import io.snakepit.actors.worker.WorkerJournal;
 import java.nio.file.Path;
-import java.util.function.Function;
+import java.util.function.BiFunction;
 
 /**
  * What every pool of one node shares: the unpacked shim and Python package, the socket directory, the instance name,
@@ -13,8 +13,9 @@ import java.util.function.Function;
  * @param workerPackage the directory holding snakepit_worker
  * @param runDir the 0700 directory for the workers' sockets
  * @param instance this node's instance name
- * @param channels opens a gRPC channel to a socket path
+ * @param channels opens a gRPC channel to a socket path that takes results up to a size in bytes (the pool's
+ *     max-message-size)
  * @param journal where workers are journaled before they are used
  */
 public record PoolRuntime(Path shim, Path workerPackage, Path runDir, String instance,
-    Function<String, ManagedChannel> channels, WorkerJournal journal) {}
+    BiFunction<String, Integer, ManagedChannel> channels, WorkerJournal journal) {}

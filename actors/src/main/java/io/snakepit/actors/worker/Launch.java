@@ -81,6 +81,8 @@ public record Launch(Path shim, Path workerPackage, Path socket, String instance
     cmd.add(Integer.toString(settings.threads()));
     cmd.add("--stop-grace");
     cmd.add(Double.toString(settings.stopGrace().toMillis() / 1000.0));
+    cmd.add("--max-message-size");
+    cmd.add(Integer.toString(settings.maxMessageSize()));
     return cmd;
   }
 

@@ -1,6 +1,7 @@
 package io.snakepit.actors.worker;
 
 import io.snakepit.InvalidArgumentsException;
+import io.snakepit.MessageTooLargeException;
 import io.snakepit.PythonException;
 import io.snakepit.Result;
 import io.snakepit.SnakepitException;
@@ -13,6 +14,7 @@ public final class Outcomes {
   /** Error types the worker raises on the caller's behalf, rather than the tool. */
   public static final String UNKNOWN_TOOL = "snakepit.UnknownTool";
   public static final String INVALID_ARGUMENTS = "snakepit.InvalidArguments";
+  public static final String MESSAGE_TOO_LARGE = "snakepit.MessageTooLarge";
 
   private Outcomes() {}
 
@@ -28,6 +30,7 @@ public final class Outcomes {
     return switch (error.getType()) {
       case UNKNOWN_TOOL -> new UnknownToolException(tool, error.getAvailableToolsList(), error.getMessage());
       case INVALID_ARGUMENTS -> new InvalidArgumentsException(error.getMessage());
+      case MESSAGE_TOO_LARGE -> new MessageTooLargeException(error.getMessage());
       default -> PythonException.of(error.getType(), error.getMessage(), error.getTraceback());
     };
   }

@@ -25,10 +25,12 @@ import java.util.Map;
  * @param retryAttempts how many times in all an idempotent call may start on a worker that then crashes
  * @param isolation how the workers are contained and limited
  * @param lifelineGrace when the JVM dies (the shim's stdin closes), the tree's time between SIGTERM and SIGKILL
+ * @param maxMessageSize the largest message, in bytes, between the JVM and a worker, each way
  */
 public record WorkerSettings(String python, String adapter, List<String> pythonPath, Map<String, String> env,
     int threads, Duration startTimeout, Duration stopGrace, int stderrTail, int concurrency, Duration callTimeout,
-    Health health, Recycle recycle, int retryAttempts, Isolation isolation, Duration lifelineGrace) {
+    Health health, Recycle recycle, int retryAttempts, Isolation isolation, Duration lifelineGrace,
+    int maxMessageSize) {
 
   /**
    * The health check: a ping every {@code interval} (zero turns it off) that must answer within {@code timeout};
@@ -50,6 +52,11 @@ public record WorkerSettings(String python, String adapter, List<String> pythonP
       env.put(key, envConfig.getString("\"" + key + "\""));
     }
     int concurrency = c.getInt("concurrency");
+    long maxMessageSize = c.getBytes("max-message-size");
+    if (maxMessageSize < 1024 || maxMessageSize > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("max-message-size is " + maxMessageSize + " bytes: gRPC takes 1KiB to 2047MiB;"
+          + " set a size in that range, e.g. 64MiB");
+    }
     if (concurrency < 1) {
       throw new IllegalArgumentException("concurrency is " + concurrency + ": a worker runs at least 1 call at once");
     }
@@ -59,7 +66,7 @@ public record WorkerSettings(String python, String adapter, List<String> pythonP
         new Health(c.getDuration("health.interval"), c.getDuration("health.timeout"), c.getInt("health.max-missed")),
         new Recycle(c.getLong("recycle.max-calls"), c.getDuration("recycle.ttl"), c.getBytes("recycle.max-rss")),
         c.getInt("retry.max-attempts"), Isolation.fromConfig(c.getConfig("isolation")),
-        c.getDuration("lifeline-grace"));
+        c.getDuration("lifeline-grace"), (int) maxMessageSize);
   }
 
   /** The shim's grace before SIGKILL: the worker's own graceful stop plus its hard deadline. */

@@ -39,6 +39,12 @@ class LaunchTest {
   }
 
   @Test
+  void theWorkerIsToldThePoolsMaxMessageSizeInBytes(@TempDir Path run) {
+    List<String> python = launch("mode = process", run).pythonCommand();
+    assertEquals("67108864", python.get(python.indexOf("--max-message-size") + 1)); // reference.conf's 64MiB
+  }
+
+  @Test
   void rlimitsAndNamespacesBecomeShimOptions(@TempDir Path run) {
     Launch l = launch("mode = namespaces, network = none, rlimits { open-files = 256, address-space = 1GiB }", run);
     List<String> cmd = l.command(null, null);
