@@ -49,10 +49,12 @@ public final class Registry implements AutoCloseable {
     Path dataDir = Path.of(snakepit.getString("data-dir"));
     Config registry = snakepit.getConfig("registry");
     OrphanPolicy policy = OrphanPolicy.fromConfig(registry);
+    DataDirectory.prepare(dataDir).ifPresent(warning -> system.log().warn(warning));
     InstanceLock lock = InstanceLock.acquire(dataDir, instance);
     try {
       Config db = registry.getConfig("db");
       JournalSchema.ensure(db.getString("url"), db.getString("user"), db.getString("password"));
+      DataDirectory.restrictFiles(dataDir, "registry-" + instance + "."); // H2 made them with the umask's mode
       ActorRef<WorkerRegistry.Command> actor = system.systemActorOf(
           WorkerRegistry.create(host(), instance, registry.getInt("snapshot-every"), registry.getInt("keep-snapshots")),
           "snakepit-registry", Props.empty());
