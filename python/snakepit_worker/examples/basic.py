@@ -107,6 +107,13 @@ class BasicAdapter(Adapter):
         return os.getpid()
 
     @tool
+    def environ(self, names=None):
+        """The worker's environment variables: those in names (the ones set), or all of them."""
+        if names is None:
+            return dict(os.environ)
+        return {name: os.environ[name] for name in names if name in os.environ}
+
+    @tool
     def sleep_pid(self, seconds):
         """Sleeps, then returns the worker's pid: shows which worker served a call."""
         time.sleep(seconds)

@@ -14,6 +14,7 @@ import akka.actor.typed.ActorRef;
 import akka.actor.typed.javadsl.AskPattern;
 import akka.actor.typed.javadsl.Behaviors;
 import io.snakepit.actors.pool.LostCalls;
+import io.snakepit.actors.RunDirectory;
 import io.snakepit.actors.pool.PoolActor;
 import io.snakepit.actors.pool.PoolLink;
 import io.snakepit.actors.supervision.ChildSpec;
@@ -30,10 +31,8 @@ import io.snakepit.persistence.SettlementReport;
 import io.snakepit.python.WorkerPackage;
 import io.snakepit.shim.ShimBinary;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -260,22 +259,7 @@ public final class Snakepit implements Extension {
   }
 
   private static Path createRunDir(String configured, String instance) {
-    try {
-      Path base = configured.isEmpty()
-          ? Path.of(System.getProperty("java.io.tmpdir"), "snakepit-" + Files.getAttribute(Path.of("/proc/self"),
-              "unix:uid"))
-          : Path.of(configured);
-      Files.createDirectories(base);
-      Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwx------"));
-      String safe = instance.replaceAll("[^A-Za-z0-9_.-]", "_");
-      Path dir = Files.createTempDirectory(base, (safe.length() > 16 ? safe.substring(0, 16) : safe) + "-"
-          + ProcessHandle.current().pid() + "-");
-      Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
-      return dir;
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot create the socket directory for the workers: " + e.getMessage()
-          + ". Set snakepit.run-dir to a writable directory with a short path", e);
-    }
+    return RunDirectory.create(configured, instance);
   }
 
   private void deleteRunDir() {

@@ -16,6 +16,7 @@ public final class NodeProcess implements AutoCloseable {
   public final Process process;
   public final List<String> lines = new ArrayList<>();
   private final Path stderr;
+  private static final int START_LIMIT_SECONDS = 120;
 
   private NodeProcess(Process process, Path stderr) {
     this.process = process;
@@ -29,6 +30,12 @@ public final class NodeProcess implements AutoCloseable {
    * @param args NodeMain's arguments
    */
   public static NodeProcess start(List<String> jvmOptions, String... args) throws IOException {
+    return start(java.util.Map.of(), jvmOptions, args);
+  }
+
+  /** {@link #start(List, String...)} with {@code env} added to the node JVM's environment. */
+  public static NodeProcess start(java.util.Map<String, String> env, List<String> jvmOptions, String... args)
+      throws IOException {
     List<String> cmd = new ArrayList<>(List.of(Paths.get(System.getProperty("java.home"), "bin", "java").toString(),
         "-cp", System.getProperty("java.class.path"),
         "-Dsnakepit.test.instance=" + TestNodes.INSTANCE,
@@ -37,15 +44,51 @@ public final class NodeProcess implements AutoCloseable {
     cmd.add(NodeMain.class.getName());
     cmd.addAll(List.of(args));
     Path stderr = Files.createTempFile("node", ".stderr");
-    Process p = new ProcessBuilder(cmd).redirectError(stderr.toFile()).start();
+    ProcessBuilder builder = new ProcessBuilder(cmd).redirectError(stderr.toFile());
+    builder.environment().putAll(env);
+    Process p = builder.start();
     NodeProcess node = new NodeProcess(p, stderr);
-    BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-    String line;
-    while ((line = out.readLine()) != null) {
-      node.lines.add(line);
-      if (line.startsWith("ready ")) {
-        break;
+    // Read on a thread of its own: a node whose start failed may never print nor end.
+    java.util.concurrent.BlockingQueue<String> queue = new java.util.concurrent.LinkedBlockingQueue<>();
+    String end = new String("end"); // compared by identity
+    Thread reader = new Thread(() -> {
+      try (BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(),
+          StandardCharsets.UTF_8))) {
+        String line;
+        while ((line = out.readLine()) != null) {
+          queue.add(line);
+          if (line.startsWith("ready ")) {
+            break;
+          }
+        }
+      } catch (IOException e) {
+        // the node is gone
       }
+      queue.add(end);
+    }, "node-" + p.pid() + "-stdout");
+    reader.setDaemon(true);
+    reader.start();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(START_LIMIT_SECONDS);
+    try {
+      while (true) {
+        String line = queue.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        if (line == null) {
+          p.destroyForcibly();
+          p.waitFor(30, TimeUnit.SECONDS);
+          node.lines.add("(no ready line within " + START_LIMIT_SECONDS + " s: node killed)");
+          break;
+        }
+        if (line == end) {
+          break;
+        }
+        node.lines.add(line);
+        if (line.startsWith("ready ")) {
+          break;
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      p.destroyForcibly();
     }
     return node;
   }

@@ -8,6 +8,7 @@ import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.snakepit.Snakepit;
 import io.snakepit.actors.worker.Isolation;
+import io.snakepit.persistence.DataDirectory;
 import io.snakepit.persistence.SettlementReport;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -82,7 +83,12 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
         return 2;
       }
     }
-    Files.createDirectories(dataDir);
+    try {
+      DataDirectory.prepare(dataDir).ifPresent(warning -> System.err.println("snakepit: warning: " + warning));
+    } catch (RuntimeException e) {
+      System.err.println("snakepit: the node could not start: " + e.getMessage());
+      return 1;
+    }
     Config config = NodeConfig.load(dataDir, instance, overrides());
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "snakepit", config);
     Snakepit snakepit;

@@ -1,5 +1,6 @@
 package io.snakepit.persistence;
 
+import io.snakepit.shim.PrivateDirectory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -8,9 +9,11 @@ import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * The lock that makes a JVM the owner of one instance's journal on this host. The kernel releases it when the JVM
@@ -40,9 +43,10 @@ public final class InstanceLock implements AutoCloseable {
   public static Optional<InstanceLock> tryAcquire(Path dataDir, String instance) {
     Path path = file(dataDir, instance);
     try {
-      Files.createDirectories(dataDir);
-      FileChannel channel = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.READ,
-          StandardOpenOption.WRITE);
+      DataDirectory.prepare(dataDir);
+      FileChannel channel = FileChannel.open(path, Set.of(StandardOpenOption.CREATE, StandardOpenOption.READ,
+          StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS), PrivateDirectory.FILE_MODE);
+      PrivateDirectory.restrictFile(path); // made 0644 by an earlier version
       FileLock lock;
       try {
         lock = channel.tryLock();

@@ -59,6 +59,7 @@ public final class Registry implements AutoCloseable {
     Path dataDir = Path.of(snakepit.getString("data-dir"));
     Config registry = snakepit.getConfig("registry");
     OrphanPolicy policy = OrphanPolicy.fromConfig(registry);
+    DataDirectory.prepare(dataDir).ifPresent(warning -> system.log().warn(warning));
     InstanceLock lock = InstanceLock.acquire(dataDir, instance);
     // Processes started from now on are this JVM's: only older ones can be what an earlier one left.
     long openedAt = ProcStat.nowTicks();
@@ -67,6 +68,7 @@ public final class Registry implements AutoCloseable {
       List<String> journalWarnings = new ArrayList<>();
       JournalSchema.ensureOrSetAside(db.getString("url"), db.getString("user"), db.getString("password"))
           .ifPresent(journalWarnings::add);
+      DataDirectory.restrictFiles(dataDir, "registry-" + instance + "."); // H2 made them with the umask's mode
       Config outage = registry.getConfig("outage");
       ActorRef<WorkerRegistry.Command> actor = system.systemActorOf(
           WorkerRegistry.create(host(), instance, registry.getInt("snapshot-every"), registry.getInt("keep-snapshots"),

@@ -115,16 +115,37 @@ public record Launch(Path shim, Path workerPackage, Path socket, String instance
     return cmd;
   }
 
-  /** The environment: this JVM's, the pool's additions, PYTHONPATH and the instance markers. */
+  /**
+   * The JVM's variables a worker gets without asking: what programs need to run and to read text (a name ending in
+   * {@code *} stands for every name with that prefix). Anything else would hand the node's secrets to every tool.
+   */
+  public static final List<String> PASSED_VARIABLES = List.of("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE",
+      "LC_*", "TZ", "TMPDIR");
+
+  /** The environment: the allowed part of this JVM's, the pool's additions, PYTHONPATH and the instance markers. */
   public Map<String, String> environment() {
-    Map<String, String> env = new HashMap<>(System.getenv());
+    return environment(System.getenv());
+  }
+
+  /**
+   * The environment of a worker of a JVM whose own environment is {@code inherited}: its {@link #PASSED_VARIABLES}
+   * and the pool's {@code pass-env} names, then the pool's {@code env}, then PYTHONPATH (the worker package,
+   * {@code python-path}, and a PYTHONPATH of the two before), PYTHONUNBUFFERED and the markers.
+   */
+  public Map<String, String> environment(Map<String, String> inherited) {
+    Map<String, String> env = new HashMap<>();
+    inherited.forEach((name, value) -> {
+      if (matches(PASSED_VARIABLES, name) || matches(settings.passEnv(), name)) {
+        env.put(name, value);
+      }
+    });
     env.putAll(settings.env());
     List<String> path = new ArrayList<>();
     path.add(workerPackage.toString());
     path.addAll(settings.pythonPath());
-    String inherited = env.get("PYTHONPATH");
-    if (inherited != null && !inherited.isEmpty()) {
-      path.add(inherited);
+    String passed = env.get("PYTHONPATH");
+    if (passed != null && !passed.isEmpty()) {
+      path.add(passed);
     }
     env.put("PYTHONPATH", String.join(":", path));
     env.put("PYTHONUNBUFFERED", "1");
@@ -133,5 +154,14 @@ public record Launch(Path shim, Path workerPackage, Path socket, String instance
     env.put(NONCE_VARIABLE, nonce);
     env.putAll(markers);
     return env;
+  }
+
+  private static boolean matches(List<String> patterns, String name) {
+    for (String pattern : patterns) {
+      if (pattern.endsWith("*") ? name.startsWith(pattern.substring(0, pattern.length() - 1)) : name.equals(pattern)) {
+        return true;
+      }
+    }
+    return false;
   }
 }

@@ -26,11 +26,13 @@ import java.util.Map;
  * @param isolation how the workers are contained and limited
  * @param lifelineGrace when the JVM dies (the shim's stdin closes), the tree's time between SIGTERM and SIGKILL
  * @param maxMessageSize the largest message, in bytes, between the JVM and a worker, each way
+ * @param passEnv names of the JVM's environment variables the workers also get ({@code PREFIX*}: every name so
+ *     prefixed)
  */
 public record WorkerSettings(String python, String adapter, List<String> pythonPath, Map<String, String> env,
     int threads, Duration startTimeout, Duration stopGrace, int stderrTail, int concurrency, Duration callTimeout,
     Health health, Recycle recycle, int retryAttempts, Isolation isolation, Duration lifelineGrace,
-    int maxMessageSize) {
+    int maxMessageSize, List<String> passEnv) {
 
   /**
    * The health check: a ping every {@code interval} (zero turns it off) that must answer within {@code timeout};
@@ -66,7 +68,17 @@ public record WorkerSettings(String python, String adapter, List<String> pythonP
         new Health(c.getDuration("health.interval"), c.getDuration("health.timeout"), c.getInt("health.max-missed")),
         new Recycle(c.getLong("recycle.max-calls"), c.getDuration("recycle.ttl"), c.getBytes("recycle.max-rss")),
         c.getInt("retry.max-attempts"), Isolation.fromConfig(c.getConfig("isolation")),
-        c.getDuration("lifeline-grace"), (int) maxMessageSize);
+        c.getDuration("lifeline-grace"), (int) maxMessageSize, passEnv(c.getStringList("pass-env")));
+  }
+
+  private static List<String> passEnv(List<String> names) {
+    for (String name : names) {
+      if (!name.matches("[A-Za-z_][A-Za-z0-9_]*\\*?")) {
+        throw new IllegalArgumentException("pass-env names '" + name + "': give environment variable names (letters,"
+            + " digits, '_'), or a prefix ending in '*' such as MY_APP_*");
+      }
+    }
+    return List.copyOf(names);
   }
 
   /** The shim's grace before SIGKILL: the worker's own graceful stop plus its hard deadline. */

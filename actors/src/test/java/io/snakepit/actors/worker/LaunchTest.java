@@ -1,6 +1,7 @@
 package io.snakepit.actors.worker;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -11,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -18,7 +20,11 @@ import org.junit.jupiter.api.io.TempDir;
 class LaunchTest {
 
   private static Launch launch(String isolation, Path runDir) {
-    Config pool = ConfigFactory.parseString("isolation { " + isolation + " }")
+    return launchOf("isolation { " + isolation + " }", runDir);
+  }
+
+  private static Launch launchOf(String poolSettings, Path runDir) {
+    Config pool = ConfigFactory.parseString(poolSettings)
         .withFallback(ConfigFactory.load().getConfig("snakepit.pool-defaults"));
     return new Launch(Path.of("/opt/shim"), Path.of("/opt/pkg"), runDir.resolve("w-0-1.sock"), "node1", "w-0-1",
         "abc123", WorkerSettings.fromConfig(pool));
@@ -90,5 +96,60 @@ class LaunchTest {
     assertTrue(runWritable, "the socket directory is not bind-mounted read-write");
     assertEquals(List.of("runc", "--root", run.resolve("runc").toString(), "run", "--bundle",
         bundle.dir().toString(), "--preserve-fds", "1", "snakepit-node1-w-0-1-abc123"), bundle.runCommand());
+  }
+
+  private static final Map<String, String> NODE_ENV = Map.of("PATH", "/usr/bin:/bin", "HOME", "/home/node",
+      "LANG", "C.UTF-8", "LC_ALL", "C.UTF-8", "TZ", "UTC", "SNAKEPIT_DB_PASSWORD", "secret", "AWS_SECRET_ACCESS_KEY",
+      "key", "MY_APP_MODE", "fast", "CUDA_VISIBLE_DEVICES", "0", "PYTHONPATH", "/node/site");
+
+  @Test
+  void workersGetOnlyTheAllowedPartOfTheJvmsEnvironmentWithThePoolsAdditionsAndTheMarkers(@TempDir Path run) {
+    Map<String, String> env = launchOf("env { OMP_NUM_THREADS = \"4\" }", run).environment(NODE_ENV);
+    assertEquals(Map.of("PATH", "/usr/bin:/bin", "HOME", "/home/node", "LANG", "C.UTF-8", "LC_ALL", "C.UTF-8",
+        "TZ", "UTC", "OMP_NUM_THREADS", "4", "PYTHONPATH", "/opt/pkg", "PYTHONUNBUFFERED", "1"),
+        withoutMarkers(env));
+    assertEquals("node1", env.get(Launch.INSTANCE_VARIABLE));
+    assertEquals("w-0-1", env.get(Launch.WORKER_VARIABLE));
+    assertEquals("abc123", env.get(Launch.NONCE_VARIABLE));
+  }
+
+  @Test
+  void passEnvNamesAndPrefixesAddTheJvmsVariablesAndThePoolsEnvWinsOverThem(@TempDir Path run) {
+    Map<String, String> env = launchOf("pass-env = [CUDA_VISIBLE_DEVICES, \"MY_APP_*\", PYTHONPATH],"
+        + " python-path = [/srv/adapters], env { CUDA_VISIBLE_DEVICES = \"1\" }", run).environment(NODE_ENV);
+    assertEquals("1", env.get("CUDA_VISIBLE_DEVICES"));
+    assertEquals("fast", env.get("MY_APP_MODE"));
+    assertEquals("/opt/pkg:/srv/adapters:/node/site", env.get("PYTHONPATH"));
+    assertTrue(!env.containsKey("SNAKEPIT_DB_PASSWORD") && !env.containsKey("AWS_SECRET_ACCESS_KEY"), env.toString());
+  }
+
+  @Test
+  void aPassEnvEntryThatIsNoVariableNameIsRefusedWithTheFix(@TempDir Path run) {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> launchOf("pass-env = [\"MY APP\"]", run));
+    assertTrue(e.getMessage().contains("'MY APP'") && e.getMessage().contains("MY_APP_*"), e.getMessage());
+  }
+
+  @Test
+  void runcModesContainerGetsTheSameAllowlistedEnvironment(@TempDir Path run) throws Exception {
+    Launch l = launchOf("isolation.mode = runc, pass-env = [\"LANG\"]", run);
+    RuncBundle bundle = RuncBundle.write(l, run, "snakepit");
+    JsonNode c = new ObjectMapper().readTree(Files.readString(bundle.dir().resolve("config.json")));
+    List<String> env = new ArrayList<>();
+    c.at("/process/env").forEach(v -> env.add(v.asText()));
+    List<String> expected = new ArrayList<>();
+    new java.util.TreeMap<>(l.environment()).forEach((k, v) -> expected.add(k + "=" + v));
+    expected.add("SNAKEPIT_READY_FD=3");
+    expected.sort(null);
+    env.sort(null);
+    assertEquals(expected, env);
+  }
+
+  private static Map<String, String> withoutMarkers(Map<String, String> env) {
+    Map<String, String> rest = new java.util.HashMap<>(env);
+    rest.remove(Launch.INSTANCE_VARIABLE);
+    rest.remove(Launch.WORKER_VARIABLE);
+    rest.remove(Launch.NONCE_VARIABLE);
+    return rest;
   }
 }
