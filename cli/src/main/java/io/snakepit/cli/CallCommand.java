@@ -71,7 +71,11 @@ final class CallCommand implements Callable<Integer> {
     } catch (StatusRuntimeException e) {
       Status status = e.getStatus();
       if (status.getCode() == Status.Code.UNAVAILABLE) {
-        System.err.println("error: cannot reach a node at " + gateway.target + " (" + status.getDescription()
+        String why = status.getDescription();
+        if (status.getCause() != null && status.getCause().getMessage() != null) {
+          why += ": " + status.getCause().getMessage();
+        }
+        System.err.println("error: cannot reach a node at " + gateway.target + " (" + why
             + "). Start one with ./snakepit serve, or point --target at one");
         return 2;
       }

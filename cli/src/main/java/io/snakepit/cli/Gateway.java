@@ -190,7 +190,7 @@ final class Gateway {
       Files.setPosixFilePermissions(bound, PosixFilePermissions.fromString("rw-------"));
       Files.move(bound, path, StandardCopyOption.ATOMIC_MOVE);
       Object key = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
-      return new Listener(unix, server, loop, key);
+      return new Listener(new Endpoint.Unix(path), server, loop, key);
     } catch (IOException | RuntimeException e) {
       server.shutdownNow();
       loop.shutdownGracefully(0, 1, TimeUnit.SECONDS);

@@ -24,9 +24,9 @@ final class GatewayAuth implements ServerInterceptor {
 
   GatewayAuth(String token, Path tokenFile) {
     this.expected = digest(SCHEME + token);
-    this.howTo = "The node wrote its token to " + tokenFile + " (readable by the node's user only; a new one at"
-        + " every start). snakepit call and load read it with --data-dir DIR (the node's), --token-file FILE or the"
-        + " SNAKEPIT_TOKEN variable; other clients send the metadata 'authorization: Bearer TOKEN'";
+    this.howTo = "The node wrote its token to " + tokenFile + ", readable by the node's user only and new at every"
+        + " start. snakepit call and load take it with --data-dir DIR (the node's), --token-file FILE or"
+        + " SNAKEPIT_TOKEN; other clients send the metadata 'authorization: Bearer TOKEN'";
   }
 
   /** Metadata that carries {@code token}, for a client. */

@@ -86,18 +86,19 @@ final class GatewayClient {
       String name = instance != null ? instance : ConfigFactory.load().getString("snakepit.instance");
       file = GatewayToken.file(dataDir != null ? dataDir : Path.of(DEFAULT_DATA_DIR), name);
     }
+    Path shown = file.toAbsolutePath().normalize();
     String ways = "give the node's token with --data-dir DIR (the node's --data-dir), --token-file FILE or the "
         + TOKEN_VARIABLE + " variable";
     try {
       return new Token(GatewayToken.read(file), null);
     } catch (NoSuchFileException e) {
-      return new Token(null, "no gateway token at " + file + ": a node writes it there when it starts with that"
+      return new Token(null, "no gateway token at " + shown + ": a node writes it there when it starts with that"
           + " --data-dir; " + ways);
     } catch (AccessDeniedException e) {
-      return new Token(null, "cannot read the gateway token at " + file + ": permission denied, only the node's"
+      return new Token(null, "cannot read the gateway token at " + shown + ": permission denied, only the node's"
           + " user may read it; call as that user, or " + ways);
     } catch (IOException e) {
-      return new Token(null, "cannot read the gateway token at " + file + " (" + e + "); " + ways);
+      return new Token(null, "cannot read the gateway token at " + shown + " (" + e + "); " + ways);
     }
   }
 
@@ -122,12 +123,13 @@ final class GatewayClient {
   }
 
   /**
-   * The text for a failed call: an {@code UNAUTHENTICATED} status, when no token could be read, also says why.
+   * The text for a failed call; an {@code UNAUTHENTICATED} one, when no token could be read, also says why on a line
+   * of its own.
    */
   static String describe(Status status, Token token) {
     String text = status.getCode() + (status.getDescription() == null ? "" : ": " + status.getDescription());
     if (status.getCode() == Status.Code.UNAUTHENTICATED && token.problem() != null) {
-      text += " (" + token.problem() + ")";
+      text += "\nerror: the call went without a token: " + token.problem();
     }
     return text;
   }

@@ -141,10 +141,14 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
     Gateway gateway;
     try {
       String token = GatewayToken.create(tokenFile);
-      gateway = Gateway.start(listens, tls, new GatewayService(snakepit), new GatewayAuth(token, tokenFile));
+      try {
+        gateway = Gateway.start(listens, tls, new GatewayService(snakepit), new GatewayAuth(token, tokenFile));
+      } catch (IOException e) {
+        Files.deleteIfExists(tokenFile);
+        throw e;
+      }
     } catch (IOException e) {
       System.err.println("snakepit: " + e.getMessage());
-      Files.deleteIfExists(tokenFile);
       terminate(system);
       return 1;
     }

@@ -59,8 +59,9 @@ class GatewaySecurityIT {
             () -> stub.execute(ExecuteRequest.newBuilder().setTool("echo").setArgsJson("{}").build()));
         assertEquals(Status.Code.UNAUTHENTICATED, execute.getStatus().getCode());
         String why = execute.getStatus().getDescription();
-        assertTrue(why.startsWith("this call carries no gateway token") && why.contains(node.tokenFile().toString())
-            && why.contains("--data-dir DIR") && why.contains("--token-file FILE") && why.contains("SNAKEPIT_TOKEN")
+        assertTrue(why.startsWith("this call carries no gateway token. The node wrote its token to "
+            + node.tokenFile() + ", readable by the node's user only") && why.contains("--data-dir DIR")
+            && why.contains("--token-file FILE") && why.contains("SNAKEPIT_TOKEN")
             && why.contains("authorization: Bearer TOKEN"), why);
       } finally {
         bare.shutdownNow();
@@ -70,7 +71,8 @@ class GatewaySecurityIT {
       Nodes.Run none = call(node, Map.of(), "--token-file", missing.toString(), "ping");
       assertEquals(1, none.exit(), none.err());
       assertTrue(none.err().startsWith("error: UNAUTHENTICATED: this call carries no gateway token"), none.err());
-      assertTrue(none.err().contains("(no gateway token at " + missing + ": "), none.err());
+      assertTrue(none.err().contains("\nerror: the call went without a token: no gateway token at " + missing + ": "),
+          none.err());
 
       Nodes.Run wrong = call(node, Map.of(GatewayClient.TOKEN_VARIABLE, token.substring(1) + "x"), "ping");
       assertEquals(1, wrong.exit(), wrong.err());
@@ -172,8 +174,8 @@ class GatewaySecurityIT {
       Nodes.Run tcp = Nodes.run(call, Map.of(), "call as nobody");
       assertEquals(1, tcp.exit(), tcp.err());
       assertTrue(tcp.err().startsWith("error: UNAUTHENTICATED: this call carries no gateway token"), tcp.err());
-      assertTrue(tcp.err().contains("(cannot read the gateway token at " + GatewayToken.file(dataDir,
-          TestNodes.INSTANCE) + ": permission denied"), tcp.err());
+      assertTrue(tcp.err().contains("\nerror: the call went without a token: cannot read the gateway token at "
+          + GatewayToken.file(dataDir, TestNodes.INSTANCE) + ": permission denied"), tcp.err());
 
       call.set(call.indexOf("127.0.0.1:" + port), "unix:" + socket);
       Nodes.Run unix = Nodes.run(call, Map.of(), "call through the socket as nobody");
