@@ -1,7 +1,5 @@
 package io.snakepit.cli;
 
-import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -15,18 +13,19 @@ import java.util.Iterator;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code snakepit call}: calls a tool through a node's gateway and prints the result as JSON. */
 @Command(name = "call", mixinStandardHelpOptions = true,
     description = "Call a tool on a running node and print its result as JSON. On error, print the error's type"
-        + " and message and exit 1; exit 2 if the node cannot be reached.")
+        + " and message and exit 1; exit 2 if the node cannot be reached. The call carries the node's gateway token,"
+        + " read from --token-file, else --data-dir, else SNAKEPIT_TOKEN, else data/.")
 final class CallCommand implements Callable<Integer> {
 
-  @Option(names = "--target", paramLabel = "HOST:PORT", converter = HostPort.Converter.class,
-      defaultValue = "127.0.0.1:50051", description = "The node's gateway (default: ${DEFAULT-VALUE}).")
-  HostPort target;
+  @Mixin
+  GatewayClient gateway;
 
   @Option(names = "--pool", paramLabel = "NAME", defaultValue = "default", description = "The pool to call.")
   String pool;
@@ -47,10 +46,13 @@ final class CallCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    ManagedChannel channel = Grpc.newChannelBuilderForAddress(target.host(), target.port(),
-        InsecureChannelCredentials.create())
-        .maxInboundMessageSize(Integer.MAX_VALUE) // the node bounds each result by its pool's max-message-size
-        .build();
+    GatewayClient.Token token = gateway.token(System.getenv());
+    String warning = gateway.clearTextWarning(token);
+    if (warning != null) {
+      System.err.println(warning);
+    }
+    // The node bounds each result by its pool's max-message-size.
+    ManagedChannel channel = gateway.channel(token).maxInboundMessageSize(Integer.MAX_VALUE).build();
     try {
       GatewayGrpc.GatewayBlockingStub stub = GatewayGrpc.newBlockingStub(channel)
           .withDeadlineAfter(timeoutSeconds, TimeUnit.SECONDS);
@@ -70,11 +72,15 @@ final class CallCommand implements Callable<Integer> {
     } catch (StatusRuntimeException e) {
       Status status = e.getStatus();
       if (status.getCode() == Status.Code.UNAVAILABLE) {
-        System.err.println("error: cannot reach a node at " + target + " (" + status.getDescription()
+        String why = status.getDescription();
+        if (status.getCause() != null && status.getCause().getMessage() != null) {
+          why += ": " + status.getCause().getMessage();
+        }
+        System.err.println("error: cannot reach a node at " + gateway.target + " (" + why
             + "). Start one with ./snakepit serve, or point --target at one");
         return 2;
       }
-      System.err.println("error: " + status.getCode() + ": " + status.getDescription());
+      System.err.println("error: " + GatewayClient.describe(status, token));
       return 1;
     } finally {
       channel.shutdownNow();

@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.snakepit.proto.ExecuteRequest;
 import io.snakepit.proto.GatewayGrpc;
 import io.snakepit.proto.PingRequest;
@@ -19,6 +18,7 @@ import java.util.regex.Pattern;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -43,7 +43,10 @@ import picocli.CommandLine.TypeConversionException;
         "A progress line goes to stderr once a second; the result goes to stdout, with --json as one object:"
             + " tool, concurrency, rate (null for a closed loop), requests, seconds, throughput, ok,"
             + " errors {type: count}, latency_ms {p50, p90, p99, p99.9, max, mean}.%n",
-        "Exit 0 when the run was made, even if calls failed; 1 when the node cannot be reached; 2 for bad flags."},
+        "Every call carries the node's gateway token, read from --token-file, else --data-dir, else SNAKEPIT_TOKEN,"
+            + " else data/.%n",
+        "Exit 0 when the run was made, even if calls failed; 1 when the node cannot be reached or refuses the"
+            + " token; 2 for bad flags."},
     footer = {"", "Examples:",
         "  ./snakepit load ping --concurrency 8 --duration 30s --json",
         "  ./snakepit load sleep '{\"seconds\": 0.2}' --rate 20/s --duration 10s --concurrency 4"})
@@ -57,9 +60,8 @@ final class LoadCommand implements Callable<Integer> {
       description = "Keyword arguments as a JSON object, the same for every call (default: {}).")
   String args;
 
-  @Option(names = "--target", paramLabel = "HOST:PORT", converter = HostPort.Converter.class,
-      defaultValue = "127.0.0.1:50051", description = "The node's gateway (default: ${DEFAULT-VALUE}).")
-  HostPort target;
+  @Mixin
+  GatewayClient gateway;
 
   @Option(names = "--pool", paramLabel = "NAME", defaultValue = "default",
       description = "The pool to call (default: ${DEFAULT-VALUE}).")
@@ -100,13 +102,18 @@ final class LoadCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     LoadRun.Plan plan = plan();
-    ManagedChannel channel = NettyChannelBuilder.forAddress(target.host(), target.port()).usePlaintext()
+    GatewayClient.Token token = gateway.token(System.getenv());
+    String warning = gateway.clearTextWarning(token);
+    if (warning != null) {
+      System.err.println(warning);
+    }
+    ManagedChannel channel = gateway.channel(token)
         // Callbacks only count and release a permit: running them on the transport's threads saves a hand-off.
         .directExecutor()
         .maxInboundMessageSize(Integer.MAX_VALUE) // the node bounds each result by its pool's max-message-size
         .build();
     try {
-      String unreachable = reach(channel);
+      String unreachable = reach(channel, token);
       if (unreachable != null) {
         System.err.println("error: " + unreachable);
         return 1;
@@ -160,18 +167,21 @@ final class LoadCommand implements Callable<Integer> {
    * Pings the gateway once, which also opens the connection before anything is measured; returns why the node
    * cannot be used, or null when it answered.
    */
-  private String reach(ManagedChannel channel) {
+  private String reach(ManagedChannel channel, GatewayClient.Token token) {
     try {
       GatewayGrpc.newBlockingStub(channel).withDeadlineAfter(REACH_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
           .ping(PingRequest.getDefaultInstance());
       return null;
     } catch (StatusRuntimeException e) {
       Status status = e.getStatus();
+      if (status.getCode() == Status.Code.UNAUTHENTICATED) {
+        return "the node at " + gateway.target + " refused the call: " + GatewayClient.describe(status, token);
+      }
       if (status.getCode() == Status.Code.UNIMPLEMENTED) {
-        return target + " answers gRPC but is not a snakepit node's gateway (" + describe(status)
+        return gateway.target + " answers gRPC but is not a snakepit node's gateway (" + describe(status)
             + "). Point --target at the HOST:PORT a node's ./snakepit serve --listen uses";
       }
-      return "cannot reach a node at " + target + " (" + describe(status) + "). Start one with ./snakepit serve,"
+      return "cannot reach a node at " + gateway.target + " (" + describe(status) + "). Start one with ./snakepit serve,"
           + " or pass --target HOST:PORT of a running one";
     }
   }

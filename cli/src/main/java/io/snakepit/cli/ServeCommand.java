@@ -4,23 +4,20 @@ import akka.actor.CoordinatedShutdown;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.Behaviors;
 import com.typesafe.config.Config;
-import io.grpc.Server;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.snakepit.Snakepit;
 import io.snakepit.actors.worker.Isolation;
 import io.snakepit.persistence.DataDirectory;
 import io.snakepit.persistence.SettlementReport;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -29,6 +26,7 @@ import picocli.CommandLine.Option;
     description = "Start a node: a pool of Python workers behind a gRPC gateway. Prints a line starting with"
         + " 'ready:' once every worker is up; SIGINT or SIGTERM stops everything.")
 final class ServeCommand implements java.util.concurrent.Callable<Integer> {
+  private static final String DEFAULT_LISTEN = "127.0.0.1:50051";
 
   @Option(names = "--workers", paramLabel = "N", description = "Workers in the default pool.")
   Integer workers;
@@ -43,12 +41,30 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
   @Option(names = "--python", paramLabel = "PYTHON", description = "The Python executable for the workers.")
   String python;
 
-  @Option(names = "--listen", paramLabel = "HOST:PORT", converter = HostPort.Converter.class,
-      defaultValue = "127.0.0.1:50051", description = "Where the gateway listens (default: ${DEFAULT-VALUE}).")
-  HostPort listen;
+  @Option(names = "--listen", paramLabel = "HOST:PORT|unix:PATH", converter = Endpoint.Converter.class,
+      description = "Where the gateway listens, repeatable: a TCP address, or a Unix socket (made mode 0600, removed"
+          + " on stop). An address other hosts can reach needs --tls-cert and --tls-key, or --insecure"
+          + " (default: " + DEFAULT_LISTEN + ").")
+  List<Endpoint> listen = new ArrayList<>();
+
+  @Option(names = "--tls-cert", paramLabel = "FILE",
+      description = "The gateway's TLS certificate chain (PEM); TCP listeners then serve TLS only.")
+  Path tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "FILE", description = "The private key of --tls-cert (PEM, PKCS#8).")
+  Path tlsKey;
+
+  @Option(names = "--tls-client-ca", paramLabel = "FILE",
+      description = "Require client certificates that chain to these CA certificates (PEM): mutual TLS.")
+  Path tlsClientCa;
+
+  @Option(names = "--insecure", description = "Serve an address other hosts can reach without TLS, for a network"
+      + " that something else protects. Prints a warning at every start.")
+  boolean insecure;
 
   @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "data",
-      description = "The node's state directory: instance locks and the embedded journal (default: ${DEFAULT-VALUE}).")
+      description = "The node's state directory: instance locks, the embedded journal and the gateway's token,"
+          + " gateway-INSTANCE.token (default: ${DEFAULT-VALUE}).")
   Path dataDir;
 
   @Option(names = "--instance", paramLabel = "NAME",
@@ -83,8 +99,25 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
         return 2;
       }
     }
+    List<Endpoint> listens = listen.isEmpty() ? List.of(new Endpoint.Converter().convert(DEFAULT_LISTEN)) : listen;
+    Gateway.Tls tls;
     try {
-      DataDirectory.prepare(dataDir).ifPresent(warning -> System.err.println("snakepit: warning: " + warning));
+      tls = tls();
+    } catch (IllegalArgumentException e) {
+      System.err.println("snakepit: " + e.getMessage());
+      return 2;
+    }
+    String refusal = Gateway.refusal(listens, tls, insecure);
+    if (refusal != null) {
+      System.err.println("snakepit: " + refusal);
+      return 2;
+    }
+    String warning = Gateway.insecureWarning(listens, tls, insecure);
+    if (warning != null) {
+      System.err.println(warning);
+    }
+    try {
+      DataDirectory.prepare(dataDir).ifPresent(w -> System.err.println("snakepit: warning: " + w));
     } catch (RuntimeException e) {
       System.err.println("snakepit: the node could not start: " + e.getMessage());
       return 1;
@@ -106,40 +139,59 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
       terminate(system);
       return 1;
     }
-    Server gateway;
+    // The token is written only now: the instance lock is ours, so no live node's token is replaced.
+    Path tokenFile = GatewayToken.file(dataDir, config.getString("snakepit.instance")).toAbsolutePath().normalize();
+    Gateway gateway;
     try {
-      gateway = NettyServerBuilder.forAddress(new InetSocketAddress(listen.host(), listen.port()))
-          .addService(new GatewayService(snakepit))
-          .maxInboundMessageSize(GatewayService.maxRequestSize(snakepit))
-          .build()
-          .start();
+      String token = GatewayToken.create(tokenFile);
+      try {
+        gateway = Gateway.start(listens, tls, new GatewayService(snakepit), new GatewayAuth(token, tokenFile),
+            GatewayService.maxRequestSize(snakepit));
+      } catch (IOException e) {
+        Files.deleteIfExists(tokenFile);
+        throw e;
+      }
     } catch (IOException e) {
-      System.err.println("snakepit: cannot listen on " + listen + ": " + e.getMessage()
-          + ". Is another node running there? Choose another address with --listen HOST:PORT");
+      System.err.println("snakepit: " + e.getMessage());
       terminate(system);
       return 1;
     }
-    CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceUnbind(), "snakepit-gateway", () -> {
-      gateway.shutdown();
-      return CompletableFuture.supplyAsync(() -> {
-        try {
-          if (!gateway.awaitTermination(5, TimeUnit.SECONDS)) {
-            gateway.shutdownNow();
+    CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceUnbind(), "snakepit-gateway",
+        () -> CompletableFuture.supplyAsync(() -> {
+          gateway.stop();
+          try {
+            Files.deleteIfExists(tokenFile);
+          } catch (IOException e) {
+            system.log().warn("cannot remove the gateway token {}: {}", tokenFile, e.getMessage());
           }
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          gateway.shutdownNow();
-        }
-        return akka.Done.getInstance();
-      });
-    });
+          return akka.Done.getInstance();
+        }));
     Config pool = config.getConfig("snakepit.pools.default").withFallback(config.getConfig("snakepit.pool-defaults"));
     System.out.println("ready: " + pool.getInt("workers") + " workers of " + pool.getString("adapter")
-        + ", gateway on " + listen.host() + ":" + gateway.getPort() + ", isolation "
-        + pool.getString("isolation.mode"));
+        + ", gateway on " + gateway.describe() + ", isolation " + pool.getString("isolation.mode")
+        + ", token in " + tokenFile);
     System.out.flush();
     system.getWhenTerminated().toCompletableFuture().get();
     return 0;
+  }
+
+  /** The TLS files, or null for none; an {@link IllegalArgumentException} names a missing or clashing flag. */
+  private Gateway.Tls tls() {
+    if (tlsCert == null && tlsKey == null) {
+      if (tlsClientCa != null) {
+        throw new IllegalArgumentException("--tls-client-ca needs --tls-cert and --tls-key: the gateway asks for"
+            + " client certificates only over TLS");
+      }
+      return null;
+    }
+    if (tlsCert == null || tlsKey == null) {
+      throw new IllegalArgumentException("TLS needs both --tls-cert FILE and --tls-key FILE; only "
+          + (tlsCert == null ? "--tls-key " + tlsKey : "--tls-cert " + tlsCert) + " was given");
+    }
+    if (insecure) {
+      throw new IllegalArgumentException("--insecure turns TLS off and --tls-cert turns it on: give one of them");
+    }
+    return new Gateway.Tls(tlsCert, tlsKey, tlsClientCa);
   }
 
   private Map<String, Object> overrides() {

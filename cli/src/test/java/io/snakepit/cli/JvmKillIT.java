@@ -3,8 +3,6 @@ package io.snakepit.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.snakepit.proto.ExecuteRequest;
 import io.snakepit.proto.ExecuteResponse;
@@ -43,8 +41,7 @@ class JvmKillIT {
         "--adapter", "snakepit_worker.examples.forking:ForkingAdapter");
     try {
       Set<Integer> workers = new HashSet<>();
-      ManagedChannel channel = Grpc.newChannelBuilderForAddress("127.0.0.1", node.port,
-          InsecureChannelCredentials.create()).build();
+      ManagedChannel channel = node.channel();
       try {
         GatewayGrpc.GatewayBlockingStub stub = GatewayGrpc.newBlockingStub(channel);
         for (int i = 0; i < WORKERS; i++) {

@@ -29,7 +29,8 @@ class LoadIT {
   }
 
   private static Nodes.Run load(Nodes.Node target, String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of("load", "--target", "127.0.0.1:" + target.port));
+    List<String> cmd = new ArrayList<>(List.of("load", "--target", "127.0.0.1:" + target.port, "--data-dir",
+        target.dataDir.toString()));
     cmd.addAll(List.of(args));
     return Nodes.snakepit(cmd.toArray(String[]::new));
   }

@@ -1,5 +1,9 @@
 package io.snakepit.cli;
 
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.stub.MetadataUtils;
 import io.snakepit.testing.Procs;
 import io.snakepit.testing.TestNodes;
 import java.io.BufferedReader;
@@ -11,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /** Nodes started as separate JVMs from the built snakepit.jar, as a user would run them. */
@@ -34,6 +39,22 @@ final class Nodes {
 
     int pid() {
       return (int) process.pid();
+    }
+
+    /** The gateway's token file, as the ready line names it. */
+    Path tokenFile() {
+      int at = readyLine.lastIndexOf(", token in ");
+      if (at < 0) {
+        throw new AssertionError("the ready line names no token file: " + readyLine);
+      }
+      return Path.of(readyLine.substring(at + ", token in ".length()));
+    }
+
+    /** A channel to the gateway on 127.0.0.1 that sends the node's token with every call. */
+    ManagedChannel channel() throws IOException {
+      return Grpc.newChannelBuilderForAddress("127.0.0.1", port, InsecureChannelCredentials.create())
+          .intercept(MetadataUtils.newAttachHeadersInterceptor(GatewayAuth.header(GatewayToken.read(tokenFile()))))
+          .build();
     }
 
     /**
@@ -79,14 +100,27 @@ final class Nodes {
 
   /** Runs {@code snakepit args...} from the jar to its end; stdout and stderr are kept apart. */
   static Run snakepit(String... args) throws Exception {
+    return snakepit(Map.of(), args);
+  }
+
+  /** As {@link #snakepit(String...)}, with {@code env} added to the command's environment. */
+  static Run snakepit(Map<String, String> env, String... args) throws Exception {
     List<String> cmd = java("-jar", jar().toString());
     cmd.addAll(List.of(args));
+    return run(cmd, env, String.join(" ", args));
+  }
+
+  /** Runs {@code cmd} to its end; stdout and stderr are kept apart. */
+  static Run run(List<String> cmd, Map<String, String> env, String what) throws Exception {
     Path err = Files.createTempFile("snakepit-cli", ".stderr");
-    Process p = new ProcessBuilder(cmd).redirectError(err.toFile()).start();
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(err.toFile());
+    pb.environment().remove(GatewayClient.TOKEN_VARIABLE);
+    pb.environment().putAll(env);
+    Process p = pb.start();
     try {
       String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       if (!p.waitFor(120, TimeUnit.SECONDS)) {
-        throw new AssertionError("snakepit " + String.join(" ", args) + " did not finish");
+        throw new AssertionError(what + " did not finish");
       }
       return new Run(p.exitValue(), out.trim(), Files.readString(err).trim());
     } finally {
@@ -108,9 +142,20 @@ final class Nodes {
   /** As {@link #serve}, with the node's state in {@code dataDir} and {@code jvmOptions} (-Dsnakepit... settings). */
   static Node serveIn(Path dataDir, List<String> jvmOptions, String... args) throws Exception {
     int port = freePort();
+    List<String> more = new ArrayList<>(List.of("--listen", "127.0.0.1:" + port));
+    more.addAll(List.of(args));
+    return serveOn(dataDir, jvmOptions, port, more.toArray(String[]::new));
+  }
+
+  /** As {@link #serveIn}, with the {@code --listen} flags in {@code args}; {@code port} is the TCP one they name. */
+  static Node serveOn(Path dataDir, int port, String... args) throws Exception {
+    return serveOn(dataDir, List.of(), port, args);
+  }
+
+  /** As {@link #serveOn(Path, int, String...)}, with {@code jvmOptions} (-Dsnakepit... settings). */
+  static Node serveOn(Path dataDir, List<String> jvmOptions, int port, String... args) throws Exception {
     List<String> cmd = java(jvmOptions.toArray(String[]::new));
-    cmd.addAll(List.of("-jar", jar().toString(), "serve", "--listen", "127.0.0.1:" + port,
-        "--data-dir", dataDir.toString()));
+    cmd.addAll(List.of("-jar", jar().toString(), "serve", "--data-dir", dataDir.toString()));
     cmd.addAll(List.of(args));
     Path stderr = Files.createTempFile("snakepit-serve", ".stderr");
     Process p = new ProcessBuilder(cmd).redirectError(stderr.toFile()).start();

@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.snakepit.proto.ExecuteRequest;
 import io.snakepit.proto.GatewayGrpc;
@@ -40,8 +38,7 @@ class ReapIT {
     Nodes.Node node = Nodes.serveIn(dataDir, "--workers", "1", "--instance", TestNodes.INSTANCE,
         "--adapter", "snakepit_worker.examples.forking:ForkingAdapter");
     try {
-      ManagedChannel channel = Grpc.newChannelBuilderForAddress("127.0.0.1", node.port,
-          InsecureChannelCredentials.create()).build();
+      ManagedChannel channel = node.channel();
       try {
         assertTrue(GatewayGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
             .execute(ExecuteRequest.newBuilder().setTool("spawn_tree").build()).hasValue());

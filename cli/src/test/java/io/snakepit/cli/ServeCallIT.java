@@ -15,8 +15,9 @@ import org.junit.jupiter.api.Test;
 /** {@code snakepit serve}, then {@code snakepit call}, then SIGTERM, end to end. */
 class ServeCallIT {
 
-  static Nodes.Run call(int port, String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of("call", "--target", "127.0.0.1:" + port));
+  static Nodes.Run call(Nodes.Node node, String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of("call", "--target", "127.0.0.1:" + node.port, "--data-dir",
+        node.dataDir.toString()));
     cmd.addAll(List.of(args));
     return Nodes.snakepit(cmd.toArray(String[]::new));
   }
@@ -32,17 +33,17 @@ class ServeCallIT {
       List<Procs.Proc> tree = Nodes.tree(node);
       assertTrue(tree.size() >= 4, "expected 2 shims and 2 workers, found " + tree);
 
-      Nodes.Run ok = call(node.port, "echo", "{\"greeting\": \"hello\"}");
+      Nodes.Run ok = call(node, "echo", "{\"greeting\": \"hello\"}");
       assertEquals(new Nodes.Run(0, "{\"greeting\": \"hello\"}", ""), ok);
 
-      Nodes.Run stream = call(node.port, "--stream", "stream", "{\"count\": 2}");
+      Nodes.Run stream = call(node, "--stream", "stream", "{\"count\": 2}");
       assertEquals("{\"i\": 0}\n{\"i\": 1}", stream.out());
 
-      Nodes.Run unknown = call(node.port, "nope");
+      Nodes.Run unknown = call(node, "nope");
       assertEquals(1, unknown.exit());
       assertTrue(unknown.err().startsWith("error: snakepit.UnknownTool: unknown tool 'nope'"), unknown.err());
 
-      Nodes.Run raised = call(node.port, "fail", "{\"message\": \"no good\"}");
+      Nodes.Run raised = call(node, "fail", "{\"message\": \"no good\"}");
       assertEquals(1, raised.exit());
       assertTrue(raised.err().startsWith("error: ValueError: no good"), raised.err());
       assertTrue(raised.err().contains("Traceback"), raised.err());
@@ -60,7 +61,7 @@ class ServeCallIT {
 
   @Test
   void callWithoutANodeSaysHowToStartOne() throws Exception {
-    Nodes.Run c = call(Nodes.freePort(), "ping");
+    Nodes.Run c = Nodes.snakepit("call", "--target", "127.0.0.1:" + Nodes.freePort(), "ping");
     assertEquals(2, c.exit());
     assertTrue(c.err().contains("cannot reach a node") && c.err().contains("./snakepit serve"), c.err());
   }
@@ -70,7 +71,7 @@ class ServeCallIT {
     Nodes.Node node = Nodes.serve("--workers", "1", "--isolation", "namespaces", "--network", "none",
         "--pids-limit", "128", "--memory-limit", "512MiB");
     try {
-      assertTrue(node.readyLine.endsWith(", isolation namespaces"), node.readyLine);
+      assertTrue(node.readyLine.contains(", isolation namespaces, token in "), node.readyLine);
       Procs.Proc python = Nodes.tree(node).stream().filter(p -> Procs.cmdline(p.pid()).contains("-m snakepit_worker")
           && !Procs.cmdline(p.pid()).contains("snakepit-shim")).findFirst().orElseThrow();
       for (String ns : List.of("pid", "net")) {
@@ -82,7 +83,7 @@ class ServeCallIT {
       String pids = cgroups.lines().filter(l -> l.split(":", 3)[1].equals("pids")).findFirst().orElseThrow();
       assertEquals("128", java.nio.file.Files.readString(java.nio.file.Path.of("/sys/fs/cgroup/pids"
           + pids.split(":", 3)[2], "pids.max")).trim());
-      assertEquals(new Nodes.Run(0, "\"pong\"", ""), call(node.port, "ping"));
+      assertEquals(new Nodes.Run(0, "\"pong\"", ""), call(node, "ping"));
     } finally {
       node.close();
     }
