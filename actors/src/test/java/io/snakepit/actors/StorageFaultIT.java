@@ -22,7 +22,6 @@ import java.util.List;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
@@ -95,9 +94,13 @@ class StorageFaultIT {
     }
   }
 
+  /**
+   * H2 does not reopen its file in the same JVM once a write failed on a full disk (the database stays "already in
+   * use"), so recovery comes from the node's exit and its service manager's restart: this test plays the manager.
+   */
   @Test
-  void aFullDiskStopsWorkerStartsWithATypedErrorAndTheNodeServesAgainOnceSpaceIsFreed() throws Exception {
-    ActorTestKit kit = ActorTestKit.create("storage", TestNodes.config(config("0s")));
+  void aFullDiskFailsCallsWithTheReasonStopsTheNodeAndTheRestartedNodeServesWithNothingUntracked() throws Exception {
+    ActorTestKit kit = ActorTestKit.create("storage", TestNodes.config(config("5s")));
     List<Procs.Proc> workers;
     try {
       Snakepit snakepit = Snakepit.get(kit.system());
@@ -107,7 +110,7 @@ class StorageFaultIT {
 
       Throwable refused = null;
       long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-      while (refused == null && System.nanoTime() < deadline) {
+      while (refused == null && System.nanoTime() < deadline && !kit.system().whenTerminated().isCompleted()) {
         try {
           snakepit.execute("ping", "{}").toCompletableFuture().get(30, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
@@ -119,52 +122,29 @@ class StorageFaultIT {
           "calls never failed with JournalUnavailableException while the disk was full");
       assertTrue(unavailable.getMessage().contains("snakepit.registry.db"), unavailable.getMessage());
       assertTrue(snakepit.journalOutage().isPresent(), "the node does not report the outage");
-
       Files.delete(filler);
-      String answer = null;
-      deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-      while (answer == null && System.nanoTime() < deadline) {
-        try {
-          answer = snakepit.execute("ping", "{}").toCompletableFuture().get(30, TimeUnit.SECONDS).json();
-        } catch (ExecutionException | TimeoutException e) {
-          Thread.sleep(200);
-        }
-      }
-      assertEquals("\"pong\"", answer, "the node did not serve again after the space was freed");
-      assertTrue(snakepit.journalOutage().isEmpty(), snakepit.journalOutage().toString());
-      workers = Procs.withInstance(TestNodes.INSTANCE);
-    } finally {
-      kit.shutdownTestKit();
-    }
-    assertEquals(List.of(), Procs.awaitGone(workers, Duration.ofSeconds(10)));
-    // Nothing untracked: every process the node started was journaled; the next start finds none alive.
-    ActorTestKit next = ActorTestKit.create("storage-next", TestNodes.config(config("0s")));
-    try {
-      SettlementReport report = Registry.open(next.system(), next.system().settings().config().getConfig("snakepit"))
-          .settle(false).toCompletableFuture().get(60, TimeUnit.SECONDS);
-      assertEquals(0, report.untracked(), report.table());
-      assertEquals(List.of(), report.journalWarnings(), report.summary());
-      assertTrue(report.rows().stream().allMatch(r -> r.processes().isEmpty()), report.table());
-    } finally {
-      next.shutdownTestKit();
-    }
-  }
 
-  @Test
-  void aJournalThatStaysFullStopsTheNodeWithTheReason() throws Exception {
-    ActorTestKit kit = ActorTestKit.create("storage-stuck", TestNodes.config(config("3s")));
-    try {
-      Snakepit snakepit = Snakepit.get(kit.system());
-      snakepit.ready().toCompletableFuture().get(90, TimeUnit.SECONDS);
-      fill();
-      crashWorkers(snakepit);
       kit.system().getWhenTerminated().toCompletableFuture().get(90, TimeUnit.SECONDS);
       CoordinatedShutdown.Reason reason = CoordinatedShutdown.get(kit.system()).getShutdownReason().orElseThrow();
       Registry.JournalOutage outage = assertInstanceOf(Registry.JournalOutage.class, reason);
       assertTrue(outage.message().contains("exit-after"), outage.message());
+      workers = Procs.withInstance(TestNodes.INSTANCE);
     } finally {
       kit.shutdownTestKit();
     }
-    assertEquals(List.of(), Procs.awaitGone(Procs.withInstance(TestNodes.INSTANCE), Duration.ofSeconds(10)));
+    assertEquals(List.of(), Procs.awaitGone(workers, Duration.ofSeconds(10)), "workers outlived the stopped node");
+
+    ActorTestKit next = ActorTestKit.create("storage-next", TestNodes.config(config("5s")));
+    try {
+      Snakepit snakepit = Snakepit.get(next.system());
+      SettlementReport report = snakepit.settlement().toCompletableFuture().get(60, TimeUnit.SECONDS);
+      assertEquals(0, report.untracked(), report.table());
+      assertEquals(List.of(), report.journalWarnings(), report.summary());
+      assertTrue(report.rows().stream().allMatch(r -> r.processes().isEmpty()), report.table());
+      snakepit.ready().toCompletableFuture().get(90, TimeUnit.SECONDS);
+      assertEquals("\"pong\"", snakepit.execute("ping", "{}").toCompletableFuture().get(30, TimeUnit.SECONDS).json());
+    } finally {
+      next.shutdownTestKit();
+    }
   }
 }

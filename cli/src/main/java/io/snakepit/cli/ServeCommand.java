@@ -172,6 +172,12 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
         + ", token in " + tokenFile);
     System.out.flush();
     system.getWhenTerminated().toCompletableFuture().get();
+    // A node that stopped itself because its journal failed writes exits non-zero: its service manager restarts it.
+    if (CoordinatedShutdown.get(system).getShutdownReason().orElse(null)
+        instanceof io.snakepit.persistence.Registry.JournalOutage outage) {
+      System.err.println("snakepit: the node stopped: " + outage.message());
+      return 3;
+    }
     return 0;
   }
 

@@ -125,7 +125,8 @@ public final class RegistryClient {
           LOG.info("the worker registry's journal takes writes again after {} s",
               (System.currentTimeMillis() - ended.since()) / 1000);
         }
-      } else if (outage.compareAndSet(null, new Outage(System.currentTimeMillis(), String.valueOf(error.getMessage())))) {
+      } else if (outage.compareAndSet(null, new Outage(System.currentTimeMillis(),
+          String.valueOf(error.getMessage()).split("\\. ", 2)[0]))) {
         LOG.error("the worker registry's journal failed a write: {}; no worker is started until it takes writes"
             + " again", error.getMessage());
       }
