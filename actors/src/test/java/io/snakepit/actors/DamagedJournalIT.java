@@ -85,28 +85,10 @@ class DamagedJournalIT {
       snakepit.pools.default { workers = 2, adapter = "snakepit_worker.examples.forking:ForkingAdapter" }
       """;
 
-  /**
-   * Starts a node, has each worker fork a tree, then kills the shims and the JVM so that nothing takes the trees
-   * down: what survives carries only its markers.
-   */
   private static List<Procs.Proc> orphansOfAKilledNode(String overrides) throws Exception {
-    try (NodeProcess node = NodeProcess.start(List.of(), overrides, "spawn_tree", "2")) {
-      assertTrue(node.ready(), node.lines + node.stderr());
-      List<Procs.Proc> tree = Procs.descendants(node.pid());
-      List<Integer> shims = tree.stream().filter(p -> Procs.cmdline(p.pid()).contains("snakepit-shim"))
-          .map(Procs.Proc::pid).toList();
-      assertEquals(2, shims.size(), tree.toString());
-      Procs.kill(node.pid(), 19);
-      for (int shim : shims) {
-        Procs.kill(shim, 9);
-      }
-      Procs.kill(node.pid(), 9);
-      node.awaitExit();
-      Thread.sleep(300);
-      List<Procs.Proc> orphans = tree.stream().filter(Procs.Proc::alive).toList();
-      assertTrue(orphans.size() >= 6, "expected orphans to survive the kill, found " + orphans);
-      return orphans;
-    }
+    List<Procs.Proc> orphans = NodeProcess.orphansOfAKilledNode(overrides, 2);
+    assertTrue(orphans.size() >= 6, "expected orphans to survive the kill, found " + orphans);
+    return orphans;
   }
 
   private static SettlementReport settle(String overrides) {

@@ -111,23 +111,7 @@ class RegistryIT {
     String overrides = db.config() + """
         snakepit.pools.default { workers = 2, adapter = "snakepit_worker.examples.forking:ForkingAdapter" }
         """;
-    List<Procs.Proc> orphans;
-    try (NodeProcess node = NodeProcess.start(List.of(), overrides, "spawn_tree", "2")) {
-      assertTrue(node.ready(), node.lines + node.stderr());
-      List<Procs.Proc> tree = Procs.descendants(node.pid());
-      List<Integer> shims = tree.stream().filter(p -> Procs.cmdline(p.pid()).contains("snakepit-shim"))
-          .map(Procs.Proc::pid).toList();
-      assertEquals(2, shims.size(), tree.toString());
-      // Freeze the JVM so it cannot react, kill the shims, then the JVM: nothing is left to take the trees down.
-      Procs.kill(node.pid(), 19);
-      for (int shim : shims) {
-        Procs.kill(shim, 9);
-      }
-      Procs.kill(node.pid(), 9);
-      node.awaitExit();
-      Thread.sleep(300);
-      orphans = tree.stream().filter(Procs.Proc::alive).toList();
-    }
+    List<Procs.Proc> orphans = NodeProcess.orphansOfAKilledNode(overrides, 2);
     // Per tree: the multiprocessing child, the subprocess and the double-forked grandchild survive their Python.
     assertTrue(orphans.size() >= 6, "expected orphans to survive the kill, found " + orphans);
     SettlementReport report = withRegistry(overrides, r -> await(r.settle(false)));

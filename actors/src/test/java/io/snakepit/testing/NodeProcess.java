@@ -129,4 +129,31 @@ public final class NodeProcess implements AutoCloseable {
       }
     }
   }
+
+  /**
+   * Starts a node with {@code overrides} that has each of its workers fork a tree ({@code spawn_tree} of the forking
+   * example adapter, which the overrides must configure), then freezes the JVM so it cannot react, kills its shims and
+   * then the JVM: nothing is left to take the trees down. Returns the processes that survived.
+   */
+  public static List<Procs.Proc> orphansOfAKilledNode(String overrides, int workers) throws Exception {
+    try (NodeProcess node = start(List.of(), overrides, "spawn_tree", Integer.toString(workers))) {
+      if (!node.ready()) {
+        throw new AssertionError("the node did not start: " + node.lines + node.stderr());
+      }
+      List<Procs.Proc> tree = Procs.descendants(node.pid());
+      List<Integer> shims = tree.stream().filter(p -> Procs.cmdline(p.pid()).contains("snakepit-shim"))
+          .map(Procs.Proc::pid).toList();
+      if (shims.size() != workers) {
+        throw new AssertionError("expected " + workers + " shims, found " + tree);
+      }
+      Procs.kill(node.pid(), 19);
+      for (int shim : shims) {
+        Procs.kill(shim, 9);
+      }
+      Procs.kill(node.pid(), 9);
+      node.awaitExit();
+      Thread.sleep(300);
+      return tree.stream().filter(Procs.Proc::alive).toList();
+    }
+  }
 }
