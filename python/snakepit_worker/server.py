@@ -241,8 +241,9 @@ class WorkerServicer(worker_pb2_grpc.WorkerServicer):
             MESSAGE_TOO_LARGE,
             "tool '%s' returned %s of %s, over the pool's max-message-size of %s; the tool ran, "
             "but its answer was not sent. Return less (stream it in parts), or raise "
-            "max-message-size in the pool's settings (snakepit.pools.<pool>.max-message-size)"
-            % (tool_name, what, _describe_size(size), _describe_size(self._max_message_size))
+            "max-message-size in the pool's settings (snakepit.pools.%s.max-message-size)"
+            % (tool_name, what, _describe_size(size), _describe_size(self._max_message_size),
+               os.environ.get("SNAKEPIT_POOL", "<pool>"))
         ).response
 
     def _take_slot(self, context) -> bool:

@@ -77,6 +77,7 @@ class MessageSizeIT {
     assertInstanceOf(MessageTooLargeException.class, e);
     assertTrue(e.getMessage().startsWith("tool 'blob' returned a result of 1500008 bytes (1.4 MiB), over the pool's"
         + " max-message-size of 1048576 bytes (1.0 MiB)"), e.getMessage());
+    assertTrue(e.getMessage().contains("(snakepit.pools.small.max-message-size)"), e.getMessage());
     assertEquals(pid, Long.parseLong(await(small.execute("pid", "")).json()), "the worker was replaced");
   }
 

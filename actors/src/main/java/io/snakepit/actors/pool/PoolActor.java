@@ -285,11 +285,18 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     }
     Launch launch = new Launch(runtime.shim(), runtime.workerPackage(),
         runtime.runDir().resolve(slot.workerId + ".sock"), runtime.instance(), slot.workerId, nonce(),
-        settings.worker(), runtime.journal().markers());
+        settings.worker(), withPool(runtime.journal().markers()));
     String workerId = slot.workerId;
     context.ask(Supervisor.Reply.class, workersSupervisor, Duration.ofSeconds(30),
         replyTo -> new Supervisor.StartFromTemplate(new WorkerStart(launch, events), replyTo),
         (reply, error) -> new WorkerStartReply(workerId, reply, error));
+  }
+
+  /** The journal's markers, and the pool's name for the worker's own messages (SNAKEPIT_POOL). */
+  private Map<String, String> withPool(Map<String, String> markers) {
+    Map<String, String> all = new HashMap<>(markers);
+    all.put("SNAKEPIT_POOL", settings.name());
+    return all;
   }
 
   private static String nonce() {
