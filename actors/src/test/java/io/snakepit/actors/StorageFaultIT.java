@@ -11,12 +11,16 @@ import io.snakepit.Snakepit;
 import io.snakepit.WorkerCrashedException;
 import io.snakepit.persistence.Registry;
 import io.snakepit.persistence.SettlementReport;
+import io.snakepit.testing.PostgresServer;
 import io.snakepit.testing.Procs;
 import io.snakepit.testing.TestNodes;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletionStage;
@@ -24,7 +28,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -34,8 +37,8 @@ import org.junit.jupiter.api.Test;
 class StorageFaultIT {
   private Path mount;
 
-  @BeforeEach
-  void smallFilesystem() throws Exception {
+  /** Mounts a small tmpfs for the journal: root only. */
+  private void smallFilesystem() throws Exception {
     Assumptions.assumeTrue("0".equals(String.valueOf(Files.getAttribute(Path.of("/proc/self"), "unix:uid"))),
         "needs root to mount a small tmpfs for the journal (run as root; .ci/run does)");
     mount = Files.createTempDirectory("snakepit-small-");
@@ -47,6 +50,7 @@ class StorageFaultIT {
     if (mount != null) {
       run("umount", mount.toString());
       Files.delete(mount);
+      mount = null;
     }
   }
 
@@ -57,8 +61,11 @@ class StorageFaultIT {
   }
 
   private String config(String exitAfter) {
-    return "snakepit.data-dir = \"" + mount.resolve("data") + "\"\n"
-        + "snakepit.pools.default { workers = 2, restart-backoff { min = 200ms, max = 2s }, health.interval = 0s,"
+    return "snakepit.data-dir = \"" + mount.resolve("data") + "\"\n" + pool(exitAfter);
+  }
+
+  private static String pool(String exitAfter) {
+    return "snakepit.pools.default { workers = 2, restart-backoff { min = 200ms, max = 2s }, health.interval = 0s,"
         + " circuit-breaker.max-failures = 0 }\n"
         + "snakepit.registry { ask-timeout = 3s, outage { restart-backoff { min = 200ms, max = 2s },"
         + " probe-interval = 300ms, exit-after = " + exitAfter + " } }\n";
@@ -100,6 +107,7 @@ class StorageFaultIT {
    */
   @Test
   void aFullDiskFailsCallsWithTheReasonStopsTheNodeAndTheRestartedNodeServesWithNothingUntracked() throws Exception {
+    smallFilesystem();
     ActorTestKit kit = ActorTestKit.create("storage", TestNodes.config(config("5s")));
     List<Procs.Proc> workers;
     try {
@@ -108,20 +116,7 @@ class StorageFaultIT {
       Path filler = fill();
       crashWorkers(snakepit);
 
-      Throwable refused = null;
-      long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-      while (refused == null && System.nanoTime() < deadline && !kit.system().whenTerminated().isCompleted()) {
-        try {
-          snakepit.execute("ping", "{}").toCompletableFuture().get(30, TimeUnit.SECONDS);
-        } catch (ExecutionException e) {
-          refused = e.getCause() instanceof JournalUnavailableException ? e.getCause() : null;
-        }
-        Thread.sleep(100);
-      }
-      JournalUnavailableException unavailable = assertInstanceOf(JournalUnavailableException.class, refused,
-          "calls never failed with JournalUnavailableException while the disk was full");
-      assertTrue(unavailable.getMessage().contains("snakepit.registry.db"), unavailable.getMessage());
-      assertTrue(snakepit.journalOutage().isPresent(), "the node does not report the outage");
+      assertCallsFailWithTheOutage(kit, snakepit);
       Files.delete(filler);
 
       kit.system().getWhenTerminated().toCompletableFuture().get(90, TimeUnit.SECONDS);
@@ -145,6 +140,72 @@ class StorageFaultIT {
       assertEquals("\"pong\"", snakepit.execute("ping", "{}").toCompletableFuture().get(30, TimeUnit.SECONDS).json());
     } finally {
       next.shutdownTestKit();
+    }
+  }
+
+  /** Calls end with JournalUnavailableException (within a bound), and the node reports the outage. */
+  private static void assertCallsFailWithTheOutage(ActorTestKit kit, Snakepit snakepit) throws Exception {
+    Throwable refused = null;
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (refused == null && System.nanoTime() < deadline && !kit.system().whenTerminated().isCompleted()) {
+      try {
+        snakepit.execute("ping", "{}").toCompletableFuture().get(30, TimeUnit.SECONDS);
+      } catch (ExecutionException e) {
+        refused = e.getCause() instanceof JournalUnavailableException ? e.getCause() : null;
+      }
+      Thread.sleep(100);
+    }
+    JournalUnavailableException unavailable = assertInstanceOf(JournalUnavailableException.class, refused,
+        "calls never failed with JournalUnavailableException while the journal failed writes");
+    assertTrue(unavailable.getMessage().contains("snakepit.registry.db"), unavailable.getMessage());
+    assertTrue(snakepit.journalOutage().isPresent(), "the node does not report the outage");
+  }
+
+  /**
+   * PostgreSQL that turns read-only and back, as a database whose disk fills and is freed would: the node recovers in
+   * the same JVM once writes succeed again.
+   */
+  @Test
+  void aDatabaseThatRefusesWritesAndTakesThemAgainIsRecoveredFromInTheSameJvm() throws Exception {
+    PostgresServer pg = PostgresServer.shared();
+    try (Connection admin = DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password())) {
+      ActorTestKit kit = ActorTestKit.create("storage-pg", TestNodes.config(TestNodes.postgres() + pool("0s")));
+      List<Procs.Proc> workers;
+      try {
+        Snakepit snakepit = Snakepit.get(kit.system());
+        snakepit.ready().toCompletableFuture().get(90, TimeUnit.SECONDS);
+        readOnly(admin, true);
+        crashWorkers(snakepit);
+        assertCallsFailWithTheOutage(kit, snakepit);
+
+        readOnly(admin, false);
+        String answer = null;
+        long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+        while (answer == null && System.nanoTime() < deadline) {
+          try {
+            answer = snakepit.execute("ping", "{}").toCompletableFuture().get(30, TimeUnit.SECONDS).json();
+          } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+            Thread.sleep(200);
+          }
+        }
+        assertEquals("\"pong\"", answer, "the node did not serve again once the database took writes");
+        assertTrue(snakepit.journalOutage().isEmpty(), snakepit.journalOutage().toString());
+        assertTrue(!kit.system().whenTerminated().isCompleted(), "the node stopped");
+        workers = Procs.withInstance(TestNodes.INSTANCE);
+      } finally {
+        readOnly(admin, false);
+        kit.shutdownTestKit();
+      }
+      assertEquals(List.of(), Procs.awaitGone(workers, Duration.ofSeconds(10)));
+    }
+  }
+
+  /** Makes the database refuse (or take) writes in every session from now on, ending those open. */
+  private static void readOnly(Connection admin, boolean on) throws Exception {
+    try (Statement s = admin.createStatement()) {
+      s.execute("ALTER DATABASE " + admin.getCatalog() + " SET default_transaction_read_only = " + (on ? "on" : "off"));
+      s.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
+          + " AND pid <> pg_backend_pid()");
     }
   }
 }
