@@ -75,6 +75,7 @@ public final class Registry implements AutoCloseable {
               outage.getDuration("restart-backoff.min"), outage.getDuration("restart-backoff.max")),
           "snakepit-registry", Props.empty());
       RegistryClient client = new RegistryClient(actor, system, registry.getDuration("ask-timeout"),
+          registry.getDuration("recovery-timeout"),
           registry.getInt("max-in-flight"));
       Executor blocking = system.dispatchers().lookup(DispatcherSelector.blocking());
       Reaper reaper = new Reaper(instance, BootId.current(), policy, lock.identity(), openedAt);

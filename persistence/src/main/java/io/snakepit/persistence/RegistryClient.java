@@ -21,6 +21,7 @@ public final class RegistryClient {
   private final ActorRef<WorkerRegistry.Command> registry;
   private final ActorSystem<?> system;
   private final Duration timeout;
+  private final Duration readTimeout;
   private final Semaphore permits;
   private final Queue<Runnable> waiting = new ConcurrentLinkedQueue<>();
   private final java.util.Set<CompletableFuture<?>> pending = java.util.concurrent.ConcurrentHashMap.newKeySet();
@@ -43,11 +44,16 @@ public final class RegistryClient {
     }
   }
 
+  /**
+   * A client whose writes wait at most {@code timeout}, and whose reads at most {@code readTimeout}: the first read
+   * at start waits for the registry's recovery, which takes longer on a large journal or a busy host.
+   */
   public RegistryClient(ActorRef<WorkerRegistry.Command> registry, ActorSystem<?> system, Duration timeout,
-      int maxInFlight) {
+      Duration readTimeout, int maxInFlight) {
     this.registry = registry;
     this.system = system;
     this.timeout = timeout;
+    this.readTimeout = readTimeout;
     this.permits = new Semaphore(maxInFlight);
   }
 
@@ -94,12 +100,12 @@ public final class RegistryClient {
 
   /** The open entries. */
   public CompletionStage<List<RegistryEntry>> open() {
-    return ask(WorkerRegistry.GetOpen::new);
+    return ask(WorkerRegistry.GetOpen::new, readTimeout);
   }
 
   /** How many incarnations the journal has recorded. */
   public CompletionStage<Long> incarnations() {
-    return ask(WorkerRegistry.GetIncarnations::new);
+    return ask(WorkerRegistry.GetIncarnations::new, readTimeout);
   }
 
   /** Journals a new incarnation taking over; completes with the new count. */
@@ -135,6 +141,10 @@ public final class RegistryClient {
   }
 
   private <T> CompletionStage<T> ask(Function<ActorRef<T>, WorkerRegistry.Command> command) {
+    return ask(command, timeout);
+  }
+
+  private <T> CompletionStage<T> ask(Function<ActorRef<T>, WorkerRegistry.Command> command, Duration timeout) {
     CompletableFuture<T> result = new CompletableFuture<>();
     pending.add(result);
     result.whenComplete((value, error) -> pending.remove(result));
