@@ -245,8 +245,14 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
     return c;
   }
 
+  /** Stops the actor system, waiting up to a minute: main's System.exit then ends the JVM either way. */
   private static void terminate(ActorSystem<Void> system) throws InterruptedException, ExecutionException {
     system.terminate();
-    system.getWhenTerminated().toCompletableFuture().get();
+    try {
+      system.getWhenTerminated().toCompletableFuture().get(1, java.util.concurrent.TimeUnit.MINUTES);
+    } catch (java.util.concurrent.TimeoutException e) {
+      System.err.println("snakepit: the node did not stop within a minute; exiting anyway (each worker's shim takes"
+          + " its tree down when the JVM is gone)");
+    }
   }
 }
