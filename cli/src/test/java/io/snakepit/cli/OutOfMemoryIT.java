@@ -46,7 +46,7 @@ class OutOfMemoryIT {
       String stderr = String.join("\n", node.stderr());
       assertEquals(4, node.process.exitValue(), "exit status; stderr:\n" + stderr);
       assertTrue(stderr.contains("java.lang.OutOfMemoryError"), stderr);
-      assertTrue(stderr.matches("(?s).*out of memory in thread \\[[^]]+] while [^:]+: java.lang.OutOfMemoryError.*"),
+      assertTrue(stderr.matches("(?s).*out of memory in thread \\[[^]]+] while .+?: java.lang.OutOfMemoryError.*"),
           "the report names the thread and what it was doing: " + stderr);
       assertTrue(stderr.contains("exiting with status 4 (snakepit.on-out-of-memory = exit)"), stderr);
       List<Procs.Proc> left = Procs.awaitGone(tree, Duration.ofSeconds(10));
