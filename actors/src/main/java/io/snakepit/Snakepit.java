@@ -13,6 +13,7 @@ import io.grpc.ManagedChannel;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.javadsl.AskPattern;
 import akka.actor.typed.javadsl.Behaviors;
+import io.snakepit.actors.OutOfMemory;
 import io.snakepit.actors.pool.LostCalls;
 import io.snakepit.actors.RunDirectory;
 import io.snakepit.actors.pool.PoolActor;
@@ -85,6 +86,7 @@ public final class Snakepit implements Extension {
   private final ActorRef<Supervisor.Command> root;
   private final Path runDir;
   private final ExecutorService callbacks;
+  private final OutOfMemory outOfMemory;
   private final Registry registry;
 
   /** The Snakepit of {@code system}, started on first use. */
@@ -102,7 +104,8 @@ public final class Snakepit implements Extension {
     Path cacheDir = cacheDir(config.getString("cache-dir"));
     String instance = config.getString("instance");
     this.runDir = createRunDir(config.getString("run-dir"), instance);
-    this.callbacks = boundedCallbackExecutor();
+    this.outOfMemory = OutOfMemory.fromConfig(system.settings().config());
+    this.callbacks = outOfMemory.guard(boundedCallbackExecutor(), "running a gRPC callback of a worker's channel");
     system.systemActorOf(LostCalls.create(), "snakepit-lost-calls", Props.empty());
     // A pool set to null (snakepit.pools.default = null) is not started: that is how reference.conf's default pool
     // is turned off.
@@ -230,6 +233,8 @@ public final class Snakepit implements Extension {
   private ManagedChannel channel(String socketPath, int maxMessageSize) {
     return Grpc.newChannelBuilder("unix://" + socketPath, InsecureChannelCredentials.create())
         .executor(callbacks)
+        // gRPC turns an error in reading a reply into a cancelled call: out of memory is reported, not swallowed.
+        .intercept(outOfMemory.clientInterceptor("the worker at " + socketPath))
         .maxInboundMessageSize(maxMessageSize)
         .build();
   }

@@ -3,6 +3,7 @@ package io.snakepit.actors;
 import static io.snakepit.actors.PoolRoundTripIT.await;
 import static io.snakepit.actors.PoolRoundTripIT.failure;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -151,7 +152,8 @@ class CrashBarrierIT {
       }
     } finally {
       killer.interrupt();
-      killer.join();
+      killer.join(10_000);
+      assertFalse(killer.isAlive(), "the killer thread did not stop within 10 s");
     }
     System.out.println("crash storm: " + requests + " requests at concurrency " + concurrency + ", " + killed.size()
         + " workers killed: " + outcomes);

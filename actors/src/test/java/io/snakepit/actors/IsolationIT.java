@@ -15,6 +15,7 @@ import io.snakepit.PythonException;
 import io.snakepit.Snakepit;
 import io.snakepit.WorkerCrashedException;
 import io.snakepit.testing.Procs;
+import io.snakepit.testing.Requires;
 import io.snakepit.testing.TestNodes;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -173,6 +174,7 @@ class IsolationIT {
 
   @Test
   void inCgroupModeASetsidGrandchildDiesWithASigkilledShimAndWithAStop() throws Exception {
+    Requires.isolationMode("cgroup");
     Path cgroupRoot;
     Procs.Proc afterStop;
     try (Node node = new Node("cgroup-escape", "boxed { workers = 2, adapter = \"" + FORKING
@@ -199,6 +201,7 @@ class IsolationIT {
 
   @Test
   void inNamespacesModeWorkersHaveTheirOwnPidNamespaceAndEscapeesDieWithTheShim() throws Exception {
+    Requires.isolationMode("namespaces");
     Procs.Proc afterStop;
     try (Node node = new Node("ns-escape", "spaced { workers = 1, adapter = \"" + FORKING
         + "\", isolation.mode = namespaces }")) {
@@ -223,6 +226,7 @@ class IsolationIT {
 
   @Test
   void withNetworkNoneATcpServerOnTheHostsLoopbackIsOutOfReachWhileGrpcWorks() throws Exception {
+    Requires.isolationMode("namespaces");
     try (ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
         Node node = new Node("no-network", """
             offline { workers = 1, isolation { mode = namespaces, network = none } }
@@ -242,6 +246,7 @@ class IsolationIT {
 
   @Test
   void aForkBombIsBoundedByThePidsLimitAndTheWorkerIsReplaced() throws Exception {
+    Requires.isolationMode("cgroup");
     try (Node node = new Node("fork-bomb", "bomb { workers = 1, adapter = \"" + FORKING
         + "\", isolation { mode = cgroup, limits.pids = 64 } }")) {
       Pool pool = node.pool("bomb");
@@ -264,6 +269,7 @@ class IsolationIT {
 
   @Test
   void aMemoryHogIsOomKilledAndTheCallerIsToldWhichLimit() throws Exception {
+    Requires.isolationMode("cgroup");
     try (Node node = new Node("memory-hog", "hog { workers = 1, isolation { mode = cgroup, limits.memory = 128MiB }"
         + " }")) {
       Pool pool = node.pool("hog");
@@ -279,6 +285,7 @@ class IsolationIT {
 
   @Test
   void aCpuLimitHoldsABusyWorkerToItsShare() throws Exception {
+    Requires.isolationMode("cgroup");
     try (Node node = new Node("cpu-limit", """
         quarter { workers = 1, isolation { mode = cgroup, limits.cpu = 0.25 } }
         free { workers = 1 }
@@ -317,6 +324,7 @@ class IsolationIT {
 
   @Test
   void inRuncModeTheWorkerRunsInItsOwnContainerAndItsEscapeesDieWithTheStop() throws Exception {
+    Requires.isolationMode("runc");
     Procs.Proc afterStop;
     try (Node node = new Node("runc", "contained { workers = 1, adapter = \"" + FORKING
         + "\", isolation { mode = runc, limits.pids = 256 } }")) {

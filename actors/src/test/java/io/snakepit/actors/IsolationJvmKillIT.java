@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.snakepit.testing.NodeProcess;
 import io.snakepit.testing.Procs;
+import io.snakepit.testing.Requires;
 import io.snakepit.testing.TestNodes;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,6 +23,7 @@ class IsolationJvmKillIT {
   @ParameterizedTest
   @ValueSource(strings = {"cgroup", "namespaces", "runc"})
   void everyProcessDiesWithTheJvmAndTheNextStartRemovesTheCgroups(String mode) throws Exception {
+    Requires.isolationMode(mode);
     String overrides = "snakepit.pools.default { workers = 2, adapter = \"snakepit_worker.examples.forking:"
         + "ForkingAdapter\", isolation { mode = " + mode + ", limits.pids = 512 } }";
     List<Procs.Proc> tree;

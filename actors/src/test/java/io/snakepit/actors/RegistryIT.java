@@ -187,8 +187,8 @@ class RegistryIT {
       assertTrue(reused.isAlive() && unmarked.isAlive(), "an impostor was killed");
       assertEquals("", Files.readString(log), "an impostor received signals");
     } finally {
-      reused.destroyForcibly().waitFor();
-      unmarked.destroyForcibly().waitFor();
+      reused.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      unmarked.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
     }
   }
 
@@ -210,7 +210,7 @@ class RegistryIT {
       assertEquals(9, unmarked.exitValue() - 128, "not SIGKILLed: exit value " + unmarked.exitValue());
       assertTrue(!Files.exists(cgroup.unified()), "the cgroup was not removed: " + cgroup.unified());
     } finally {
-      unmarked.destroyForcibly().waitFor();
+      unmarked.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
       cgroup.remove(Duration.ofSeconds(5));
     }
   }
@@ -241,7 +241,7 @@ class RegistryIT {
       assertEquals("", Files.readString(log));
       assertEquals(List.of(), withRegistry("", r -> await(r.client().open())));
     } finally {
-      marked.destroyForcibly().waitFor();
+      marked.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
     }
   }
 
@@ -261,7 +261,7 @@ class RegistryIT {
       try {
         Snakepit second = Snakepit.get(b.system());
         second.ready().toCompletableFuture().get(60, TimeUnit.SECONDS);
-        assertNotNull(second.settlement().toCompletableFuture().get());
+        assertNotNull(second.settlement().toCompletableFuture().get(60, TimeUnit.SECONDS));
       } finally {
         b.shutdownTestKit();
       }
@@ -385,7 +385,7 @@ class RegistryIT {
       assertTrue(System.nanoTime() - t0 >= TimeUnit.MILLISECONDS.toNanos(1000), "SIGKILL came before the grace");
       assertEquals("15\n", Files.readString(log), "the orphan should have seen one SIGTERM before its SIGKILL");
     } finally {
-      orphan.destroyForcibly().waitFor();
+      orphan.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
     }
 
     Path log2 = Files.createTempFile("policy", ".log");
@@ -402,7 +402,7 @@ class RegistryIT {
       assertTrue(old.waitFor(10, TimeUnit.SECONDS));
       assertEquals("", Files.readString(log2), "kill means SIGKILL at once, with no SIGTERM first");
     } finally {
-      old.destroyForcibly().waitFor();
+      old.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
     }
   }
 }

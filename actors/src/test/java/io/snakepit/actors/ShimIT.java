@@ -1,6 +1,7 @@
 package io.snakepit.actors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -43,7 +44,8 @@ class ShimIT {
     Thread t = new Thread(() -> started.set(RunningShim.start(List.of(TestNodes.python(), "-m", "snakepit_worker",
         "--adapter", "snakepit_worker.examples.basic:BasicAdapter", "--socket", socket.toString()))));
     t.start();
-    t.join();
+    t.join(60_000);
+    assertFalse(t.isAlive(), "starting the shim took more than 60 s");
     RunningShim r = started.get();
     int pid = r.next(ShimEvent.Ready.class).identity().pid();
     Procs.Proc python = Procs.of(pid).orElseThrow();

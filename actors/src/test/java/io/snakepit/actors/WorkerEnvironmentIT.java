@@ -3,15 +3,13 @@ package io.snakepit.actors;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.snakepit.shim.HostSupport;
-import io.snakepit.shim.PrivateDirectory;
 import io.snakepit.shim.ProcStat;
 import io.snakepit.testing.NodeProcess;
 import io.snakepit.testing.Procs;
+import io.snakepit.testing.Requires;
 import io.snakepit.testing.TestNodes;
 import java.nio.file.Path;
 import java.util.List;
@@ -28,12 +26,7 @@ class WorkerEnvironmentIT {
   @ParameterizedTest
   @ValueSource(strings = {"process", "namespaces", "runc"})
   void aWorkerCannotSeeAVariableSetOnlyInTheNodesEnvironment(String mode) throws Exception {
-    if (!mode.equals("process")) {
-      assumeTrue(PrivateDirectory.uid() == 0, mode + " mode needs root: run the tests as root to cover it");
-    }
-    if (mode.equals("runc")) {
-      assumeTrue(HostSupport.onPath("runc").isPresent(), "runc is not installed (apt-get install runc)");
-    }
+    Requires.isolationMode(mode);
     Map<String, String> nodeEnv = Map.of("SNAKEPIT_DB_PASSWORD", "secret", "MY_APP_TOKEN", "passed",
         "CUDA_VISIBLE_DEVICES", "3");
     // The venv's directory as it really is: runc mounts the Python's directories, not a symlink to them.

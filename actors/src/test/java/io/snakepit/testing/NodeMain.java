@@ -9,13 +9,32 @@ import java.util.concurrent.TimeUnit;
 /**
  * A node in a JVM of its own, for tests that kill the JVM. Arguments: HOCON overrides, then optionally a tool to
  * call and how many times. Prints the settlement's rows, each call's result, then {@code ready PID}; runs until
- * killed.
+ * killed. A start that fails prints {@code failed REASON} and exits with status 1: the actor system's threads would
+ * otherwise keep the JVM alive, and a test would wait on it.
  */
 public final class NodeMain {
 
   public static void main(String[] args) throws Exception {
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "node",
         TestNodes.config(args.length > 0 ? args[0] : ""));
+    try {
+      start(system, args);
+    } catch (Throwable e) {
+      System.out.println("failed " + e);
+      System.out.flush();
+      e.printStackTrace();
+      system.terminate();
+      try {
+        system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      } finally {
+        System.exit(1);
+      }
+    }
+    system.getWhenTerminated().toCompletableFuture().get();
+    System.exit(0);
+  }
+
+  private static void start(ActorSystem<Void> system, String[] args) throws Exception {
     Snakepit snakepit = Snakepit.get(system);
     SettlementReport report = snakepit.settlement().toCompletableFuture().get(60, TimeUnit.SECONDS);
     if (report != null) {
@@ -34,6 +53,5 @@ public final class NodeMain {
     }
     System.out.println("ready " + ProcessHandle.current().pid());
     System.out.flush();
-    system.getWhenTerminated().toCompletableFuture().get();
   }
 }

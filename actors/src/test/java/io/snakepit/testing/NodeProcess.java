@@ -126,6 +126,7 @@ public final class NodeProcess implements AutoCloseable {
       process.destroy();
       if (!process.waitFor(30, TimeUnit.SECONDS)) {
         process.destroyForcibly();
+        process.waitFor(10, TimeUnit.SECONDS);
       }
     }
   }

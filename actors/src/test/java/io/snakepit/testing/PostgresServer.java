@@ -144,6 +144,16 @@ public final class PostgresServer {
     }
   }
 
+  /** Why the server cannot be started here (its binaries are not installed), or empty if they are. */
+  public static java.util.Optional<String> missing() {
+    try {
+      findBinaries();
+      return java.util.Optional.empty();
+    } catch (IllegalStateException e) {
+      return java.util.Optional.of(e.getMessage());
+    }
+  }
+
   /** The newest /usr/lib/postgresql/VERSION/bin that has all of initdb, pg_ctl and postgres. */
   private static Path findBinaries() {
     List<Path> versions = new ArrayList<>();

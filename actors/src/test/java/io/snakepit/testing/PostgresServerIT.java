@@ -25,6 +25,7 @@ class PostgresServerIT {
 
   @BeforeAll
   static void startServer() {
+    Requires.postgres();
     server = PostgresServer.shared();
   }
 

@@ -96,7 +96,8 @@ public final class Procs {
   /** Sends a signal by number to one process. */
   public static void kill(int pid, int signal) throws IOException, InterruptedException {
     Process p = new ProcessBuilder("bash", "-c", "kill -" + signal + " " + pid).inheritIO().start();
-    if (p.waitFor() != 0) {
+    if (!p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS) || p.exitValue() != 0) {
+      p.destroyForcibly();
       throw new IOException("kill -" + signal + " " + pid + " failed");
     }
   }

@@ -29,6 +29,7 @@ public final class TestNodes {
 
   /** The settings that make a node use the shared PostgreSQL server's database for its registry. */
   public static String postgres() {
+    Requires.postgres();
     PostgresServer pg = PostgresServer.shared();
     return "snakepit.registry.db { url = \"" + pg.jdbcUrl() + "\", user = \"" + pg.user() + "\", password = \""
         + pg.password() + "\", driver = \"org.postgresql.Driver\", profile = \"slick.jdbc.PostgresProfile$\" }\n";

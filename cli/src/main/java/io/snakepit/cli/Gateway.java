@@ -7,6 +7,7 @@ import io.grpc.ServerCredentials;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.TlsServerCredentials;
+import io.snakepit.actors.OutOfMemory;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerDomainSocketChannel;
@@ -27,7 +28,11 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 
 /**
@@ -54,9 +59,11 @@ final class Gateway {
   }
 
   private final List<Listener> listeners;
+  private final ExecutorService executor;
 
-  private Gateway(List<Listener> listeners) {
+  private Gateway(List<Listener> listeners, ExecutorService executor) {
     this.listeners = listeners;
+    this.executor = executor;
   }
 
   /**
@@ -89,23 +96,37 @@ final class Gateway {
   }
 
   /**
-   * Starts a server on each endpoint, taking requests of up to {@code maxRequest} bytes; on failure, stops those
-   * already started and throws.
+   * Starts a server on each endpoint, taking requests of up to {@code maxRequest} bytes, its calls run on a bounded
+   * executor whose out-of-memory errors go to {@code outOfMemory}; on failure, stops those already started and throws.
    */
   static Gateway start(List<Endpoint> listens, Tls tls, BindableService service, ServerInterceptor auth,
-      int maxRequest) throws IOException {
+      int maxRequest, OutOfMemory outOfMemory) throws IOException {
     ServerCredentials tcpCredentials = tls == null ? InsecureServerCredentials.create() : credentials(tls);
+    ExecutorService executor = outOfMemory.guard(boundedExecutor(), "running a call of the gateway");
     List<Listener> started = new ArrayList<>();
     try {
       for (Endpoint endpoint : listens) {
-        started.add(endpoint instanceof Endpoint.Unix unix ? startUnix(unix, service, auth, maxRequest)
-            : startTcp((Endpoint.Tcp) endpoint, tcpCredentials, service, auth, maxRequest));
+        started.add(endpoint instanceof Endpoint.Unix unix ? startUnix(unix, service, auth, maxRequest, executor)
+            : startTcp((Endpoint.Tcp) endpoint, tcpCredentials, service, auth, maxRequest, executor));
       }
     } catch (IOException | RuntimeException e) {
-      new Gateway(started).stop();
+      new Gateway(started, executor).stop();
       throw e;
     }
-    return new Gateway(started);
+    return new Gateway(started, executor);
+  }
+
+  private static ExecutorService boundedExecutor() {
+    int threads = Math.max(4, Runtime.getRuntime().availableProcessors() * 2);
+    AtomicInteger n = new AtomicInteger();
+    ThreadPoolExecutor executor = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS,
+        new LinkedBlockingQueue<>(), r -> {
+          Thread t = new Thread(r, "snakepit-gateway-" + n.incrementAndGet());
+          t.setDaemon(true);
+          return t;
+        });
+    executor.allowCoreThreadTimeOut(true);
+    return executor;
   }
 
   /** Where the gateway listens, with the ports TCP servers got: {@code 127.0.0.1:50051 and unix:/run/s.sock}. */
@@ -133,6 +154,7 @@ final class Gateway {
         removeSocket(unix.path(), l.socketKey());
       }
     }
+    executor.shutdown();
   }
 
   private static ServerCredentials credentials(Tls tls) throws IOException {
@@ -155,8 +177,9 @@ final class Gateway {
   }
 
   private static Listener startTcp(Endpoint.Tcp tcp, ServerCredentials credentials, BindableService service,
-      ServerInterceptor auth, int maxRequest) throws IOException {
+      ServerInterceptor auth, int maxRequest, ExecutorService executor) throws IOException {
     Server server = NettyServerBuilder.forAddress(new InetSocketAddress(tcp.host(), tcp.port()), credentials)
+        .executor(executor)
         .addService(ServerInterceptors.intercept(service, auth))
         .maxInboundMessageSize(maxRequest)
         .build();
@@ -174,7 +197,7 @@ final class Gateway {
    * at its path with the mode bind(2) gave it.
    */
   private static Listener startUnix(Endpoint.Unix unix, BindableService service, ServerInterceptor auth,
-      int maxRequest) throws IOException {
+      int maxRequest, ExecutorService executor) throws IOException {
     Path path = unix.path().toAbsolutePath().normalize();
     clearStale(path);
     byte[] nonce = new byte[4];
@@ -187,6 +210,7 @@ final class Gateway {
         .channelType(EpollServerDomainSocketChannel.class)
         .bossEventLoopGroup(loop)
         .workerEventLoopGroup(loop)
+        .executor(executor)
         .addService(ServerInterceptors.intercept(service, auth))
         .maxInboundMessageSize(maxRequest)
         .build();

@@ -20,6 +20,7 @@ import io.snakepit.Result;
 import io.snakepit.Snakepit;
 import io.snakepit.SnakepitException;
 import io.snakepit.UnknownToolException;
+import io.snakepit.actors.OutOfMemory;
 import io.snakepit.proto.ExecuteRequest;
 import io.snakepit.proto.ExecuteResponse;
 import io.snakepit.proto.GatewayGrpc;
@@ -72,9 +73,11 @@ final class GatewayService implements BindableService {
   };
 
   private final Snakepit snakepit;
+  private final OutOfMemory outOfMemory;
 
-  GatewayService(Snakepit snakepit) {
+  GatewayService(Snakepit snakepit, OutOfMemory outOfMemory) {
     this.snakepit = snakepit;
+    this.outOfMemory = outOfMemory;
   }
 
   /** The largest request the gateway's server takes: the largest of its pools' max-message-size, and room. */
@@ -148,12 +151,13 @@ final class GatewayService implements BindableService {
         : pool.execute(request.getTool(), request.getArgsJson(), options())).toCompletableFuture();
     // The client's cancellation (or its deadline) cancels the call in the worker.
     Context.current().addListener(context -> call.cancel(true), Runnable::run);
-    call.whenComplete((result, error) -> {
+    // A future drops what its callback throws: running out of memory while answering must still be reported.
+    call.whenComplete((result, error) -> outOfMemory.guard(() -> {
       if (!call.isCancelled()) {
         response.onNext(error == null ? value(result) : error(error));
         response.onCompleted();
       }
-    });
+    }, () -> "answering a gateway call of " + request.getTool()).run());
   }
 
   private void executeStream(ExecuteRequest request, StreamObserver<ExecuteResponse> response) {
@@ -162,9 +166,10 @@ final class GatewayService implements BindableService {
       return;
     }
     CompletableFuture<Void> call = pool.executeStream(request.getTool(), request.getArgsJson(), options(),
-        item -> response.onNext(value(item))).toCompletableFuture();
+        item -> outOfMemory.guard(() -> response.onNext(value(item)),
+            () -> "sending an item of a gateway stream of " + request.getTool()).run()).toCompletableFuture();
     Context.current().addListener(context -> call.cancel(true), Runnable::run);
-    call.whenComplete((done, error) -> {
+    call.whenComplete((done, error) -> outOfMemory.guard(() -> {
       if (call.isCancelled()) {
         return;
       }
@@ -172,7 +177,7 @@ final class GatewayService implements BindableService {
         response.onNext(error(error));
       }
       response.onCompleted();
-    });
+    }, () -> "ending a gateway stream of " + request.getTool()).run());
   }
 
   private void ping(PingRequest request, StreamObserver<PingResponse> response) {

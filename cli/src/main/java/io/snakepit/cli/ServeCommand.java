@@ -5,6 +5,7 @@ import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.Behaviors;
 import com.typesafe.config.Config;
 import io.snakepit.Snakepit;
+import io.snakepit.actors.OutOfMemory;
 import io.snakepit.actors.worker.Isolation;
 import io.snakepit.persistence.DataDirectory;
 import io.snakepit.persistence.SettlementReport;
@@ -123,6 +124,16 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
       return 1;
     }
     Config config = NodeConfig.load(dataDir, instance, overrides());
+    OutOfMemory outOfMemory;
+    try {
+      outOfMemory = OutOfMemory.fromConfig(config);
+    } catch (IllegalArgumentException e) {
+      System.err.println("snakepit: " + e.getMessage());
+      return 2;
+    }
+    // This JVM is the node's: threads that nobody else watches report running out of memory too.
+    Thread.setDefaultUncaughtExceptionHandler(
+        outOfMemory.uncaughtHandler(Thread.getDefaultUncaughtExceptionHandler()));
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "snakepit", config);
     Snakepit snakepit;
     try {
@@ -145,8 +156,8 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
     try {
       String token = GatewayToken.create(tokenFile);
       try {
-        gateway = Gateway.start(listens, tls, new GatewayService(snakepit), new GatewayAuth(token, tokenFile),
-            GatewayService.maxRequestSize(snakepit));
+        gateway = Gateway.start(listens, tls, new GatewayService(snakepit, outOfMemory),
+            new GatewayAuth(token, tokenFile), GatewayService.maxRequestSize(snakepit), outOfMemory);
       } catch (IOException e) {
         Files.deleteIfExists(tokenFile);
         throw e;
@@ -234,8 +245,14 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
     return c;
   }
 
+  /** Stops the actor system, waiting up to a minute: main's System.exit then ends the JVM either way. */
   private static void terminate(ActorSystem<Void> system) throws InterruptedException, ExecutionException {
     system.terminate();
-    system.getWhenTerminated().toCompletableFuture().get();
+    try {
+      system.getWhenTerminated().toCompletableFuture().get(1, java.util.concurrent.TimeUnit.MINUTES);
+    } catch (java.util.concurrent.TimeoutException e) {
+      System.err.println("snakepit: the node did not stop within a minute; exiting anyway (each worker's shim takes"
+          + " its tree down when the JVM is gone)");
+    }
   }
 }

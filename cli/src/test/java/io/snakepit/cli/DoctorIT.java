@@ -5,9 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.snakepit.testing.Commands;
+import io.snakepit.testing.Requires;
 import io.snakepit.shim.Cgroups;
 import io.snakepit.shim.HostSupport;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -15,7 +16,6 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
@@ -40,13 +40,8 @@ class DoctorIT {
   private static Run doctor(String... args) throws Exception {
     List<String> cmd = Nodes.java("-jar", Nodes.jar().toString(), "doctor");
     cmd.addAll(List.of(args));
-    Path stderr = Files.createTempFile("snakepit-doctor", ".stderr");
-    Process p = new ProcessBuilder(cmd).redirectError(stderr.toFile()).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "doctor did not finish");
-    Run run = new Run(p.exitValue(), out.lines().toList(), Files.readString(stderr));
-    Files.delete(stderr);
-    return run;
+    Commands.Result r = Commands.run(new ProcessBuilder(cmd), java.time.Duration.ofSeconds(60), "doctor");
+    return new Run(r.exit(), r.out().lines().toList(), r.err());
   }
 
   /**
@@ -86,6 +81,7 @@ class DoctorIT {
 
   @Test
   void thisHostSupportsProcessCgroupAndNamespacesButNotSystemd() throws Exception {
+    Requires.root("the doctor's cgroup and namespace probes");
     Run r = doctor("--cgroup-parent", PARENT);
     assertEquals(0, r.exit(), r.stderr());
     assertEquals("mode process: supported", r.line("mode process:"));
@@ -108,11 +104,11 @@ class DoctorIT {
 
   @Test
   void theRuncLineAgreesWithWhichRunc() throws Exception {
-    Process which = new ProcessBuilder("which", "runc").redirectError(ProcessBuilder.Redirect.DISCARD).start();
-    String path = new String(which.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-    assertTrue(which.waitFor(10, TimeUnit.SECONDS));
+    Commands.Result which = Commands.run(new ProcessBuilder("which", "runc"), java.time.Duration.ofSeconds(10),
+        "which runc");
+    String path = which.out().trim();
     Run r = doctor("--cgroup-parent", PARENT);
-    if (which.exitValue() == 0) {
+    if (which.exit() == 0) {
       assertTrue(r.line("check runc:").startsWith("check runc: ok: present at " + path + ": runc version"),
           r.line("check runc:"));
       assertTrue(r.line("mode runc:").startsWith("mode runc: supported (runc version"), r.line("mode runc:"));
@@ -125,6 +121,7 @@ class DoctorIT {
 
   @Test
   void requireExitsOneAndSaysWhyWhenTheModeIsNotSupported() throws Exception {
+    Requires.root("requiring the cgroup mode");
     Run systemd = doctor("--cgroup-parent", PARENT, "--require", "systemd");
     assertEquals(1, systemd.exit(), systemd.lines().toString());
     assertTrue(systemd.stderr().contains("mode systemd is required and not supported here: PID 1 is"),
@@ -172,6 +169,7 @@ class DoctorIT {
 
   @Test
   void theProbeLeavesNoCgroupBehindEvenWhenALimitFails() throws Exception {
+    Requires.root("the doctor's cgroup probe");
     List<String> before = probeDirs();
     assertEquals(List.of(), before, "probe directories were there before the test");
 

@@ -3,11 +3,10 @@ package io.snakepit.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.charset.StandardCharsets;
+import io.snakepit.testing.Commands;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /** The {@code ./snakepit} launcher at the repository root: it names what is missing and how to get it. */
@@ -21,10 +20,8 @@ class LauncherIT {
     cmd.addAll(List.of(args));
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
     pb.environment().putAll(env);
-    Process p = pb.start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(120, TimeUnit.SECONDS), "the launcher did not finish");
-    return new Run(p.exitValue(), out);
+    Commands.Result r = Commands.run(pb, java.time.Duration.ofSeconds(120), "the launcher");
+    return new Run(r.exit(), r.out());
   }
 
   @Test

@@ -4,6 +4,7 @@ import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.stub.MetadataUtils;
+import io.snakepit.testing.Commands;
 import io.snakepit.testing.Procs;
 import io.snakepit.testing.TestNodes;
 import java.io.BufferedReader;
@@ -13,13 +14,18 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /** Nodes started as separate JVMs from the built snakepit.jar, as a user would run them. */
 final class Nodes {
+  private static final Duration READY_LIMIT = Duration.ofSeconds(120);
+
   private Nodes() {}
 
   /** A running {@code snakepit serve}. */
@@ -71,6 +77,7 @@ final class Nodes {
         process.destroy();
         if (!process.waitFor(30, TimeUnit.SECONDS)) {
           process.destroyForcibly();
+          process.waitFor(10, TimeUnit.SECONDS);
         }
       }
     }
@@ -110,23 +117,13 @@ final class Nodes {
     return run(cmd, env, String.join(" ", args));
   }
 
-  /** Runs {@code cmd} to its end; stdout and stderr are kept apart. */
+  /** Runs {@code cmd} to its end (at most 120 s); stdout and stderr are kept apart. */
   static Run run(List<String> cmd, Map<String, String> env, String what) throws Exception {
-    Path err = Files.createTempFile("snakepit-cli", ".stderr");
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(err.toFile());
+    ProcessBuilder pb = new ProcessBuilder(cmd);
     pb.environment().remove(GatewayClient.TOKEN_VARIABLE);
     pb.environment().putAll(env);
-    Process p = pb.start();
-    try {
-      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      if (!p.waitFor(120, TimeUnit.SECONDS)) {
-        throw new AssertionError(what + " did not finish");
-      }
-      return new Run(p.exitValue(), out.trim(), Files.readString(err).trim());
-    } finally {
-      p.destroyForcibly();
-      Files.delete(err);
-    }
+    Commands.Result r = Commands.run(pb, Duration.ofSeconds(120), what);
+    return new Run(r.exit(), r.out().trim(), r.err().trim());
   }
 
   /** Starts {@code snakepit serve} with {@code args} and waits for its {@code ready:} line. */
@@ -161,9 +158,30 @@ final class Nodes {
     Process p = new ProcessBuilder(cmd).redirectError(stderr.toFile()).start();
     Node node = new Node(p, port, stderr);
     node.dataDir = dataDir;
-    BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+    // Read on a thread of its own: a node that neither prints nor ends must not hold the test forever.
+    BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+    String end = new String("end"); // compared by identity
+    Thread reader = new Thread(() -> {
+      try (BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(),
+          StandardCharsets.UTF_8))) {
+        String line;
+        while ((line = out.readLine()) != null) {
+          lines.add(line);
+          if (line.startsWith("ready:")) {
+            break;
+          }
+        }
+      } catch (IOException e) {
+        // the node is gone
+      }
+      lines.add(end);
+    }, "serve-" + p.pid() + "-stdout");
+    reader.setDaemon(true);
+    reader.start();
+    long deadline = System.nanoTime() + READY_LIMIT.toNanos();
     String line;
-    while ((line = out.readLine()) != null) {
+    while ((line = lines.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) != null
+        && line != end) {
       if (line.startsWith("settled:")) {
         node.settledLine = line;
       }
@@ -173,7 +191,8 @@ final class Nodes {
       }
     }
     node.close();
-    throw new AssertionError("snakepit serve ended without a ready: line; its stderr:\n"
+    throw new AssertionError("snakepit serve " + (line == null ? "printed no ready: line within "
+        + READY_LIMIT.toSeconds() + " s (stopped)" : "ended without a ready: line") + "; its stderr:\n"
         + String.join("\n", node.stderr()));
   }
 

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import io.snakepit.Snakepit;
+import io.snakepit.testing.Commands;
 import io.snakepit.testing.TestNodes;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
@@ -41,11 +42,10 @@ class ReadmeExamplesIT {
 
     List<String> cmd = Nodes.java("-cp", dir + ":" + System.getProperty("java.class.path"), "Example");
     // Run where its default ./data (the registry's lock and journal) lands in a scratch directory.
-    Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectError(ProcessBuilder.Redirect.DISCARD)
-        .start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the example did not exit");
-    assertEquals(0, p.exitValue(), out);
+    Commands.Result r = Commands.run(new ProcessBuilder(cmd).directory(dir.toFile())
+        .redirectError(ProcessBuilder.Redirect.DISCARD), java.time.Duration.ofSeconds(60), "the example");
+    String out = r.out();
+    assertEquals(0, r.exit(), out);
     assertTrue(out.lines().anyMatch("{\"greeting\": \"hello\"}"::equals), out);
   }
 

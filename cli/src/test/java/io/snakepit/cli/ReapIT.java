@@ -7,9 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.grpc.ManagedChannel;
 import io.snakepit.proto.ExecuteRequest;
 import io.snakepit.proto.GatewayGrpc;
+import io.snakepit.testing.Commands;
 import io.snakepit.testing.Procs;
 import io.snakepit.testing.TestNodes;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -25,10 +25,9 @@ class ReapIT {
   private static Run reap(Path dataDir, String... args) throws Exception {
     List<String> cmd = Nodes.java("-jar", Nodes.jar().toString(), "reap", "--data-dir", dataDir.toString());
     cmd.addAll(List.of(args));
-    Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "reap did not finish");
-    return new Run(p.exitValue(), out);
+    Commands.Result r = Commands.run(new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD),
+        Duration.ofSeconds(60), "reap");
+    return new Run(r.exit(), r.out());
   }
 
   @Test

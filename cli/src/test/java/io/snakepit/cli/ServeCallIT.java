@@ -4,8 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.snakepit.testing.Commands;
 import io.snakepit.testing.Procs;
-import java.nio.charset.StandardCharsets;
+import io.snakepit.testing.Requires;
+import io.snakepit.testing.TestNodes;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -68,6 +70,7 @@ class ServeCallIT {
 
   @Test
   void serveIsolationPutsTheWorkersInTheirOwnNamespacesWithTheLimitsAndSaysSo() throws Exception {
+    Requires.isolationMode("namespaces");
     Nodes.Node node = Nodes.serve("--workers", "1", "--isolation", "namespaces", "--network", "none",
         "--pids-limit", "128", "--memory-limit", "512MiB");
     try {
@@ -93,10 +96,10 @@ class ServeCallIT {
   void serveRefusesAnUnknownIsolationModeNamingTheKnownOnes() throws Exception {
     List<String> cmd = Nodes.java("-jar", Nodes.jar().toString(), "serve", "--isolation", "docker", "--listen",
         "127.0.0.1:" + Nodes.freePort());
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-    assertEquals(2, p.exitValue(), out);
+    Commands.Result r = Commands.run(new ProcessBuilder(cmd).redirectErrorStream(true), Duration.ofSeconds(60),
+        "serve --isolation docker");
+    String out = r.out();
+    assertEquals(2, r.exit(), out);
     assertTrue(out.contains("--isolation: isolation mode 'docker' is unknown: use one of process, cgroup,"
         + " namespaces, runc, systemd"), out);
   }
@@ -106,11 +109,29 @@ class ServeCallIT {
     List<String> cmd = Nodes.java("-jar", Nodes.jar().toString(), "serve", "--listen",
         "127.0.0.1:" + Nodes.freePort(), "--adapter", "snakepit_worker.examples.broken:BrokenAdapter",
         "--data-dir", java.nio.file.Files.createTempDirectory("snakepit-data").toString());
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-    assertEquals(1, p.exitValue(), out);
+    Commands.Result r = Commands.run(new ProcessBuilder(cmd).redirectErrorStream(true), Duration.ofSeconds(60),
+        "serve with a broken adapter");
+    String out = r.out();
+    assertEquals(1, r.exit(), out);
     assertFalse(out.contains("ready:"), out);
     assertTrue(out.contains("the node could not start") && out.contains("ModuleNotFoundError"), out);
+  }
+
+  @Test
+  void aNodeWhoseStartFailsExitsNonZeroWithinABoundAndLeavesNoProcess() throws Exception {
+    List<String> cmd = Nodes.java("-jar", Nodes.jar().toString(), "serve", "--listen",
+        "127.0.0.1:" + Nodes.freePort(), "--python", "/nonexistent/python3", "--workers", "2",
+        "--data-dir", java.nio.file.Files.createTempDirectory("snakepit-data").toString());
+    long started = System.nanoTime();
+    Commands.Result r = Commands.run(new ProcessBuilder(cmd).redirectErrorStream(true), Duration.ofSeconds(60),
+        "serve --python /nonexistent/python3");
+    long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+    String out = r.out();
+    assertEquals(1, r.exit(), out);
+    assertFalse(out.contains("ready:"), out);
+    assertTrue(out.contains("the node could not start") && out.contains("/nonexistent/python3"), out);
+    assertEquals(List.of(), Procs.awaitGone(Procs.withInstance(TestNodes.INSTANCE), Duration.ofSeconds(5)),
+        "processes of the failed node are alive");
+    System.out.println("serve with a missing Python: exit " + r.exit() + " after " + millis + " ms");
   }
 }

@@ -4,9 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /** The shim's build script, as Maven runs it. */
@@ -18,9 +18,17 @@ class BuildShimTest {
     ProcessBuilder pb = new ProcessBuilder("bash", "build-shim.sh", "src/main/c/snakepit-shim.c", out.toString())
         .redirectErrorStream(true);
     pb.environment().put("CC", "no-such-compiler-cc");
-    Process p = pb.start();
-    String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertEquals(1, p.waitFor(), output);
+    Path log = Files.createTempFile("shim-build", ".log");
+    // Output to a file, read once the script ended: reading a pipe to its end has no limit.
+    Process p = pb.redirectOutput(log.toFile()).start();
+    boolean ended = p.waitFor(120, TimeUnit.SECONDS);
+    if (!ended) {
+      p.destroyForcibly();
+    }
+    String output = Files.readString(log);
+    Files.delete(log);
+    assertTrue(ended, "build-shim.sh did not end within 120 s: " + output);
+    assertEquals(1, p.exitValue(), output);
     assertTrue(output.contains("no C compiler found") && output.contains("apt-get install gcc"), output);
     assertFalse(Files.exists(out), "no binary may be left behind");
   }
