@@ -316,8 +316,8 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
           + runtime.journal().unavailable().get()));
     } else if (circuit == Circuit.OPEN && !resetElapsed()) {
       job.fail(new CircuitOpenException("pool '" + settings.name() + "': circuit open after " + failuresInARow
-          + " failures in a row (crashes, failed starts, transport errors or deadlines); the next call in "
-          + (settings.breakerReset().toMillis() - (System.nanoTime() - circuitOpenedAt) / 1_000_000)
+          + " failures in a row (workers lost without a call, failed starts, transport errors or deadlines); the next"
+          + " call in " + (settings.breakerReset().toMillis() - (System.nanoTime() - circuitOpenedAt) / 1_000_000)
           + " ms goes through as a probe. See the workers' log for the cause"));
     } else if (job.options().session() != null && sessions.containsKey(job.options().session())) {
       routeToSession(job);
@@ -424,8 +424,9 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
       context.getLog().error("pool '{}': circuit open after {} failures in a row; calls fail at once for {} ms",
           settings.name(), failuresInARow, settings.breakerReset().toMillis());
       CircuitOpenException open = new CircuitOpenException("pool '" + settings.name() + "': " + why
-          + " (crashes, failed starts, transport errors or deadlines) before this call reached a worker; calls fail"
-          + " at once for " + settings.breakerReset().toMillis() + " ms. See the workers' log for the cause");
+          + " (workers lost without a call, failed starts, transport errors or deadlines) before this call reached a"
+          + " worker; calls fail at once for " + settings.breakerReset().toMillis()
+          + " ms. See the workers' log for the cause");
       queue.forEach(job -> job.fail(open));
       queue.clear();
     }
@@ -575,6 +576,15 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
       slot.parked = exited.requested() && (phase == Phase.RUNNING || phase == Phase.STARTING);
       return;
     }
+    if (exited.duringCall()) {
+      // A call crashed it: the tool's failure, like a Python exception, not the slot's. Every such respawn served a
+      // call first, so this cannot spin without calls; the breaker and the taint count only deaths without one.
+      callSucceeded();
+      context.getLog().warn("pool '{}': worker {} {} while serving a call; starting a replacement",
+          settings.name(), exited.workerId(), exited.status());
+      spawn(slot);
+      return;
+    }
     callFailed();
     long now = System.nanoTime();
     slot.crashes.addLast(now);
@@ -582,17 +592,17 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
       slot.crashes.pollFirst();
     }
     if (slot.crashes.size() >= settings.taintCrashes()) {
-      // Tainted: crashing again and again; back off rather than feed it a fresh process at once.
+      // Tainted: its workers die by themselves again and again; back off rather than feed it a fresh process at once.
       Duration delay = backoff(slot.crashes.size() - settings.taintCrashes() + 1);
-      context.getLog().warn("pool '{}': worker {} {}; slot {} crashed {} times within {} s (tainted): replacing it"
-          + " in {} ms", settings.name(), exited.workerId(), exited.status(), slot.index, slot.crashes.size(),
-          settings.taintWindow().toSeconds(), delay.toMillis());
+      context.getLog().warn("pool '{}': worker {} {} without a call; slot {} lost {} workers so within {} s"
+          + " (tainted): replacing it in {} ms", settings.name(), exited.workerId(), exited.status(), slot.index,
+          slot.crashes.size(), settings.taintWindow().toSeconds(), delay.toMillis());
       slot.alive = false;
       timers.startSingleTimer("respawn-" + slot.index, new Respawn(slot.index), delay);
       return;
     }
-    context.getLog().warn("pool '{}': worker {} {}; starting a replacement", settings.name(), exited.workerId(),
-        exited.status());
+    context.getLog().warn("pool '{}': worker {} {} without a call; starting a replacement", settings.name(),
+        exited.workerId(), exited.status());
     spawn(slot);
   }
 
