@@ -50,6 +50,7 @@ class CrashBarrierIT {
           # Taint and breaker would both act after 2 crashes, and the backoff would be 20 s or more.
           crashy { workers = 1, taint { crashes = 2, window = 60s }, restart-backoff.min = 20s,
                    circuit-breaker { max-failures = 2, reset-timeout = 60s }, health.interval = 0s }
+          spared { workers = 1, spares = 1, health.interval = 0s }
           lonely { workers = 1, taint { crashes = 2, window = 60s }, restart-backoff.min = 3s,
                    circuit-breaker.max-failures = 0, health.interval = 0s }
         }
@@ -135,6 +136,37 @@ class CrashBarrierIT {
     // taint.crashes = 2: the second and third replacements wait restart-backoff (3 s, then 6 s).
     assertTrue(waits.get(1) >= 3000, "the second death was not backed off: " + waits);
     assertTrue(waits.get(2) >= 6000, "the third death was not backed off twice as long: " + waits);
+  }
+
+  @Test
+  void aWarmSpareTakesTheCrashedWorkersPlaceAndANewSpareStarts() throws Exception {
+    Pool spared = snakepit.pool("spared");
+    awaitAnswer(spared);
+    List<Procs.Proc> before = pythons("/spared-");
+    assertEquals(2, before.size(), "one worker and one spare: " + before);
+    int serving = Integer.parseInt(await(spared.execute("pid", "{}")).json());
+    assertInstanceOf(WorkerCrashedException.class, failure(spared.execute("crash", "{\"signal\": 9}")));
+    int next = Integer.parseInt(await(spared.execute("pid", "{}")).json());
+    assertTrue(next != serving, "the crashed worker " + serving + " answered");
+    assertTrue(before.stream().anyMatch(p -> p.pid() == next), "the call was not served by the spare started"
+        + " before the crash: " + next + " is not one of " + before);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    List<Procs.Proc> after = pythons("/spared-");
+    while (!(after.size() == 2 && !before.containsAll(after)) && System.nanoTime() < deadline) {
+      Thread.sleep(100);
+      after = pythons("/spared-");
+    }
+    assertEquals(2, after.size(), "no new spare: " + after);
+    assertTrue(after.stream().anyMatch(p -> p.pid() == next) && !before.containsAll(after),
+        "expected the promoted spare " + next + " and a new spare: " + after);
+  }
+
+  /** The live Python workers whose socket path contains {@code marker} (the pool's worker ids). */
+  private static List<Procs.Proc> pythons(String marker) {
+    return Procs.withInstance(TestNodes.INSTANCE).stream()
+        .filter(p -> Procs.cmdline(p.pid()).contains("snakepit_worker")
+            && !Procs.cmdline(p.pid()).contains("snakepit-shim") && Procs.cmdline(p.pid()).contains(marker))
+        .toList();
   }
 
   /** Waits until the pool answers a ping (its replacement worker is up and the circuit lets the call through). */

@@ -97,6 +97,8 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
   /** One place in the pool, filled by successive workers (generations). */
   private static final class Slot {
     final int index;
+    /** A warm spare's place: its worker takes no calls until it takes a serving slot's place. */
+    final boolean spare;
     int generation;
     String workerId;
     ActorRef<WorkerActor.Command> worker;
@@ -113,8 +115,9 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     /** Calls of strict-queue sessions bound to this slot, waiting for its worker. */
     final ArrayDeque<Job> pending = new ArrayDeque<>();
 
-    Slot(int index) {
+    Slot(int index, boolean spare) {
       this.index = index;
+      this.spare = spare;
     }
   }
 
@@ -165,8 +168,8 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     context.pipeToSelf(link.settlement(), (done, error) -> error == null ? Begin.INSTANCE
         : new Abort(new SnakepitException("settling what an earlier JVM left failed, so no worker was started: "
             + error.getMessage(), error)));
-    for (int i = 0; i < settings.workers(); i++) {
-      slots.add(new Slot(i));
+    for (int i = 0; i < settings.workers() + settings.spares(); i++) {
+      slots.add(new Slot(i, i >= settings.workers()));
     }
     long sweep = Math.max(100, Math.min(10_000, settings.sessionTtl().toMillis() / 4));
     timers.startTimerWithFixedDelay(SweepSessions.INSTANCE, Duration.ofMillis(sweep));
@@ -232,8 +235,8 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
   private Behavior<Command> maybeStart() {
     if (phase == Phase.WAITING && begun && workersSupervisor != null) {
       phase = Phase.STARTING;
-      context.getLog().info("pool '{}' starting {} workers of {}", settings.name(), settings.workers(),
-          settings.worker().adapter());
+      context.getLog().info("pool '{}' starting {} workers and {} spares of {}", settings.name(), settings.workers(),
+          settings.spares(), settings.worker().adapter());
       slots.forEach(this::spawn);
     }
     return this;
@@ -310,7 +313,7 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
           + failure.getMessage(), failure));
     } else if (phase == Phase.STOPPING) {
       job.fail(new PoolUnavailableException("pool '" + settings.name() + "' is stopping", null));
-    } else if (slots.stream().noneMatch(slot -> slot.ready) && runtime.journal().unavailable().isPresent()) {
+    } else if (noServingWorker() && runtime.journal().unavailable().isPresent()) {
       // No live worker, and none can be started: say why rather than queue the call or blame the workers.
       job.fail(new JournalUnavailableException("pool '" + settings.name() + "' has no live worker: "
           + runtime.journal().unavailable().get()));
@@ -489,12 +492,13 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
       attach(slot, ready.worker());
       slot.ready = true;
       slot.startFailures = 0;
-      if (phase == Phase.RUNNING || phase == Phase.STARTING) {
+      if (!slot.spare && (phase == Phase.RUNNING || phase == Phase.STARTING)) {
         offer(slot);
       }
       if (phase == Phase.STARTING && slots.stream().allMatch(s -> s.ready)) {
         phase = Phase.RUNNING;
-        context.getLog().info("pool '{}' ready: {} workers", settings.name(), settings.workers());
+        context.getLog().info("pool '{}' ready: {} workers, {} spares", settings.name(), settings.workers(),
+            settings.spares());
         readyWaiters.forEach(p -> p.complete(null));
         readyWaiters.clear();
       }
@@ -539,10 +543,14 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     }
   }
 
+  private boolean noServingWorker() {
+    return slots.stream().noneMatch(s -> s.ready && !s.spare);
+  }
+
   /** Calls queued for a worker that cannot start while the journal fails writes: tell them why now. */
   private void failQueueIfNoWorkerCanStart() {
     java.util.Optional<String> unavailable = runtime.journal().unavailable();
-    if (unavailable.isPresent() && slots.stream().noneMatch(s -> s.ready)) {
+    if (unavailable.isPresent() && noServingWorker()) {
       JournalUnavailableException e = new JournalUnavailableException("pool '" + settings.name()
           + "' has no live worker: " + unavailable.get());
       queue.forEach(job -> job.fail(e));
@@ -550,13 +558,36 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     }
   }
 
-  /** A recycled worker with no call left is stopped, and a fresh one takes its slot; queued calls wait for it. */
+  /** A recycled worker with no call left is stopped; a spare or a fresh one takes its slot. */
   private void replaceIfDrained(Slot slot) {
     if (slot.inFlight == 0 && phase == Phase.RUNNING) {
       context.getLog().info("pool '{}': replacing worker {} (recycled)", settings.name(), slot.workerId);
       slot.worker.tell(WorkerActor.Stop.INSTANCE);
-      spawn(slot);
+      replace(slot);
     }
+  }
+
+  /** A ready spare takes the slot at once (and a new spare starts), else a fresh worker starts in it. */
+  private void replace(Slot slot) {
+    Slot spare = slot.spare ? null : slots.stream()
+        .filter(s -> s.spare && s.ready && s.alive && !s.draining && s.worker != null).findFirst().orElse(null);
+    if (spare == null) {
+      spawn(slot);
+      return;
+    }
+    context.getLog().info("pool '{}': spare worker {} takes slot {}", settings.name(), spare.workerId, slot.index);
+    slot.workerId = spare.workerId;
+    slot.worker = spare.worker;
+    slot.ready = true;
+    slot.alive = true;
+    slot.draining = false;
+    slot.inFlight = 0;
+    slot.startFailures = 0;
+    slot.stopRequested = false;
+    slot.parked = false;
+    byWorker.put(slot.workerId, slot);
+    spawn(spare);
+    offer(slot);
   }
 
   private void onExited(Slot slot, WorkerActor.Exited exited) {
@@ -580,9 +611,9 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
       // A call crashed it: the tool's failure, like a Python exception, not the slot's. Every such respawn served a
       // call first, so this cannot spin without calls; the breaker and the taint count only deaths without one.
       callSucceeded();
-      context.getLog().warn("pool '{}': worker {} {} while serving a call; starting a replacement",
-          settings.name(), exited.workerId(), exited.status());
-      spawn(slot);
+      context.getLog().warn("pool '{}': worker {} {} while serving a call; replacing it", settings.name(),
+          exited.workerId(), exited.status());
+      replace(slot);
       return;
     }
     callFailed();
@@ -601,9 +632,9 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
       timers.startSingleTimer("respawn-" + slot.index, new Respawn(slot.index), delay);
       return;
     }
-    context.getLog().warn("pool '{}': worker {} {} without a call; starting a replacement", settings.name(),
+    context.getLog().warn("pool '{}': worker {} {} without a call; replacing it", settings.name(),
         exited.workerId(), exited.status());
-    spawn(slot);
+    replace(slot);
   }
 
   private Duration backoff(int failures) {
