@@ -625,8 +625,8 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     if (slot.crashes.size() >= settings.taintCrashes()) {
       // Tainted: its workers die by themselves again and again; back off rather than feed it a fresh process at once.
       Duration delay = backoff(slot.crashes.size() - settings.taintCrashes() + 1);
-      context.getLog().warn("pool '{}': worker {} {} without a call; slot {} lost {} workers so within {} s"
-          + " (tainted): replacing it in {} ms", settings.name(), exited.workerId(), exited.status(), slot.index,
+      context.getLog().warn("pool '{}': worker {} {} without a call; slot {} lost {} workers without a call within"
+          + " {} s (tainted): replacing it in {} ms", settings.name(), exited.workerId(), exited.status(), slot.index,
           slot.crashes.size(), settings.taintWindow().toSeconds(), delay.toMillis());
       slot.alive = false;
       timers.startSingleTimer("respawn-" + slot.index, new Respawn(slot.index), delay);
