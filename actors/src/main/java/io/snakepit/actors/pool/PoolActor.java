@@ -494,6 +494,8 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
       slot.startFailures = 0;
       if (!slot.spare && (phase == Phase.RUNNING || phase == Phase.STARTING)) {
         offer(slot);
+      } else if (slot.spare && phase == Phase.RUNNING) {
+        takeOverAStart(slot);
       }
       if (phase == Phase.STARTING && slots.stream().allMatch(s -> s.ready)) {
         phase = Phase.RUNNING;
@@ -588,6 +590,32 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     byWorker.put(slot.workerId, slot);
     spawn(spare);
     offer(slot);
+  }
+
+  /**
+   * A spare that is ready while a serving slot still waits for its own replacement to start swaps with it: the slot
+   * serves now, and the worker still starting becomes the spare. A slot that waits out a backoff is left to it.
+   */
+  private void takeOverAStart(Slot spare) {
+    Slot waiting = slots.stream().filter(s -> !s.spare && s.alive && !s.ready && !s.draining && !s.stopRequested
+        && !s.awaitingSupervisor && !timers.isTimerActive("respawn-" + s.index)).findFirst().orElse(null);
+    if (waiting == null) {
+      return;
+    }
+    context.getLog().info("pool '{}': spare worker {} takes slot {}; its starting worker {} becomes a spare",
+        settings.name(), spare.workerId, waiting.index, waiting.workerId);
+    String startingId = waiting.workerId;
+    ActorRef<WorkerActor.Command> starting = waiting.worker;
+    waiting.workerId = spare.workerId;
+    waiting.worker = spare.worker;
+    waiting.ready = true;
+    waiting.startFailures = 0;
+    spare.workerId = startingId;
+    spare.worker = starting;
+    spare.ready = false;
+    byWorker.put(waiting.workerId, waiting);
+    byWorker.put(spare.workerId, spare);
+    offer(waiting);
   }
 
   private void onExited(Slot slot, WorkerActor.Exited exited) {
