@@ -2,6 +2,7 @@
 
 import builtins
 import os
+import random
 import signal as _signal
 import socket
 import sys
@@ -127,6 +128,14 @@ class BasicAdapter(Adapter):
         _signal.pthread_kill(threading.get_ident(), signal)
         time.sleep(10)
         return signal  # reached only for a signal that does not end the process
+
+    @tool
+    def maybe_crash(self, p):
+        """Kills the worker (SIGKILL) with probability p, as a tool with a rare native crash would; else answers."""
+        if random.random() < p:
+            os.kill(os.getpid(), _signal.SIGKILL)
+            time.sleep(10)  # SIGKILL ends the process before this returns
+        return "ok"
 
     @tool
     def exit(self, code, message=None):

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import io.snakepit.CallOptions;
+import io.snakepit.CallTimeoutException;
 import io.snakepit.CircuitOpenException;
 import io.snakepit.Pool;
 import io.snakepit.Result;
@@ -47,6 +48,12 @@ class CrashBarrierIT {
           fragile { workers = 1, circuit-breaker { max-failures = 3, reset-timeout = 1s }, taint.crashes = 100 }
           storm { workers = 4, circuit-breaker.max-failures = 0, taint.crashes = 1000, health.interval = 0s,
                   queue-timeout = 2s, restart-backoff.max = 1s }
+          # Taint and breaker would both act after 2 crashes, and the backoff would be 20 s or more.
+          crashy { workers = 1, taint { crashes = 2, window = 60s }, restart-backoff.min = 20s,
+                   circuit-breaker { max-failures = 2, reset-timeout = 60s }, health.interval = 0s }
+          spared { workers = 1, spares = 1, health.interval = 0s }
+          lonely { workers = 1, taint { crashes = 2, window = 60s }, restart-backoff.min = 3s,
+                   circuit-breaker.max-failures = 0, health.interval = 0s }
         }
         """));
     snakepit = Snakepit.get(kit.system());
@@ -80,19 +87,87 @@ class CrashBarrierIT {
   void theCircuitOpensAfterFailuresInARowAndAProbeClosesIt() throws Exception {
     Pool fragile = snakepit.pool("fragile");
     awaitAnswer(fragile);
-    // Three crashing calls queued on the pool's one worker: each kills the worker that takes it, in a row.
-    List<CompletableFuture<Result>> crashes = new ArrayList<>();
+    // Three calls in a row past their deadline on the pool's one worker: each counts as the worker's failure.
     for (int i = 0; i < 3; i++) {
-      crashes.add(fragile.execute("crash", "{\"signal\": 9}").toCompletableFuture());
-    }
-    for (CompletableFuture<Result> c : crashes) {
-      assertInstanceOf(WorkerCrashedException.class, failure(c));
+      assertInstanceOf(CallTimeoutException.class, failure(fragile.execute("sleep", "{\"seconds\": 5}",
+          CallOptions.defaults().withTimeout(Duration.ofMillis(200)))));
     }
     CircuitOpenException open = assertInstanceOf(CircuitOpenException.class, failure(fragile.execute("ping", "{}")));
     assertTrue(open.getMessage().contains("circuit open after 3 failures"), open.getMessage());
     Thread.sleep(1200);
     awaitAnswer(fragile); // the probe, once a worker is back
     assertEquals("\"pong\"", await(fragile.execute("ping", "{}")).json());
+  }
+
+  @Test
+  void aWorkerThatCrashesServingACallIsReplacedAtOnceHoweverOften() throws Exception {
+    Pool crashy = snakepit.pool("crashy");
+    awaitAnswer(crashy);
+    for (int i = 0; i < 5; i++) {
+      String before = await(crashy.execute("pid", "{}")).json();
+      WorkerCrashedException e = assertInstanceOf(WorkerCrashedException.class,
+          failure(crashy.execute("crash", "{\"signal\": 9}")));
+      assertEquals("killed by signal 9 (SIGKILL)", e.exitStatus());
+      // Neither tainted (a 20 s backoff from the second crash on) nor cut off by the breaker (2 failures).
+      long t0 = System.nanoTime();
+      String after = crashy.execute("pid", "{}").toCompletableFuture().get(15, TimeUnit.SECONDS).json();
+      long ms = (System.nanoTime() - t0) / 1_000_000;
+      assertTrue(!after.equals(before), "crash " + (i + 1) + " did not replace worker " + before);
+      System.out.println("call-caused crash " + (i + 1) + ": the next call was answered after " + ms + " ms");
+    }
+  }
+
+  @Test
+  void aSlotWhoseWorkersDieWithoutACallIsTaintedAndBacksOff() throws Exception {
+    Pool lonely = snakepit.pool("lonely");
+    awaitAnswer(lonely);
+    List<Long> waits = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      int pid = Integer.parseInt(await(lonely.execute("pid", "{}")).json());
+      Procs.Proc worker = Procs.of(pid).orElseThrow();
+      long t0 = System.nanoTime();
+      ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly); // SIGKILL while idle
+      assertEquals(List.of(), Procs.awaitGone(List.of(worker), Duration.ofSeconds(10)));
+      Thread.sleep(500); // the pool learns of the exit: the next call must not reach the dead worker and crash with it
+      String next = lonely.execute("pid", "{}").toCompletableFuture().get(60, TimeUnit.SECONDS).json();
+      assertTrue(!next.equals(String.valueOf(pid)), "worker " + pid + " still answers");
+      waits.add((System.nanoTime() - t0) / 1_000_000);
+    }
+    System.out.println("deaths without a call: next call answered after " + waits + " ms");
+    // taint.crashes = 2: the second and third replacements wait restart-backoff (3 s, then 6 s).
+    assertTrue(waits.get(1) >= 3000, "the second death was not backed off: " + waits);
+    assertTrue(waits.get(2) >= 6000, "the third death was not backed off twice as long: " + waits);
+  }
+
+  @Test
+  void aWarmSpareTakesTheCrashedWorkersPlaceAndANewSpareStarts() throws Exception {
+    Pool spared = snakepit.pool("spared");
+    awaitAnswer(spared);
+    List<Procs.Proc> before = pythons("/spared-");
+    assertEquals(2, before.size(), "one worker and one spare: " + before);
+    int serving = Integer.parseInt(await(spared.execute("pid", "{}")).json());
+    assertInstanceOf(WorkerCrashedException.class, failure(spared.execute("crash", "{\"signal\": 9}")));
+    int next = Integer.parseInt(await(spared.execute("pid", "{}")).json());
+    assertTrue(next != serving, "the crashed worker " + serving + " answered");
+    assertTrue(before.stream().anyMatch(p -> p.pid() == next), "the call was not served by the spare started"
+        + " before the crash: " + next + " is not one of " + before);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    List<Procs.Proc> after = pythons("/spared-");
+    while (!(after.size() == 2 && !before.containsAll(after)) && System.nanoTime() < deadline) {
+      Thread.sleep(100);
+      after = pythons("/spared-");
+    }
+    assertEquals(2, after.size(), "no new spare: " + after);
+    assertTrue(after.stream().anyMatch(p -> p.pid() == next) && !before.containsAll(after),
+        "expected the promoted spare " + next + " and a new spare: " + after);
+  }
+
+  /** The live Python workers whose socket path contains {@code marker} (the pool's worker ids). */
+  private static List<Procs.Proc> pythons(String marker) {
+    return Procs.withInstance(TestNodes.INSTANCE).stream()
+        .filter(p -> Procs.cmdline(p.pid()).contains("snakepit_worker")
+            && !Procs.cmdline(p.pid()).contains("snakepit-shim") && Procs.cmdline(p.pid()).contains(marker))
+        .toList();
   }
 
   /** Waits until the pool answers a ping (its replacement worker is up and the circuit lets the call through). */

@@ -20,7 +20,7 @@ public final class Suite {
   /** Every benchmark, in the order they run. */
   static List<Bench> all() {
     return List.of(new StartBench(), new StartBench.Isolation(), new DispatchBench(), new PeersBench(),
-        new KillBench(), new SettlementBench(), new CyclesBench(), new MemoryBench());
+        new KillBench(), new SettlementBench(), new CyclesBench(), new MemoryBench(), new CrashesBench());
   }
 
   public static void main(String[] args) throws Exception {

@@ -97,6 +97,8 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
   /** One place in the pool, filled by successive workers (generations). */
   private static final class Slot {
     final int index;
+    /** A warm spare's place: its worker takes no calls until it takes a serving slot's place. */
+    final boolean spare;
     int generation;
     String workerId;
     ActorRef<WorkerActor.Command> worker;
@@ -113,8 +115,9 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     /** Calls of strict-queue sessions bound to this slot, waiting for its worker. */
     final ArrayDeque<Job> pending = new ArrayDeque<>();
 
-    Slot(int index) {
+    Slot(int index, boolean spare) {
       this.index = index;
+      this.spare = spare;
     }
   }
 
@@ -165,8 +168,8 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     context.pipeToSelf(link.settlement(), (done, error) -> error == null ? Begin.INSTANCE
         : new Abort(new SnakepitException("settling what an earlier JVM left failed, so no worker was started: "
             + error.getMessage(), error)));
-    for (int i = 0; i < settings.workers(); i++) {
-      slots.add(new Slot(i));
+    for (int i = 0; i < settings.workers() + settings.spares(); i++) {
+      slots.add(new Slot(i, i >= settings.workers()));
     }
     long sweep = Math.max(100, Math.min(10_000, settings.sessionTtl().toMillis() / 4));
     timers.startTimerWithFixedDelay(SweepSessions.INSTANCE, Duration.ofMillis(sweep));
@@ -232,8 +235,8 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
   private Behavior<Command> maybeStart() {
     if (phase == Phase.WAITING && begun && workersSupervisor != null) {
       phase = Phase.STARTING;
-      context.getLog().info("pool '{}' starting {} workers of {}", settings.name(), settings.workers(),
-          settings.worker().adapter());
+      context.getLog().info("pool '{}' starting {} workers and {} spares of {}", settings.name(), settings.workers(),
+          settings.spares(), settings.worker().adapter());
       slots.forEach(this::spawn);
     }
     return this;
@@ -317,14 +320,14 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
           + failure.getMessage(), failure));
     } else if (phase == Phase.STOPPING) {
       job.fail(new PoolUnavailableException("pool '" + settings.name() + "' is stopping", null));
-    } else if (slots.stream().noneMatch(slot -> slot.ready) && runtime.journal().unavailable().isPresent()) {
+    } else if (noServingWorker() && runtime.journal().unavailable().isPresent()) {
       // No live worker, and none can be started: say why rather than queue the call or blame the workers.
       job.fail(new JournalUnavailableException("pool '" + settings.name() + "' has no live worker: "
           + runtime.journal().unavailable().get()));
     } else if (circuit == Circuit.OPEN && !resetElapsed()) {
       job.fail(new CircuitOpenException("pool '" + settings.name() + "': circuit open after " + failuresInARow
-          + " failures in a row (crashes, failed starts, transport errors or deadlines); the next call in "
-          + (settings.breakerReset().toMillis() - (System.nanoTime() - circuitOpenedAt) / 1_000_000)
+          + " failures in a row (workers lost without a call, failed starts, transport errors or deadlines); the next"
+          + " call in " + (settings.breakerReset().toMillis() - (System.nanoTime() - circuitOpenedAt) / 1_000_000)
           + " ms goes through as a probe. See the workers' log for the cause"));
     } else if (job.options().session() != null && sessions.containsKey(job.options().session())) {
       routeToSession(job);
@@ -431,8 +434,9 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
       context.getLog().error("pool '{}': circuit open after {} failures in a row; calls fail at once for {} ms",
           settings.name(), failuresInARow, settings.breakerReset().toMillis());
       CircuitOpenException open = new CircuitOpenException("pool '" + settings.name() + "': " + why
-          + " (crashes, failed starts, transport errors or deadlines) before this call reached a worker; calls fail"
-          + " at once for " + settings.breakerReset().toMillis() + " ms. See the workers' log for the cause");
+          + " (workers lost without a call, failed starts, transport errors or deadlines) before this call reached a"
+          + " worker; calls fail at once for " + settings.breakerReset().toMillis()
+          + " ms. See the workers' log for the cause");
       queue.forEach(job -> job.fail(open));
       queue.clear();
     }
@@ -495,12 +499,15 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
       attach(slot, ready.worker());
       slot.ready = true;
       slot.startFailures = 0;
-      if (phase == Phase.RUNNING || phase == Phase.STARTING) {
+      if (!slot.spare && (phase == Phase.RUNNING || phase == Phase.STARTING)) {
         offer(slot);
+      } else if (slot.spare && phase == Phase.RUNNING) {
+        takeOverAStart(slot);
       }
       if (phase == Phase.STARTING && slots.stream().allMatch(s -> s.ready)) {
         phase = Phase.RUNNING;
-        context.getLog().info("pool '{}' ready: {} workers", settings.name(), settings.workers());
+        context.getLog().info("pool '{}' ready: {} workers, {} spares", settings.name(), settings.workers(),
+            settings.spares());
         readyWaiters.forEach(p -> p.complete(null));
         readyWaiters.clear();
       }
@@ -545,10 +552,14 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     }
   }
 
+  private boolean noServingWorker() {
+    return slots.stream().noneMatch(s -> s.ready && !s.spare);
+  }
+
   /** Calls queued for a worker that cannot start while the journal fails writes: tell them why now. */
   private void failQueueIfNoWorkerCanStart() {
     java.util.Optional<String> unavailable = runtime.journal().unavailable();
-    if (unavailable.isPresent() && slots.stream().noneMatch(s -> s.ready)) {
+    if (unavailable.isPresent() && noServingWorker()) {
       JournalUnavailableException e = new JournalUnavailableException("pool '" + settings.name()
           + "' has no live worker: " + unavailable.get());
       queue.forEach(job -> job.fail(e));
@@ -556,13 +567,62 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     }
   }
 
-  /** A recycled worker with no call left is stopped, and a fresh one takes its slot; queued calls wait for it. */
+  /** A recycled worker with no call left is stopped; a spare or a fresh one takes its slot. */
   private void replaceIfDrained(Slot slot) {
     if (slot.inFlight == 0 && phase == Phase.RUNNING) {
       context.getLog().info("pool '{}': replacing worker {} (recycled)", settings.name(), slot.workerId);
       slot.worker.tell(WorkerActor.Stop.INSTANCE);
-      spawn(slot);
+      replace(slot);
     }
+  }
+
+  /** A ready spare takes the slot at once (and a new spare starts), else a fresh worker starts in it. */
+  private void replace(Slot slot) {
+    Slot spare = slot.spare ? null : slots.stream()
+        .filter(s -> s.spare && s.ready && s.alive && !s.draining && s.worker != null).findFirst().orElse(null);
+    if (spare == null) {
+      spawn(slot);
+      return;
+    }
+    context.getLog().info("pool '{}': spare worker {} takes slot {}", settings.name(), spare.workerId, slot.index);
+    slot.workerId = spare.workerId;
+    slot.worker = spare.worker;
+    slot.ready = true;
+    slot.alive = true;
+    slot.draining = false;
+    slot.inFlight = 0;
+    slot.startFailures = 0;
+    slot.stopRequested = false;
+    slot.parked = false;
+    byWorker.put(slot.workerId, slot);
+    spawn(spare);
+    offer(slot);
+  }
+
+  /**
+   * A spare that is ready while a serving slot still waits for its own replacement to start swaps with it: the slot
+   * serves now, and the worker still starting becomes the spare. A slot that waits out a backoff is left to it.
+   */
+  private void takeOverAStart(Slot spare) {
+    Slot waiting = slots.stream().filter(s -> !s.spare && s.alive && !s.ready && !s.draining && !s.stopRequested
+        && !s.awaitingSupervisor && !timers.isTimerActive("respawn-" + s.index)).findFirst().orElse(null);
+    if (waiting == null) {
+      return;
+    }
+    context.getLog().info("pool '{}': spare worker {} takes slot {}; its starting worker {} becomes a spare",
+        settings.name(), spare.workerId, waiting.index, waiting.workerId);
+    String startingId = waiting.workerId;
+    ActorRef<WorkerActor.Command> starting = waiting.worker;
+    waiting.workerId = spare.workerId;
+    waiting.worker = spare.worker;
+    waiting.ready = true;
+    waiting.startFailures = 0;
+    spare.workerId = startingId;
+    spare.worker = starting;
+    spare.ready = false;
+    byWorker.put(waiting.workerId, waiting);
+    byWorker.put(spare.workerId, spare);
+    offer(waiting);
   }
 
   private void onExited(Slot slot, WorkerActor.Exited exited) {
@@ -582,6 +642,15 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
       slot.parked = exited.requested() && (phase == Phase.RUNNING || phase == Phase.STARTING);
       return;
     }
+    if (exited.duringCall()) {
+      // A call crashed it: the tool's failure, like a Python exception, not the slot's. Every such respawn served a
+      // call first, so this cannot spin without calls; the breaker and the taint count only deaths without one.
+      callSucceeded();
+      context.getLog().warn("pool '{}': worker {} {} while serving a call; replacing it", settings.name(),
+          exited.workerId(), exited.status());
+      replace(slot);
+      return;
+    }
     callFailed();
     long now = System.nanoTime();
     slot.crashes.addLast(now);
@@ -589,18 +658,18 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
       slot.crashes.pollFirst();
     }
     if (slot.crashes.size() >= settings.taintCrashes()) {
-      // Tainted: crashing again and again; back off rather than feed it a fresh process at once.
+      // Tainted: its workers die by themselves again and again; back off rather than feed it a fresh process at once.
       Duration delay = backoff(slot.crashes.size() - settings.taintCrashes() + 1);
-      context.getLog().warn("pool '{}': worker {} {}; slot {} crashed {} times within {} s (tainted): replacing it"
-          + " in {} ms", settings.name(), exited.workerId(), exited.status(), slot.index, slot.crashes.size(),
-          settings.taintWindow().toSeconds(), delay.toMillis());
+      context.getLog().warn("pool '{}': worker {} {} without a call; slot {} lost {} workers without a call within"
+          + " {} s (tainted): replacing it in {} ms", settings.name(), exited.workerId(), exited.status(), slot.index,
+          slot.crashes.size(), settings.taintWindow().toSeconds(), delay.toMillis());
       slot.alive = false;
       timers.startSingleTimer("respawn-" + slot.index, new Respawn(slot.index), delay);
       return;
     }
-    context.getLog().warn("pool '{}': worker {} {}; starting a replacement", settings.name(), exited.workerId(),
-        exited.status());
-    spawn(slot);
+    context.getLog().warn("pool '{}': worker {} {} without a call; replacing it", settings.name(),
+        exited.workerId(), exited.status());
+    replace(slot);
   }
 
   private Duration backoff(int failures) {

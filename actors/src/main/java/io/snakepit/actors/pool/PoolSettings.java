@@ -9,6 +9,7 @@ import java.time.Duration;
  *
  * @param name the pool's name
  * @param workers how many workers it keeps
+ * @param spares how many more it keeps started and idle, to take a dead worker's place at once
  * @param queueCapacity how many calls may wait for a worker before calls are refused
  * @param queueTimeout how long a call may wait in the queue; zero for no limit
  * @param restartBackoffMin the first delay before retrying a worker that failed to start
@@ -21,7 +22,7 @@ import java.time.Duration;
  * @param breakerReset how long the circuit stays open before a probe
  * @param sessionTtl how long an unused session stays bound to its worker
  */
-public record PoolSettings(String name, int workers, int queueCapacity, Duration queueTimeout,
+public record PoolSettings(String name, int workers, int spares, int queueCapacity, Duration queueTimeout,
     Duration restartBackoffMin, Duration restartBackoffMax, WorkerSettings worker, Duration retryBackoff,
     int taintCrashes, Duration taintWindow, int breakerMaxFailures, Duration breakerReset, Duration sessionTtl) {
 
@@ -36,12 +37,17 @@ public record PoolSettings(String name, int workers, int queueCapacity, Duration
       throw new IllegalArgumentException("snakepit.pools." + name + ".workers is " + workers
           + ": a pool needs at least 1 worker");
     }
+    int spares = c.getInt("spares");
+    if (spares < 0) {
+      throw new IllegalArgumentException("snakepit.pools." + name + ".spares is " + spares
+          + ": use 0 for no warm spare workers");
+    }
     int capacity = c.getInt("queue-capacity");
     if (capacity < 0) {
       throw new IllegalArgumentException("snakepit.pools." + name + ".queue-capacity is " + capacity
           + ": use 0 to refuse calls whenever every worker is busy");
     }
-    return new PoolSettings(name, workers, capacity, c.getDuration("queue-timeout"),
+    return new PoolSettings(name, workers, spares, capacity, c.getDuration("queue-timeout"),
         c.getDuration("restart-backoff.min"),
         c.getDuration("restart-backoff.max"), WorkerSettings.fromConfig(c), c.getDuration("retry.backoff"),
         c.getInt("taint.crashes"), c.getDuration("taint.window"), c.getInt("circuit-breaker.max-failures"),

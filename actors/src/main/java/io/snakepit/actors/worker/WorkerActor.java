@@ -87,10 +87,13 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   public record StartFailed(String workerId, WorkerStartException error) implements Event {}
 
   /**
-   * The worker's process ended after it was ready; {@code requested} is true when it was told to stop. {@code retry}
-   * holds the idempotent calls it was running when it crashed, for the pool to run again elsewhere.
+   * The worker's process ended after it was ready; {@code requested} is true when it was told to stop.
+   * {@code duringCall}: it died while serving calls (the likely cause is a call, not the worker), rather than idle
+   * or killed by its pool for missed pings. {@code retry} holds the idempotent calls it was running when it crashed,
+   * for the pool to run again elsewhere.
    */
-  public record Exited(String workerId, String status, boolean requested, List<Job> retry) implements Event {}
+  public record Exited(String workerId, String status, boolean requested, boolean duringCall, List<Job> retry)
+      implements Event {}
 
   /** A call reached the worker after its process had ended; it never ran, and goes back to the pool. */
   public record Bounced(String workerId, Job job) implements Event {}
@@ -163,6 +166,8 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   private long readyAt;
   private int pingsMissed;
   private boolean pingInFlight;
+  /** It was killed for missed pings. */
+  private boolean killedUnresponsive;
   private boolean recycleRequested;
   private boolean processGone;
   private boolean disposed;
@@ -334,7 +339,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     }
     if (phase == Phase.STOPPING) {
       journal.exited(launch.nonce(), "never started: stopped before it was spawned");
-      report(new Exited(launch.workerId(), "stopped before it was spawned", true, List.of()));
+      report(new Exited(launch.workerId(), "stopped before it was spawned", true, false, List.of()));
       return Behaviors.stopped();
     }
     FaultInjection.haltIfAsked("after-reserve");
@@ -602,6 +607,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
           launch.workerId(), pingsMissed);
       rememberStderr("snakepit: killed after " + pingsMissed + " missed pings (health.timeout "
           + health.timeout().toMillis() + " ms)");
+      killedUnresponsive = true;
       send("KILL");
     }
     return this;
@@ -719,7 +725,12 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     if (phase == Phase.STARTING) {
       return;
     }
-    report(new Exited(launch.workerId(), status, phase == Phase.STOPPING, failInFlight()));
+    report(new Exited(launch.workerId(), status, phase == Phase.STOPPING, duringCall(), failInFlight()));
+  }
+
+  /** Whether it died serving calls; one killed for missed pings counts as unresponsive, whatever it was running. */
+  private boolean duringCall() {
+    return !inFlight.isEmpty() && !killedUnresponsive;
   }
 
   /** Fails the calls in flight, except idempotent ones with attempts left after a crash: those are returned. */
@@ -770,7 +781,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       }
       context.getLog().warn("worker {}: {}; killed the rest of its tree: {}", launch.workerId(), exitStatus, killed);
       if (phase != Phase.STARTING) {
-        report(new Exited(launch.workerId(), exitStatus, phase == Phase.STOPPING, failInFlight()));
+        report(new Exited(launch.workerId(), exitStatus, phase == Phase.STOPPING, duringCall(), failInFlight()));
       }
     }
     processGone = true;
@@ -857,7 +868,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     }
     context.getLog().warn("worker {}: no exit report from the shim 2 s after killing it; swept {}; stopping",
         launch.workerId(), killed);
-    report(new Exited(launch.workerId(), exitStatus, true, failInFlight()));
+    report(new Exited(launch.workerId(), exitStatus, true, duringCall(), failInFlight()));
     processGone = true;
     return disposed ? Behaviors.stopped() : this;
   }
