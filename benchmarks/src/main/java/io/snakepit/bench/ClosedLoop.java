@@ -3,6 +3,7 @@ package io.snakepit.bench;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.HdrHistogram.Histogram;
 
@@ -67,8 +68,12 @@ final class ClosedLoop {
     long began = System.nanoTime();
     deadline[0] = began + (long) (seconds * 1e9);
     start.countDown(); // publishes deadline[0] to the callers
+    long joinBy = deadline[0] + TimeUnit.MINUTES.toNanos(2); // a call in flight at the deadline may take its time
     for (Thread t : threads) {
-      t.join();
+      t.join(Math.max(1, (joinBy - System.nanoTime()) / 1_000_000));
+      if (t.isAlive()) {
+        throw new IllegalStateException(t.getName() + " still in a call 2 min after the window ended");
+      }
     }
     double elapsed = (System.nanoTime() - began) / 1e9;
     if (failure.get() != null) {

@@ -130,7 +130,7 @@ final class CyclesBench implements Bench {
     Path socket = sockets.resolve("floor.sock");
     Process p = new ProcessBuilder(c.python(), c.peer("floor_server.py").toString(), socket.toString())
         .redirectError(ProcessBuilder.Redirect.INHERIT).start();
-    try {
+    try (ChildDeadline deadline = ChildDeadline.of(p, Duration.ofMinutes(1), "a floor server's cycle")) {
       String line = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8)).readLine();
       if (!"ready".equals(line)) {
         throw new IllegalStateException("a floor server did not start: " + line);
@@ -143,7 +143,8 @@ final class CyclesBench implements Bench {
       p.getErrorStream().close();
     } finally {
       if (p.isAlive()) {
-        p.destroyForcibly().waitFor();
+        p.destroyForcibly();
+        ChildDeadline.reap(p);
       }
       Files.deleteIfExists(socket);
     }

@@ -3,6 +3,7 @@ package io.snakepit.bench;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -62,7 +63,10 @@ final class Machine {
   private static String run(String... cmd) {
     try {
       Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-      String out = new String(p.getInputStream().readAllBytes()).trim();
+      String out;
+      try (ChildDeadline deadline = ChildDeadline.of(p, Duration.ofSeconds(30), String.join(" ", cmd))) {
+        out = new String(p.getInputStream().readAllBytes()).trim();
+      }
       return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0 ? out : "unknown (" + out + ")";
     } catch (IOException | InterruptedException e) {
       return "unknown";

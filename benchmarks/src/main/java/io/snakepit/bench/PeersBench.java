@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStreamWriter;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -148,9 +149,12 @@ final class PeersBench implements Bench {
   /** The hand-rolled peer: N processes, a queue of the idle ones, one request and one answer per line. */
   static final class NdjsonPool implements AutoCloseable {
     private final List<Worker> all = new ArrayList<>();
+    private final List<Process> processes = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final BlockingQueue<Worker> idle;
     private final AtomicLong ids = new AtomicLong();
     private final String marker;
+    /** No peer run takes this long: past it the workers are killed and a blocked read of an answer ends. */
+    private final ChildDeadline lifetime = new ChildDeadline(processes, Duration.ofMinutes(20), "the NDJSON pool");
 
     private record Worker(Process process, BufferedWriter in, BufferedReader out) {}
 
@@ -171,6 +175,7 @@ final class PeersBench implements Bench {
               StandardCharsets.UTF_8)), new BufferedReader(new InputStreamReader(p.getInputStream(),
               StandardCharsets.UTF_8)));
           pool.all.add(w);
+          pool.processes.add(p);
           String line = w.out().readLine();
           if (!"ready".equals(line)) {
             throw new IllegalStateException("ndjson_worker.py did not start: it said " + line);
@@ -210,10 +215,9 @@ final class PeersBench implements Bench {
         }
       }
       for (Worker w : all) {
-        if (!w.process().waitFor(10, TimeUnit.SECONDS)) {
-          w.process().destroyForcibly().waitFor();
-        }
+        ChildDeadline.reap(w.process());
       }
+      lifetime.close();
       endMarked(marker);
     }
   }
@@ -225,10 +229,13 @@ final class PeersBench implements Bench {
     private final BufferedReader out;
     private final String marker;
     private final ObjectMapper json = new ObjectMapper();
+    /** No peer run takes this long: past it the driver is killed and a blocked read of a result ends. */
+    private final ChildDeadline lifetime;
 
     private PpeDriver(Process process, String marker) {
       this.process = process;
       this.marker = marker;
+      this.lifetime = ChildDeadline.of(process, Duration.ofMinutes(20), "the ProcessPoolExecutor driver");
       this.in = new BufferedWriter(new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8));
       this.out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
     }
@@ -270,9 +277,8 @@ final class PeersBench implements Bench {
       } catch (IOException e) {
         // Already gone.
       }
-      if (!process.waitFor(10, TimeUnit.SECONDS)) {
-        process.destroyForcibly().waitFor();
-      }
+      lifetime.close();
+      ChildDeadline.reap(process);
       endMarked(marker);
     }
   }

@@ -5,6 +5,7 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -103,11 +104,13 @@ final class StartBench implements Bench {
         started.add(new ProcessBuilder(c.python(), c.peer("floor_server.py").toString(),
             dir.resolve("s" + i + ".sock").toString()).redirectError(ProcessBuilder.Redirect.INHERIT).start());
       }
-      for (Process p : started) {
-        String line = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))
-            .readLine();
-        if (!"ready".equals(line)) {
-          throw new IllegalStateException("a floor server did not start: " + line);
+      try (ChildDeadline deadline = new ChildDeadline(started, Duration.ofMinutes(2), "starting floor servers")) {
+        for (Process p : started) {
+          String line = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))
+              .readLine();
+          if (!"ready".equals(line)) {
+            throw new IllegalStateException("a floor server did not start: " + line);
+          }
         }
       }
       return (System.nanoTime() - t0) / 1e6;
@@ -116,9 +119,7 @@ final class StartBench implements Bench {
         p.getOutputStream().close(); // EOF: the server stops
       }
       for (Process p : started) {
-        if (!p.waitFor(10, TimeUnit.SECONDS)) {
-          p.destroyForcibly().waitFor();
-        }
+        ChildDeadline.reap(p);
       }
     }
   }
