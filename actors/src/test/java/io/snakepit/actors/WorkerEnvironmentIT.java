@@ -11,6 +11,7 @@ import io.snakepit.testing.NodeProcess;
 import io.snakepit.testing.Procs;
 import io.snakepit.testing.Requires;
 import io.snakepit.testing.TestNodes;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -32,7 +33,10 @@ class WorkerEnvironmentIT {
     // The venv's directory as it really is: runc mounts the Python's directories, not a symlink to them.
     String python = Path.of(TestNodes.python()).getParent().toRealPath().resolve("python").toString();
     String overrides = "snakepit.pools.default { workers = 1, python = \"" + python + "\", isolation.mode = " + mode
-        + ", pass-env = [\"MY_APP_*\", CUDA_VISIBLE_DEVICES], env { FROM_POOL = \"pool\" } }";
+        + ", pass-env = [\"MY_APP_*\", CUDA_VISIBLE_DEVICES], env { FROM_POOL = \"pool\" } }\n"
+        // A data directory of its own: the shared journal may still be closing after an in-process test's stop,
+        // and H2 refuses a second JVM while it is open.
+        + "snakepit.data-dir = \"" + Files.createTempDirectory("snakepit-env-") + "\"\n";
     try (NodeProcess node = NodeProcess.start(nodeEnv, List.of(), overrides, "environ", "1")) {
       assertTrue(node.ready(), node.lines + node.stderr());
       JsonNode seen = new ObjectMapper().readTree(node.linesStartingWith("result ").get(0));
