@@ -34,6 +34,12 @@ public final class Requires {
     }
   }
 
+  /** The {@code openssl} command, with which TLS tests make their certificates. */
+  public static void openssl() {
+    assumeTrue(HostSupport.onPath("openssl").isPresent(), "openssl not found on PATH (" + System.getenv("PATH")
+        + "): apt-get install openssl");
+  }
+
   /** PostgreSQL's server binaries, from which the tests start a private server. */
   public static void postgres() {
     PostgresServer.missing().ifPresent(why -> assumeTrue(false, why));

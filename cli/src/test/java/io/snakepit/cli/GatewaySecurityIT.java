@@ -283,6 +283,7 @@ class GatewaySecurityIT {
 
   /** A self-signed certificate {@code NAME.pem} and its PKCS#8 key {@code NAME.key}, made by openssl. */
   private static void selfSigned(Path dir, String name, String extension) throws Exception {
+    io.snakepit.testing.Requires.openssl();
     List<String> cmd = List.of("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
         "-subj", "/CN=snakepit-test-" + name, "-addext", extension,
         "-keyout", dir.resolve(name + ".key").toString(), "-out", dir.resolve(name + ".pem").toString());
