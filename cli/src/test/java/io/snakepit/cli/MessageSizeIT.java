@@ -51,8 +51,7 @@ class MessageSizeIT {
         "-Dsnakepit.pools.small.workers=1", "-Dsnakepit.pools.small.max-message-size=1MiB",
         "-Dsnakepit.pools.raised.workers=1", "-Dsnakepit.pools.raised.max-message-size=100MiB"),
         "--workers", "1");
-    gateway = Grpc.newChannelBuilderForAddress("127.0.0.1", node.port, InsecureChannelCredentials.create())
-        .maxInboundMessageSize(Integer.MAX_VALUE).build();
+    gateway = node.channelBuilder().maxInboundMessageSize(Integer.MAX_VALUE).build();
   }
 
   @AfterAll

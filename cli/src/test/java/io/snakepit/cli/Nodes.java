@@ -58,9 +58,13 @@ final class Nodes {
 
     /** A channel to the gateway on 127.0.0.1 that sends the node's token with every call. */
     ManagedChannel channel() throws IOException {
+      return channelBuilder().build();
+    }
+
+    /** What {@link #channel()} builds, for further settings. */
+    io.grpc.ManagedChannelBuilder<?> channelBuilder() throws IOException {
       return Grpc.newChannelBuilderForAddress("127.0.0.1", port, InsecureChannelCredentials.create())
-          .intercept(MetadataUtils.newAttachHeadersInterceptor(GatewayAuth.header(GatewayToken.read(tokenFile()))))
-          .build();
+          .intercept(MetadataUtils.newAttachHeadersInterceptor(GatewayAuth.header(GatewayToken.read(tokenFile()))));
     }
 
     /**
