@@ -44,10 +44,6 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 
 /**
@@ -105,7 +101,7 @@ public final class Snakepit implements Extension {
     String instance = config.getString("instance");
     this.runDir = createRunDir(config.getString("run-dir"), instance);
     this.outOfMemory = OutOfMemory.fromConfig(system.settings().config());
-    this.callbacks = outOfMemory.guard(boundedCallbackExecutor(), "running a gRPC callback of a worker's channel");
+    this.callbacks = outOfMemory.callbackPool("snakepit-grpc", "running a gRPC callback of a worker's channel");
     system.systemActorOf(LostCalls.create(), "snakepit-lost-calls", Props.empty());
     // A pool set to null (snakepit.pools.default = null) is not started: that is how reference.conf's default pool
     // is turned off.
@@ -237,19 +233,6 @@ public final class Snakepit implements Extension {
         .intercept(outOfMemory.clientInterceptor("the worker at " + socketPath))
         .maxInboundMessageSize(maxMessageSize)
         .build();
-  }
-
-  private static ExecutorService boundedCallbackExecutor() {
-    int threads = Math.max(4, Runtime.getRuntime().availableProcessors() * 2);
-    AtomicInteger n = new AtomicInteger();
-    ThreadPoolExecutor executor = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS,
-        new LinkedBlockingQueue<>(), r -> {
-          Thread t = new Thread(r, "snakepit-grpc-" + n.incrementAndGet());
-          t.setDaemon(true);
-          return t;
-        });
-    executor.allowCoreThreadTimeOut(true);
-    return executor;
   }
 
   private static Path cacheDir(String configured) {

@@ -154,6 +154,23 @@ public final class OutOfMemory {
   }
 
   /**
+   * A bounded pool of daemon threads named {@code threadPrefix-N} (twice the cores, at least 4; idle ones end after
+   * 30 s) for gRPC callbacks, its tasks guarded as {@link #guard(ExecutorService, String)} does.
+   */
+  public ExecutorService callbackPool(String threadPrefix, String doing) {
+    int threads = Math.max(4, Runtime.getRuntime().availableProcessors() * 2);
+    java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.ThreadPoolExecutor executor = new java.util.concurrent.ThreadPoolExecutor(threads, threads,
+        30, TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(), r -> {
+          Thread t = new Thread(r, threadPrefix + "-" + n.incrementAndGet());
+          t.setDaemon(true);
+          return t;
+        });
+    executor.allowCoreThreadTimeOut(true);
+    return guard(executor, doing);
+  }
+
+  /**
    * A default uncaught-exception handler: an out-of-memory error goes through {@link #handle}, anything else to
    * {@code next} (or, without one, to stderr as the JVM would print it).
    */

@@ -1,12 +1,10 @@
 package io.snakepit.testing;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -48,43 +46,13 @@ public final class NodeProcess implements AutoCloseable {
     builder.environment().putAll(env);
     Process p = builder.start();
     NodeProcess node = new NodeProcess(p, stderr);
-    // Read on a thread of its own: a node whose start failed may never print nor end.
-    java.util.concurrent.BlockingQueue<String> queue = new java.util.concurrent.LinkedBlockingQueue<>();
-    String end = new String("end"); // compared by identity
-    Thread reader = new Thread(() -> {
-      try (BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(),
-          StandardCharsets.UTF_8))) {
-        String line;
-        while ((line = out.readLine()) != null) {
-          queue.add(line);
-          if (line.startsWith("ready ")) {
-            break;
-          }
-        }
-      } catch (IOException e) {
-        // the node is gone
-      }
-      queue.add(end);
-    }, "node-" + p.pid() + "-stdout");
-    reader.setDaemon(true);
-    reader.start();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(START_LIMIT_SECONDS);
     try {
-      while (true) {
-        String line = queue.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-        if (line == null) {
-          p.destroyForcibly();
-          p.waitFor(30, TimeUnit.SECONDS);
-          node.lines.add("(no ready line within " + START_LIMIT_SECONDS + " s: node killed)");
-          break;
-        }
-        if (line == end) {
-          break;
-        }
-        node.lines.add(line);
-        if (line.startsWith("ready ")) {
-          break;
-        }
+      ReadyLine.Outcome outcome = ReadyLine.await(p, "ready ", Duration.ofSeconds(START_LIMIT_SECONDS),
+          node.lines::add);
+      if (outcome == ReadyLine.Outcome.TIMED_OUT) {
+        p.destroyForcibly();
+        p.waitFor(30, TimeUnit.SECONDS);
+        node.lines.add("(no ready line within " + START_LIMIT_SECONDS + " s: node killed)");
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

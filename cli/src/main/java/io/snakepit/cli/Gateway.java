@@ -29,10 +29,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 
 /**
@@ -102,7 +99,7 @@ final class Gateway {
   static Gateway start(List<Endpoint> listens, Tls tls, BindableService service, ServerInterceptor auth,
       int maxRequest, OutOfMemory outOfMemory) throws IOException {
     ServerCredentials tcpCredentials = tls == null ? InsecureServerCredentials.create() : credentials(tls);
-    ExecutorService executor = outOfMemory.guard(boundedExecutor(), "running a call of the gateway");
+    ExecutorService executor = outOfMemory.callbackPool("snakepit-gateway", "running a call of the gateway");
     List<Listener> started = new ArrayList<>();
     try {
       for (Endpoint endpoint : listens) {
@@ -114,19 +111,6 @@ final class Gateway {
       throw e;
     }
     return new Gateway(started, executor);
-  }
-
-  private static ExecutorService boundedExecutor() {
-    int threads = Math.max(4, Runtime.getRuntime().availableProcessors() * 2);
-    AtomicInteger n = new AtomicInteger();
-    ThreadPoolExecutor executor = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS,
-        new LinkedBlockingQueue<>(), r -> {
-          Thread t = new Thread(r, "snakepit-gateway-" + n.incrementAndGet());
-          t.setDaemon(true);
-          return t;
-        });
-    executor.allowCoreThreadTimeOut(true);
-    return executor;
   }
 
   /** Where the gateway listens, with the ports TCP servers got: {@code 127.0.0.1:50051 and unix:/run/s.sock}. */
@@ -176,13 +160,19 @@ final class Gateway {
     return b.build();
   }
 
-  private static Listener startTcp(Endpoint.Tcp tcp, ServerCredentials credentials, BindableService service,
-      ServerInterceptor auth, int maxRequest, ExecutorService executor) throws IOException {
-    Server server = NettyServerBuilder.forAddress(new InetSocketAddress(tcp.host(), tcp.port()), credentials)
-        .executor(executor)
+  /** What every listener serves, and how: the gateway behind its token check, on the bounded executor. */
+  private static Server serving(NettyServerBuilder builder, BindableService service, ServerInterceptor auth,
+      int maxRequest, ExecutorService executor) {
+    return builder.executor(executor)
         .addService(ServerInterceptors.intercept(service, auth))
         .maxInboundMessageSize(maxRequest)
         .build();
+  }
+
+  private static Listener startTcp(Endpoint.Tcp tcp, ServerCredentials credentials, BindableService service,
+      ServerInterceptor auth, int maxRequest, ExecutorService executor) throws IOException {
+    Server server = serving(NettyServerBuilder.forAddress(new InetSocketAddress(tcp.host(), tcp.port()), credentials),
+        service, auth, maxRequest, executor);
     try {
       server.start();
     } catch (IOException e) {
@@ -206,14 +196,10 @@ final class Gateway {
         PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
     Path bound = dir.resolve("s");
     EpollEventLoopGroup loop = new EpollEventLoopGroup(1);
-    Server server = NettyServerBuilder.forAddress(new DomainSocketAddress(bound.toString()))
+    Server server = serving(NettyServerBuilder.forAddress(new DomainSocketAddress(bound.toString()))
         .channelType(EpollServerDomainSocketChannel.class)
         .bossEventLoopGroup(loop)
-        .workerEventLoopGroup(loop)
-        .executor(executor)
-        .addService(ServerInterceptors.intercept(service, auth))
-        .maxInboundMessageSize(maxRequest)
-        .build();
+        .workerEventLoopGroup(loop), service, auth, maxRequest, executor);
     try {
       server.start();
       Files.setPosixFilePermissions(bound, PosixFilePermissions.fromString("rw-------"));

@@ -6,20 +6,16 @@ import io.grpc.ManagedChannel;
 import io.grpc.stub.MetadataUtils;
 import io.snakepit.testing.Commands;
 import io.snakepit.testing.Procs;
+import io.snakepit.testing.ReadyLine;
 import io.snakepit.testing.TestNodes;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /** Nodes started as separate JVMs from the built snakepit.jar, as a user would run them. */
@@ -162,42 +158,21 @@ final class Nodes {
     Process p = new ProcessBuilder(cmd).redirectError(stderr.toFile()).start();
     Node node = new Node(p, port, stderr);
     node.dataDir = dataDir;
-    // Read on a thread of its own: a node that neither prints nor ends must not hold the test forever.
-    BlockingQueue<String> lines = new LinkedBlockingQueue<>();
-    String end = new String("end"); // compared by identity
-    Thread reader = new Thread(() -> {
-      try (BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(),
-          StandardCharsets.UTF_8))) {
-        String line;
-        while ((line = out.readLine()) != null) {
-          lines.add(line);
-          if (line.startsWith("ready:")) {
-            break;
-          }
-        }
-      } catch (IOException e) {
-        // the node is gone
-      }
-      lines.add(end);
-    }, "serve-" + p.pid() + "-stdout");
-    reader.setDaemon(true);
-    reader.start();
-    long deadline = System.nanoTime() + READY_LIMIT.toNanos();
-    String line;
-    while ((line = lines.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) != null
-        && line != end) {
+    ReadyLine.Outcome outcome = ReadyLine.await(p, "ready:", READY_LIMIT, line -> {
       if (line.startsWith("settled:")) {
         node.settledLine = line;
       }
       if (line.startsWith("ready:")) {
         node.readyLine = line;
-        return node;
       }
+    });
+    if (outcome == ReadyLine.Outcome.READY) {
+      return node;
     }
     node.close();
-    throw new AssertionError("snakepit serve " + (line == null ? "printed no ready: line within "
-        + READY_LIMIT.toSeconds() + " s (stopped)" : "ended without a ready: line") + "; its stderr:\n"
-        + String.join("\n", node.stderr()));
+    throw new AssertionError("snakepit serve " + (outcome == ReadyLine.Outcome.TIMED_OUT
+        ? "printed no ready: line within " + READY_LIMIT.toSeconds() + " s (stopped)"
+        : "ended without a ready: line") + "; its stderr:\n" + String.join("\n", node.stderr()));
   }
 
   /** Every live process of the node's tree: the JVM's descendants (shims, workers and what they forked). */

@@ -87,13 +87,13 @@ public final class Reaper {
    */
   public SettlementReport settle(List<RegistryEntry> open, boolean dryRun) {
     long started = System.nanoTime();
-    Map<String, List<ProcStat>> marked = markedProcesses();
+    Scan scan = markedProcesses();
     List<Plan> plans = new ArrayList<>();
     for (RegistryEntry entry : open) {
-      plans.add(plan(entry, marked.getOrDefault(entry.nonce(), List.of())));
+      plans.add(plan(entry, scan.byNonce().getOrDefault(entry.nonce(), List.of())));
     }
-    for (RegistryEntry lost : untracked(open, marked)) {
-      plans.add(plan(lost, marked.get(lost.nonce())));
+    for (RegistryEntry lost : untracked(open, scan)) {
+      plans.add(plan(lost, scan.byNonce().get(lost.nonce())));
     }
     if (!dryRun) {
       execute(plans);
@@ -117,21 +117,21 @@ public final class Reaper {
    * environment. Those without the registry marker (another data directory's node of the same name, or a node
    * without a registry) are left alone.
    */
-  private List<RegistryEntry> untracked(List<RegistryEntry> open, Map<String, List<ProcStat>> marked) {
+  private List<RegistryEntry> untracked(List<RegistryEntry> open, Scan scan) {
     if (registry == null) {
       return List.of();
     }
     java.util.Set<String> known = new java.util.HashSet<>();
     open.forEach(e -> known.add(e.nonce()));
     List<RegistryEntry> lost = new ArrayList<>();
-    for (Map.Entry<String, List<ProcStat>> tree : marked.entrySet()) {
+    for (Map.Entry<String, List<ProcStat>> tree : scan.byNonce().entrySet()) {
       if (known.contains(tree.getKey())) {
         continue;
       }
       String worker = "?";
       boolean ours = false;
       for (ProcStat p : tree.getValue()) {
-        Map<String, String> env = ProcStat.environ(p.pid()).orElse(Map.of());
+        Map<String, String> env = scan.environs().get(p.pid());
         if (registry.equals(env.get(REGISTRY_VARIABLE)) && p.startTime() < startedBefore) {
           ours = true;
           worker = env.getOrDefault(WORKER_VARIABLE, worker);
@@ -152,9 +152,13 @@ public final class Reaper {
     return lost;
   }
 
+  /** The processes that carry this instance's marker, by nonce, and the environment each was seen with. */
+  private record Scan(Map<String, List<ProcStat>> byNonce, Map<Integer, Map<String, String>> environs) {}
+
   /** One pass over /proc: every live process carrying this instance's marker, by nonce. */
-  private Map<String, List<ProcStat>> markedProcesses() {
+  private Scan markedProcesses() {
     Map<String, List<ProcStat>> byNonce = new HashMap<>();
+    Map<Integer, Map<String, String>> environs = new HashMap<>();
     long self = ProcessHandle.current().pid();
     for (ProcStat p : ProcStat.all()) {
       if (p.pid() == self || p.state() == 'Z') {
@@ -164,10 +168,11 @@ public final class Reaper {
         String nonce = env.get(NONCE_VARIABLE);
         if (nonce != null && instance.equals(env.get(INSTANCE_VARIABLE))) {
           byNonce.computeIfAbsent(nonce, k -> new ArrayList<>()).add(p);
+          environs.put(p.pid(), env);
         }
       });
     }
-    return byNonce;
+    return new Scan(byNonce, environs);
   }
 
   private Plan plan(RegistryEntry entry, List<ProcStat> marked) {
