@@ -18,15 +18,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Steps of the pid namespace's init before it settles into reaping; reported in SHIMERR. */
-enum { INIT_OK, INIT_PDEATHSIG, INIT_SIGMASK, INIT_STDIO, INIT_UNSHARE_MOUNT, INIT_MOUNT_PRIVATE, INIT_MOUNT_PROC,
-       INIT_COUNT };
-static const char *const init_step_names[INIT_COUNT] = {
-	"", "prctl(PR_SET_PDEATHSIG)", "sigprocmask", "close the signalfd, /dev/null as stdin, stdout and stderr",
-	"unshare(CLONE_NEWNS) for --unshare mount", "mount(\"/\", MS_REC|MS_PRIVATE) for --unshare mount",
-	"mount proc on /proc for --unshare pid,mount",
-};
-
 /* ---- cgroups: joined by the child, killed and waited for by the shim ----------------------- */
 
 /* Writes text to DIR/FILE in one write, as cgroup files expect. Returns 0, or -1 with errno set.
@@ -52,7 +43,7 @@ int write_cgroup_file(const char *dir, const char *file, const char *text)
 	return closed ? 0 : -1;
 }
 
-/* 1 while DIR/cgroup.events says "populated 1"; 0 when it says 0 or DIR is gone; -1 on error. */
+/* The shim: 1 while DIR/cgroup.events says "populated 1"; 0 when it says 0 or DIR is gone; -1 on error. */
 static int cgroup_populated(struct shim *s, const char *dir)
 {
 	char path[PATH_MAX], buf[256];
@@ -71,7 +62,7 @@ static int cgroup_populated(struct shim *s, const char *dir)
 	return -1;
 }
 
-/* After each SIGKILL sweep: cgroup.kill for every --kill-cgroup that is still populated, so that
+/* The shim, after each SIGKILL sweep: cgroup.kill for every --kill-cgroup that is still populated, so that
  * processes that left the shim's tree (or the whole pid namespace) go too. Returns the first
  * one still populated, or NULL when all are empty. */
 const char *kill_cgroup_members(struct shim *s)
@@ -93,6 +84,15 @@ const char *kill_cgroup_members(struct shim *s)
 }
 
 /* ---- --unshare: the namespaces the shim enters itself, and the pid namespace's init ---------- */
+
+/* Steps of the pid namespace's init before it settles into reaping; reported in SHIMERR. */
+enum { INIT_OK, INIT_PDEATHSIG, INIT_SIGMASK, INIT_STDIO, INIT_UNSHARE_MOUNT, INIT_MOUNT_PRIVATE, INIT_MOUNT_PROC,
+       INIT_COUNT };
+static const char *const init_step_names[INIT_COUNT] = {
+	"", "prctl(PR_SET_PDEATHSIG)", "sigprocmask", "close the signalfd, /dev/null as stdin, stdout and stderr",
+	"unshare(CLONE_NEWNS) for --unshare mount", "mount(\"/\", MS_REC|MS_PRIVATE) for --unshare mount",
+	"mount proc on /proc for --unshare pid,mount",
+};
 
 /* Init only: everything before it settles into reaping. Returns INIT_OK or the step that failed. */
 static int set_up_init(const struct shim *s)

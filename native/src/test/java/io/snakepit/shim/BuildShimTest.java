@@ -15,9 +15,38 @@ class BuildShimTest {
   @Test
   void buildWithoutACCompilerFailsWithAMessageThatSaysSo() throws Exception {
     Path out = Files.createTempDirectory("shim-build").resolve("snakepit-shim");
-    ProcessBuilder pb = new ProcessBuilder("bash", "build-shim.sh", "src/main/c", out.toString())
+    Build build = build("src/main/c", out, "no-such-compiler-cc");
+    assertEquals(1, build.exitValue(), build.output());
+    assertTrue(build.output().contains("no C compiler found") && build.output().contains("apt-get install gcc"),
+        build.output());
+    assertFalse(Files.exists(out), "no binary may be left behind");
+  }
+
+  @Test
+  void buildFromADirectoryWithoutCSourcesFailsWithAMessageThatSaysSo() throws Exception {
+    Path empty = Files.createTempDirectory("shim-src");
+    Path out = Files.createTempDirectory("shim-build").resolve("snakepit-shim");
+    // "true" is a compiler that is found, so the script goes on to look for the sources.
+    Build build = build(empty.toString(), out, "true");
+    Files.delete(empty);
+    assertEquals(66, build.exitValue(), build.output());
+    assertTrue(build.output().contains("no C source in '" + empty + "'"), build.output());
+    assertFalse(Files.exists(out), "no binary may be left behind");
+  }
+
+  @Test
+  void theJarCarriesAShimForThisMachine() {
+    assertTrue(ShimBinary.class.getResource(ShimBinary.resourceName()) != null,
+        "no " + ShimBinary.resourceName() + " next to ShimBinary");
+  }
+
+  private record Build(int exitValue, String output) {}
+
+  /** Runs build-shim.sh SRCDIR OUT with CC set to cc, and fails the test if it does not end within 120 s. */
+  private static Build build(String srcDir, Path out, String cc) throws Exception {
+    ProcessBuilder pb = new ProcessBuilder("bash", "build-shim.sh", srcDir, out.toString())
         .redirectErrorStream(true);
-    pb.environment().put("CC", "no-such-compiler-cc");
+    pb.environment().put("CC", cc);
     Path log = Files.createTempFile("shim-build", ".log");
     // Output to a file, read once the script ended: reading a pipe to its end has no limit.
     Process p = pb.redirectOutput(log.toFile()).start();
@@ -28,36 +57,6 @@ class BuildShimTest {
     String output = Files.readString(log);
     Files.delete(log);
     assertTrue(ended, "build-shim.sh did not end within 120 s: " + output);
-    assertEquals(1, p.exitValue(), output);
-    assertTrue(output.contains("no C compiler found") && output.contains("apt-get install gcc"), output);
-    assertFalse(Files.exists(out), "no binary may be left behind");
-  }
-
-  @Test
-  void buildFromADirectoryWithoutCSourcesFailsWithAMessageThatSaysSo() throws Exception {
-    Path empty = Files.createTempDirectory("shim-src");
-    Path out = Files.createTempDirectory("shim-build").resolve("snakepit-shim");
-    ProcessBuilder pb = new ProcessBuilder("bash", "build-shim.sh", empty.toString(), out.toString())
-        .redirectErrorStream(true);
-    pb.environment().put("CC", "true"); // a compiler that is found, so the script reaches the sources
-    Path log = Files.createTempFile("shim-build", ".log");
-    Process p = pb.redirectOutput(log.toFile()).start();
-    boolean ended = p.waitFor(120, TimeUnit.SECONDS);
-    if (!ended) {
-      p.destroyForcibly();
-    }
-    String output = Files.readString(log);
-    Files.delete(log);
-    Files.delete(empty);
-    assertTrue(ended, "build-shim.sh did not end within 120 s: " + output);
-    assertEquals(66, p.exitValue(), output);
-    assertTrue(output.contains("no C source in '" + empty + "'"), output);
-    assertFalse(Files.exists(out), "no binary may be left behind");
-  }
-
-  @Test
-  void theJarCarriesAShimForThisMachine() {
-    assertTrue(ShimBinary.class.getResource(ShimBinary.resourceName()) != null,
-        "no " + ShimBinary.resourceName() + " next to ShimBinary");
+    return new Build(p.exitValue(), output);
   }
 }
