@@ -15,7 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* The shim's one state; every function is handed a pointer to it. */
+/* The shim's one state, handed by pointer to every function. Static storage: its sweep tree
+ * (512 KiB) does not belong on the stack. */
 static struct shim shim = {
 	.default_grace = DEFAULT_GRACE_MS,
 	.py_pid = -1,
