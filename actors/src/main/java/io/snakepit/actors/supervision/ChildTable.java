@@ -123,6 +123,15 @@ final class ChildTable {
     }
   }
 
+  /** A child its supervisor has stopped: forgotten if {@code terminated} (see {@link #forget}), or if temporary. */
+  void stopped(Child<?> child, boolean terminated) {
+    if (terminated) {
+      forget(child);
+    } else if (child.restart() == Restart.TEMPORARY) {
+      children.remove(child);
+    }
+  }
+
   /** Its actor is alive: ended actors are found by it. */
   void spawned(Child<?> child) {
     byActor.put(child.ref, child);

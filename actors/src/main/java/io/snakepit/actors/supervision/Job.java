@@ -156,16 +156,21 @@ final class Job {
     return steps.poll();
   }
 
-  /** The child being started, or null. */
-  Child<?> starting() {
-    return starting;
-  }
-
   void startBegun(Child<?> child) {
     starting = child;
   }
 
-  /** The child being started has started, or ended before it said so. */
+  /** The child being started, if its start {@code token} is this one: it has started, and the step is done. */
+  Child<?> started(long token) {
+    Child<?> child = starting;
+    if (child == null || child.token != token || child.state != Child.State.STARTING) {
+      return null;
+    }
+    starting = null;
+    return child;
+  }
+
+  /** The child being started ended before it said it had started. */
   void startEnded() {
     starting = null;
   }

@@ -2,6 +2,9 @@ package io.snakepit.actors.supervision;
 
 import akka.Done;
 import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.javadsl.BehaviorBuilder;
+import akka.japi.function.Function;
 import io.snakepit.actors.supervision.Supervisor.Command;
 import io.snakepit.actors.supervision.Supervisor.DeleteChild;
 import io.snakepit.actors.supervision.Supervisor.Ok;
@@ -26,8 +29,21 @@ import java.util.List;
 final class Requests {
 
   /** The message types that are requests. */
-  static final List<Class<? extends Command>> TYPES = List.of(StartChild.class, StartFromTemplate.class,
+  private static final List<Class<? extends Command>> TYPES = List.of(StartChild.class, StartFromTemplate.class,
       RestartChild.class, TerminateChild.class, DeleteChild.class, Shutdown.class, Stop.class);
+
+  /** {@code builder}, which also hands every request to {@code handler}. */
+  static BehaviorBuilder<Command> onEach(BehaviorBuilder<Command> builder, Function<Command, Behavior<Command>> handler) {
+    for (Class<? extends Command> type : TYPES) {
+      builder = on(builder, type, handler);
+    }
+    return builder;
+  }
+
+  private static <M extends Command> BehaviorBuilder<Command> on(BehaviorBuilder<Command> builder, Class<M> type,
+      Function<Command, Behavior<Command>> handler) {
+    return builder.onMessage(type, handler::apply);
+  }
 
   private final ChildTable children;
   private final ArrayDeque<Command> waiting = new ArrayDeque<>();

@@ -156,7 +156,6 @@ public final class Supervisor {
   /** The children in start order. */
   public record Children(List<ChildInfo> children) {}
 
-
   /** The child with this token has started (from its start report, or from a nested supervisor). */
   record ChildStarted(long token) implements Command {}
 
@@ -236,16 +235,7 @@ public final class Supervisor {
 
   private Behavior<Command> phase(Function<ReportStarted, Behavior<Command>> onReportStarted,
       Function<Command, Behavior<Command>> onRequest) {
-    BehaviorBuilder<Command> builder = always().onMessage(ReportStarted.class, onReportStarted);
-    for (Class<? extends Command> type : Requests.TYPES) {
-      builder = on(builder, type, onRequest);
-    }
-    return builder.build();
-  }
-
-  private static <M extends Command> BehaviorBuilder<Command> on(BehaviorBuilder<Command> builder, Class<M> type,
-      Function<Command, Behavior<Command>> handler) {
-    return builder.onMessage(type, handler::apply);
+    return Requests.onEach(always().onMessage(ReportStarted.class, onReportStarted), onRequest).build();
   }
 
   private Behavior<Command> reportStarted(ReportStarted msg) {
@@ -370,13 +360,12 @@ public final class Supervisor {
   // ---- children starting and ending ----
 
   private Behavior<Command> onChildStarted(ChildStarted msg) {
-    Child<?> child = job == null ? null : job.starting();
-    if (child != null && child.token == msg.token() && child.state == Child.State.STARTING) {
-      child.started();
-      job.startEnded();
-      return advance();
+    Child<?> child = job == null ? null : job.started(msg.token());
+    if (child == null) {
+      return Behaviors.same();
     }
-    return Behaviors.same();
+    child.started();
+    return advance();
   }
 
   private Behavior<Command> onExit(ActorRef<Void> ref, Throwable failure) {
@@ -394,11 +383,7 @@ public final class Supervisor {
         if (failure != null) {
           context.getLog().warn("child '{}' failed while stopping: {}", child.id, failure.toString());
         }
-        if (job.kind() == Job.Kind.TERMINATE_CHILD) {
-          children.forget(child);
-        } else if (child.restart() == Restart.TEMPORARY) {
-          children.remove(child);
-        }
+        children.stopped(child, job.kind() == Job.Kind.TERMINATE_CHILD);
       }
       case STARTING -> {
         job.startEnded();

@@ -100,9 +100,14 @@ class JobTest {
     assertFalse(job.waiting());
     assertNull(job.next());
 
+    a.state = Child.State.STARTING;
     job.startBegun(a);
     assertTrue(job.waiting());
-    assertSame(a, job.starting());
+    assertNull(job.started(6)); // the report of an earlier start
+    assertTrue(job.waiting());
+    assertSame(a, job.started(7));
+    assertFalse(job.waiting());
+    job.startBegun(b);
     job.startEnded();
     assertFalse(job.waiting());
   }
