@@ -2,7 +2,6 @@ package io.snakepit.shim;
 
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -91,7 +90,7 @@ public final class Cgroups {
 
     /** The controllers cgroup2 offers at its root (empty on a hybrid layout, where v1 holds them). */
     public Set<String> unifiedControllers() {
-      return unified.map(u -> readWords(u.resolve("cgroup.controllers"))).orElse(Set.of());
+      return unified.map(u -> CgroupFiles.readWords(u.resolve("cgroup.controllers"))).orElse(Set.of());
     }
 
     /**
@@ -195,9 +194,9 @@ public final class Cgroups {
     /** The kernel's counts of limit hits so far; zeros for a limit not set or a cgroup already gone. */
     public Counters counters() {
       long oom = controllerDir(MEMORY).map(d -> Files.exists(d.resolve("memory.events"))
-          ? field(d.resolve("memory.events"), "oom_kill") : field(d.resolve("memory.oom_control"), "oom_kill"))
+          ? CgroupFiles.field(d.resolve("memory.events"), "oom_kill") : CgroupFiles.field(d.resolve("memory.oom_control"), "oom_kill"))
           .orElse(0L);
-      long pids = controllerDir(PIDS).map(d -> field(d.resolve("pids.events"), "max")).orElse(0L);
+      long pids = controllerDir(PIDS).map(d -> CgroupFiles.field(d.resolve("pids.events"), "max")).orElse(0L);
       return new Counters(oom, pids);
     }
 
@@ -205,7 +204,7 @@ public final class Cgroups {
     public boolean populated() {
       for (Path d : dirs()) {
         Path events = d.resolve("cgroup.events");
-        if (Files.exists(events) ? field(events, "populated") > 0 : !readWords(d.resolve("cgroup.procs")).isEmpty()) {
+        if (Files.exists(events) ? CgroupFiles.field(events, "populated") > 0 : !CgroupFiles.readWords(d.resolve("cgroup.procs")).isEmpty()) {
           return true;
         }
       }
@@ -214,7 +213,7 @@ public final class Cgroups {
 
     /** SIGKILLs everything in it: cgroup.kill where the kernel has it, else each listed process through a pidfd. */
     public void kill() {
-      killDirs(dirs());
+      CgroupFiles.killDirs(dirs());
     }
 
     /**
@@ -222,7 +221,7 @@ public final class Cgroups {
      * parents (the instance's directory) when no other worker is left in them.
      */
     public void remove(Duration wait) {
-      removeDirs(dirs(), wait);
+      CgroupFiles.removeDirs(dirs(), wait);
       for (Path d : dirs()) {
         try {
           Files.deleteIfExists(d.getParent());
@@ -273,15 +272,15 @@ public final class Cgroups {
     Path unified = unifiedParent.resolve(name);
     List<Path> made = new ArrayList<>();
     try {
-      makeDirs(unified, made, unifiedParent, v2Wanted);
+      CgroupFiles.makeDirs(unified, made, unifiedParent, v2Wanted);
       for (Path dir : v1.values()) {
-        makeDirs(dir, made, null, List.of());
+        CgroupFiles.makeDirs(dir, made, null, List.of());
       }
       WorkerCgroup cg = new WorkerCgroup(unified, Map.copyOf(v1), limits);
-      writeLimits(cg, v2Wanted);
+      CgroupFiles.writeLimits(cg, v2Wanted);
       return cg;
     } catch (CgroupException e) {
-      removeDirs(made, Duration.ofSeconds(1));
+      CgroupFiles.removeDirs(made, Duration.ofSeconds(1));
       throw e;
     }
   }
@@ -304,166 +303,6 @@ public final class Cgroups {
       }
     }
     return new WorkerCgroup(unified, Map.copyOf(v1), Limits.NONE);
-  }
-
-  private static void makeDirs(Path dir, List<Path> made, Path enableFrom, List<String> controllers) {
-    List<Path> missing = new ArrayList<>();
-    for (Path p = dir; p != null && !Files.isDirectory(p); p = p.getParent()) {
-      missing.add(0, p);
-    }
-    int retries = 0;
-    for (int i = 0; i < missing.size(); i++) {
-      Path p = missing.get(i);
-      try {
-        Files.createDirectory(p);
-        made.add(0, p);
-      } catch (java.nio.file.FileAlreadyExistsException e) {
-        // made meanwhile by another worker of this node
-      } catch (NoSuchFileException e) {
-        // The parent was removed meanwhile, by the last worker of the instance leaving: make it again.
-        if (i > 0 && retries++ < 10) {
-          i -= 2; // the parent again, then this one
-          continue;
-        }
-        throw new CgroupException("cannot create the cgroup " + p + " (" + e.getMessage() + ")", e);
-      } catch (IOException e) {
-        throw new CgroupException("cannot create the cgroup " + p + " (" + e.getMessage() + "). Delegate "
-            + p.getParent() + " to this user (chown it, or run the node with Delegate=yes under systemd), or"
-            + " point snakepit.pool-defaults.isolation.cgroup.parent at a cgroup it may write", e);
-      }
-    }
-    if (enableFrom != null && !controllers.isEmpty()) {
-      // cgroup2: a controller works in a cgroup only when every ancestor enables it for its children. From the
-      // configured parent down: above it (the JVM's own cgroup, say) is the delegating side's business, and a cgroup
-      // that holds processes cannot enable controllers for children anyway.
-      List<Path> chain = new ArrayList<>();
-      for (Path p = dir.getParent(); p != null && p.startsWith(enableFrom); p = p.getParent()) {
-        chain.add(0, p);
-      }
-      for (Path p : chain) {
-        Path control = p.resolve("cgroup.subtree_control");
-        String wanted = String.join(" ", controllers.stream().map(c -> "+" + c).toList());
-        try {
-          if (!readWords(control).containsAll(controllers)) {
-            Files.writeString(control, wanted);
-          }
-        } catch (IOException e) {
-          throw new CgroupException("cannot enable " + wanted + " in " + control + " (" + e.getMessage() + "). The"
-              + " controllers must be enabled for " + enableFrom + " by its parent (" + enableFrom.getParent()
-              + "/cgroup.subtree_control), and a cgroup2 cgroup that holds processes cannot do that: set"
-              + " snakepit.pool-defaults.isolation.cgroup.parent to an absolute, delegated cgroup that holds no"
-              + " process (under systemd: DelegateSubgroup=, see docs/deploy/README.md)", e);
-        }
-      }
-    }
-  }
-
-  private static void writeLimits(WorkerCgroup cg, List<String> v2Controllers) {
-    Limits l = cg.limits();
-    Path memory = v2Controllers.contains(MEMORY) ? cg.unified() : cg.v1().get(MEMORY);
-    Path pids = v2Controllers.contains(PIDS) ? cg.unified() : cg.v1().get(PIDS);
-    Path cpu = v2Controllers.contains(CPU) ? cg.unified() : cg.v1().get(CPU);
-    if (l.memoryBytes() > 0) {
-      boolean v2 = memory.equals(cg.unified());
-      write(memory.resolve(v2 ? "memory.max" : "memory.limit_in_bytes"), Long.toString(l.memoryBytes()));
-      // Without a swap limit a hog pages out instead of meeting its limit.
-      Path swap = memory.resolve(v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes");
-      if (Files.exists(swap)) {
-        write(swap, v2 ? "0" : Long.toString(l.memoryBytes()));
-      }
-    }
-    if (l.pids() > 0) {
-      write(pids.resolve("pids.max"), Long.toString(l.pids()));
-    }
-    if (l.cpus() > 0) {
-      long period = 100_000;
-      long quota = Math.max(1000, Math.round(l.cpus() * period));
-      if (cpu.equals(cg.unified())) {
-        write(cpu.resolve("cpu.max"), quota + " " + period);
-      } else {
-        write(cpu.resolve("cpu.cfs_period_us"), Long.toString(period));
-        write(cpu.resolve("cpu.cfs_quota_us"), Long.toString(quota));
-      }
-    }
-  }
-
-  private static void write(Path file, String value) {
-    try {
-      Files.writeString(file, value);
-    } catch (IOException e) {
-      throw new CgroupException("cannot write " + value + " to " + file + " (" + e.getMessage() + "). Delegate the"
-          + " cgroup to this user, or remove the limit", e);
-    }
-  }
-
-  private static void killDirs(List<Path> dirs) {
-    for (Path d : dirs) {
-      Path kill = d.resolve("cgroup.kill");
-      if (Files.exists(kill)) {
-        try {
-          Files.writeString(kill, "1");
-          continue;
-        } catch (NoSuchFileException e) {
-          continue; // removed meanwhile: empty
-        } catch (IOException e) {
-          // fall through to the pids
-        }
-      }
-      for (String pid : readWords(d.resolve("cgroup.procs"))) {
-        Pidfd.open(Integer.parseInt(pid)).ifPresent(h -> {
-          try (h) {
-            h.signal(9);
-          }
-        });
-      }
-    }
-  }
-
-  private static void removeDirs(List<Path> dirs, Duration wait) {
-    long deadline = System.nanoTime() + wait.toNanos();
-    for (Path d : dirs) {
-      while (Files.isDirectory(d)) {
-        try {
-          Files.delete(d);
-        } catch (IOException e) {
-          if (System.nanoTime() > deadline) {
-            throw new CgroupException("cgroup " + d + " still holds processes " + readWords(d.resolve("cgroup.procs"))
-                + " " + wait.toMillis() + " ms after it was killed: it is left in place", e);
-          }
-          killDirs(List.of(d));
-          try {
-            Thread.sleep(5);
-          } catch (InterruptedException ie) {
-            Thread.currentThread().interrupt();
-            return;
-          }
-        }
-      }
-    }
-  }
-
-  /** A "key value" field of a cgroup file such as memory.events; 0 if absent or unreadable. */
-  static long field(Path file, String key) {
-    try {
-      for (String line : Files.readAllLines(file)) {
-        String[] kv = line.trim().split("\\s+");
-        if (kv.length == 2 && kv[0].equals(key)) {
-          return Long.parseLong(kv[1]);
-        }
-      }
-    } catch (IOException | NumberFormatException e) {
-      return 0;
-    }
-    return 0;
-  }
-
-  private static Set<String> readWords(Path file) {
-    try {
-      String text = Files.readString(file).trim();
-      return text.isEmpty() ? Set.of() : Set.of(text.split("\\s+"));
-    } catch (IOException e) {
-      return Set.of();
-    }
   }
 
   /** "256 MiB" */

@@ -52,23 +52,23 @@ class HostSupportTest {
 
   @Test
   void effectiveUidIsTheSecondFieldOfTheUidLine() {
-    assertEquals(0, HostSupport.effectiveUid("Name:\tjava\nUid:\t1000\t0\t1000\t0\nGid:\t0\t0\t0\t0\n"));
-    assertEquals(1000, HostSupport.effectiveUid("Uid:\t0\t1000\t0\t1000\n"));
-    assertEquals(-1, HostSupport.effectiveUid("Name:\tjava\n"));
+    assertEquals(0, HostProbe.effectiveUid("Name:\tjava\nUid:\t1000\t0\t1000\t0\nGid:\t0\t0\t0\t0\n"));
+    assertEquals(1000, HostProbe.effectiveUid("Uid:\t0\t1000\t0\t1000\n"));
+    assertEquals(-1, HostProbe.effectiveUid("Name:\tjava\n"));
   }
 
   @Test
   void capSysAdminIsBit21OfTheEffectiveSet() {
-    assertTrue(HostSupport.hasCapability("CapInh:\t0000000000000000\nCapEff:\t000001fffeffffff\n", 21));
-    assertTrue(HostSupport.hasCapability("CapEff:\t0000000000200000\n", 21));
-    assertFalse(HostSupport.hasCapability("CapEff:\t00000000001fffff\n", 21));
-    assertFalse(HostSupport.hasCapability("CapPrm:\t000001ffffffffff\n", 21));
+    assertTrue(HostProbe.hasCapability("CapInh:\t0000000000000000\nCapEff:\t000001fffeffffff\n", 21));
+    assertTrue(HostProbe.hasCapability("CapEff:\t0000000000200000\n", 21));
+    assertFalse(HostProbe.hasCapability("CapEff:\t00000000001fffff\n", 21));
+    assertFalse(HostProbe.hasCapability("CapPrm:\t000001ffffffffff\n", 21));
   }
 
   @Test
   void aVersionIsTheFirstLineThatSaysSomething() {
-    assertEquals("runc version 1.1.5+ds1", HostSupport.firstLine("\n  runc version 1.1.5+ds1\ncommit: v1.1.5\n"));
-    assertEquals("", HostSupport.firstLine(" \n"));
+    assertEquals("runc version 1.1.5+ds1", HostProbe.firstLine("\n  runc version 1.1.5+ds1\ncommit: v1.1.5\n"));
+    assertEquals("", HostProbe.firstLine(" \n"));
   }
 
   @Test

@@ -4,27 +4,18 @@ import akka.Done;
 import akka.actor.ActorInitializationException;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
-import akka.actor.typed.BehaviorInterceptor;
 import akka.actor.typed.ChildFailed;
 import akka.actor.typed.PostStop;
 import akka.actor.typed.Terminated;
-import akka.actor.typed.TypedActorContext;
-import akka.actor.typed.javadsl.AbstractBehavior;
 import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.BehaviorBuilder;
 import akka.actor.typed.javadsl.Behaviors;
-import akka.actor.typed.javadsl.Receive;
 import akka.actor.typed.javadsl.TimerScheduler;
+import akka.japi.function.Function;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.HashSet;
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
-import java.util.Optional;
-import java.util.Set;
 import java.util.function.LongSupplier;
 
 /**
@@ -79,7 +70,7 @@ import java.util.function.LongSupplier;
  *       {@code PostStop} only answers whoever waits.
  * </ul>
  */
-public final class Supervisor extends AbstractBehavior<Supervisor.Command> {
+public final class Supervisor {
 
   /** What a supervisor accepts. */
   public interface Command {}
@@ -165,134 +156,24 @@ public final class Supervisor extends AbstractBehavior<Supervisor.Command> {
   /** The children in start order. */
   public record Children(List<ChildInfo> children) {}
 
-  /** The child with this token has started (from the interceptor, or from a nested supervisor). */
-  private record ChildStarted(long token) implements Command {}
+  /** The child with this token has started (from its start report, or from a nested supervisor). */
+  record ChildStarted(long token) implements Command {}
 
   /** From a parent supervisor: tell it, with this token, once this supervisor's children have all started. */
-  private record ReportStarted(ActorRef<Command> parent, long token) implements Command {}
+  record ReportStarted(ActorRef<Command> parent, long token) implements Command {}
 
   /** The shutdown timeout of the child with this token has expired. */
-  private record StopTimedOut(long token) implements Command {}
-
-  private enum State { DOWN, STARTING, RUNNING, STOPPING }
-
-  private enum Kind { INITIAL, RESTART, START_CHILD, RESTART_CHILD, TERMINATE_CHILD, SHUTDOWN, ESCALATE }
-
-  private sealed interface Step permits StartStep, StopStep {}
-
-  private record StartStep(Child<?> child) implements Step {}
-
-  /** Stop these children at once (one of them, except for simple_one_for_one) and wait for all. */
-  private record StopStep(List<Child<?>> children) implements Step {}
-
-  /** An ended child whose restart is still to be decided; {@code failure} is null for a normal exit. */
-  private record Exit(Child<?> child, long token, Throwable failure) {}
-
-  /** What the supervisor is doing: steps done one after the other, each waiting for the children it starts or stops. */
-  private static final class Job {
-    final Kind kind;
-    final Child<?> subject;
-    final ActorRef<Reply> replyTo;
-    final ArrayDeque<Step> steps = new ArrayDeque<>();
-    SupervisorFailedException failure;
-
-    Job(Kind kind, Child<?> subject, ActorRef<Reply> replyTo) {
-      this.kind = kind;
-      this.subject = subject;
-      this.replyTo = replyTo;
-    }
-  }
-
-  /** One child spec and its current actor. */
-  private static final class Child<T> {
-    final String id;
-    final ChildSpec<T> spec;
-    final Object argument;
-    ActorRef<T> ref;
-    ActorRef<T> last;
-    long token;
-    State state = State.DOWN;
-    /** Whether it is meant to run: it has started and has not been terminated, or ended for good. */
-    boolean wanted;
-
-    Child(String id, ChildSpec<T> spec, Object argument) {
-      this.id = id;
-      this.spec = spec;
-      this.argument = argument;
-    }
-
-    void spawn(ActorContext<Command> context, long token) {
-      this.token = token;
-      Behavior<T> behavior = spec.behavior(argument);
-      ActorRef<Command> supervisor = context.getSelf();
-      Behavior<T> reporting = spec.type() == ChildType.SUPERVISOR
-          ? behavior
-          : Behaviors.intercept(() -> new StartReport<T>(supervisor, token), behavior);
-      ref = context.spawn(reporting, actorName(id, token));
-      last = ref;
-      state = State.STARTING;
-      context.watch(ref);
-      if (spec.type() == ChildType.SUPERVISOR) {
-        ref.<Command>unsafeUpcast().tell(new ReportStarted(supervisor, token));
-      }
-    }
-
-    void sendStopMessage() {
-      spec.stopMessage().ifPresent(ref::tell);
-    }
-  }
-
-  /** Tells the supervisor once the child's start (its setup, however deeply nested) has returned. */
-  private static final class StartReport<T> extends BehaviorInterceptor<T, T> {
-    private final ActorRef<Command> supervisor;
-    private final long token;
-
-    StartReport(ActorRef<Command> supervisor, long token) {
-      super(anyMessage());
-      this.supervisor = supervisor;
-      this.token = token;
-    }
-
-    @Override
-    public Behavior<T> aroundStart(TypedActorContext<T> ctx, PreStartTarget<T> target) {
-      Behavior<T> started = target.start(ctx);
-      supervisor.tell(new ChildStarted(token));
-      return started;
-    }
-
-    @Override
-    public Behavior<T> aroundReceive(TypedActorContext<T> ctx, T msg, ReceiveTarget<T> target) {
-      return target.apply(ctx, msg);
-    }
-
-    // Every message passes straight through; the class is only Akka's filter of what to intercept.
-    @SuppressWarnings("unchecked")
-    private static <T> Class<T> anyMessage() {
-      return (Class<T>) Object.class;
-    }
-  }
+  record StopTimedOut(long token) implements Command {}
 
   private final ActorContext<Command> context;
   private final TimerScheduler<Command> timers;
-  private final Strategy strategy;
-  private final int maxRestarts;
-  private final Duration period;
-  private final LongSupplier nanoClock;
-  private final ChildSpec<?> template;
-  private final List<Child<?>> children = new ArrayList<>();
-  private final Map<ActorRef<?>, Child<?>> byRef = new HashMap<>();
-  private final ArrayDeque<Long> restarts = new ArrayDeque<>();
-  private final ArrayDeque<Exit> exits = new ArrayDeque<>();
-  private final ArrayDeque<Command> requests = new ArrayDeque<>();
-  private final List<ActorRef<Done>> stopWaiters = new ArrayList<>();
+  private final ChildTable children;
+  private final Exits exits;
+  private final Requests requests;
   private final List<ReportStarted> startWaiters = new ArrayList<>();
-  private final Set<Child<?>> stopping = new LinkedHashSet<>();
-
+  /** What the supervisor is doing; null when it is idle. */
   private Job job;
-  private Child<?> starting;
-  private boolean started;
   private long tokens;
-  private long templateSequence;
 
   /**
    * A supervisor that starts {@code children} in order (a simple_one_for_one one starts none: its one spec is the
@@ -309,551 +190,266 @@ public final class Supervisor extends AbstractBehavior<Supervisor.Command> {
     Objects.requireNonNull(strategy, "strategy");
     Objects.requireNonNull(period, "period");
     Objects.requireNonNull(nanoClock, "nanoClock");
-    if (maxRestarts < 0) {
-      throw new IllegalArgumentException("maxRestarts must be 0 or more, got " + maxRestarts);
-    }
-    if (period.isNegative() || period.isZero()) {
-      throw new IllegalArgumentException("the restart intensity period must be positive, got " + period);
-    }
-    List<ChildSpec<?>> specs = List.copyOf(Objects.requireNonNull(children, "children"));
-    Set<String> ids = new HashSet<>();
-    for (ChildSpec<?> spec : specs) {
-      if (!ids.add(spec.id())) {
-        throw new IllegalArgumentException("two child specs have the id '" + spec.id() + "'; ids must be unique");
-      }
-    }
-    if (strategy == Strategy.SIMPLE_ONE_FOR_ONE && specs.size() != 1) {
-      throw new IllegalArgumentException("a simple_one_for_one supervisor takes exactly one child spec, its template; got "
-          + specs.size());
-    }
-    return Behaviors.setup(ctx -> Behaviors.withTimers(
-        timers -> new Supervisor(ctx, timers, strategy, maxRestarts, period, specs, nanoClock).begin()));
+    RestartIntensity.check(maxRestarts, period);
+    List<ChildSpec<?>> specs = ChildTable.check(strategy, children);
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new Supervisor(ctx, timers,
+        new ChildTable(strategy, specs), new RestartIntensity(maxRestarts, period, nanoClock)).begin()));
   }
 
-  private Supervisor(ActorContext<Command> context, TimerScheduler<Command> timers, Strategy strategy,
-      int maxRestarts, Duration period, List<ChildSpec<?>> specs, LongSupplier nanoClock) {
-    super(context);
+  private Supervisor(ActorContext<Command> context, TimerScheduler<Command> timers, ChildTable children,
+      RestartIntensity intensity) {
     this.context = context;
     this.timers = timers;
-    this.strategy = strategy;
-    this.maxRestarts = maxRestarts;
-    this.period = period;
-    this.nanoClock = nanoClock;
-    if (strategy == Strategy.SIMPLE_ONE_FOR_ONE) {
-      template = specs.get(0);
-    } else {
-      template = null;
-      for (ChildSpec<?> spec : specs) {
-        children.add(newChild(spec.id(), spec, null));
-      }
-    }
-  }
-
-  private static <T> Child<T> newChild(String id, ChildSpec<T> spec, Object argument) {
-    return new Child<>(id, spec, argument);
+    this.children = children;
+    this.exits = new Exits(children, intensity, context.getLog());
+    this.requests = new Requests(children);
   }
 
   private Behavior<Command> begin() {
-    job = new Job(Kind.INITIAL, null, null);
-    children.forEach(child -> job.steps.add(new StartStep(child)));
+    job = Job.initial(children.inStartOrder());
+    return then(starting(), advance());
+  }
+
+  // ---- phases ----
+
+  /** Until the first children have all started: a parent's request for a start report waits for them. */
+  private Behavior<Command> starting() {
+    return phase(msg -> {
+      startWaiters.add(msg);
+      return Behaviors.same();
+    }, this::queue);
+  }
+
+  /** Started: a parent's request for a start report is answered at once; requests wait their turn. */
+  private Behavior<Command> running() {
+    return phase(this::reportStarted, this::queue);
+  }
+
+  /** Stopping itself (shut down, or escalating): requests are refused; {@code started} says if it had started. */
+  private Behavior<Command> stopping(boolean started) {
+    return phase(started ? this::reportStarted : msg -> Behaviors.same(), msg -> {
+      requests.refuse(msg);
+      return Behaviors.same();
+    });
+  }
+
+  private Behavior<Command> phase(Function<ReportStarted, Behavior<Command>> onReportStarted,
+      Function<Command, Behavior<Command>> onRequest) {
+    return Requests.onEach(always().onMessage(ReportStarted.class, onReportStarted), onRequest).build();
+  }
+
+  private Behavior<Command> reportStarted(ReportStarted msg) {
+    msg.parent().tell(new ChildStarted(msg.token()));
+    return Behaviors.same();
+  }
+
+  /** Queues a request that changes the children; it is performed when nothing else is in progress. */
+  private Behavior<Command> queue(Command request) {
+    requests.add(request);
     return advance();
   }
 
-  @Override
-  public Receive<Command> createReceive() {
-    return newReceiveBuilder()
-        .onMessage(WhichChildren.class, this::onWhichChildren)
-        .onMessage(CountChildren.class, this::onCountChildren)
+  /** What every phase handles alike: queries, its children starting and ending, timeouts, its own stop. */
+  private BehaviorBuilder<Command> always() {
+    return Behaviors.receive(Command.class)
+        .onMessage(WhichChildren.class, msg -> {
+          msg.replyTo().tell(new Children(children.infos()));
+          return Behaviors.same();
+        })
+        .onMessage(CountChildren.class, msg -> {
+          msg.replyTo().tell(children.counts());
+          return Behaviors.same();
+        })
         .onMessage(ChildStarted.class, this::onChildStarted)
         .onMessage(StopTimedOut.class, this::onStopTimedOut)
-        .onMessage(ReportStarted.class, this::onReportStarted)
-        .onMessage(StartChild.class, this::onRequest)
-        .onMessage(StartFromTemplate.class, this::onRequest)
-        .onMessage(RestartChild.class, this::onRequest)
-        .onMessage(TerminateChild.class, this::onRequest)
-        .onMessage(DeleteChild.class, this::onRequest)
-        .onMessage(Shutdown.class, this::onRequest)
-        .onMessageEquals(Stop.INSTANCE, () -> onRequest(Stop.INSTANCE))
         .onSignal(ChildFailed.class, failed -> onExit(failed.getRef(), failed.getCause()))
         .onSignal(Terminated.class, terminated -> onExit(terminated.getRef(), null))
-        .onSignal(PostStop.class, signal -> onPostStop())
-        .build();
+        .onSignal(PostStop.class, signal -> onPostStop());
+  }
+
+  /** {@code later} if it changes the behaviour, else {@code earlier}: of two steps, the last change holds. */
+  private static Behavior<Command> then(Behavior<Command> earlier, Behavior<Command> later) {
+    return later == Behaviors.<Command>same() ? earlier : later;
   }
 
   // ---- the work loop ----
 
   /**
    * Goes on with the current job as far as it can without waiting; then, when idle, decides the restarts of children
-   * that ended, then performs queued requests, in that order.
+   * that ended, then performs queued requests, in that order. Returns the phase it leads to.
    */
   private Behavior<Command> advance() {
+    Behavior<Command> next = Behaviors.same();
     while (true) {
       if (job != null) {
-        if (starting != null || !stopping.isEmpty()) {
-          return this;
+        if (job.waiting()) {
+          return next;
         }
-        Step step = job.steps.poll();
-        if (step != null) {
-          begin(step);
-        } else {
-          Behavior<Command> next = finish();
-          if (next != this) {
-            return next;
-          }
+        Job.Step step = job.next();
+        Behavior<Command> after = step != null ? begin(step) : finish();
+        if (!Behavior.isAlive(after)) {
+          return after;
         }
+        next = then(next, after);
       } else if (!exits.isEmpty()) {
-        decide(exits.poll());
+        Exits.Decision decision = exits.decideNext();
+        if (decision instanceof Exits.RestartGroup restart) {
+          job = restart.job();
+        } else if (decision instanceof Exits.GiveUp giveUp) {
+          next = escalate(giveUp.reason(), giveUp.cause(), true);
+        }
       } else if (!requests.isEmpty()) {
-        perform(requests.poll());
+        job = requests.performNext();
+        if (job != null && job.kind() == Job.Kind.SHUTDOWN) {
+          next = stopping(true);
+        }
       } else {
-        return this;
+        return next;
       }
     }
   }
 
-  private void begin(Step step) {
-    if (step instanceof StartStep start) {
+  private Behavior<Command> begin(Job.Step step) {
+    if (step instanceof Job.StartStep start) {
       Child<?> child = start.child();
-      if (child.ref != null || !children.contains(child)) {
-        return;
+      if (child.running() || !children.contains(child)) {
+        return Behaviors.same();
       }
       try {
         child.spawn(context, ++tokens);
       } catch (RuntimeException e) {
-        child.ref = null;
-        child.state = State.DOWN;
-        startFailed(child, e);
-        return;
+        child.down();
+        return startFailed(child, e);
       }
-      byRef.put(child.ref, child);
-      starting = child;
-    } else if (step instanceof StopStep stop) {
+      children.spawned(child);
+      job.startBegun(child);
+    } else if (step instanceof Job.StopStep stop) {
       for (Child<?> child : stop.children()) {
-        if (child.ref != null && child.state == State.RUNNING) {
-          beginStop(child);
+        if (child.running() && child.state == Child.State.RUNNING) {
+          child.stop(context, timers);
+          job.stopBegun(child);
         }
       }
     }
-  }
-
-  private void beginStop(Child<?> child) {
-    child.state = State.STOPPING;
-    stopping.add(child);
-    ShutdownSpec shutdown = child.spec.shutdown();
-    if (shutdown.isBrutalKill() || child.spec.stopMessage().isEmpty()) {
-      context.stop(child.ref);
-    } else {
-      child.sendStopMessage();
-      shutdown.timeout().ifPresent(timeout ->
-          timers.startSingleTimer(stopTimer(child.token), new StopTimedOut(child.token), timeout));
-    }
-  }
-
-  private static String stopTimer(long token) {
-    return "stop-" + token;
+    return Behaviors.same();
   }
 
   private Behavior<Command> finish() {
     Job done = job;
     job = null;
-    switch (done.kind) {
+    switch (done.kind()) {
       case INITIAL -> {
-        started = true;
         context.getLog().debug("supervisor started {} children", children.size());
-        startWaiters.forEach(waiter -> waiter.parent().tell(new ChildStarted(waiter.token())));
+        startWaiters.forEach(this::reportStarted);
         startWaiters.clear();
+        return running();
       }
-      case START_CHILD, RESTART_CHILD -> done.replyTo.tell(new Started(done.subject.id, done.subject.last));
-      case TERMINATE_CHILD -> done.replyTo.tell(new Ok(done.subject.id));
       case SHUTDOWN -> {
-        answerStopWaiters();
+        requests.answerStopWaiters();
         return Behaviors.stopped();
       }
       case ESCALATE -> {
-        answerStopWaiters();
-        throw done.failure;
+        requests.answerStopWaiters();
+        throw done.failure();
       }
-      case RESTART -> { }
+      default -> done.answer();
     }
-    return this;
+    return Behaviors.same();
   }
 
   // ---- children starting and ending ----
 
   private Behavior<Command> onChildStarted(ChildStarted msg) {
-    Child<?> child = starting;
-    if (child != null && child.token == msg.token() && child.state == State.STARTING) {
-      child.state = State.RUNNING;
-      child.wanted = true;
-      starting = null;
-      return advance();
+    Child<?> child = job == null ? null : job.started(msg.token());
+    if (child == null) {
+      return Behaviors.same();
     }
-    return this;
+    child.started();
+    return advance();
   }
 
   private Behavior<Command> onExit(ActorRef<Void> ref, Throwable failure) {
-    Child<?> child = byRef.remove(ref);
+    Child<?> child = children.ended(ref);
     if (child == null) {
-      return this;
+      return Behaviors.same();
     }
-    State was = child.state;
-    child.ref = null;
-    child.state = State.DOWN;
+    Child.State was = child.state;
+    child.down();
+    Behavior<Command> next = Behaviors.same();
     switch (was) {
       case STOPPING -> {
-        timers.cancel(stopTimer(child.token));
-        stopping.remove(child);
+        child.cancelStopTimer(timers);
+        job.stopEnded(child);
         if (failure != null) {
           context.getLog().warn("child '{}' failed while stopping: {}", child.id, failure.toString());
         }
-        boolean simpleTerminate = strategy == Strategy.SIMPLE_ONE_FOR_ONE && job != null
-            && job.kind == Kind.TERMINATE_CHILD;
-        if (child.spec.restart() == Restart.TEMPORARY || simpleTerminate) {
-          children.remove(child);
-        }
+        children.stopped(child, job.kind() == Job.Kind.TERMINATE_CHILD);
       }
       case STARTING -> {
-        starting = null;
+        job.startEnded();
         if (failure != null) {
-          startFailed(child, unwrap(failure));
+          next = startFailed(child, unwrap(failure));
         } else {
           // It stopped itself before its report arrived: it started, and ended normally.
           child.wanted = true;
-          exits.add(new Exit(child, child.token, null));
+          exits.ended(child, null);
         }
       }
-      default -> exits.add(new Exit(child, child.token, failure));
+      default -> exits.ended(child, failure);
     }
-    return advance();
+    return then(next, advance());
   }
 
   private static Throwable unwrap(Throwable failure) {
     return failure instanceof ActorInitializationException && failure.getCause() != null ? failure.getCause() : failure;
   }
 
-  private void startFailed(Child<?> child, Throwable cause) {
+  private Behavior<Command> startFailed(Child<?> child, Throwable cause) {
     context.getLog().warn("child '{}' failed to start: {}", child.id, cause.toString());
-    switch (job.kind) {
-      case INITIAL -> escalate("could not start child '" + child.id + "': " + cause, cause);
-      case RESTART -> {
-        // Abandon this restart; the failure counts as another exit, which the strategy and the intensity see.
-        job = null;
-        exits.addFirst(new Exit(child, child.token, cause));
+    switch (job.kind()) {
+      case INITIAL -> {
+        return escalate("could not start child '" + child.id + "': " + cause, cause, false);
       }
-      case START_CHILD -> {
-        children.remove(child);
-        job.replyTo.tell(new Failed(child.id, cause));
-        job = null;
-      }
-      case RESTART_CHILD -> {
-        child.wanted = false;
-        job.replyTo.tell(new Failed(child.id, cause));
-        job = null;
-      }
-      default -> throw new IllegalStateException("a child was started during a " + job.kind + " job");
+      // Abandon this restart; the failure counts as another exit, which the strategy and the intensity see.
+      case RESTART -> exits.restartFailed(child, cause);
+      case START_CHILD -> children.remove(child);
+      case RESTART_CHILD -> child.wanted = false;
+      default -> throw new IllegalStateException("a child was started during a " + job.kind() + " job");
     }
+    job.answer(cause);
+    job = null;
+    return Behaviors.same();
   }
 
-  /** What to do about a child that ended by itself: OTP's restart types, strategies and intensity. */
-  private void decide(Exit exit) {
-    Child<?> child = exit.child();
-    if (child.ref != null || child.token != exit.token() || !children.contains(child)) {
-      return; // restarted or removed since
-    }
-    Restart restart = child.spec.restart();
-    String how = exit.failure() == null ? "stopped" : "failed: " + exit.failure();
-    if (restart == Restart.TEMPORARY || (restart == Restart.TRANSIENT && exit.failure() == null)) {
-      context.getLog().debug("{} child '{}' {}; not restarted", restart, child.id, how);
-      child.wanted = false;
-      if (restart == Restart.TEMPORARY || strategy == Strategy.SIMPLE_ONE_FOR_ONE) {
-        children.remove(child);
-      }
-      return;
-    }
-    if (!withinIntensity()) {
-      escalate("reached its restart intensity, more than " + maxRestarts + " restarts within " + period
-          + " (the last: child '" + child.id + "' " + how + ")", exit.failure());
-      return;
-    }
-    context.getLog().info("child '{}' {}; restarting ({})", child.id, how, strategy);
-    job = restartJob(child);
-  }
-
-  /** Records a restart now and tells whether the restarts within the period are still no more than allowed. */
-  private boolean withinIntensity() {
-    long now = nanoClock.getAsLong();
-    restarts.addLast(now);
-    while (now - restarts.peekFirst() > period.toNanos()) {
-      restarts.pollFirst();
-    }
-    return restarts.size() <= maxRestarts;
-  }
-
-  private Job restartJob(Child<?> child) {
-    Job restart = new Job(Kind.RESTART, child, null);
-    List<Child<?>> group = switch (strategy) {
-      case ONE_FOR_ALL -> List.copyOf(children);
-      case REST_FOR_ONE -> List.copyOf(children.subList(children.indexOf(child), children.size()));
-      case ONE_FOR_ONE, SIMPLE_ONE_FOR_ONE -> List.of(child);
-    };
-    for (int i = group.size() - 1; i >= 0; i--) {
-      if (group.get(i).ref != null) {
-        restart.steps.add(new StopStep(List.of(group.get(i))));
-      }
-    }
-    for (Child<?> member : group) {
-      if (member.wanted && member.spec.restart() != Restart.TEMPORARY) {
-        restart.steps.add(new StartStep(member));
-      }
-    }
-    return restart;
-  }
-
-  private void escalate(String reason, Throwable cause) {
+  /** Stops every child, then fails; {@code started} says whether the first start had finished. */
+  private Behavior<Command> escalate(String reason, Throwable cause, boolean started) {
     String message = "supervisor " + context.getSelf().path() + " " + reason
         + "; it has stopped its children and fails";
     // Akka logs the failure itself once the children are stopped; this says why the stopping begins.
     context.getLog().warn("supervisor {}; stopping its children in reverse start order, then failing", reason);
-    job = new Job(Kind.ESCALATE, null, null);
-    job.failure = new SupervisorFailedException(message, cause);
-    stopAll(job);
+    job = Job.escalate(children.running(), children.simpleOneForOne(), new SupervisorFailedException(message, cause));
     exits.clear();
-    refuseQueued();
-  }
-
-  /** Stop steps for every running child: in reverse start order, or all at once for simple_one_for_one. */
-  private void stopAll(Job stop) {
-    List<Child<?>> running = children.stream().filter(child -> child.ref != null).toList();
-    if (strategy == Strategy.SIMPLE_ONE_FOR_ONE) {
-      if (!running.isEmpty()) {
-        stop.steps.add(new StopStep(running));
-      }
-    } else {
-      for (int i = running.size() - 1; i >= 0; i--) {
-        stop.steps.add(new StopStep(List.of(running.get(i))));
-      }
-    }
+    requests.refuseAll();
+    return stopping(started);
   }
 
   private Behavior<Command> onStopTimedOut(StopTimedOut msg) {
-    for (Child<?> child : stopping) {
-      if (child.token == msg.token() && child.ref != null) {
-        context.getLog().warn("child '{}' did not stop within {}; stopping it at once", child.id,
-            child.spec.shutdown());
-        context.stop(child.ref);
-      }
+    Child<?> child = job == null ? null : job.stopping(msg.token());
+    if (child != null) {
+      context.getLog().warn("child '{}' did not stop within {}; stopping it at once", child.id, child.spec.shutdown());
+      context.stop(child.ref);
     }
-    return this;
-  }
-
-  private Behavior<Command> onReportStarted(ReportStarted msg) {
-    if (started) {
-      msg.parent().tell(new ChildStarted(msg.token()));
-    } else {
-      startWaiters.add(msg);
-    }
-    return this;
-  }
-
-  // ---- requests ----
-
-  private boolean stoppingSelf() {
-    return job != null && (job.kind == Kind.SHUTDOWN || job.kind == Kind.ESCALATE);
-  }
-
-  /** Queues a request that changes the children; it is performed when nothing else is in progress. */
-  private Behavior<Command> onRequest(Command request) {
-    if (stoppingSelf()) {
-      refuse(request);
-      return this;
-    }
-    requests.add(request);
-    return advance();
-  }
-
-  private void perform(Command request) {
-    if (request instanceof StartChild msg) {
-      startChild(msg);
-    } else if (request instanceof StartFromTemplate msg) {
-      startFromTemplate(msg);
-    } else if (request instanceof RestartChild msg) {
-      restartChild(msg);
-    } else if (request instanceof TerminateChild msg) {
-      terminateChild(msg);
-    } else if (request instanceof DeleteChild msg) {
-      deleteChild(msg);
-    } else if (request instanceof Shutdown msg) {
-      stopWaiters.add(msg.replyTo());
-      shutdown();
-    } else if (request == Stop.INSTANCE) {
-      shutdown();
-    }
-  }
-
-  private void startChild(StartChild msg) {
-    ChildSpec<?> spec = msg.spec();
-    Child<?> existing = find(spec.id());
-    if (strategy == Strategy.SIMPLE_ONE_FOR_ONE) {
-      msg.replyTo().tell(new Refused(spec.id(), Refusal.SIMPLE_ONE_FOR_ONE));
-    } else if (existing != null) {
-      msg.replyTo().tell(new Refused(spec.id(), existing.ref != null ? Refusal.ALREADY_STARTED
-          : Refusal.ALREADY_PRESENT));
-    } else {
-      Child<?> child = newChild(spec.id(), spec, null);
-      children.add(child);
-      job = new Job(Kind.START_CHILD, child, msg.replyTo());
-      job.steps.add(new StartStep(child));
-    }
-  }
-
-  private void startFromTemplate(StartFromTemplate msg) {
-    if (template == null) {
-      msg.replyTo().tell(new Refused(null, Refusal.NO_TEMPLATE));
-      return;
-    }
-    Child<?> child = newChild(template.id() + "-" + ++templateSequence, template, msg.argument());
-    children.add(child);
-    job = new Job(Kind.START_CHILD, child, msg.replyTo());
-    job.steps.add(new StartStep(child));
-  }
-
-  private void restartChild(RestartChild msg) {
-    Child<?> child = find(msg.id());
-    Refusal refusal = refusalForStoppedChild(child);
-    if (refusal != null) {
-      msg.replyTo().tell(new Refused(msg.id(), refusal));
-    } else {
-      job = new Job(Kind.RESTART_CHILD, child, msg.replyTo());
-      job.steps.add(new StartStep(child));
-    }
-  }
-
-  /** Why restart_child or delete_child cannot act on {@code child} (they need a stopped, kept child), or null. */
-  private Refusal refusalForStoppedChild(Child<?> child) {
-    if (strategy == Strategy.SIMPLE_ONE_FOR_ONE) {
-      return Refusal.SIMPLE_ONE_FOR_ONE;
-    }
-    if (child == null) {
-      return Refusal.NOT_FOUND;
-    }
-    if (child.ref != null) {
-      return Refusal.RUNNING;
-    }
-    return child.wanted ? Refusal.RESTARTING : null;
-  }
-
-  private void terminateChild(TerminateChild msg) {
-    Child<?> child = find(msg.id());
-    if (child == null) {
-      msg.replyTo().tell(new Refused(msg.id(), Refusal.NOT_FOUND));
-      return;
-    }
-    child.wanted = false;
-    if (child.ref != null) {
-      job = new Job(Kind.TERMINATE_CHILD, child, msg.replyTo());
-      job.steps.add(new StopStep(List.of(child)));
-    } else {
-      if (strategy == Strategy.SIMPLE_ONE_FOR_ONE || child.spec.restart() == Restart.TEMPORARY) {
-        children.remove(child);
-      }
-      msg.replyTo().tell(new Ok(msg.id()));
-    }
-  }
-
-  private void deleteChild(DeleteChild msg) {
-    Child<?> child = find(msg.id());
-    Refusal refusal = refusalForStoppedChild(child);
-    if (refusal != null) {
-      msg.replyTo().tell(new Refused(msg.id(), refusal));
-    } else {
-      children.remove(child);
-      msg.replyTo().tell(new Ok(msg.id()));
-    }
-  }
-
-  private void shutdown() {
-    job = new Job(Kind.SHUTDOWN, null, null);
-    stopAll(job);
-    refuseQueued();
-  }
-
-  private void refuseQueued() {
-    requests.forEach(this::refuse);
-    requests.clear();
-  }
-
-  private void refuse(Command request) {
-    if (request instanceof StartChild msg) {
-      msg.replyTo().tell(new Refused(msg.spec().id(), Refusal.STOPPING));
-    } else if (request instanceof StartFromTemplate msg) {
-      msg.replyTo().tell(new Refused(template == null ? null : template.id(), Refusal.STOPPING));
-    } else if (request instanceof RestartChild msg) {
-      msg.replyTo().tell(new Refused(msg.id(), Refusal.STOPPING));
-    } else if (request instanceof TerminateChild msg) {
-      msg.replyTo().tell(new Refused(msg.id(), Refusal.STOPPING));
-    } else if (request instanceof DeleteChild msg) {
-      msg.replyTo().tell(new Refused(msg.id(), Refusal.STOPPING));
-    } else if (request instanceof Shutdown msg) {
-      stopWaiters.add(msg.replyTo());
-    }
-  }
-
-  private void answerStopWaiters() {
-    stopWaiters.forEach(waiter -> waiter.tell(Done.getInstance()));
-    stopWaiters.clear();
-  }
-
-  private Child<?> find(String id) {
-    for (Child<?> child : children) {
-      if (child.id.equals(id)) {
-        return child;
-      }
-    }
-    return null;
-  }
-
-  // ---- queries ----
-
-  private Behavior<Command> onWhichChildren(WhichChildren msg) {
-    List<ChildInfo> infos = new ArrayList<>(children.size());
-    for (Child<?> child : children) {
-      ChildInfo.Status status = child.ref != null ? ChildInfo.Status.RUNNING
-          : child.wanted ? ChildInfo.Status.RESTARTING : ChildInfo.Status.UNDEFINED;
-      infos.add(new ChildInfo(child.id, Optional.ofNullable(child.ref), status, child.spec.type()));
-    }
-    msg.replyTo().tell(new Children(List.copyOf(infos)));
-    return this;
-  }
-
-  private Behavior<Command> onCountChildren(CountChildren msg) {
-    int active = 0;
-    int supervisors = 0;
-    for (Child<?> child : children) {
-      if (child.ref != null) {
-        active++;
-      }
-      if (child.spec.type() == ChildType.SUPERVISOR) {
-        supervisors++;
-      }
-    }
-    msg.replyTo().tell(new ChildCounts(children.size(), active, supervisors, children.size() - supervisors));
-    return this;
+    return Behaviors.same();
   }
 
   private Behavior<Command> onPostStop() {
-    long alive = children.stream().filter(child -> child.ref != null).count();
+    int alive = children.running().size();
     if (alive > 0) {
       context.getLog().info("supervisor stopped from outside, not by Shutdown or Stop: Akka stopped its {} running "
           + "children itself, in no particular order", alive);
     }
-    requests.forEach(this::refuse);
-    requests.clear();
-    answerStopWaiters();
-    return this;
-  }
-
-  /** An actor name from the child's id (Akka allows few characters) and the token, unique among the children. */
-  private static String actorName(String id, long token) {
-    return id.replaceAll("[^A-Za-z0-9_.-]", "_") + "-" + token;
+    requests.refuseAll();
+    requests.answerStopWaiters();
+    return Behaviors.same();
   }
 }
