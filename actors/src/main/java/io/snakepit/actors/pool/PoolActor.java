@@ -16,13 +16,9 @@ import io.snakepit.actors.supervision.Supervisor;
 import io.snakepit.actors.worker.Job;
 import io.snakepit.actors.worker.Launch;
 import io.snakepit.actors.worker.WorkerActor;
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 
@@ -62,15 +58,15 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
   /** Do not start: the node cannot run workers; calls fail with this error. */
   private record Abort(SnakepitException error) implements Command {}
 
-  private record WorkerStartReply(String workerId, Supervisor.Reply reply, Throwable error) implements Command {}
+  record WorkerStartReply(String workerId, Supervisor.Reply reply, Throwable error) implements Command {}
 
-  private record WorkersGone(ActorRef<Supervisor.Command> workers) implements Command {}
+  record WorkersGone(ActorRef<Supervisor.Command> workers) implements Command {}
 
   private record FromWorker(WorkerActor.Event event) implements Command {}
 
-  private record WorkerGone(String workerId) implements Command {}
+  record WorkerGone(String workerId) implements Command {}
 
-  private record Respawn(int slot) implements Command {}
+  record Respawn(int slot) implements Command {}
 
   private enum SweepQueue implements Command { INSTANCE }
 
@@ -80,21 +76,18 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
 
   private enum Phase { WAITING, STARTING, RUNNING, FAILED, STOPPING }
 
-  private static final SecureRandom RANDOM = new SecureRandom();
-
   private final ActorContext<Command> context;
   private final TimerScheduler<Command> timers;
   private final PoolSettings settings;
   private final PoolRuntime runtime;
-  private final ActorRef<WorkerActor.Event> events;
   private final Slots slots;
+  private final SlotWorkers slotWorkers;
   private final Dispatch dispatch;
-  private final Map<String, ActorRef<WorkerActor.Command>> workers = new HashMap<>();
+  private final Restarts restarts;
   private final List<CompletableFuture<Void>> readyWaiters = new ArrayList<>();
   private final List<CompletableFuture<Void>> stopWaiters = new ArrayList<>();
 
   private Phase phase = Phase.WAITING;
-  private ActorRef<Supervisor.Command> workersSupervisor;
   private boolean begun;
   private long retryKeys;
   private SnakepitException failure;
@@ -114,10 +107,12 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     this.timers = timers;
     this.settings = settings;
     this.runtime = runtime;
-    this.events = context.messageAdapter(WorkerActor.Event.class, FromWorker::new);
     this.slots = new Slots(settings.name(), settings.workers(), settings.spares());
+    this.slotWorkers = new SlotWorkers(context, timers, settings, runtime, slots,
+        context.messageAdapter(WorkerActor.Event.class, FromWorker::new));
     this.dispatch = new Dispatch(settings, settings.worker().concurrency(), System::nanoTime, context.getLog(),
         (slot, job) -> slot.worker().tell(new WorkerActor.Execute(job)));
+    this.restarts = new Restarts(settings);
     link.coordinatorUp(context.getSelf());
     context.pipeToSelf(link.settlement(), (done, error) -> error == null ? Begin.INSTANCE
         : new Abort(new SnakepitException("settling what an earlier JVM left failed, so no worker was started: "
@@ -135,7 +130,7 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     return newReceiveBuilder()
         .onMessageEquals(Begin.INSTANCE, this::onBegin)
         .onMessage(WorkersUp.class, this::onWorkersUp)
-        .onMessage(WorkersGone.class, this::onWorkersGone)
+        .onMessage(WorkersGone.class, msg -> with(() -> slotWorkers.supervisorGone(msg.workers())))
         .onMessage(WorkerStartReply.class, this::onWorkerStartReply)
         .onMessageEquals(Stop.INSTANCE, () -> onShutdown(new Shutdown(new CompletableFuture<>())))
         .onSignal(PostStop.class, signal -> onPostStop())
@@ -144,8 +139,8 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
         .onMessage(FromWorker.class, this::onWorkerEvent)
         .onMessage(WorkerGone.class, this::onWorkerGone)
         .onMessage(Respawn.class, this::onRespawn)
-        .onMessageEquals(SweepQueue.INSTANCE, this::onSweepQueue)
-        .onMessageEquals(SweepSessions.INSTANCE, this::onSweepSessions)
+        .onMessageEquals(SweepQueue.INSTANCE, () -> with(dispatch::expireQueued))
+        .onMessageEquals(SweepSessions.INSTANCE, () -> with(dispatch::expireSessions))
         .onMessage(Retry.class, msg -> onSubmit(msg.job()))
         .onMessage(AwaitReady.class, this::onAwaitReady)
         .onMessage(Shutdown.class, this::onShutdown)
@@ -158,22 +153,14 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
   }
 
   private Behavior<Command> onWorkersUp(WorkersUp msg) {
-    workersSupervisor = msg.workers();
-    context.watchWith(msg.workers(), new WorkersGone(msg.workers()));
+    slotWorkers.supervisorUp(msg.workers());
     for (Slot slot : slots) {
       Slot.State state = slot.state();
       if (state == Slot.State.AWAITING_SUPERVISOR || (state == Slot.State.PARKED && phase == Phase.RUNNING)) {
-        spawn(slot);
+        slotWorkers.spawn(slot);
       }
     }
     return maybeStart();
-  }
-
-  private Behavior<Command> onWorkersGone(WorkersGone msg) {
-    if (msg.workers().equals(workersSupervisor)) {
-      workersSupervisor = null; // its restart announces the next one; spawns wait for it
-    }
-    return this;
   }
 
   private Behavior<Command> onWorkerStartReply(WorkerStartReply msg) {
@@ -184,7 +171,7 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     if (msg.reply() instanceof Supervisor.Started started) {
       @SuppressWarnings("unchecked")
       ActorRef<WorkerActor.Command> ref = (ActorRef<WorkerActor.Command>) started.child();
-      attach(slot, ref);
+      slotWorkers.attach(slot, ref);
     } else {
       String why = msg.error() != null ? msg.error().getMessage() : String.valueOf(msg.reply());
       onStartFailed(slot, new WorkerActor.StartFailed(slot.workerId(), new WorkerStartException(
@@ -193,23 +180,12 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     return this;
   }
 
-  /** The worker's actor is known: watch it, and pass on a stop asked for before it was. */
-  private void attach(Slot slot, ActorRef<WorkerActor.Command> ref) {
-    if (slot.attach(ref)) {
-      workers.put(slot.workerId(), ref);
-      context.watchWith(ref, new WorkerGone(slot.workerId()));
-      if (slot.state() == Slot.State.STOPPING) {
-        ref.tell(WorkerActor.Stop.INSTANCE);
-      }
-    }
-  }
-
   private Behavior<Command> maybeStart() {
-    if (phase == Phase.WAITING && begun && workersSupervisor != null) {
+    if (phase == Phase.WAITING && begun && slotWorkers.supervisorUp()) {
       phase = Phase.STARTING;
       context.getLog().info("pool '{}' starting {} workers and {} spares of {}", settings.name(), settings.workers(),
           settings.spares(), settings.worker().adapter());
-      slots.forEach(this::spawn);
+      slots.forEach(slotWorkers::spawn);
     }
     return this;
   }
@@ -221,56 +197,27 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     return maybeFinishStop();
   }
 
-  private void spawn(Slot slot) {
-    String workerId = slots.spawn(slot, workersSupervisor != null);
-    if (workersSupervisor == null) {
-      return; // the worker supervisor is restarting; it announces itself
-    }
-    Launch launch = new Launch(runtime.shim(), runtime.workerPackage(),
-        runtime.runDir().resolve(workerId + ".sock"), runtime.instance(), workerId, nonce(),
-        settings.worker(), withPool(runtime.journal().markers()));
-    context.ask(Supervisor.Reply.class, workersSupervisor, Duration.ofSeconds(30),
-        replyTo -> new Supervisor.StartFromTemplate(new WorkerStart(launch, events), replyTo),
-        (reply, error) -> new WorkerStartReply(workerId, reply, error));
-  }
-
-  /** The journal's markers, and the pool's name for the worker's own messages (SNAKEPIT_POOL). */
-  private Map<String, String> withPool(Map<String, String> markers) {
-    Map<String, String> all = new HashMap<>(markers);
-    all.put("SNAKEPIT_POOL", settings.name());
-    return all;
-  }
-
-  private static String nonce() {
-    byte[] b = new byte[8];
-    RANDOM.nextBytes(b);
-    return HexFormat.of().formatHex(b);
-  }
-
   private Behavior<Command> onSubmit(Job job) {
     if (phase == Phase.FAILED) {
       job.fail(new PoolUnavailableException("pool '" + settings.name() + "' failed to start: "
           + failure.getMessage(), failure));
     } else if (phase == Phase.STOPPING) {
       job.fail(new PoolUnavailableException("pool '" + settings.name() + "' is stopping", null));
-    } else if (slots.noServingWorker() && runtime.journal().unavailable().isPresent()) {
-      // No live worker, and none can be started: say why rather than queue the call or blame the workers.
-      job.fail(new JournalUnavailableException("pool '" + settings.name() + "' has no live worker: "
-          + runtime.journal().unavailable().get()));
     } else {
-      dispatch.submit(job);
+      // No live worker, and none can be started: say why rather than queue the call or blame the workers.
+      noLiveWorker().ifPresentOrElse(job::fail, () -> dispatch.submit(job));
     }
     return this;
   }
 
-  private Behavior<Command> onSweepSessions() {
-    dispatch.expireSessions();
-    return this;
+  /** No serving worker while the journal fails writes (so none can start): the error that says why. */
+  private Optional<JournalUnavailableException> noLiveWorker() {
+    return slots.noServingWorker() ? runtime.journal().unavailable().map(why -> new JournalUnavailableException(
+        "pool '" + settings.name() + "' has no live worker: " + why)) : Optional.empty();
   }
 
-  /** Fails the calls that waited longer than queue-timeout (the queue is in submission order). */
-  private Behavior<Command> onSweepQueue() {
-    dispatch.expireQueued();
+  private Behavior<Command> with(Runnable action) {
+    action.run();
     return this;
   }
 
@@ -281,11 +228,7 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
   private Behavior<Command> onWorkerEvent(FromWorker msg) {
     WorkerActor.Event event = msg.event();
     if (event instanceof WorkerActor.Exited) {
-      // Nothing more goes to it from here on (messages to one actor keep their order): it may end.
-      ActorRef<WorkerActor.Command> ref = workers.get(event.workerId());
-      if (ref != null) {
-        ref.tell(WorkerActor.Dispose.INSTANCE);
-      }
+      slotWorkers.dispose(event.workerId());
     } else if (event instanceof WorkerActor.Bounced bounced) {
       return onSubmit(bounced.job());
     }
@@ -322,7 +265,7 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
   }
 
   private void onReady(Slot slot, WorkerActor.Ready ready) {
-    attach(slot, ready.worker());
+    slotWorkers.attach(slot, ready.worker());
     slot.becameReady();
     if (!slot.spare && serving()) {
       dispatch.offer(slot);
@@ -344,20 +287,11 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     } else if (phase == Phase.RUNNING) {
       dispatch.failed();
       int failures = slot.startFailed();
-      Duration delay = backoff(failures);
+      Duration delay = restarts.backoff(failures);
       context.getLog().warn("pool '{}': replacement worker {} failed to start; retrying in {} ms: {}",
           settings.name(), slot.workerId(), delay.toMillis(), failed.error().getMessage());
-      timers.startSingleTimer(respawnKey(slot), new Respawn(slot.index), delay);
-      failQueueIfNoWorkerCanStart();
-    }
-  }
-
-  /** Calls queued for a worker that cannot start while the journal fails writes: tell them why now. */
-  private void failQueueIfNoWorkerCanStart() {
-    Optional<String> unavailable = runtime.journal().unavailable();
-    if (unavailable.isPresent() && slots.noServingWorker()) {
-      dispatch.failQueued(new JournalUnavailableException("pool '" + settings.name() + "' has no live worker: "
-          + unavailable.get()));
+      slotWorkers.respawnLater(slot, delay);
+      noLiveWorker().ifPresent(dispatch::failQueued); // calls queued for a worker that cannot start: why, now
     }
   }
 
@@ -365,7 +299,7 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
   private void replaceIfDrained(Slot slot) {
     if (slot.inFlight() == 0 && phase == Phase.RUNNING) {
       context.getLog().info("pool '{}': replacing worker {} (recycled)", settings.name(), slot.workerId());
-      slot.worker().tell(WorkerActor.Stop.INSTANCE);
+      slotWorkers.stop(slot);
       replace(slot);
     }
   }
@@ -374,13 +308,12 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
   private void replace(Slot slot) {
     Slot spare = slot.spare ? null : slots.readySpare();
     if (spare == null) {
-      spawn(slot);
+      slotWorkers.spawn(slot);
       return;
     }
     context.getLog().info("pool '{}': spare worker {} takes slot {}", settings.name(), spare.workerId(), slot.index);
-    slot.takeWorkerOf(spare);
-    slots.moved(slot);
-    spawn(spare);
+    slots.giveWorker(spare, slot);
+    slotWorkers.spawn(spare);
     dispatch.offer(slot);
   }
 
@@ -395,9 +328,7 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     }
     context.getLog().info("pool '{}': spare worker {} takes slot {}; its starting worker {} becomes a spare",
         settings.name(), spare.workerId(), waiting.index, waiting.workerId());
-    waiting.swapWorkersWith(spare);
-    slots.moved(waiting);
-    slots.moved(spare);
+    slots.swapWorkers(waiting, spare);
     dispatch.offer(waiting);
   }
 
@@ -406,7 +337,7 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     dispatch.withdraw(slot);
     for (Job job : exited.retry()) {
       // Idempotent calls the crash interrupted: again, elsewhere, after a backoff that doubles per attempt.
-      Duration delay = settings.retryBackoff().multipliedBy(1L << Math.min(job.attempt() - 1, 10));
+      Duration delay = restarts.retryDelay(job.attempt());
       context.getLog().info("pool '{}': retrying idempotent call to '{}' (attempt {}) in {} ms", settings.name(),
           job.request().getTool(), job.attempt() + 1, delay.toMillis());
       timers.startSingleTimer("retry-" + retryKeys++, new Retry(job), delay);
@@ -430,14 +361,14 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     }
     dispatch.failed();
     int crashes = slot.crashed(System.nanoTime(), settings.taintWindow());
-    if (crashes >= settings.taintCrashes()) {
+    if (restarts.tainted(crashes)) {
       // Tainted: its workers die by themselves again and again; back off rather than feed it a fresh process at once.
-      Duration delay = backoff(crashes - settings.taintCrashes() + 1);
+      Duration delay = restarts.taintBackoff(crashes);
       context.getLog().warn("pool '{}': worker {} {} without a call; slot {} lost {} workers without a call within"
           + " {} s (tainted): replacing it in {} ms", settings.name(), exited.workerId(), exited.status(), slot.index,
           crashes, settings.taintWindow().toSeconds(), delay.toMillis());
       slot.backOff();
-      timers.startSingleTimer(respawnKey(slot), new Respawn(slot.index), delay);
+      slotWorkers.respawnLater(slot, delay);
       return;
     }
     context.getLog().warn("pool '{}': worker {} {} without a call; replacing it", settings.name(),
@@ -445,20 +376,10 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     replace(slot);
   }
 
-  private Duration backoff(int failures) {
-    long min = settings.restartBackoffMin().toMillis();
-    long delay = min << Math.min(failures - 1, 16);
-    return Duration.ofMillis(Math.min(delay, settings.restartBackoffMax().toMillis()));
-  }
-
-  private static String respawnKey(Slot slot) {
-    return "respawn-" + slot.index;
-  }
-
   private Behavior<Command> onRespawn(Respawn msg) {
     Slot slot = slots.get(msg.slot());
     if (phase == Phase.RUNNING && !slot.alive()) {
-      spawn(slot);
+      slotWorkers.spawn(slot);
     }
     return this;
   }
@@ -471,29 +392,16 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
     readyWaiters.clear();
     dispatch.closeAll(new PoolUnavailableException("pool '" + settings.name() + "' failed to start: "
         + error.getMessage(), error), slots);
-    stopWorkers();
-  }
-
-  private void stopWorkers() {
-    for (Slot slot : slots) {
-      if (slot.alive()) {
-        if (slot.worker() != null) {
-          slot.worker().tell(WorkerActor.Stop.INSTANCE);
-        }
-        slot.stop();
-      }
-    }
+    slotWorkers.stopAll();
   }
 
   private Behavior<Command> onWorkerGone(WorkerGone msg) {
-    workers.remove(msg.workerId());
-    Slot slot = slots.forget(msg.workerId());
+    Slot slot = slotWorkers.ended(msg.workerId());
     if (slot != null) {
       dispatch.withdraw(slot);
-      slot.ended(timers.isTimerActive(respawnKey(slot)));
       if (slot.state() == Slot.State.VACANT && serving()) {
         // The actor ended without reporting an exit (it failed): its process is gone with it; replace it.
-        spawn(slot);
+        slotWorkers.spawn(slot);
       }
     }
     return maybeFinishStop();
@@ -522,7 +430,7 @@ public final class PoolActor extends AbstractBehavior<PoolActor.Command> {
       dispatch.closeAll(new PoolUnavailableException("pool '" + settings.name()
           + "' stopped before the call reached a worker", null), slots);
       timers.cancelAll();
-      stopWorkers();
+      slotWorkers.stopAll();
     }
     return maybeFinishStop();
   }

@@ -52,9 +52,17 @@ final class Slots implements Iterable<Slot> {
     return slot != null && workerId.equals(slot.workerId()) ? slot : null;
   }
 
-  /** {@code slot} took over {@code spare}'s ready worker. */
-  void moved(Slot slot) {
+  /** {@code slot} takes over the ready worker of {@code spare}, which is left to start a fresh one. */
+  void giveWorker(Slot spare, Slot slot) {
+    slot.takeWorkerOf(spare);
     byWorker.put(slot.workerId(), slot);
+  }
+
+  /** The starting serving slot {@code waiting} and the ready {@code spare} swap workers: the slot serves now. */
+  void swapWorkers(Slot waiting, Slot spare) {
+    waiting.swapWorkersWith(spare);
+    byWorker.put(waiting.workerId(), waiting);
+    byWorker.put(spare.workerId(), spare);
   }
 
   boolean allReady() {

@@ -21,6 +21,15 @@ class CallQueueTest {
     return new CallQueue<>(capacity, Call::at, cancelled::contains);
   }
 
+  /** A queue of 10 holding {@code calls} in this order. */
+  private CallQueue<Call> queueOf(Call... calls) {
+    CallQueue<Call> q = queue(10);
+    for (Call call : calls) {
+      assertTrue(q.add(call));
+    }
+    return q;
+  }
+
   @Test
   void refusesCallsBeyondItsBound() {
     CallQueue<Call> q = queue(2);
@@ -41,13 +50,10 @@ class CallQueueTest {
 
   @Test
   void handsOutTheOldestWantedCallFirstAndDropsCancelledOnes() {
-    CallQueue<Call> q = queue(10);
     Call a = new Call("a", 0);
     Call b = new Call("b", 1);
     Call c = new Call("c", 2);
-    q.add(a);
-    q.add(b);
-    q.add(c);
+    CallQueue<Call> q = queueOf(a, b, c);
     cancelled.add(a);
     assertEquals(b, q.next());
     assertEquals(c, q.next());
@@ -57,13 +63,10 @@ class CallQueueTest {
 
   @Test
   void expiresFromTheFrontTheCallsThatWaitedTheLimitAndStopsAtTheFirstFreshOne() {
-    CallQueue<Call> q = queue(10);
     Call old = new Call("old", 0);
     Call fresh = new Call("fresh", 900);
     Call cancelledAfterFresh = new Call("cancelled", 950);
-    q.add(old);
-    q.add(fresh);
-    q.add(cancelledAfterFresh);
+    CallQueue<Call> q = queueOf(old, fresh, cancelledAfterFresh);
     cancelled.add(cancelledAfterFresh);
     assertEquals(List.of(), q.expire(999, 1000));
     assertEquals(List.of(old), q.expire(1000, 1000));
@@ -74,11 +77,9 @@ class CallQueueTest {
 
   @Test
   void expireTakesCancelledCallsAtTheFrontEvenWhenFresh() {
-    CallQueue<Call> q = queue(10);
     Call gaveUp = new Call("gave up", 500);
     Call waiting = new Call("waiting", 500);
-    q.add(gaveUp);
-    q.add(waiting);
+    CallQueue<Call> q = queueOf(gaveUp, waiting);
     cancelled.add(gaveUp);
     assertEquals(List.of(gaveUp), q.expire(600, 1000));
     assertEquals(1, q.size());
@@ -86,11 +87,9 @@ class CallQueueTest {
 
   @Test
   void clearReturnsEveryCallOldestFirst() {
-    CallQueue<Call> q = queue(10);
     Call a = new Call("a", 0);
     Call b = new Call("b", 1);
-    q.add(a);
-    q.add(b);
+    CallQueue<Call> q = queueOf(a, b);
     assertTrue(q.remove(a));
     assertFalse(q.remove(a));
     q.add(a);

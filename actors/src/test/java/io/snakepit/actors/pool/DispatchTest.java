@@ -64,6 +64,12 @@ class DispatchTest {
     return submit(tool, CallOptions.defaults().withSession(session, affinity));
   }
 
+  /** Calls "a" and "b" keep both workers (of concurrency 1) busy. */
+  private void bothBusy() {
+    submit("a");
+    submit("b");
+  }
+
   /** A call on {@code index}'s worker ended: the actor counts it and offers the worker more. */
   private void callEnded(int index) {
     Slot slot = slots.get(index);
@@ -127,8 +133,7 @@ class DispatchTest {
   @Test
   void aCallThatWaitedTheQueueTimeoutFailsAndLaterOnesKeepWaiting() {
     pool(1, 10, 0);
-    submit("a");
-    submit("b");
+    bothBusy();
     Job old = submit("old");
     now.addAndGet(Duration.ofMillis(400).toNanos());
     Job young = submit("young");
@@ -143,8 +148,7 @@ class DispatchTest {
   @Test
   void anOpeningCircuitFailsTheQueuedCallsAndRefusesNewOnesUntilItsReset() {
     pool(1, 10, 2);
-    submit("a");
-    submit("b");
+    bothBusy();
     Job queued = submit("queued");
     dispatch.failed();
     assertFalse(queued.isDone());
@@ -173,8 +177,7 @@ class DispatchTest {
   @Test
   void aQueuedProbeGoesAloneToTheNextFreeWorker() {
     pool(1, 10, 1);
-    submit("a");
-    submit("b");
+    bothBusy();
     dispatch.failed();
     now.addAndGet(Duration.ofMillis(500).toNanos());
     Job probe = submit("probe");

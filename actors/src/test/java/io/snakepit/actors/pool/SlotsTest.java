@@ -74,8 +74,21 @@ class SlotsTest {
     Slot spare = slots.get(2);
     spare.becameReady();
     String spareWorker = spare.workerId();
-    slots.get(0).takeWorkerOf(spare);
-    slots.moved(slots.get(0));
+    slots.giveWorker(spare, slots.get(0));
     assertSame(slots.get(0), slots.current(spareWorker));
+  }
+
+  @Test
+  void afterASwapEachWorkerIdFindsItsNewSlot() {
+    slots.forEach(s -> slots.spawn(s, true));
+    Slot spare = slots.get(2);
+    spare.becameReady();
+    String ready = spare.workerId();
+    String starting = slots.get(1).workerId();
+    slots.swapWorkers(slots.get(1), spare);
+    assertSame(slots.get(1), slots.current(ready));
+    assertSame(spare, slots.current(starting));
+    assertEquals(Slot.State.READY, slots.get(1).state());
+    assertEquals(Slot.State.STARTING, spare.state());
   }
 }
