@@ -50,13 +50,11 @@ class CallQueueTest {
 
   @Test
   void handsOutTheOldestWantedCallFirstAndDropsCancelledOnes() {
-    Call a = new Call("a", 0);
-    Call b = new Call("b", 1);
-    Call c = new Call("c", 2);
-    CallQueue<Call> q = queueOf(a, b, c);
-    cancelled.add(a);
-    assertEquals(b, q.next());
-    assertEquals(c, q.next());
+    List<Call> calls = List.of(new Call("a", 0), new Call("b", 1), new Call("c", 2));
+    CallQueue<Call> q = queueOf(calls.toArray(Call[]::new));
+    cancelled.add(calls.get(0));
+    assertEquals(calls.get(1), q.next());
+    assertEquals(calls.get(2), q.next());
     assertNull(q.next());
     assertTrue(q.isEmpty());
   }
