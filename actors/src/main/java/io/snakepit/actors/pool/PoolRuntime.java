@@ -1,8 +1,13 @@
 package io.snakepit.actors.pool;
 
 import io.grpc.ManagedChannel;
+import io.snakepit.actors.worker.Launch;
 import io.snakepit.actors.worker.WorkerJournal;
 import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.Map;
 import java.util.function.BiFunction;
 
 /**
@@ -18,4 +23,20 @@ import java.util.function.BiFunction;
  * @param journal where workers are journaled before they are used
  */
 public record PoolRuntime(Path shim, Path workerPackage, Path runDir, String instance,
-    BiFunction<String, Integer, ManagedChannel> channels, WorkerJournal journal) {}
+    BiFunction<String, Integer, ManagedChannel> channels, WorkerJournal journal) {
+
+  private static final SecureRandom RANDOM = new SecureRandom();
+
+  /**
+   * How worker {@code workerId} of pool {@code pool} starts: its socket in the run directory, a fresh nonce, and the
+   * journal's markers plus the pool's name for the worker's own messages (SNAKEPIT_POOL).
+   */
+  public Launch launch(PoolSettings pool, String workerId) {
+    byte[] nonce = new byte[8];
+    RANDOM.nextBytes(nonce);
+    Map<String, String> markers = new HashMap<>(journal.markers());
+    markers.put("SNAKEPIT_POOL", pool.name());
+    return new Launch(shim, workerPackage, runDir.resolve(workerId + ".sock"), instance, workerId,
+        HexFormat.of().formatHex(nonce), pool.worker(), markers);
+  }
+}

@@ -1,0 +1,125 @@
+package io.snakepit.actors.pool;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.TimerScheduler;
+import io.snakepit.actors.supervision.Supervisor;
+import io.snakepit.actors.worker.Launch;
+import io.snakepit.actors.worker.WorkerActor;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Starts, watches and stops the slots' workers under the pool's worker supervisor, and times their restarts. It runs
+ * on the pool actor's context (asks, watches and timers answer to the pool), so the actor routes their replies here.
+ */
+final class SlotWorkers {
+
+  private final ActorContext<PoolActor.Command> context;
+  private final TimerScheduler<PoolActor.Command> timers;
+  private final PoolSettings settings;
+  private final PoolRuntime runtime;
+  private final Slots slots;
+  private final ActorRef<WorkerActor.Event> events;
+  private final Map<String, ActorRef<WorkerActor.Command>> workers = new HashMap<>();
+  private ActorRef<Supervisor.Command> supervisor;
+
+  SlotWorkers(ActorContext<PoolActor.Command> context, TimerScheduler<PoolActor.Command> timers,
+      PoolSettings settings, PoolRuntime runtime, Slots slots, ActorRef<WorkerActor.Event> events) {
+    this.context = context;
+    this.timers = timers;
+    this.settings = settings;
+    this.runtime = runtime;
+    this.slots = slots;
+    this.events = events;
+  }
+
+  /** The pool's worker supervisor is up (again): workers start under it. */
+  void supervisorUp(ActorRef<Supervisor.Command> workers) {
+    supervisor = workers;
+    context.watchWith(workers, new PoolActor.WorkersGone(workers));
+  }
+
+  /** A worker supervisor ended; if it was the current one, spawns wait for the next (its restart announces it). */
+  void supervisorGone(ActorRef<Supervisor.Command> workers) {
+    if (workers.equals(supervisor)) {
+      supervisor = null;
+    }
+  }
+
+  boolean supervisorUp() {
+    return supervisor != null;
+  }
+
+  /** A fresh worker in {@code slot}, asked of the worker supervisor (or once it is back). */
+  void spawn(Slot slot) {
+    String workerId = slots.spawn(slot, supervisor != null);
+    if (supervisor == null) {
+      return;
+    }
+    Launch launch = runtime.launch(settings, workerId);
+    context.ask(Supervisor.Reply.class, supervisor, Duration.ofSeconds(30),
+        replyTo -> new Supervisor.StartFromTemplate(new PoolActor.WorkerStart(launch, events), replyTo),
+        (reply, error) -> new PoolActor.WorkerStartReply(workerId, reply, error));
+  }
+
+  /** The worker's actor is known: watch it, and pass on a stop asked for before it was. */
+  void attach(Slot slot, ActorRef<WorkerActor.Command> ref) {
+    if (slot.attach(ref)) {
+      workers.put(slot.workerId(), ref);
+      context.watchWith(ref, new PoolActor.WorkerGone(slot.workerId()));
+      if (slot.state() == Slot.State.STOPPING) {
+        ref.tell(WorkerActor.Stop.INSTANCE);
+      }
+    }
+  }
+
+  /** The worker reported its exit: nothing more goes to it from here on, so it may end. */
+  void dispose(String workerId) {
+    ActorRef<WorkerActor.Command> ref = workers.get(workerId);
+    if (ref != null) {
+      ref.tell(WorkerActor.Dispose.INSTANCE); // messages to one actor keep their order
+    }
+  }
+
+  /** The worker's actor ended; returns its slot if it was the slot's current worker, now marked ended. */
+  Slot ended(String workerId) {
+    workers.remove(workerId);
+    Slot slot = slots.forget(workerId);
+    if (slot != null) {
+      slot.ended(respawnPending(slot));
+    }
+    return slot;
+  }
+
+  /** Stops the slot's worker (a recycled one). */
+  void stop(Slot slot) {
+    slot.worker().tell(WorkerActor.Stop.INSTANCE);
+  }
+
+  /** Stops every worker there is, or will be once its actor is known; workers not asked for yet are not started. */
+  void stopAll() {
+    for (Slot slot : slots) {
+      if (slot.alive()) {
+        if (slot.worker() != null) {
+          stop(slot);
+        }
+        slot.stop();
+      }
+    }
+  }
+
+  /** A fresh worker in {@code slot} after {@code delay}. */
+  void respawnLater(Slot slot, Duration delay) {
+    timers.startSingleTimer(respawnKey(slot), new PoolActor.Respawn(slot.index), delay);
+  }
+
+  boolean respawnPending(Slot slot) {
+    return timers.isTimerActive(respawnKey(slot));
+  }
+
+  private static String respawnKey(Slot slot) {
+    return "respawn-" + slot.index;
+  }
+}
