@@ -2,7 +2,8 @@
 # setup-venv.sh VENV_DIR
 #
 # Makes VENV_DIR a Python virtual environment with grpcio, protobuf and grpcio-tools, which the
-# worker needs to run and build-python.sh needs to generate the gRPC stubs. Idempotent: when the
+# worker needs to run and build-python.sh needs to generate the gRPC stubs, and pytest, which runs
+# the worker package's unit tests (python/tests). Idempotent: when the
 # environment already has them it does nothing and prints nothing. The base Python is
 # $SNAKEPIT_PYTHON, else python3 on PATH; it must be 3.9 or newer. Progress goes to stderr.
 set -eu
@@ -12,11 +13,11 @@ die() { say "error: $*"; exit 1; }
 
 [ $# -eq 1 ] && [ -n "$1" ] || { echo "usage: $0 VENV_DIR" >&2; exit 2; }
 venv=$1
-packages=("grpcio>=1.50" "protobuf>=4.21" "grpcio-tools")
+packages=("grpcio>=1.50" "protobuf>=4.21" "grpcio-tools" "pytest")
 
 ready() {
     [ -x "$venv/bin/python" ] &&
-        "$venv/bin/python" -c "import grpc, grpc_tools, google.protobuf" >/dev/null 2>&1
+        "$venv/bin/python" -c "import grpc, grpc_tools, google.protobuf, pytest" >/dev/null 2>&1
 }
 
 ready && exit 0
@@ -61,9 +62,9 @@ else
     fi
 fi
 
-say "installing grpcio, protobuf, grpcio-tools (this takes a minute on first run)"
+say "installing grpcio, protobuf, grpcio-tools, pytest (this takes a minute on first run)"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${packages[@]}" >&2 ||
     die "pip could not install ${packages[*]} into $venv; see pip's messages above (is a package index reachable?)"
 
-ready || die "$venv/bin/python still cannot import grpc, grpc_tools and google.protobuf after pip install"
+ready || die "$venv/bin/python still cannot import grpc, grpc_tools, google.protobuf and pytest after pip install"
 say "virtual environment ready: $venv/bin/python"

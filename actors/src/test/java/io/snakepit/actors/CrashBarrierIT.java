@@ -1,13 +1,13 @@
 package io.snakepit.actors;
 
-import static io.snakepit.actors.PoolRoundTripIT.await;
-import static io.snakepit.actors.PoolRoundTripIT.failure;
+import static io.snakepit.testing.Awaits.await;
+import static io.snakepit.testing.Awaits.eventually;
+import static io.snakepit.testing.Awaits.failure;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import io.snakepit.CallOptions;
 import io.snakepit.CallTimeoutException;
 import io.snakepit.CircuitOpenException;
@@ -18,6 +18,7 @@ import io.snakepit.SnakepitException;
 import io.snakepit.WorkerCrashedException;
 import io.snakepit.shim.ProcStat;
 import io.snakepit.testing.Procs;
+import io.snakepit.testing.TestNode;
 import io.snakepit.testing.TestNodes;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,38 +32,32 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Pools under failure: retries of idempotent calls, the circuit breaker, and a storm of crashes. */
 class CrashBarrierIT {
-  private static ActorTestKit kit;
+  @RegisterExtension
+  static final TestNode NODE = TestNode.of("barrier", """
+      snakepit.pools {
+        default { workers = 2, circuit-breaker.max-failures = 0 }
+        fragile { workers = 1, circuit-breaker { max-failures = 3, reset-timeout = 1s }, taint.crashes = 100 }
+        storm { workers = 4, circuit-breaker.max-failures = 0, taint.crashes = 1000, health.interval = 0s,
+                queue-timeout = 2s, restart-backoff.max = 1s }
+        # Taint and breaker would both act after 2 crashes, and the backoff would be 20 s or more.
+        crashy { workers = 1, taint { crashes = 2, window = 60s }, restart-backoff.min = 20s,
+                 circuit-breaker { max-failures = 2, reset-timeout = 60s }, health.interval = 0s }
+        spared { workers = 1, spares = 1, health.interval = 0s }
+        lonely { workers = 1, taint { crashes = 2, window = 60s }, restart-backoff.min = 3s,
+                 circuit-breaker.max-failures = 0, health.interval = 0s }
+      }
+      """, Duration.ofSeconds(90));
   private static Snakepit snakepit;
 
   @BeforeAll
-  static void start() throws Exception {
-    kit = ActorTestKit.create("barrier", TestNodes.config("""
-        snakepit.pools {
-          default { workers = 2, circuit-breaker.max-failures = 0 }
-          fragile { workers = 1, circuit-breaker { max-failures = 3, reset-timeout = 1s }, taint.crashes = 100 }
-          storm { workers = 4, circuit-breaker.max-failures = 0, taint.crashes = 1000, health.interval = 0s,
-                  queue-timeout = 2s, restart-backoff.max = 1s }
-          # Taint and breaker would both act after 2 crashes, and the backoff would be 20 s or more.
-          crashy { workers = 1, taint { crashes = 2, window = 60s }, restart-backoff.min = 20s,
-                   circuit-breaker { max-failures = 2, reset-timeout = 60s }, health.interval = 0s }
-          spared { workers = 1, spares = 1, health.interval = 0s }
-          lonely { workers = 1, taint { crashes = 2, window = 60s }, restart-backoff.min = 3s,
-                   circuit-breaker.max-failures = 0, health.interval = 0s }
-        }
-        """));
-    snakepit = Snakepit.get(kit.system());
-    snakepit.ready().toCompletableFuture().get(90, TimeUnit.SECONDS);
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
+  static void start() {
+    snakepit = NODE.snakepit();
   }
 
   @Test
@@ -172,18 +167,7 @@ class CrashBarrierIT {
 
   /** Waits until the pool answers a ping (its replacement worker is up and the circuit lets the call through). */
   private static void awaitAnswer(Pool pool) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (true) {
-      try {
-        await(pool.execute("ping", "{}"));
-        return;
-      } catch (ExecutionException e) {
-        if (System.nanoTime() > deadline) {
-          throw e;
-        }
-        Thread.sleep(100);
-      }
-    }
+    eventually(Duration.ofSeconds(20), () -> await(pool.execute("ping", "{}")));
   }
 
   @Test

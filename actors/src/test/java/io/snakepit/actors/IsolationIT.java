@@ -1,7 +1,7 @@
 package io.snakepit.actors;
 
-import static io.snakepit.actors.PoolRoundTripIT.await;
-import static io.snakepit.actors.PoolRoundTripIT.failure;
+import static io.snakepit.testing.Awaits.await;
+import static io.snakepit.testing.Awaits.failure;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;

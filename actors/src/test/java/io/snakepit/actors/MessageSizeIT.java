@@ -5,58 +5,48 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import io.snakepit.InvalidArgumentsException;
 import io.snakepit.MessageTooLargeException;
 import io.snakepit.Pool;
 import io.snakepit.Result;
 import io.snakepit.Snakepit;
-import io.snakepit.testing.TestNodes;
+import io.snakepit.testing.Awaits;
+import io.snakepit.testing.TestNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** max-message-size through the Java API: the typed exceptions, and what is checked before anything is sent. */
 class MessageSizeIT {
-  private static ActorTestKit kit;
+  @RegisterExtension
+  static final TestNode NODE = TestNode.of("msgsize", """
+      snakepit.pools.default.workers = 1
+      snakepit.pools.small { workers = 1, max-message-size = 1MiB }
+      """, Duration.ofSeconds(60));
+  /** Twenty-megabyte messages may take longer than a call's usual limit. */
+  private static final Duration LIMIT = Duration.ofSeconds(60);
   private static Snakepit snakepit;
   private static Pool small;
 
   @BeforeAll
-  static void start() throws Exception {
-    kit = ActorTestKit.create("msgsize", TestNodes.config("""
-        snakepit.pools.default.workers = 1
-        snakepit.pools.small { workers = 1, max-message-size = 1MiB }
-        """));
-    snakepit = Snakepit.get(kit.system());
-    snakepit.ready().toCompletableFuture().get(60, TimeUnit.SECONDS);
-    small = snakepit.pool("small");
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
+  static void start() {
+    snakepit = NODE.snakepit();
+    small = NODE.pool("small");
   }
 
   private static <T> T await(CompletionStage<T> stage) throws Exception {
-    return stage.toCompletableFuture().get(60, TimeUnit.SECONDS);
+    return Awaits.await(stage, LIMIT);
   }
 
   private static Throwable failure(CompletionStage<?> stage) throws Exception {
-    try {
-      stage.toCompletableFuture().get(60, TimeUnit.SECONDS);
-    } catch (ExecutionException e) {
-      return e.getCause();
-    }
-    throw new AssertionError("the call succeeded but was expected to fail");
+    return Awaits.failure(stage, LIMIT);
   }
 
   @Test

@@ -1,13 +1,12 @@
 package io.snakepit.actors;
 
-import static io.snakepit.actors.PoolRoundTripIT.await;
-import static io.snakepit.actors.PoolRoundTripIT.failure;
+import static io.snakepit.testing.Awaits.await;
+import static io.snakepit.testing.Awaits.failure;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import io.snakepit.CallOptions;
 import io.snakepit.CallTimeoutException;
 import io.snakepit.Pool;
@@ -16,7 +15,7 @@ import io.snakepit.QueueTimeoutException;
 import io.snakepit.Result;
 import io.snakepit.Snakepit;
 import io.snakepit.testing.Procs;
-import io.snakepit.testing.TestNodes;
+import io.snakepit.testing.TestNode;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -24,35 +23,29 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** What a pool does beyond dispatch, with real Python workers: concurrency, deadlines, recycling, health. */
 class PoolBehaviourIT {
-  private static ActorTestKit kit;
+  @RegisterExtension
+  static final TestNode NODE = TestNode.of("behaviour", """
+      snakepit.pools {
+        default.workers = 1
+        overlap { workers = 1, concurrency = 4 }
+        narrow { workers = 1, threads = 1, queue-timeout = 300ms }
+        counted { workers = 1, recycle.max-calls = 3 }
+        aging { workers = 1, recycle.ttl = 1s }
+        hungry { workers = 1, recycle.max-rss = 150MiB }
+        watched { workers = 1, health { interval = 200ms, timeout = 200ms, max-missed = 3 } }
+      }
+      """, Duration.ofSeconds(90));
   private static Snakepit snakepit;
 
   @BeforeAll
-  static void start() throws Exception {
-    kit = ActorTestKit.create("behaviour", TestNodes.config("""
-        snakepit.pools {
-          default.workers = 1
-          overlap { workers = 1, concurrency = 4 }
-          narrow { workers = 1, threads = 1, queue-timeout = 300ms }
-          counted { workers = 1, recycle.max-calls = 3 }
-          aging { workers = 1, recycle.ttl = 1s }
-          hungry { workers = 1, recycle.max-rss = 150MiB }
-          watched { workers = 1, health { interval = 200ms, timeout = 200ms, max-missed = 3 } }
-        }
-        """));
-    snakepit = Snakepit.get(kit.system());
-    snakepit.ready().toCompletableFuture().get(90, TimeUnit.SECONDS);
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
+  static void start() {
+    snakepit = NODE.snakepit();
   }
 
   private static int pid(Pool pool) throws Exception {

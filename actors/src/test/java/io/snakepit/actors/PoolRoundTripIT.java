@@ -1,60 +1,41 @@
 package io.snakepit.actors;
 
+import static io.snakepit.testing.Awaits.await;
+import static io.snakepit.testing.Awaits.failure;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import io.snakepit.InvalidArgumentsException;
 import io.snakepit.PoolSaturatedException;
 import io.snakepit.PythonException;
 import io.snakepit.Result;
 import io.snakepit.Snakepit;
 import io.snakepit.UnknownToolException;
-import io.snakepit.testing.TestNodes;
+import io.snakepit.testing.TestNode;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Calls through real Python workers: results, streams, and each kind of error a caller can get. */
 class PoolRoundTripIT {
-  private static ActorTestKit kit;
+  @RegisterExtension
+  static final TestNode NODE = TestNode.of("roundtrip", """
+      snakepit.pools.default.workers = 2
+      snakepit.pools.single { workers = 1, queue-capacity = 1 }
+      """, Duration.ofSeconds(60));
   private static Snakepit snakepit;
 
   @BeforeAll
-  static void start() throws Exception {
-    kit = ActorTestKit.create("roundtrip", TestNodes.config("""
-        snakepit.pools.default.workers = 2
-        snakepit.pools.single { workers = 1, queue-capacity = 1 }
-        """));
-    snakepit = Snakepit.get(kit.system());
-    snakepit.ready().toCompletableFuture().get(60, TimeUnit.SECONDS);
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
-  }
-
-  static <T> T await(CompletionStage<T> stage) throws Exception {
-    return stage.toCompletableFuture().get(30, TimeUnit.SECONDS);
-  }
-
-  static Throwable failure(CompletionStage<?> stage) throws Exception {
-    try {
-      stage.toCompletableFuture().get(30, TimeUnit.SECONDS);
-    } catch (ExecutionException e) {
-      return e.getCause();
-    }
-    throw new AssertionError("the call succeeded but was expected to fail");
+  static void start() {
+    snakepit = NODE.snakepit();
   }
 
   @Test
@@ -150,7 +131,7 @@ class PoolRoundTripIT {
   @Test
   void aCallSentToAWorkerThatHadStoppedFailsInsteadOfHanging() throws Exception {
     akka.actor.typed.ActorRef<io.snakepit.actors.worker.WorkerActor.Command> gone =
-        kit.spawn(akka.actor.typed.javadsl.Behaviors.stopped());
+        NODE.kit().spawn(akka.actor.typed.javadsl.Behaviors.stopped());
     Thread.sleep(200);
     java.util.concurrent.CompletableFuture<Result> promise = new java.util.concurrent.CompletableFuture<>();
     gone.tell(new io.snakepit.actors.worker.WorkerActor.Execute(new io.snakepit.actors.worker.Job.Unary(
@@ -163,7 +144,7 @@ class PoolRoundTripIT {
 
   @Test
   void theNodesTreeIsRootThenOneSupervisorPerPoolThenCoordinatorAndWorkers() throws Exception {
-    var scheduler = kit.system().scheduler();
+    var scheduler = NODE.kit().system().scheduler();
     java.time.Duration t = java.time.Duration.ofSeconds(10);
     var root = await(akka.actor.typed.javadsl.AskPattern.<io.snakepit.actors.supervision.Supervisor.Command,
         io.snakepit.actors.supervision.Supervisor.Children>ask(snakepit.supervisor(),

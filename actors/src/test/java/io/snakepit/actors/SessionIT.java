@@ -1,50 +1,41 @@
 package io.snakepit.actors;
 
-import static io.snakepit.actors.PoolRoundTripIT.await;
-import static io.snakepit.actors.PoolRoundTripIT.failure;
+import static io.snakepit.testing.Awaits.await;
+import static io.snakepit.testing.Awaits.failure;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import io.snakepit.Affinity;
 import io.snakepit.Pool;
 import io.snakepit.Result;
 import io.snakepit.SessionBusyException;
-import io.snakepit.Snakepit;
-import io.snakepit.testing.TestNodes;
+import io.snakepit.testing.TestNode;
+import java.time.Duration;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Sessions: a session's calls go to one worker, as strictly as its affinity asks. */
 class SessionIT {
-  private static ActorTestKit kit;
+  @RegisterExtension
+  static final TestNode NODE = TestNode.of("sessions", """
+      snakepit.pools {
+        default.workers = 2
+        brief { workers = 2, session-ttl = 400ms }
+      }
+      """, Duration.ofSeconds(60));
   private static Pool pool;
   private static Pool shortLived;
 
   @BeforeAll
-  static void start() throws Exception {
-    kit = ActorTestKit.create("sessions", TestNodes.config("""
-        snakepit.pools {
-          default.workers = 2
-          brief { workers = 2, session-ttl = 400ms }
-        }
-        """));
-    Snakepit snakepit = Snakepit.get(kit.system());
-    snakepit.ready().toCompletableFuture().get(60, TimeUnit.SECONDS);
-    pool = snakepit.pool("default");
-    shortLived = snakepit.pool("brief");
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
+  static void start() {
+    pool = NODE.pool("default");
+    shortLived = NODE.pool("brief");
   }
 
   private static CompletableFuture<Result> inSession(Pool p, String session, Affinity a, String tool, String args) {

@@ -1,50 +1,42 @@
 package io.snakepit.actors;
 
-import static io.snakepit.actors.PoolRoundTripIT.await;
-import static io.snakepit.actors.PoolRoundTripIT.failure;
+import static io.snakepit.testing.Awaits.await;
+import static io.snakepit.testing.Awaits.eventually;
+import static io.snakepit.testing.Awaits.failure;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import io.snakepit.Pool;
 import io.snakepit.Result;
-import io.snakepit.Snakepit;
 import io.snakepit.WorkerCrashedException;
 import io.snakepit.shim.ProcStat;
 import io.snakepit.shim.Signals;
 import io.snakepit.testing.Procs;
-import io.snakepit.testing.TestNodes;
+import io.snakepit.testing.TestNode;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Workers that die: the caller learns how, the tree goes with them, and the pool replaces them. */
 class WorkerCrashIT {
-  private static ActorTestKit kit;
+  @RegisterExtension
+  static final TestNode NODE = TestNode.of("crash", """
+      snakepit.pools.default {
+        workers = 1
+        adapter = "snakepit_worker.examples.forking:ForkingAdapter"
+      }
+      """, Duration.ofSeconds(30));
   private static Pool pool;
 
   @BeforeAll
-  static void start() throws Exception {
-    kit = ActorTestKit.create("crash", TestNodes.config("""
-        snakepit.pools.default {
-          workers = 1
-          adapter = "snakepit_worker.examples.forking:ForkingAdapter"
-        }
-        """));
-    pool = Snakepit.get(kit.system()).pool("default");
-    await(pool.ready());
-  }
-
-  @AfterAll
-  static void stop() {
-    kit.shutdownTestKit();
+  static void start() {
+    pool = NODE.pool("default");
   }
 
   private static int workerPid() throws Exception {
@@ -53,17 +45,7 @@ class WorkerCrashIT {
 
   /** Waits until the (replacement) worker answers, and returns its pid. */
   private static int awaitWorker() throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (true) {
-      try {
-        return workerPid();
-      } catch (Exception e) {
-        if (System.nanoTime() > deadline) {
-          throw e;
-        }
-        Thread.sleep(100);
-      }
-    }
+    return eventually(Duration.ofSeconds(20), WorkerCrashIT::workerPid);
   }
 
   @Test

@@ -45,4 +45,15 @@ public final class Commands {
       Files.deleteIfExists(err);
     }
   }
+
+  /** Ends {@code process} if it still runs: SIGTERM, then SIGKILL if it has not ended within 30 s. */
+  public static void stop(Process process) throws InterruptedException {
+    if (process.isAlive()) {
+      process.destroy();
+      if (!process.waitFor(30, TimeUnit.SECONDS)) {
+        process.destroyForcibly();
+        process.waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
 }

@@ -90,13 +90,7 @@ public final class NodeProcess implements AutoCloseable {
 
   @Override
   public void close() throws Exception {
-    if (process.isAlive()) {
-      process.destroy();
-      if (!process.waitFor(30, TimeUnit.SECONDS)) {
-        process.destroyForcibly();
-        process.waitFor(10, TimeUnit.SECONDS);
-      }
-    }
+    Commands.stop(process);
   }
 
   /**

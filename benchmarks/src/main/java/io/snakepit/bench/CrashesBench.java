@@ -34,11 +34,6 @@ final class CrashesBench implements Bench {
   private static final long DRAIN_SECONDS = 30;
 
   @Override
-  public String id() {
-    return "crashes";
-  }
-
-  @Override
   public List<Measurement> run(Context c) throws Exception {
     double seconds = c.quick() ? 5 : 60;
     int runs = c.quick() ? 1 : c.runs();

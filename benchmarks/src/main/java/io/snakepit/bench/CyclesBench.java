@@ -27,11 +27,6 @@ final class CyclesBench implements Bench {
   private static final int FD_SLACK = 8;
 
   @Override
-  public String id() {
-    return "cycles";
-  }
-
-  @Override
   public List<Measurement> run(Context c) throws Exception {
     int total = c.quick() ? 30 : 1000;
     int batch = Math.max(1, total / c.runs());

@@ -53,11 +53,6 @@ final class DispatchBench implements Bench {
   }
 
   @Override
-  public String id() {
-    return "dispatch";
-  }
-
-  @Override
   public List<Measurement> run(Context c) throws Exception {
     // Socket paths may not exceed 107 bytes: the run directory goes under a short base, not the scratch directory.
     Path runBase = Files.createTempDirectory(Path.of(System.getProperty("java.io.tmpdir")), "spd");

@@ -31,11 +31,6 @@ final class KillBench implements Bench {
   private static final Duration GIVE_UP = Duration.ofSeconds(30);
 
   @Override
-  public String id() {
-    return "kill";
-  }
-
-  @Override
   public List<Measurement> run(Context c) throws Exception {
     List<Integer> sizes = c.quick() ? List.of(1, 4) : List.of(1, 10, 100);
     List<Measurement> out = new ArrayList<>();

@@ -11,12 +11,6 @@ import java.util.concurrent.TimeUnit;
  * Every worker has answered one call, so its channel is connected, as an idle worker's is in use.
  */
 final class MemoryBench implements Bench {
-
-  @Override
-  public String id() {
-    return "memory";
-  }
-
   @Override
   public List<Measurement> run(Context c) throws Exception {
     int many = c.quick() ? 4 : 32;

@@ -38,11 +38,6 @@ final class PeersBench implements Bench {
   private static final String PPE = "ProcessPoolExecutor, driven from Python";
 
   @Override
-  public String id() {
-    return "peers";
-  }
-
-  @Override
   public List<Measurement> run(Context c) throws Exception {
     double window = c.quick() ? 0.5 : 3;
     Map<String, List<Double>> rate = samples();

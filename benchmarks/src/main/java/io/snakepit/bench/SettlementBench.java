@@ -29,11 +29,6 @@ final class SettlementBench implements Bench {
   private static final Duration ORPHANS_GONE = Duration.ofSeconds(30);
 
   @Override
-  public String id() {
-    return "settlement";
-  }
-
-  @Override
   public List<Measurement> run(Context c) throws Exception {
     List<Integer> sizes = c.quick() ? List.of(0, 20) : List.of(0, 100, 200);
     Map<Integer, List<Double>> settled = new LinkedHashMap<>();

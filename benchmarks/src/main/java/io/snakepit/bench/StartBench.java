@@ -17,12 +17,6 @@ import java.util.concurrent.TimeUnit;
  * the process mode.
  */
 final class StartBench implements Bench {
-
-  @Override
-  public String id() {
-    return "start";
-  }
-
   @Override
   public List<Measurement> run(Context c) throws Exception {
     List<Measurement> out = new ArrayList<>();
@@ -46,19 +40,7 @@ final class StartBench implements Bench {
   }
 
   /** The isolation modes, each against the process mode, measured alternately (issue: start overhead per mode). */
-  static final class Isolation implements Bench {
-    @Override
-    public String id() {
-      return "isolation";
-    }
-
-    @Override
-    public List<Measurement> run(Context c) throws Exception {
-      return isolationModes(c);
-    }
-  }
-
-  private static List<Measurement> isolationModes(Context c) throws Exception {
+  static List<Measurement> isolationModes(Context c) throws Exception {
     int n = c.quick() ? 2 : 4;
     List<String> modes = List.of("cgroup", "namespaces", "runc");
     poolStart(c, 1, "process"); // warm-up, not measured

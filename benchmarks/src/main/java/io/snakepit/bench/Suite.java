@@ -17,10 +17,16 @@ import java.util.Set;
  */
 public final class Suite {
 
+  /** A benchmark and its short key, for {@code --only} and the ids of its measurements. */
+  record Entry(String id, Bench bench) {}
+
   /** Every benchmark, in the order they run. */
-  static List<Bench> all() {
-    return List.of(new StartBench(), new StartBench.Isolation(), new DispatchBench(), new PeersBench(),
-        new KillBench(), new SettlementBench(), new CyclesBench(), new MemoryBench(), new CrashesBench());
+  static List<Entry> all() {
+    return List.of(new Entry("start", new StartBench()), new Entry("isolation", StartBench::isolationModes),
+        new Entry("dispatch", new DispatchBench()), new Entry("peers", new PeersBench()),
+        new Entry("kill", new KillBench()), new Entry("settlement", new SettlementBench()),
+        new Entry("cycles", new CyclesBench()), new Entry("memory", new MemoryBench()),
+        new Entry("crashes", new CrashesBench()));
   }
 
   public static void main(String[] args) throws Exception {
@@ -44,12 +50,12 @@ public final class Suite {
     long started = System.nanoTime();
     List<Measurement> measurements = new ArrayList<>();
     List<String> leaks = new ArrayList<>();
-    for (Bench bench : all()) {
+    for (Entry bench : all()) {
       if (!only.isEmpty() && !only.contains(bench.id())) {
         continue;
       }
       System.out.println("== " + bench.id());
-      List<Measurement> got = bench.run(context);
+      List<Measurement> got = bench.bench().run(context);
       for (Measurement m : got) {
         System.out.println("  " + m.title() + ": " + Report.fmt(m.subject().median()) + " " + m.unit()
             + (m.ratio() == null ? "" : String.format(java.util.Locale.ROOT, " (%.2fx %s)", m.ratio(),

@@ -22,7 +22,7 @@ class QuickSuiteIT {
     assertEquals(0, status, "the quick suite failed or leaked processes (see its output above)");
     String name = java.time.LocalDate.now() + "-quick";
     JsonNode report = new ObjectMapper().readTree(results.resolve(name + ".json").toFile());
-    for (Bench bench : Suite.all()) {
+    for (Suite.Entry bench : Suite.all()) {
       boolean present = false;
       for (JsonNode m : report.get("measurements")) {
         present |= m.get("id").asText().startsWith(bench.id() + ".");

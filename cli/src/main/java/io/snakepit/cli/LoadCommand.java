@@ -118,7 +118,7 @@ final class LoadCommand implements Callable<Integer> {
         System.err.println("error: " + unreachable);
         return 1;
       }
-      LoadResult result = new LoadRun(plan).run(GatewayGrpc.newStub(channel), System.err);
+      LoadResult result = new LoadRun(plan).run(GatewayGrpc.newFutureStub(channel), System.err);
       if (json) {
         System.out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(result.json()));
       } else {

@@ -1,7 +1,9 @@
 package io.snakepit.cli;
 
+import com.google.common.util.concurrent.FutureCallback;
+import com.google.common.util.concurrent.Futures;
+import com.google.common.util.concurrent.MoreExecutors;
 import io.grpc.Status;
-import io.grpc.stub.StreamObserver;
 import io.snakepit.proto.ExecuteRequest;
 import io.snakepit.proto.ExecuteResponse;
 import io.snakepit.proto.GatewayGrpc;
@@ -67,7 +69,7 @@ final class LoadRun {
   }
 
   /** Makes the calls, writing a progress line to {@code progress} about once a second; returns when all ended. */
-  LoadResult run(GatewayGrpc.GatewayStub gateway, PrintStream progress) throws InterruptedException {
+  LoadResult run(GatewayGrpc.GatewayFutureStub gateway, PrintStream progress) throws InterruptedException {
     start = System.nanoTime();
     ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "snakepit-load-progress");
@@ -119,30 +121,21 @@ final class LoadRun {
     }
   }
 
-  private void send(GatewayGrpc.GatewayStub gateway, long due) {
+  private void send(GatewayGrpc.GatewayFutureStub gateway, long due) {
     sent.incrementAndGet();
-    gateway.withDeadlineAfter(plan.timeout().toNanos(), TimeUnit.NANOSECONDS)
-        .execute(plan.request(), new StreamObserver<>() {
-          private ExecuteResponse response;
-
+    // A call that closes without a message broke the protocol: the future stub fails it with INTERNAL.
+    Futures.addCallback(gateway.withDeadlineAfter(plan.timeout().toNanos(), TimeUnit.NANOSECONDS)
+        .execute(plan.request()), new FutureCallback<>() {
           @Override
-          public void onNext(ExecuteResponse value) {
-            response = value;
+          public void onSuccess(ExecuteResponse response) {
+            ended(due, response.hasError() ? response.getError().getType() : null);
           }
 
           @Override
-          public void onError(Throwable t) {
+          public void onFailure(Throwable t) {
             ended(due, "grpc." + Status.fromThrowable(t).getCode());
           }
-
-          @Override
-          public void onCompleted() {
-            // A unary call that closes without a message broke the protocol; grpc-java's other stubs say INTERNAL.
-            String error = response == null ? "grpc." + Status.Code.INTERNAL
-                : response.hasError() ? response.getError().getType() : null;
-            ended(due, error);
-          }
-        });
+        }, MoreExecutors.directExecutor());
   }
 
   /** Records one call's end: its latency from when it was due, and its outcome (null for a value). */

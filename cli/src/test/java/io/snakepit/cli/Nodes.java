@@ -16,7 +16,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /** Nodes started as separate JVMs from the built snakepit.jar, as a user would run them. */
 final class Nodes {
@@ -73,13 +72,7 @@ final class Nodes {
 
     @Override
     public void close() throws Exception {
-      if (process.isAlive()) {
-        process.destroy();
-        if (!process.waitFor(30, TimeUnit.SECONDS)) {
-          process.destroyForcibly();
-          process.waitFor(10, TimeUnit.SECONDS);
-        }
-      }
+      Commands.stop(process);
     }
   }
 

@@ -7,23 +7,25 @@ import akka.actor.typed.Behavior;
 import akka.actor.typed.SupervisorStrategy;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.persistence.typed.PersistenceId;
-import akka.persistence.typed.javadsl.CommandHandler;
+import akka.persistence.typed.javadsl.CommandHandlerWithReply;
 import akka.persistence.typed.javadsl.EventHandler;
-import akka.persistence.typed.javadsl.EventSourcedBehavior;
+import akka.persistence.typed.javadsl.EventSourcedBehaviorWithEnforcedReplies;
 import akka.persistence.typed.javadsl.RetentionCriteria;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 
 /**
  * The journal of one (host, instance): every worker from its reservation (before its process exists) through its
  * spawn (its identity, written before it takes calls) to its settlement. Only open entries are kept in the state;
- * snapshots with retention keep recovery short.
+ * snapshots with retention keep recovery short. Every command is answered (replies are enforced: a handler that
+ * forgot one would not compile).
  */
-public final class WorkerRegistry
-    extends EventSourcedBehavior<WorkerRegistry.Command, WorkerRegistry.Event, WorkerRegistry.State> {
+public final class WorkerRegistry extends
+    EventSourcedBehaviorWithEnforcedReplies<WorkerRegistry.Command, WorkerRegistry.Event, WorkerRegistry.State> {
 
   /** What the registry accepts. Replies come once the events are durably written. */
   public interface Command {}
@@ -65,10 +67,13 @@ public final class WorkerRegistry
   public record Reserved(String nonce, String workerId, String incarnation, String bootId, long at,
       List<String> cgroups) implements Event {}
 
+  /** A worker is up with this identity. */
   public record Spawned(String nonce, SpawnedWorker spawned) implements Event {}
 
+  /** A worker's whole tree ended with {@code status}. */
   public record Exited(String nonce, String status) implements Event {}
 
+  /** An entry closed, and how. */
   public record Settled(String nonce, Settlement how, String detail, long at) implements Event {}
 
   /** A write that changes nothing, made while the journal was failing (the nonce is "probe"). */
@@ -144,8 +149,8 @@ public final class WorkerRegistry
   }
 
   @Override
-  public CommandHandler<Command, Event, State> commandHandler() {
-    return newCommandHandlerBuilder()
+  public CommandHandlerWithReply<Command, Event, State> commandHandler() {
+    return newCommandHandlerWithReplyBuilder()
         .forAnyState()
         .onCommand(Reserve.class, (state, c) -> Effect()
             .persist(new Reserved(c.nonce(), c.workerId(), c.incarnation(), c.bootId(), c.at(), c.cgroups()))
@@ -196,7 +201,7 @@ public final class WorkerRegistry
         .build();
   }
 
-  private static State update(State state, String nonce, java.util.function.UnaryOperator<RegistryEntry> change) {
+  private static State update(State state, String nonce, UnaryOperator<RegistryEntry> change) {
     RegistryEntry entry = state.open().get(nonce);
     return entry == null ? state : state.with(change.apply(entry));
   }
