@@ -15,7 +15,6 @@ import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 /** {@code snakepit call}: calls a tool through a node's gateway and prints the result as JSON. */
 @Command(name = "call", mixinStandardHelpOptions = true,
@@ -27,36 +26,21 @@ final class CallCommand implements Callable<Integer> {
   @Mixin
   GatewayClient gateway;
 
-  @Option(names = "--pool", paramLabel = "NAME", defaultValue = "default", description = "The pool to call.")
-  String pool;
+  @Mixin
+  ToolCall call;
 
   @Option(names = "--stream", description = "Call a streaming tool; print one JSON line per item.")
   boolean stream;
 
-  @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "60",
-      description = "Give up after this long (default: ${DEFAULT-VALUE}).")
-  long timeoutSeconds;
-
-  @Parameters(index = "0", paramLabel = "TOOL", description = "The tool's name.")
-  String tool;
-
-  @Parameters(index = "1", paramLabel = "JSON", arity = "0..1", defaultValue = "{}",
-      description = "Keyword arguments as a JSON object (default: {}).")
-  String args;
-
   @Override
   public Integer call() throws IOException {
-    GatewayClient.Token token = gateway.token(System.getenv());
-    String warning = gateway.clearTextWarning(token);
-    if (warning != null) {
-      System.err.println(warning);
-    }
+    GatewayClient.Token token = gateway.token(System.getenv(), System.err);
     // The node bounds each result by its pool's max-message-size.
     ManagedChannel channel = gateway.channel(token).maxInboundMessageSize(Integer.MAX_VALUE).build();
     try {
       GatewayGrpc.GatewayBlockingStub stub = GatewayGrpc.newBlockingStub(channel)
-          .withDeadlineAfter(timeoutSeconds, TimeUnit.SECONDS);
-      ExecuteRequest request = ExecuteRequest.newBuilder().setTool(tool).setArgsJson(args).setPool(pool).build();
+          .withDeadlineAfter(call.timeoutSeconds, TimeUnit.SECONDS);
+      ExecuteRequest request = call.request();
       if (stream) {
         Iterator<ExecuteResponse> items = stub.executeStream(request);
         while (items.hasNext()) {

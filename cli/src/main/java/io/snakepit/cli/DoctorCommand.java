@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
@@ -34,8 +35,8 @@ final class DoctorCommand implements Callable<Integer> {
       description = "Where the cgroup probe makes its cgroups (default: " + ISOLATION + "cgroup.parent).")
   String cgroupParent;
 
-  @Option(names = "--json", description = "Print the report as one JSON object instead of lines.")
-  boolean json;
+  @Mixin
+  JsonOutput output;
 
   @Spec
   CommandSpec spec;
@@ -49,11 +50,7 @@ final class DoctorCommand implements Callable<Integer> {
       }
     }
     HostSupport report = HostSupport.probe(settings(ConfigFactory.load()));
-    if (json) {
-      System.out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(toJson(report)));
-    } else {
-      report.lines().forEach(System.out::println);
-    }
+    output.print(toJson(report), report.lines());
     int status = 0;
     for (String mode : required) {
       HostSupport.Verdict v = report.mode(mode).orElseThrow();

@@ -9,6 +9,7 @@ import io.grpc.Status;
 import io.grpc.TlsChannelCredentials;
 import io.grpc.stub.MetadataUtils;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -100,6 +101,16 @@ final class GatewayClient {
     } catch (IOException e) {
       return new Token(null, "cannot read the gateway token at " + shown + " (" + e + "); " + ways);
     }
+  }
+
+  /** The token, as {@link #token(Map)}, after printing {@link #clearTextWarning}'s warning, if any, to {@code err}. */
+  Token token(Map<String, String> env, PrintStream err) {
+    Token token = token(env);
+    String warning = clearTextWarning(token);
+    if (warning != null) {
+      err.println(warning);
+    }
+    return token;
   }
 
   /** A channel builder for the target, with TLS if asked for and the token (if any) on every call. */

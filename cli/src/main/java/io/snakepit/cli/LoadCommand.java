@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.snakepit.proto.ExecuteRequest;
 import io.snakepit.proto.GatewayGrpc;
 import io.snakepit.proto.PingRequest;
 import java.time.Duration;
@@ -22,7 +21,6 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.TypeConversionException;
 
@@ -53,19 +51,11 @@ import picocli.CommandLine.TypeConversionException;
 final class LoadCommand implements Callable<Integer> {
   private static final Duration REACH_TIMEOUT = Duration.ofSeconds(5);
 
-  @Parameters(index = "0", paramLabel = "TOOL", description = "The tool's name.")
-  String tool;
-
-  @Parameters(index = "1", paramLabel = "JSON", arity = "0..1", defaultValue = "{}",
-      description = "Keyword arguments as a JSON object, the same for every call (default: {}).")
-  String args;
+  @Mixin
+  ToolCall call;
 
   @Mixin
   GatewayClient gateway;
-
-  @Option(names = "--pool", paramLabel = "NAME", defaultValue = "default",
-      description = "The pool to call (default: ${DEFAULT-VALUE}).")
-  String pool;
 
   @Option(names = "--concurrency", paramLabel = "C", required = true,
       description = "The most calls in flight at once; in a closed loop, the number of callers.")
@@ -89,12 +79,8 @@ final class LoadCommand implements Callable<Integer> {
       description = "Run an open loop at R calls per second (500/s, or 500; fractions too: 0.5/s).")
   Double rate;
 
-  @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "60",
-      description = "Each call's deadline, from when it is sent (default: ${DEFAULT-VALUE}).")
-  long timeoutSeconds;
-
-  @Option(names = "--json", description = "Print the result as one JSON object instead of lines.")
-  boolean json;
+  @Mixin
+  JsonOutput output;
 
   @Spec
   CommandSpec spec;
@@ -102,11 +88,7 @@ final class LoadCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     LoadRun.Plan plan = plan();
-    GatewayClient.Token token = gateway.token(System.getenv());
-    String warning = gateway.clearTextWarning(token);
-    if (warning != null) {
-      System.err.println(warning);
-    }
+    GatewayClient.Token token = gateway.token(System.getenv(), System.err);
     ManagedChannel channel = gateway.channel(token)
         // Callbacks only count and release a permit: running them on the transport's threads saves a hand-off.
         .directExecutor()
@@ -119,11 +101,7 @@ final class LoadCommand implements Callable<Integer> {
         return 1;
       }
       LoadResult result = new LoadRun(plan).run(GatewayGrpc.newFutureStub(channel), System.err);
-      if (json) {
-        System.out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(result.json()));
-      } else {
-        result.lines().forEach(System.out::println);
-      }
+      output.print(result.json(), result.lines());
       return 0;
     } finally {
       channel.shutdown();
@@ -141,22 +119,21 @@ final class LoadCommand implements Callable<Integer> {
     if (amount.requests != null && amount.requests < 1) {
       throw usage("--requests must be at least 1, not " + amount.requests);
     }
-    if (timeoutSeconds < 1) {
-      throw usage("--timeout must be at least 1 second, not " + timeoutSeconds);
+    if (call.timeoutSeconds < 1) {
+      throw usage("--timeout must be at least 1 second, not " + call.timeoutSeconds);
     }
     try {
-      JsonNode parsed = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).readTree(args);
+      JsonNode parsed = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).readTree(call.args);
       if (parsed == null || !parsed.isObject()) {
         throw usage("the JSON argument must be an object of keyword arguments, such as '{\"seconds\": 0.2}',"
-            + " not " + args);
+            + " not " + call.args);
       }
     } catch (JsonProcessingException e) {
-      throw usage("the JSON argument is not valid JSON (" + e.getOriginalMessage() + "): " + args
+      throw usage("the JSON argument is not valid JSON (" + e.getOriginalMessage() + "): " + call.args
           + ". Quote it for the shell, e.g. '{\"seconds\": 0.2}'");
     }
-    ExecuteRequest request = ExecuteRequest.newBuilder().setTool(tool).setArgsJson(args).setPool(pool).build();
-    return new LoadRun.Plan(request, concurrency, rate, amount.requests == null ? 0 : amount.requests,
-        amount.duration, Duration.ofSeconds(timeoutSeconds));
+    return new LoadRun.Plan(call.request(), concurrency, rate, amount.requests == null ? 0 : amount.requests,
+        amount.duration, call.timeout());
   }
 
   private ParameterException usage(String message) {
