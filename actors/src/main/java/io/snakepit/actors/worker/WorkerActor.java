@@ -2,6 +2,7 @@ package io.snakepit.actors.worker;
 
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
+import akka.actor.typed.DispatcherSelector;
 import akka.actor.typed.PostStop;
 import akka.actor.typed.javadsl.AbstractBehavior;
 import akka.actor.typed.javadsl.ActorContext;
@@ -45,6 +46,9 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
@@ -122,7 +126,11 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
 
   private enum RecycleTick implements Command { INSTANCE }
 
+  private record Prepared(List<String> cgroups) implements Command {}
+
   private record Reserved(Throwable error) implements Command {}
+
+  private record Released(Throwable error, Runnable then) implements Command {}
 
   private record Journaled(Throwable error) implements Command {}
 
@@ -171,12 +179,12 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   private boolean recycleRequested;
   private boolean processGone;
   private boolean disposed;
-  /** The worker's cgroup when the JVM made one. */
-  private Cgroups.WorkerCgroup cgroup;
-  /** Its OCI bundle in runc mode. */
-  private RuncBundle bundle;
-  /** Where its limit hits are counted (its own cgroup, or runc's), when it has limits. */
-  private Cgroups.WorkerCgroup limited;
+  private boolean releasing;
+  private boolean shimExitedWhileReleasing;
+  /** How the pool's isolation mode contains it; chosen once. */
+  private final Containment containment;
+  /** Where blocking work runs (cgroupfs, runc, /proc): never the actor's thread nor the common pool. */
+  private final Executor blocking;
   /** Which limit it hit, once one was: it is then killed, and this is how it ended. */
   private String limitHit;
   /** The crash reason that goes with limitHit. */
@@ -205,66 +213,25 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     this.pool = pool;
     this.channels = channels;
     this.journal = journal;
-    List<String> cgroups;
-    try {
-      cgroups = contain();
-    } catch (RuntimeException e) {
-      context.getSelf().tell(new Refused(e));
-      return;
-    }
+    this.containment = Containment.of(launch);
+    this.blocking = context.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(BLOCKING_DISPATCHER));
+    context.pipeToSelf(CompletableFuture.supplyAsync(containment::prepare, blocking),
+        (cgroups, error) -> error == null ? new Prepared(cgroups) : new Refused(unwrap(error)));
+  }
+
+  /** The dispatcher for blocking work (reference.conf documents it). */
+  static final String BLOCKING_DISPATCHER = "snakepit.blocking-dispatcher";
+
+  private static RuntimeException unwrap(Throwable error) {
+    Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+    return cause instanceof RuntimeException r ? r : new IllegalStateException(cause.getMessage(), cause);
+  }
+
+  private Behavior<Command> onPrepared(Prepared msg) {
     // The reservation is durable before the process exists, so a crash at any later point leaves a trace.
-    context.pipeToSelf(journal.reserve(launch.nonce(), launch.workerId(), cgroups),
+    context.pipeToSelf(journal.reserve(launch.nonce(), launch.workerId(), msg.cgroups()),
         (done, error) -> new Reserved(error));
-  }
-
-  /** Makes what the pool's isolation mode needs before the spawn; returns the cgroups to journal. */
-  private List<String> contain() {
-    Isolation isolation = launch.settings().isolation();
-    switch (isolation.mode()) {
-      case SYSTEMD -> {
-        requireSystemd();
-        requireExecutable(isolation.systemdRun(), "systemd-run (package systemd)");
-        return List.of();
-      }
-      case RUNC -> {
-        requireExecutable(isolation.runc().binary(), "runc (e.g. apt-get install runc)");
-        bundle = RuncBundle.write(launch, launch.socket().getParent(), isolation.cgroupParent());
-        limited = isolation.limits().any() ? bundle.cgroup() : null;
-        return bundle.cgroup().recorded();
-      }
-      default -> {
-        if (!isolation.ownCgroup()) {
-          return List.of();
-        }
-        cgroup = Cgroups.create(Cgroups.Layout.detect(), isolation.cgroupParent(),
-            launch.instance() + "/" + launch.workerId() + "-" + launch.nonce(), isolation.limits());
-        limited = isolation.limits().any() ? cgroup : null;
-        return cgroup.recorded();
-      }
-    }
-  }
-
-  private static void requireSystemd() {
-    if (!java.nio.file.Files.isDirectory(java.nio.file.Path.of("/run/systemd/system"))) {
-      String init;
-      try {
-        init = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/1/comm")).trim();
-      } catch (java.io.IOException e) {
-        init = "unknown";
-      }
-      throw new IllegalStateException("isolation mode 'systemd' needs systemd as PID 1 (a transient scope per"
-          + " worker, through systemd-run), but PID 1 here is '" + init + "' and /run/systemd/system does not exist."
-          + " Use isolation mode 'cgroup' for the same containment (a cgroup per worker, cgroup.kill, limits)"
-          + " without systemd");
-    }
-  }
-
-  private static void requireExecutable(String program, String what) {
-    if (HostSupport.onPath(program).isEmpty()) {
-      throw new IllegalStateException("'" + program + "' is not " + (program.contains("/") ? "an executable file"
-          : "on PATH") + ": the isolation mode needs " + what + ". Install it, or set its path in"
-          + " snakepit.pool-defaults.isolation");
-    }
+    return this;
   }
 
   private Behavior<Command> onRefused(Refused msg) {
@@ -277,7 +244,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   /** A limit was reached: the worker is killed (its state is unknown) and its end says which limit. */
   private Behavior<Command> onLimitTick() {
     if (limitHit == null && exitStatus == null) {
-      limitHit = limitVerdict(limited.counters());
+      limitHit = limitVerdict(containment.limited().orElseThrow().counters());
       if (limitHit != null) {
         context.getLog().warn("worker {}: {}; killing it", launch.workerId(), limitHit);
         send("KILL");
@@ -303,31 +270,26 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     return null;
   }
 
-  /** After the tree is gone: the cgroup is removed, runc forgets the container. */
-  private void releaseContainment() {
-    if (cgroup != null) {
-      try {
-        cgroup.kill();
-        cgroup.remove(Duration.ofSeconds(5));
-      } catch (Cgroups.CgroupException e) {
-        context.getLog().error("worker {}: {}", launch.workerId(), e.getMessage());
-      }
-      cgroup = null;
+  /**
+   * After the tree is gone: the containment is released on the blocking dispatcher (cgroup removal waits for the
+   * kernel, runc deletes its state), and {@code then} runs on the actor once it is done.
+   */
+  private void release(Runnable then) {
+    releasing = true;
+    context.pipeToSelf(CompletableFuture.runAsync(containment::release, blocking),
+        (done, error) -> new Released(error, then));
+  }
+
+  private Behavior<Command> onReleased(Released msg) {
+    if (msg.error() != null) {
+      context.getLog().error("worker {}: {}", launch.workerId(), unwrap(msg.error()).getMessage());
     }
-    if (bundle != null) {
-      RuncBundle b = bundle;
-      bundle = null;
-      java.util.concurrent.CompletableFuture.runAsync(() -> {
-        b.delete();
-        try {
-          b.cgroup().kill();
-          b.cgroup().remove(Duration.ofSeconds(5));
-        } catch (Cgroups.CgroupException e) {
-          org.slf4j.LoggerFactory.getLogger(WorkerActor.class).error("worker {}: {}", launch.workerId(),
-              e.getMessage());
-        }
-      });
+    releasing = false;
+    msg.then().run();
+    if (shimExitedWhileReleasing) {
+      return shimGone();
     }
+    return processGone && disposed ? Behaviors.stopped() : this;
   }
 
   private Behavior<Command> onReserved(Reserved msg) {
@@ -343,7 +305,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       return Behaviors.stopped();
     }
     FaultInjection.haltIfAsked("after-reserve");
-    NuProcessBuilder builder = new NuProcessBuilder(launch.command(cgroup, bundle), launch.environment());
+    NuProcessBuilder builder = new NuProcessBuilder(launch.command(containment), launch.environment());
     builder.setProcessListener(new ShimHandler(context.getSelf()));
     process = builder.start();
     int pid = process == null ? 0 : process.getPID();
@@ -353,7 +315,7 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
       context.getSelf().tell(new ShimExited(Integer.MIN_VALUE));
     }
     timers.startSingleTimer(StartDeadline.INSTANCE, launch.settings().startTimeout());
-    if (limited != null) {
+    if (containment.limited().isPresent()) {
       timers.startTimerWithFixedDelay(LimitTick.INSTANCE, LIMIT_CHECK);
     }
     context.getLog().debug("worker {} starting: shim pid {}", launch.workerId(), pid);
@@ -363,7 +325,9 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
   @Override
   public Receive<Command> createReceive() {
     return newReceiveBuilder()
+        .onMessage(Prepared.class, this::onPrepared)
         .onMessage(Reserved.class, this::onReserved)
+        .onMessage(Released.class, this::onReleased)
         .onMessage(Refused.class, this::onRefused)
         .onMessageEquals(LimitTick.INSTANCE, this::onLimitTick)
         .onMessage(Journaled.class, this::onJournaled)
@@ -662,15 +626,16 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     } else if (event instanceof ShimEvent.Exit exit) {
       crashReason = reason(exit.status());
       String status = exit.status().describe();
-      if (limited != null && limitHit == null) {
-        limitHit = limitVerdict(limited.counters());
+      if (containment.limited().isPresent() && limitHit == null) {
+        limitHit = limitVerdict(containment.limited().get().counters());
       }
       if (limitHit != null) {
         crashReason = limitReason;
       }
       timers.cancel(LimitTick.INSTANCE);
-      releaseContainment();
-      onExitReported(limitHit == null ? status : limitHit + " (" + status + ")");
+      String ended = limitHit == null ? status : limitHit + " (" + status + ")";
+      exitStatus = ended;
+      release(() -> onExitReported(ended));
     } else if (event instanceof ShimEvent.Unknown unknown) {
       context.getLog().warn("worker {}: unexpected line from the shim: {}", launch.workerId(), unknown.line());
     }
@@ -773,17 +738,28 @@ public final class WorkerActor extends AbstractBehavior<WorkerActor.Command> {
     if (exitStatus == null) {
       // No EXIT line: the shim itself was killed, so nothing took its tree down. Do it here.
       List<Integer> killed = SessionSweep.killSession(shim.pid(), shim.startTime());
-      releaseContainment(); // cgroup.kill: also what left the session
       exitStatus = "its shim (pid " + shim.pid() + ") died unexpectedly (NuProcess exit code "
           + msg.nuProcessCode() + ")";
-      if (process != null) {
-        journal.exited(launch.nonce(), exitStatus + "; the rest of its tree was killed");
-      }
       context.getLog().warn("worker {}: {}; killed the rest of its tree: {}", launch.workerId(), exitStatus, killed);
-      if (phase != Phase.STARTING) {
-        report(new Exited(launch.workerId(), exitStatus, phase == Phase.STOPPING, duringCall(), failInFlight()));
-      }
+      release(() -> { // cgroup.kill: also what left the session
+        if (process != null) {
+          journal.exited(launch.nonce(), exitStatus + "; the rest of its tree was killed");
+        }
+        if (phase != Phase.STARTING) {
+          report(new Exited(launch.workerId(), exitStatus, phase == Phase.STOPPING, duringCall(), failInFlight()));
+        }
+        shimExitedWhileReleasing = true;
+      });
+      return this;
     }
+    if (releasing) {
+      shimExitedWhileReleasing = true; // the exit is reported once the release is done
+      return this;
+    }
+    return shimGone();
+  }
+
+  private Behavior<Command> shimGone() {
     processGone = true;
     if (phase == Phase.STARTING) {
       report(new StartFailed(launch.workerId(), startError()));
