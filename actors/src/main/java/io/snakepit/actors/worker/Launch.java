@@ -38,7 +38,7 @@ public record Launch(Path shim, Path workerPackage, Path socket, String instance
   public static final String NONCE_VARIABLE = Reaper.NONCE_VARIABLE;
   public static final String WORKER_VARIABLE = "SNAKEPIT_WORKER_ID";
 
-  /** The shim's command line, which starts Python with the worker's arguments, contained as {@code containment} says. */
+  /** The shim's command line: Python with the worker's arguments, contained as {@code containment} says. */
   List<String> command(Containment containment) {
     List<String> cmd = new ArrayList<>();
     cmd.add(shim.toString());
