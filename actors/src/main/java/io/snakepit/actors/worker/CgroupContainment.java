@@ -40,11 +40,6 @@ final class CgroupContainment implements Containment {
   }
 
   @Override
-  public List<String> wrap(List<String> python) {
-    return python;
-  }
-
-  @Override
   public Optional<Cgroups.WorkerCgroup> limited() {
     return launch.settings().isolation().limits().any() ? Optional.ofNullable(cgroup) : Optional.empty();
   }

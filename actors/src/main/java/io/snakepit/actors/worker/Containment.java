@@ -19,13 +19,17 @@ interface Containment {
    * @return the cgroup directories to journal with the reservation
    * @throws RuntimeException naming what the host lacks and how to get it
    */
-  List<String> prepare();
+  default List<String> prepare() {
+    return List.of();
+  }
 
   /** The shim's options for this worker, before its {@code --}. */
   List<String> shimOptions();
 
-  /** What the shim runs, given Python and the worker's arguments. */
-  List<String> wrap(List<String> python);
+  /** What the shim runs, given Python and the worker's arguments: by default Python itself, as the shim's child. */
+  default List<String> wrap(List<String> python) {
+    return python;
+  }
 
   /** The cgroup whose counters say whether a limit was hit, when the worker has limits. */
   default Optional<Cgroups.WorkerCgroup> limited() {

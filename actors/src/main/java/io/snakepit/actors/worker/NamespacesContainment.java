@@ -33,11 +33,6 @@ final class NamespacesContainment implements Containment {
   }
 
   @Override
-  public List<String> wrap(List<String> python) {
-    return python;
-  }
-
-  @Override
   public Optional<Cgroups.WorkerCgroup> limited() {
     return base.limited();
   }

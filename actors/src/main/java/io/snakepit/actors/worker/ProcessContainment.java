@@ -2,8 +2,11 @@ package io.snakepit.actors.worker;
 
 import java.util.List;
 
-/** Process mode: the shim alone (its session, process group and subreaper) and the pool's rlimits. */
-final class ProcessContainment implements Containment {
+/**
+ * Process mode: the shim alone (its session, process group and subreaper) and the pool's rlimits. Systemd mode builds
+ * on it.
+ */
+class ProcessContainment implements Containment {
   private final Isolation isolation;
 
   ProcessContainment(Isolation isolation) {
@@ -11,17 +14,7 @@ final class ProcessContainment implements Containment {
   }
 
   @Override
-  public List<String> prepare() {
-    return List.of();
-  }
-
-  @Override
   public List<String> shimOptions() {
     return Containment.rlimitOptions(isolation);
-  }
-
-  @Override
-  public List<String> wrap(List<String> python) {
-    return python;
   }
 }

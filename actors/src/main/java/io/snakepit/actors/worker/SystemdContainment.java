@@ -11,10 +11,12 @@ import java.util.List;
  * Systemd mode: systemd-run makes a transient scope for the worker, then executes Python itself, so Python stays the
  * shim's child. The scope's cgroup is killed as a whole (KillMode=control-group) and carries the limits.
  */
-final class SystemdContainment implements Containment {
+final class SystemdContainment extends ProcessContainment {
   private final Launch launch;
 
+  /** The shim's options are process mode's (rlimits); systemd-run comes between the shim and Python. */
   SystemdContainment(Launch launch) {
+    super(launch.settings().isolation());
     this.launch = launch;
   }
 
@@ -23,11 +25,6 @@ final class SystemdContainment implements Containment {
     requireSystemd();
     Containment.requireExecutable(launch.settings().isolation().systemdRun(), "systemd-run (package systemd)");
     return List.of();
-  }
-
-  @Override
-  public List<String> shimOptions() {
-    return Containment.rlimitOptions(launch.settings().isolation());
   }
 
   @Override
