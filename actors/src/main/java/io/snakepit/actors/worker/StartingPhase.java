@@ -112,8 +112,7 @@ final class StartingPhase {
     WorkerIdentity ready = ((ShimEvent.Ready) msg.event()).identity();
     w.identity = ready;
     FaultInjection.haltIfAsked("before-spawned-write");
-    SpawnedWorker spawned = new SpawnedWorker(ready.shimPid(), ready.shimStartTime(), ready.pid(), ready.pgid(),
-        ready.startTime(), ready.bootId(), w.launch.socket().toString(), "");
+    SpawnedWorker spawned = new SpawnedWorker(ready, w.launch.socket().toString());
     // Routable only once its identity is durable: a JVM that dies now leaves a journal that names this tree.
     w.context.pipeToSelf(w.journal.spawned(w.launch.nonce(), spawned), (done, error) -> new Journaled(error));
     return Behaviors.same();
