@@ -23,6 +23,7 @@ import io.snakepit.actors.supervision.Restart;
 import io.snakepit.actors.supervision.ShutdownSpec;
 import io.snakepit.actors.supervision.Strategy;
 import io.snakepit.actors.supervision.Supervisor;
+import io.snakepit.actors.worker.StopTimeline;
 import io.snakepit.actors.worker.WorkerActor;
 import io.snakepit.actors.pool.PoolRuntime;
 import io.snakepit.actors.pool.PoolSettings;
@@ -202,16 +203,16 @@ public final class Snakepit implements Extension {
    * the actor is stopped outright (its shim then takes the tree down on stdin EOF).
    */
   private ChildSpec<Supervisor.Command> poolSupervisor(PoolSettings s, PoolRuntime runtime, PoolLink link) {
-    Duration workerShutdown = s.worker().shimGrace().plusSeconds(5);
+    StopTimeline stop = StopTimeline.of(s.worker());
     ChildSpec<PoolActor.Command> coordinator = ChildSpec.worker("coordinator",
             () -> PoolActor.create(s, runtime, link))
-        .withShutdown(ShutdownSpec.timeout(workerShutdown.plusSeconds(5)))
+        .withShutdown(ShutdownSpec.timeout(stop.poolShutdown()))
         .withStopMessage(PoolActor.Stop.INSTANCE);
     ChildSpec<WorkerActor.Command> worker = ChildSpec.template("worker", PoolActor.WorkerStart.class,
             (PoolActor.WorkerStart start) -> WorkerActor.create(start.launch(), start.events(),
                 socket -> runtime.channels().apply(socket, s.worker().maxMessageSize()), runtime.journal()))
         .withRestart(Restart.TEMPORARY)
-        .withShutdown(ShutdownSpec.timeout(workerShutdown))
+        .withShutdown(ShutdownSpec.timeout(stop.workerShutdown()))
         .withStopMessage(WorkerActor.Stop.INSTANCE);
     ChildSpec<Supervisor.Command> workers = ChildSpec.supervisor("workers", () -> Behaviors.setup(ctx -> {
       link.workersUp(ctx.getSelf());

@@ -18,6 +18,7 @@ import io.snakepit.persistence.WorkerSettled;
 import io.snakepit.shim.BootId;
 import io.snakepit.shim.Cgroups;
 import io.snakepit.shim.ProcStat;
+import io.snakepit.shim.WorkerIdentity;
 import io.snakepit.testing.NodeProcess;
 import io.snakepit.testing.Procs;
 import io.snakepit.testing.TestNodes;
@@ -90,7 +91,7 @@ class RegistryIT {
       }
     }
     List<String> lastFound = withRegistry(overrides, r -> await(r.client().open()).stream()
-        .filter(e -> e.spawned() != null).map(e -> Integer.toString(e.spawned().pid())).toList());
+        .filter(e -> e.spawned() != null).map(e -> Integer.toString(e.spawned().identity().pid())).toList());
     withRegistry(overrides, r -> await(r.settle(false)));
     int found = 0;
     for (int i = 0; i < trials; i++) {
@@ -162,7 +163,8 @@ class RegistryIT {
 
   private static void journal(Registry r, String nonce, String bootId, int pid, long startTime) {
     await(r.client().reserve(nonce, "test-" + nonce, "earlier", bootId));
-    await(r.client().spawned(nonce, new SpawnedWorker(pid, startTime, pid, pid, startTime, bootId, "/nowhere", "")));
+    await(r.client().spawned(nonce, new SpawnedWorker(
+        new WorkerIdentity(pid, pid, startTime, bootId, pid, startTime), "/nowhere")));
   }
 
   @Test

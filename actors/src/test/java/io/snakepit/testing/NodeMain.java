@@ -40,7 +40,7 @@ public final class NodeMain {
     if (report != null) {
       for (SettlementReport.Row row : report.rows()) {
         System.out.println("settled " + row.entry().nonce() + " "
-            + (row.entry().spawned() == null ? "-" : row.entry().spawned().pid()) + " " + row.how() + " "
+            + (row.entry().spawned() == null ? "-" : row.entry().spawned().identity().pid()) + " " + row.how() + " "
             + row.processes().size());
       }
       System.out.println("summary " + report.summary());

@@ -10,6 +10,7 @@ import io.snakepit.persistence.SettlementReport;
 import io.snakepit.persistence.SpawnedWorker;
 import io.snakepit.shim.BootId;
 import io.snakepit.shim.ProcStat;
+import io.snakepit.shim.WorkerIdentity;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -136,8 +137,8 @@ final class SettlementBench implements Bench {
       for (int i = 0; i < orphans.size(); i++) {
         ProcessTree.Proc p = orphans.get(i);
         String nonce = nonces.get(i);
-        SpawnedWorker spawned = new SpawnedWorker(p.pid(), p.startTime(), p.pid(), p.pid(), p.startTime(), boot,
-            "/nowhere", "");
+        SpawnedWorker spawned = new SpawnedWorker(
+            new WorkerIdentity(p.pid(), p.pid(), p.startTime(), boot, p.pid(), p.startTime()), "/nowhere");
         writes.add(registry.client().reserve(nonce, "orphan-" + i, "dead-jvm", boot)
             .thenCompose(done -> registry.client().spawned(nonce, spawned)).toCompletableFuture());
       }

@@ -186,8 +186,8 @@ public final class Reaper {
     SpawnedWorker s = entry.spawned();
     Map<Integer, Long> recorded = new LinkedHashMap<>();
     if (s != null) {
-      recorded.put(s.pid(), s.startTime());
-      recorded.put(s.shimPid(), s.shimStartTime());
+      recorded.put(s.identity().pid(), s.identity().startTime());
+      recorded.put(s.identity().shimPid(), s.identity().shimStartTime());
       for (Map.Entry<Integer, Long> r : recorded.entrySet()) {
         ProcStat.read(r.getKey()).filter(p -> p.state() != 'Z').ifPresent(p -> {
           if (p.startTime() != r.getValue() || !carriesMarker(p.pid(), entry.nonce())) {
@@ -203,7 +203,7 @@ public final class Reaper {
       // than its shim; processes of a reserved-only entry are known by the nonce alone (the crash came before their
       // identity was written).
       boolean recordedImpostor = recorded.containsKey(p.pid()) && recorded.get(p.pid()) != p.startTime();
-      if (!recordedImpostor && (s == null || p.startTime() >= s.shimStartTime())) {
+      if (!recordedImpostor && (s == null || p.startTime() >= s.identity().shimStartTime())) {
         pin(p, entry.nonce()).ifPresent(plan.targets::add);
       }
     }

@@ -82,7 +82,7 @@ public record SettlementReport(List<Row> rows, boolean dryRun, Duration took, bo
         "RESULT", "DETAIL"));
     for (Row r : rows) {
       RegistryEntry e = r.entry();
-      String pid = e.spawned() == null ? "-" : Integer.toString(e.spawned().pid());
+      String pid = e.spawned() == null ? "-" : Integer.toString(e.spawned().identity().pid());
       String result = r.how() == null ? "left open (watched)"
           : (dryRun ? "would be " : "") + r.how().description();
       b.append(String.format("%-18s %-22s %-8s %-8s %-26s %-24s %s%n", e.nonce(), e.workerId(), pid,

@@ -3,7 +3,6 @@ package io.snakepit.actors.worker;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import io.snakepit.shim.Cgroups;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -117,37 +116,6 @@ public record Isolation(Mode mode, Network network, Cgroups.Limits limits, Map<S
     }
     return new Isolation(mode, network, limits, Map.copyOf(rlimits), c.getString("cgroup.parent"), runc,
         c.getString("systemd.run"));
-  }
-
-  /** Whether the worker gets a cgroup the JVM makes itself (runc and systemd make their own). */
-  public boolean ownCgroup() {
-    return mode == Mode.CGROUP || (mode == Mode.NAMESPACES && limits.any());
-  }
-
-  /** The shim's options for this isolation, before its {@code --}. */
-  public List<String> shimOptions(Cgroups.WorkerCgroup cgroup) {
-    List<String> opts = new ArrayList<>();
-    if (mode != Mode.RUNC) { // runc sets the container's rlimits itself, from the bundle
-      rlimits.forEach((name, value) -> {
-        opts.add("--rlimit");
-        opts.add(name + "=" + value);
-      });
-    }
-    if (cgroup != null) {
-      for (java.nio.file.Path dir : cgroup.dirs()) {
-        opts.add("--cgroup");
-        opts.add(dir.toString());
-      }
-      if (cgroup.unified() != null) {
-        opts.add("--kill-cgroup");
-        opts.add(cgroup.unified().toString());
-      }
-    }
-    if (mode == Mode.NAMESPACES) {
-      opts.add("--unshare");
-      opts.add(network == Network.NONE ? "pid,ipc,mount,net" : "pid,ipc,mount");
-    }
-    return opts;
   }
 
   private static long bytesOrOff(Config c, String path) {

@@ -1,7 +1,6 @@
 package io.snakepit.actors.worker;
 
 import io.snakepit.persistence.Reaper;
-import io.snakepit.shim.Cgroups;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -39,31 +38,15 @@ public record Launch(Path shim, Path workerPackage, Path socket, String instance
   public static final String NONCE_VARIABLE = Reaper.NONCE_VARIABLE;
   public static final String WORKER_VARIABLE = "SNAKEPIT_WORKER_ID";
 
-  /**
-   * The shim's command line, which starts Python with the worker's arguments, contained as the pool's isolation says.
-   *
-   * @param cgroup the worker's cgroup when the JVM made one (cgroup mode, namespaces with limits), else null
-   * @param bundle the worker's OCI bundle in runc mode, else null
-   */
-  public List<String> command(Cgroups.WorkerCgroup cgroup, RuncBundle bundle) {
-    Isolation isolation = settings.isolation();
+  /** The shim's command line: Python with the worker's arguments, contained as {@code containment} says. */
+  List<String> command(Containment containment) {
     List<String> cmd = new ArrayList<>();
     cmd.add(shim.toString());
     cmd.add("--grace-ms"); // what EOF on the shim's stdin gets: the JVM is gone
     cmd.add(Long.toString(settings.lifelineGrace().toMillis()));
-    cmd.addAll(isolation.shimOptions(cgroup));
-    if (bundle != null) {
-      cmd.addAll(bundle.killOptions());
-    }
+    cmd.addAll(containment.shimOptions());
     cmd.add("--");
-    switch (isolation.mode()) {
-      case RUNC -> cmd.addAll(bundle.runCommand());
-      case SYSTEMD -> {
-        cmd.addAll(systemdRunPrefix());
-        cmd.addAll(pythonCommand());
-      }
-      default -> cmd.addAll(pythonCommand());
-    }
+    cmd.addAll(containment.wrap(pythonCommand()));
     return cmd;
   }
 
@@ -83,35 +66,6 @@ public record Launch(Path shim, Path workerPackage, Path socket, String instance
     cmd.add(Double.toString(settings.stopGrace().toMillis() / 1000.0));
     cmd.add("--max-message-size");
     cmd.add(Integer.toString(settings.maxMessageSize()));
-    return cmd;
-  }
-
-  /** The transient unit of a worker in systemd mode. */
-  public String systemdUnit() {
-    return "snakepit-" + (instance + "-" + workerId + "-" + nonce).replaceAll("[^A-Za-z0-9_.-]", "_") + ".scope";
-  }
-
-  /**
-   * systemd mode: systemd-run makes a transient scope for the worker, then executes Python itself, so Python stays
-   * the shim's child. The scope's cgroup is killed as a whole (KillMode=control-group) and carries the limits.
-   */
-  public List<String> systemdRunPrefix() {
-    Isolation isolation = settings.isolation();
-    Cgroups.Limits limits = isolation.limits();
-    List<String> cmd = new ArrayList<>(List.of(isolation.systemdRun(), "--scope", "--quiet", "--collect",
-        "--unit=" + systemdUnit(), "--property=KillMode=control-group",
-        "--description=snakepit worker " + workerId + " of instance " + instance));
-    if (limits.memoryBytes() > 0) {
-      cmd.add("--property=MemoryMax=" + limits.memoryBytes());
-      cmd.add("--property=MemorySwapMax=0");
-    }
-    if (limits.pids() > 0) {
-      cmd.add("--property=TasksMax=" + limits.pids());
-    }
-    if (limits.cpus() > 0) {
-      cmd.add("--property=CPUQuota=" + Math.round(limits.cpus() * 100) + "%");
-    }
-    cmd.add("--");
     return cmd;
   }
 

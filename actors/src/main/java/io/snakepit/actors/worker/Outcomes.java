@@ -6,6 +6,8 @@ import io.snakepit.PythonException;
 import io.snakepit.Result;
 import io.snakepit.SnakepitException;
 import io.snakepit.UnknownToolException;
+import io.snakepit.WorkerCallException;
+import io.snakepit.proto.ExecuteResponse;
 import io.snakepit.proto.PythonError;
 import io.snakepit.proto.Value;
 
@@ -33,5 +35,21 @@ public final class Outcomes {
       case MESSAGE_TOO_LARGE -> new MessageTooLargeException(error.getMessage());
       default -> PythonException.of(error.getType(), error.getMessage(), error.getTraceback());
     };
+  }
+
+  /** Completes {@code job}'s stage with the worker's last response: its error, its result, or a stream's end. */
+  static void complete(Job job, ExecuteResponse last) {
+    String tool = job.request().getTool();
+    if (last != null && last.hasError()) {
+      job.fail(toException(tool, last.getError()));
+    } else if (job instanceof Job.Unary unary) {
+      if (last == null || !last.hasValue()) {
+        unary.promise().completeExceptionally(new WorkerCallException("worker returned no result for " + tool, null));
+      } else {
+        unary.promise().complete(toResult(last.getValue()));
+      }
+    } else if (job instanceof Job.Stream stream) {
+      stream.promise().complete(null);
+    }
   }
 }

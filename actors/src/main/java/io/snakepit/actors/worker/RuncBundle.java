@@ -68,11 +68,6 @@ public record RuncBundle(Path dir, String containerId, Path stateRoot, String bi
         containerId);
   }
 
-  /** The shim's options that kill the container's cgroup2 cgroup on teardown (when runc made one there). */
-  public List<String> killOptions() {
-    return cgroup.unified() == null ? List.of() : List.of("--kill-cgroup", cgroup.unified().toString());
-  }
-
   /**
    * The cgroup runc makes at {@code cgroupsPath}: in cgroup2, and in every v1 hierarchy, one directory per mount (cpu
    * and cpuacct may share one).

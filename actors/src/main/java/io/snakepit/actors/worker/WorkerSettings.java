@@ -80,9 +80,4 @@ public record WorkerSettings(String python, String adapter, List<String> pythonP
     }
     return List.copyOf(names);
   }
-
-  /** The shim's grace before SIGKILL: the worker's own graceful stop plus its hard deadline. */
-  public Duration shimGrace() {
-    return stopGrace.plusMillis(1500);
-  }
 }

@@ -33,7 +33,7 @@ class LaunchTest {
   @Test
   void systemdModeRunsPythonThroughSystemdRunInATransientScopeWithTheLimitsAsProperties(@TempDir Path run) {
     Launch l = launch("mode = systemd, limits { memory = 256MiB, pids = 64, cpu = 0.5 }", run);
-    List<String> cmd = l.command(null, null);
+    List<String> cmd = l.command(Containment.of(l));
     int dashes = cmd.indexOf("--");
     assertEquals(List.of("/opt/shim", "--grace-ms", "0"), cmd.subList(0, dashes)); // lifeline-grace: SIGKILL at once
     List<String> program = cmd.subList(dashes + 1, cmd.size());
@@ -53,7 +53,7 @@ class LaunchTest {
   @Test
   void rlimitsAndNamespacesBecomeShimOptions(@TempDir Path run) {
     Launch l = launch("mode = namespaces, network = none, rlimits { open-files = 256, address-space = 1GiB }", run);
-    List<String> cmd = l.command(null, null);
+    List<String> cmd = l.command(Containment.of(l));
     List<String> options = new ArrayList<>(cmd.subList(3, cmd.indexOf("--")));
     assertTrue(options.containsAll(List.of("--rlimit", "nofile=256", "as=1073741824", "--unshare",
         "pid,ipc,mount,net")), options.toString());

@@ -1,0 +1,180 @@
+package io.snakepit.actors.worker;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.javadsl.Behaviors;
+import io.snakepit.actors.worker.WorkerActor.CallFinished;
+import io.snakepit.actors.worker.WorkerActor.CancelCall;
+import io.snakepit.actors.worker.WorkerActor.Command;
+import io.snakepit.actors.worker.WorkerActor.Dispose;
+import io.snakepit.actors.worker.WorkerActor.Execute;
+import io.snakepit.actors.worker.WorkerActor.ExitOverdue;
+import io.snakepit.actors.worker.WorkerActor.FromShim;
+import io.snakepit.actors.worker.WorkerActor.HealthTick;
+import io.snakepit.actors.worker.WorkerActor.LimitTick;
+import io.snakepit.actors.worker.WorkerActor.PingAnswered;
+import io.snakepit.actors.worker.WorkerActor.Prepared;
+import io.snakepit.actors.worker.WorkerActor.RecycleTick;
+import io.snakepit.actors.worker.WorkerActor.Refused;
+import io.snakepit.actors.worker.WorkerActor.Reserved;
+import io.snakepit.actors.worker.WorkerActor.ShimExited;
+import io.snakepit.actors.worker.WorkerActor.Stop;
+import io.snakepit.actors.worker.WorkerActor.StopDeadline;
+import io.snakepit.actors.worker.WorkerActor.TransportGraceOver;
+
+/**
+ * A worker that serves: {@code ready} (calls, pings, recycling) and {@code stopping} (the calls in flight finish
+ * within the stop grace while the shim takes the tree down; new calls go back to the pool).
+ */
+final class ServingPhase {
+  private final Worker w;
+
+  ServingPhase(Worker worker) {
+    this.w = worker;
+  }
+
+  /** Serving calls, pinged, watched for recycling. */
+  Behavior<Command> ready() {
+    return w.receive()
+        .onMessage(Execute.class, this::onExecute)
+        .onMessage(CallFinished.class, msg -> onCallFinished(msg, true))
+        .onMessage(TransportGraceOver.class, msg -> onTransportGraceOver(msg, true))
+        .onMessage(CancelCall.class, this::onCancelCall)
+        .onMessageEquals(HealthTick.INSTANCE, this::onHealthTick)
+        .onMessage(PingAnswered.class, this::onPingAnswered)
+        .onMessageEquals(RecycleTick.INSTANCE, this::onRecycleTick)
+        .onMessageEquals(LimitTick.INSTANCE, w::onLimitTick)
+        .onMessage(FromShim.class, msg -> w.onShimEvent(msg, status -> w.ending.reportExit(status, false)))
+        .onMessage(ShimExited.class, msg -> w.ending.onShimDied(msg, status -> w.ending.reportExit(status, false)))
+        .onMessageEquals(Stop.INSTANCE, this::onStop)
+        .onMessageEquals(Dispose.INSTANCE, w::holdDispose)
+        .build();
+  }
+
+  /** Told to stop: calls in flight finish within the stop grace, then the shim takes the tree down. */
+  private Behavior<Command> stopping() {
+    return w.receive()
+        .onMessage(Prepared.class, w.starting::onPrepared)
+        .onMessage(Refused.class, w.starting::onRefused)
+        .onMessage(Reserved.class, msg -> msg.error() != null ? w.starting.reserveFailed(msg)
+            : w.ending.neverSpawned())
+        .onMessage(Execute.class, w::bounce)
+        .onMessage(CallFinished.class, msg -> onCallFinished(msg, false))
+        .onMessage(TransportGraceOver.class, msg -> onTransportGraceOver(msg, false))
+        .onMessage(CancelCall.class, this::onCancelCall)
+        .onMessageEquals(LimitTick.INSTANCE, w::onLimitTick)
+        .onMessage(FromShim.class, msg -> w.onShimEvent(msg, status -> w.ending.reportExit(status, true)))
+        .onMessage(ShimExited.class, msg -> w.ending.onShimDied(msg, status -> w.ending.reportExit(status, true)))
+        .onMessageEquals(StopDeadline.INSTANCE, w.ending::onStopDeadline)
+        .onMessageEquals(ExitOverdue.INSTANCE, w.ending::exitOverdue)
+        .onMessageEquals(Dispose.INSTANCE, w::holdDispose)
+        .build();
+  }
+
+  /** From starting or ready. */
+  Behavior<Command> onStop() {
+    w.timers.cancel(HealthTick.INSTANCE);
+    w.timers.cancel(RecycleTick.INSTANCE);
+    if (w.shim != null) {
+      // Stdin stays open: EOF means the JVM is gone, and would cut the grace to lifeline-grace.
+      w.shim.send("STOP " + w.timeline.shimGrace().toMillis());
+      w.timers.startSingleTimer(StopDeadline.INSTANCE, w.timeline.killShimAfter());
+    } // else still reserving: the reservation's end finds it stopping and spawns nothing
+    return stopping();
+  }
+
+  private Behavior<Command> onExecute(Execute msg) {
+    Job job = msg.job();
+    long remaining = w.calls.remainingNanos(job, System.nanoTime());
+    if (remaining <= 0) {
+      job.fail(w.calls.timedOut(job));
+    }
+    if (job.isDone()) {
+      w.pool.tell(new WorkerActor.Idle(w.id, false));
+      return Behaviors.same();
+    }
+    long callId = w.calls.add(job);
+    ActorRef<Command> self = w.context.getSelf();
+    // Cancelling the caller's stage cancels the gRPC call, which the tool sees as current_call().cancelled().
+    job.promise().whenComplete((value, error) -> {
+      if (job.promise().isCancelled()) {
+        self.tell(new CancelCall(callId));
+      }
+    });
+    w.channel.execute(job, callId, remaining, (last, error) -> self.tell(new CallFinished(callId, last, error)));
+    return Behaviors.same();
+  }
+
+  private Behavior<Command> onCallFinished(CallFinished msg, boolean serving) {
+    w.channel.forget(msg.callId());
+    InFlightCalls.Ended ended = w.calls.finish(msg.callId(), msg.last(), msg.error());
+    if (ended != null) {
+      callEnded(ended, serving);
+    } else if (w.calls.isHeld(msg.callId())) {
+      w.timers.startSingleTimer(msg.callId(), new TransportGraceOver(msg.callId()), StopTimeline.TRANSPORT_GRACE);
+    }
+    return Behaviors.same();
+  }
+
+  private Behavior<Command> onTransportGraceOver(TransportGraceOver msg, boolean serving) {
+    InFlightCalls.Ended ended = w.calls.graceOver(msg.callId());
+    if (ended != null) {
+      callEnded(ended, serving);
+    }
+    return Behaviors.same();
+  }
+
+  /**
+   * A call ended (any way). While serving, the pool hears first that the worker is free (and whether it is due for
+   * recycling), then the caller its outcome: a caller's next call then finds the worker free (its session's worker,
+   * a closed circuit).
+   */
+  private void callEnded(InFlightCalls.Ended ended, boolean serving) {
+    if (serving) {
+      w.upkeep.callDone().ifPresent(this::recycleDue);
+      w.pool.tell(new WorkerActor.Idle(w.id, ended.failed()));
+    }
+    ended.settle().run();
+  }
+
+  private Behavior<Command> onCancelCall(CancelCall msg) {
+    w.channel.cancel(msg.callId());
+    return Behaviors.same();
+  }
+
+  private Behavior<Command> onHealthTick() {
+    if (w.upkeep.startPing()) {
+      ActorRef<Command> self = w.context.getSelf();
+      w.channel.ping(w.launch.settings().health().timeout(), (ok, why) -> self.tell(new PingAnswered(ok, why)));
+    }
+    return Behaviors.same();
+  }
+
+  private Behavior<Command> onPingAnswered(PingAnswered msg) {
+    boolean kill = w.upkeep.pingAnswered(msg.ok());
+    if (msg.ok()) {
+      return Behaviors.same();
+    }
+    WorkerSettings.Health health = w.launch.settings().health();
+    int missed = w.upkeep.pingsMissed();
+    w.context.getLog().warn("worker {} missed a ping ({} of {} in a row): {}", w.id, missed, health.maxMissed(),
+        msg.why());
+    if (kill) {
+      w.context.getLog().error("worker {} missed {} pings in a row: killing it; the pool replaces it", w.id, missed);
+      w.diagnosis.stderr("snakepit: killed after " + missed + " missed pings (health.timeout "
+          + health.timeout().toMillis() + " ms)");
+      w.shim.send("KILL");
+    }
+    return Behaviors.same();
+  }
+
+  private Behavior<Command> onRecycleTick() {
+    w.upkeep.tick(System.nanoTime()).ifPresent(this::recycleDue);
+    return Behaviors.same();
+  }
+
+  private void recycleDue(String reason) {
+    w.context.getLog().info("worker {} is due for replacement: {}", w.id, reason);
+    w.pool.tell(new WorkerActor.RecycleDue(w.id, reason));
+  }
+}

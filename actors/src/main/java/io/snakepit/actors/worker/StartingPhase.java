@@ -1,0 +1,164 @@
+package io.snakepit.actors.worker;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.javadsl.Behaviors;
+import io.snakepit.WorkerCallException;
+import io.snakepit.WorkerStartException;
+import io.snakepit.actors.worker.WorkerActor.Command;
+import io.snakepit.actors.worker.WorkerActor.Dispose;
+import io.snakepit.actors.worker.WorkerActor.Execute;
+import io.snakepit.actors.worker.WorkerActor.FromShim;
+import io.snakepit.actors.worker.WorkerActor.Journaled;
+import io.snakepit.actors.worker.WorkerActor.LimitTick;
+import io.snakepit.actors.worker.WorkerActor.Prepared;
+import io.snakepit.actors.worker.WorkerActor.Refused;
+import io.snakepit.actors.worker.WorkerActor.Reserved;
+import io.snakepit.actors.worker.WorkerActor.ShimExited;
+import io.snakepit.actors.worker.WorkerActor.StartDeadline;
+import io.snakepit.actors.worker.WorkerActor.Stop;
+import io.snakepit.persistence.FaultInjection;
+import io.snakepit.persistence.SpawnedWorker;
+import io.snakepit.shim.ProcStat;
+import io.snakepit.shim.ShimEvent;
+import io.snakepit.shim.WorkerIdentity;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * A worker's start: contained (on the blocking dispatcher), reserved in the journal, spawned, then READY and its
+ * identity durable, after which it is ready. Also what ends a start that fails.
+ */
+final class StartingPhase {
+  /** How often a limited worker's cgroup counters are read. */
+  private static final Duration LIMIT_CHECK = Duration.ofMillis(250);
+
+  private final Worker w;
+
+  StartingPhase(Worker worker) {
+    this.w = worker;
+  }
+
+  /** Prepares the containment, then the rest follows by messages. */
+  Behavior<Command> begin() {
+    w.context.pipeToSelf(CompletableFuture.supplyAsync(w.containment::prepare, w.blocking),
+        (cgroups, error) -> error == null ? new Prepared(cgroups) : new Refused(Worker.unwrap(error)));
+    return behavior();
+  }
+
+  private Behavior<Command> behavior() {
+    return w.receive()
+        .onMessage(Prepared.class, this::onPrepared)
+        .onMessage(Refused.class, this::onRefused)
+        .onMessage(Reserved.class, msg -> msg.error() != null ? reserveFailed(msg) : spawn())
+        .onMessage(FromShim.class, msg -> msg.event() instanceof ShimEvent.Ready, this::onReadyLine)
+        .onMessage(FromShim.class, msg -> w.onShimEvent(msg, this::startEnded))
+        .onMessage(Journaled.class, this::onJournaled)
+        .onMessageEquals(StartDeadline.INSTANCE, this::onStartDeadline)
+        .onMessageEquals(LimitTick.INSTANCE, w::onLimitTick)
+        .onMessage(ShimExited.class, msg -> w.ending.onShimDied(msg, this::startFailed))
+        .onMessage(Execute.class, msg -> {
+          msg.job().fail(new WorkerCallException("worker " + w.id + " is starting and cannot take calls", null));
+          return Behaviors.same();
+        })
+        .onMessageEquals(Stop.INSTANCE, w.serving::onStop)
+        .onMessageEquals(Dispose.INSTANCE, w::holdDispose)
+        .build();
+  }
+
+  Behavior<Command> onPrepared(Prepared msg) {
+    // The reservation is durable before the process exists, so a crash at any later point leaves a trace.
+    w.context.pipeToSelf(w.journal.reserve(w.launch.nonce(), w.id, msg.cgroups()),
+        (done, error) -> new Reserved(error));
+    return Behaviors.same();
+  }
+
+  Behavior<Command> onRefused(Refused msg) {
+    w.pool.tell(new WorkerActor.StartFailed(w.id, new WorkerStartException("worker " + w.id + " cannot start in"
+        + " isolation mode '" + w.launch.settings().isolation().mode().configName() + "': "
+        + msg.error().getMessage(), List.of())));
+    return Behaviors.stopped();
+  }
+
+  Behavior<Command> reserveFailed(Reserved msg) {
+    w.pool.tell(new WorkerActor.StartFailed(w.id, new WorkerStartException("cannot journal worker " + w.id
+        + " before starting it: " + msg.error().getMessage() + ". Check the registry's database"
+        + " (snakepit.registry.db)", List.of())));
+    return Behaviors.stopped();
+  }
+
+  private Behavior<Command> spawn() {
+    FaultInjection.haltIfAsked("after-reserve");
+    ActorRef<Command> self = w.context.getSelf();
+    w.shim = ShimProcess.start(w.launch.command(w.containment), w.launch.environment(),
+        event -> self.tell(new FromShim(event)), code -> self.tell(new ShimExited(code)));
+    if (!w.shim.started()) {
+      self.tell(new ShimExited(Integer.MIN_VALUE));
+    }
+    w.timers.startSingleTimer(StartDeadline.INSTANCE, w.launch.settings().startTimeout());
+    if (w.containment.limited().isPresent()) {
+      w.timers.startTimerWithFixedDelay(LimitTick.INSTANCE, LIMIT_CHECK);
+    }
+    w.context.getLog().debug("worker {} starting: shim pid {}", w.id, w.shim.pid());
+    return Behaviors.same();
+  }
+
+  /** The shim's READY line: the identity is journaled before the worker is routable. */
+  private Behavior<Command> onReadyLine(FromShim msg) {
+    if (w.identity != null) {
+      return Behaviors.same();
+    }
+    WorkerIdentity ready = ((ShimEvent.Ready) msg.event()).identity();
+    w.identity = ready;
+    FaultInjection.haltIfAsked("before-spawned-write");
+    SpawnedWorker spawned = new SpawnedWorker(ready, w.launch.socket().toString());
+    // Routable only once its identity is durable: a JVM that dies now leaves a journal that names this tree.
+    w.context.pipeToSelf(w.journal.spawned(w.launch.nonce(), spawned), (done, error) -> new Journaled(error));
+    return Behaviors.same();
+  }
+
+  private Behavior<Command> onJournaled(Journaled msg) {
+    if (msg.error() != null) {
+      w.context.getLog().error("{}; killing it", w.diagnosis.journalFailed(msg.error()));
+      w.shim.send("KILL");
+      return Behaviors.same();
+    }
+    w.timers.cancel(StartDeadline.INSTANCE);
+    w.channel = new WorkerChannel(w.channels.apply(w.launch.socket().toString()));
+    WorkerSettings settings = w.launch.settings();
+    WorkerIdentity ready = w.identity;
+    w.upkeep = new Upkeep(settings.health(), settings.recycle(), System.nanoTime(),
+        () -> ProcStat.residentBytes(ready.pid()));
+    if (!settings.health().interval().isZero()) {
+      w.timers.startTimerWithFixedDelay(WorkerActor.HealthTick.INSTANCE, settings.health().interval());
+    }
+    if (w.upkeep.ticks()) {
+      w.timers.startTimerWithFixedDelay(WorkerActor.RecycleTick.INSTANCE, Duration.ofSeconds(1));
+    }
+    w.context.getLog().debug("worker {} ready: python pid {}, shim pid {}", w.id, ready.pid(), ready.shimPid());
+    w.pool.tell(new WorkerActor.Ready(w.id, ready, w.context.getSelf()));
+    return w.serving.ready();
+  }
+
+  private Behavior<Command> onStartDeadline() {
+    w.diagnosis.timedOut();
+    w.context.getLog().warn("worker {} not ready after {}: killing its tree", w.id,
+        w.launch.settings().startTimeout());
+    w.shim.send("KILL");
+    return Behaviors.same();
+  }
+
+  /** The exit line came before the worker was ready: the start failed once NuProcess reports the exit. */
+  private Behavior<Command> startEnded(String status) {
+    return w.receive()
+        .onMessage(ShimExited.class, msg -> startFailed(status))
+        .onMessage(Execute.class, w::bounce)
+        .build();
+  }
+
+  private Behavior<Command> startFailed(String status) {
+    w.pool.tell(new WorkerActor.StartFailed(w.id, w.diagnosis.error(status)));
+    return Behaviors.stopped(); // never offered to the pool: nothing can be on its way here
+  }
+}

@@ -1,0 +1,114 @@
+package io.snakepit.actors.worker;
+
+import java.time.Duration;
+import java.util.Optional;
+import java.util.function.LongSupplier;
+
+/**
+ * A ready worker's upkeep: the pings it missed in a row, and when it is due for recycling (calls served, age, the
+ * resident memory of its Python process). Each answer that needs an action says so once; plain state, used on the
+ * actor's thread only.
+ */
+final class Upkeep {
+  private final WorkerSettings.Health health;
+  private final WorkerSettings.Recycle recycle;
+  private final long readyAt;
+  private final LongSupplier residentBytes;
+  private long callsDone;
+  private int pingsMissed;
+  private boolean pingInFlight;
+  private boolean recycleDue;
+  private boolean unresponsive;
+
+  /**
+   * @param readyAt when the worker became ready (System.nanoTime)
+   * @param residentBytes reads the resident memory of the worker's Python process
+   */
+  Upkeep(WorkerSettings.Health health, WorkerSettings.Recycle recycle, long readyAt, LongSupplier residentBytes) {
+    this.health = health;
+    this.recycle = recycle;
+    this.readyAt = readyAt;
+    this.residentBytes = residentBytes;
+  }
+
+  /** Whether a ping may go now (none is unanswered). */
+  boolean startPing() {
+    if (pingInFlight) {
+      return false;
+    }
+    pingInFlight = true;
+    return true;
+  }
+
+  /** Records a ping's answer; true when the worker missed too many in a row and is to be killed now. */
+  boolean pingAnswered(boolean ok) {
+    pingInFlight = false;
+    if (ok) {
+      pingsMissed = 0;
+      return false;
+    }
+    pingsMissed++;
+    if (pingsMissed >= health.maxMissed() && !unresponsive) {
+      unresponsive = true;
+      return true;
+    }
+    return false;
+  }
+
+  int pingsMissed() {
+    return pingsMissed;
+  }
+
+  /** Whether it was killed for missed pings (its death then says nothing about the calls it ran). */
+  boolean unresponsive() {
+    return unresponsive;
+  }
+
+  /** A call ended; the reason the worker is now due for recycling, the first time it is. */
+  Optional<String> callDone() {
+    callsDone++;
+    if (recycle.maxCalls() > 0 && callsDone >= recycle.maxCalls()) {
+      Optional<String> due = due("served " + callsDone + " calls (recycle.max-calls " + recycle.maxCalls() + ")");
+      if (due.isPresent()) {
+        return due;
+      }
+    }
+    return memory();
+  }
+
+  /** The periodic check at {@code now} (System.nanoTime): age and memory. */
+  Optional<String> tick(long now) {
+    Duration ttl = recycle.ttl();
+    if (!ttl.isZero() && now - readyAt >= ttl.toNanos()) {
+      Optional<String> due = due("older than recycle.ttl " + ttl.toSeconds() + " s");
+      if (due.isPresent()) {
+        return due;
+      }
+    }
+    return memory();
+  }
+
+  /** Whether the periodic check is needed at all (a time to live or a memory bound is set). */
+  boolean ticks() {
+    return !recycle.ttl().isZero() || recycle.maxRssBytes() > 0;
+  }
+
+  private Optional<String> memory() {
+    long limit = recycle.maxRssBytes();
+    if (limit > 0 && !recycleDue) {
+      long rss = residentBytes.getAsLong();
+      if (rss > limit) {
+        return due("resident memory " + (rss >> 20) + " MiB over recycle.max-rss " + (limit >> 20) + " MiB");
+      }
+    }
+    return Optional.empty();
+  }
+
+  private Optional<String> due(String reason) {
+    if (recycleDue) {
+      return Optional.empty();
+    }
+    recycleDue = true;
+    return Optional.of(reason);
+  }
+}

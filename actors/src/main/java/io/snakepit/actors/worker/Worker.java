@@ -1,0 +1,168 @@
+package io.snakepit.actors.worker;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.DispatcherSelector;
+import akka.actor.typed.PostStop;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.BehaviorBuilder;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.StashBuffer;
+import akka.actor.typed.javadsl.TimerScheduler;
+import io.grpc.ManagedChannel;
+import io.snakepit.WorkerCallException;
+import io.snakepit.WorkerCrashedException;
+import io.snakepit.actors.worker.WorkerActor.Command;
+import io.snakepit.actors.worker.WorkerActor.Dispose;
+import io.snakepit.actors.worker.WorkerActor.Event;
+import io.snakepit.actors.worker.WorkerActor.Execute;
+import io.snakepit.actors.worker.WorkerActor.FromShim;
+import io.snakepit.shim.ShimEvent;
+import io.snakepit.shim.WorkerIdentity;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
+import java.util.function.Function;
+
+/**
+ * One worker actor's collaborators and the facts it learns on the way (its shim, its identity, its channel), shared
+ * by its phases ({@link StartingPhase}, {@link ServingPhase}, {@link EndingPhase}), with the handlers every phase
+ * uses. Used on the actor's thread only.
+ */
+final class Worker {
+  /** The dispatcher for blocking work (reference.conf documents it). */
+  static final String BLOCKING_DISPATCHER = "snakepit.blocking-dispatcher";
+
+  final ActorContext<Command> context;
+  final TimerScheduler<Command> timers;
+  final StashBuffer<Command> stash;
+  final Launch launch;
+  final String id;
+  final ActorRef<Event> pool;
+  final Function<String, ManagedChannel> channels;
+  final WorkerJournal journal;
+  /** How the pool's isolation mode contains it; chosen once. */
+  final Containment containment;
+  /** Where blocking work runs (cgroupfs, runc, /proc): never the actor's thread nor the common pool. */
+  final Executor blocking;
+  final StopTimeline timeline;
+  final StartDiagnosis diagnosis;
+  final InFlightCalls calls;
+  final StartingPhase starting;
+  final ServingPhase serving;
+  final EndingPhase ending;
+  /** Set at spawn. */
+  ShimProcess shim;
+  /** Set by the shim's READY line. */
+  WorkerIdentity identity;
+  /** Set once ready. */
+  WorkerChannel channel;
+  /** Set once ready. */
+  Upkeep upkeep;
+  /** The limit the kernel counted a hit of, once one was (the worker is then killed). */
+  LimitHit limitHit;
+  /** How its calls fail if it crashes: LOST until the shim reports how the worker ended. */
+  WorkerCrashedException.Reason crashReason = WorkerCrashedException.Reason.LOST;
+
+  Worker(ActorContext<Command> context, TimerScheduler<Command> timers, StashBuffer<Command> stash, Launch launch,
+      ActorRef<Event> pool, Function<String, ManagedChannel> channels, WorkerJournal journal) {
+    this.context = context;
+    this.timers = timers;
+    this.stash = stash;
+    this.launch = launch;
+    this.id = launch.workerId();
+    this.pool = pool;
+    this.channels = channels;
+    this.journal = journal;
+    this.containment = Containment.of(launch);
+    this.blocking = context.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(BLOCKING_DISPATCHER));
+    this.timeline = StopTimeline.of(launch.settings());
+    this.diagnosis = new StartDiagnosis(id, launch.settings());
+    this.calls = new InFlightCalls(id, launch.settings().callTimeout());
+    this.starting = new StartingPhase(this);
+    this.serving = new ServingPhase(this);
+    this.ending = new EndingPhase(this);
+  }
+
+  /** Starts containing the worker; its first behaviour. */
+  Behavior<Command> start() {
+    return starting.begin();
+  }
+
+  /** A receive that ends, whatever the phase, by closing what the actor holds. */
+  BehaviorBuilder<Command> receive() {
+    return Behaviors.receive(Command.class).onSignal(PostStop.class, signal -> onPostStop());
+  }
+
+  /** A call reached the worker after its process ended (or while it stops): back to the pool, it never ran. */
+  Behavior<Command> bounce(Execute msg) {
+    pool.tell(new WorkerActor.Bounced(id, msg.job()));
+    return Behaviors.same();
+  }
+
+  /** The pool's Dispose is kept until the exit is reported, then acted on. */
+  Behavior<Command> holdDispose() {
+    stash.stash(Dispose.INSTANCE);
+    return Behaviors.same();
+  }
+
+  /** A limit was reached: the worker is killed (its state is unknown) and its end says which limit. */
+  Behavior<Command> onLimitTick() {
+    checkLimits();
+    if (limitHit != null) {
+      timers.cancel(WorkerActor.LimitTick.INSTANCE);
+      context.getLog().warn("worker {}: {}; killing it", id, limitHit.message());
+      shim.send("KILL");
+    }
+    return Behaviors.same();
+  }
+
+  /** Reads the limit counters, once no hit is known yet. */
+  void checkLimits() {
+    if (limitHit == null) {
+      containment.limited().flatMap(c -> LimitHit.of(c.counters(), launch.settings().isolation().limits()))
+          .ifPresent(hit -> limitHit = hit);
+    }
+  }
+
+  /**
+   * A line from the shim (READY is the starting phase's). {@code exited}: what follows the EXIT line (the whole tree
+   * is gone) once the containment is released, given how the worker ended.
+   */
+  Behavior<Command> onShimEvent(FromShim msg, Function<String, Behavior<Command>> exited) {
+    ShimEvent event = msg.event();
+    if (event instanceof ShimEvent.Err err) {
+      diagnosis.stderr(err.text());
+      context.getLog().info("[{} stderr] {}", id, err.text());
+    } else if (event instanceof ShimEvent.Out out) {
+      context.getLog().info("[{} stdout] {}", id, out.text());
+    } else if (event instanceof ShimEvent.ExecFailed failed) {
+      diagnosis.execFailed(failed);
+    } else if (event instanceof ShimEvent.ShimError error) {
+      diagnosis.stderr("snakepit-shim: " + error.message());
+      context.getLog().warn("worker {}: shim error: {}", id, error.message());
+    } else if (event instanceof ShimEvent.Exit exit) {
+      return ending.onExitLine(exit.status(), exited);
+    } else if (event instanceof ShimEvent.Unknown unknown) {
+      context.getLog().warn("worker {}: unexpected line from the shim: {}", id, unknown.line());
+    }
+    return Behaviors.same();
+  }
+
+  private Behavior<Command> onPostStop() {
+    if (shim != null) {
+      // Stopped without a Stop (the actor system is going down): the shim takes the tree down on stdin EOF.
+      shim.closeLifeline();
+    }
+    if (channel != null) {
+      channel.shutdownNow();
+    }
+    calls.failAll(() -> new WorkerCallException("worker " + id + " was stopped", null));
+    return Behaviors.same();
+  }
+
+  /** The error a future failed with, without CompletableFuture's wrapper. */
+  static RuntimeException unwrap(Throwable error) {
+    Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+    return cause instanceof RuntimeException r ? r : new IllegalStateException(cause.getMessage(), cause);
+  }
+}
