@@ -26,6 +26,9 @@ import picocli.CommandLine.Spec;
 final class DoctorCommand implements Callable<Integer> {
   private static final String ISOLATION = "snakepit.pool-defaults.isolation.";
 
+  @Spec
+  CommandSpec spec;
+
   @Option(names = "--require", paramLabel = "MODE",
       description = "Exit 1, saying why, unless this mode is supported (repeatable): process, cgroup, namespaces,"
           + " runc or systemd.")
@@ -37,9 +40,6 @@ final class DoctorCommand implements Callable<Integer> {
 
   @Mixin
   JsonOutput output;
-
-  @Spec
-  CommandSpec spec;
 
   @Override
   public Integer call() throws Exception {
