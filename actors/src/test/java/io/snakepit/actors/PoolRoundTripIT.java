@@ -166,7 +166,7 @@ class PoolRoundTripIT {
     var scheduler = kit.system().scheduler();
     java.time.Duration t = java.time.Duration.ofSeconds(10);
     var root = await(akka.actor.typed.javadsl.AskPattern.<io.snakepit.actors.supervision.Supervisor.Command,
-        io.snakepit.actors.supervision.Supervisor.Children>ask(snakepit.supervisor(),
+        io.snakepit.actors.supervision.Supervisor.Children>ask(Node.get(kit.system()).supervisor(),
         io.snakepit.actors.supervision.Supervisor.WhichChildren::new, t, scheduler)).children();
     assertEquals(List.of("pool-default", "pool-single"), root.stream().map(c -> c.id()).toList());
     @SuppressWarnings("unchecked")
