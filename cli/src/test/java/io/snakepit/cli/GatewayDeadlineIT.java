@@ -34,11 +34,10 @@ class GatewayDeadlineIT {
 
   @AfterAll
   static void stop() throws Exception {
-    if (gateway != null) {
-      gateway.shutdownNow();
-    }
-    if (node != null) {
-      node.close();
+    try (Nodes.Node started = node) {
+      if (gateway != null) {
+        gateway.shutdownNow();
+      }
     }
   }
 
