@@ -38,8 +38,9 @@ class BasicAdapter(Adapter):
         return seconds
 
     @tool
-    def deadline(self):
-        """Seconds left until the call's deadline, as the worker sees it (None without one)."""
+    def deadline(self, payload=None):
+        """Seconds left until the call's deadline, as the worker sees it (None without one). payload is taken and
+        ignored (for tests of calls with a payload)."""
         return current_call().time_remaining()
 
     @tool

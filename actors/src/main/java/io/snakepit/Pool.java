@@ -5,6 +5,7 @@ import io.snakepit.actors.pool.PoolActor;
 import io.snakepit.actors.pool.PoolLink;
 import io.snakepit.actors.worker.Job;
 import io.snakepit.proto.ExecuteRequest;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -71,7 +72,22 @@ public final class Pool {
 
   /** As {@link #execute(String, String)}, passing {@code payload} to the tool as the keyword argument {@code payload}. */
   public CompletionStage<Result> execute(String tool, String argsJson, byte[] payload) {
-    return submit(request(tool, argsJson, Objects.requireNonNull(payload, "payload")), CallOptions.defaults());
+    return execute(tool, argsJson, payload, CallOptions.defaults());
+  }
+
+  /**
+   * As {@link #execute(String, String, byte[])}, with a deadline, a session or other options; cancelling the returned
+   * stage cancels the call in the worker.
+   */
+  public CompletionStage<Result> execute(String tool, String argsJson, byte[] payload, CallOptions options) {
+    return submit(request(tool, argsJson, Objects.requireNonNull(payload, "payload")),
+        Objects.requireNonNull(options, "options"));
+  }
+
+  /** As {@link #executeInSession(String, Affinity, String, String)}, passing {@code payload} to the tool. */
+  public CompletionStage<Result> executeInSession(String sessionId, Affinity affinity, String tool, String argsJson,
+      byte[] payload) {
+    return execute(tool, argsJson, payload, CallOptions.defaults().withSession(sessionId, affinity));
   }
 
   /**
@@ -137,7 +153,7 @@ public final class Pool {
     }
     String code = String.format("%04x", (int) text.charAt(at));
     return new InvalidArgumentsException("tool '" + tool + "': " + field + " holds an unpaired UTF-16 surrogate (U+"
-        + code.toUpperCase(java.util.Locale.ROOT) + ") at index " + at + ", which UTF-8 cannot encode; escape it"
+        + code.toUpperCase(Locale.ROOT) + ") at index " + at + ", which UTF-8 cannot encode; escape it"
         + " in the JSON (\\u" + code + ") or remove it");
   }
 

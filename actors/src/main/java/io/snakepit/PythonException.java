@@ -2,9 +2,11 @@ package io.snakepit;
 
 /**
  * The tool raised a Python exception; its type, message and traceback travel with it. Common Python types arrive as
- * the nested subclasses ({@link ValueError}, {@link KeyError}, {@link TimeoutError}, ...), which mirror Python's own
- * hierarchy where it matters ({@code KeyError} is a {@link LookupError}, {@code TimeoutError} an {@link OSError});
- * any other type arrives as a plain {@code PythonException} with {@link #pythonType()} naming it.
+ * the nested subclasses, each named {@code Python} + the Python type so none shadows a {@code java.lang} name
+ * ({@link PythonValueError}, {@link PythonKeyError}, {@link PythonRuntimeError}, ...). They mirror Python's own
+ * hierarchy where it matters ({@code KeyError} is a {@link PythonLookupError}, {@code TimeoutError} a
+ * {@link PythonOSError}); any other type arrives as a plain {@code PythonException} with {@link #pythonType()} naming
+ * it.
  */
 public class PythonException extends SnakepitException {
   private static final long serialVersionUID = 1L;
@@ -42,156 +44,156 @@ public class PythonException extends SnakepitException {
   /** The typed exception for a Python type, or a plain {@code PythonException} for one without its own class. */
   public static PythonException of(String type, String message, String traceback) {
     return switch (type) {
-      case "ValueError" -> new ValueError(type, message, traceback);
-      case "TypeError" -> new TypeError(type, message, traceback);
-      case "KeyError" -> new KeyError(type, message, traceback);
-      case "IndexError" -> new IndexError(type, message, traceback);
-      case "LookupError" -> new LookupError(type, message, traceback);
-      case "AttributeError" -> new AttributeError(type, message, traceback);
-      case "RuntimeError" -> new RuntimeError(type, message, traceback);
-      case "NotImplementedError" -> new NotImplementedError(type, message, traceback);
-      case "TimeoutError" -> new TimeoutError(type, message, traceback);
-      case "FileNotFoundError" -> new FileNotFoundError(type, message, traceback);
-      case "PermissionError" -> new PermissionError(type, message, traceback);
-      case "OSError" -> new OSError(type, message, traceback);
-      case "ZeroDivisionError" -> new ZeroDivisionError(type, message, traceback);
-      case "AssertionError" -> new AssertionError(type, message, traceback);
-      case "MemoryError" -> new MemoryError(type, message, traceback);
+      case "ValueError" -> new PythonValueError(type, message, traceback);
+      case "TypeError" -> new PythonTypeError(type, message, traceback);
+      case "KeyError" -> new PythonKeyError(type, message, traceback);
+      case "IndexError" -> new PythonIndexError(type, message, traceback);
+      case "LookupError" -> new PythonLookupError(type, message, traceback);
+      case "AttributeError" -> new PythonAttributeError(type, message, traceback);
+      case "RuntimeError" -> new PythonRuntimeError(type, message, traceback);
+      case "NotImplementedError" -> new PythonNotImplementedError(type, message, traceback);
+      case "TimeoutError" -> new PythonTimeoutError(type, message, traceback);
+      case "FileNotFoundError" -> new PythonFileNotFoundError(type, message, traceback);
+      case "PermissionError" -> new PythonPermissionError(type, message, traceback);
+      case "OSError" -> new PythonOSError(type, message, traceback);
+      case "ZeroDivisionError" -> new PythonZeroDivisionError(type, message, traceback);
+      case "AssertionError" -> new PythonAssertionError(type, message, traceback);
+      case "MemoryError" -> new PythonMemoryError(type, message, traceback);
       default -> new PythonException(type, message, traceback);
     };
   }
 
   /** Python's {@code ValueError}. */
-  public static class ValueError extends PythonException {
+  public static class PythonValueError extends PythonException {
     private static final long serialVersionUID = 1L;
 
-    ValueError(String type, String message, String traceback) {
+    PythonValueError(String type, String message, String traceback) {
       super(type, message, traceback);
     }
   }
 
   /** Python's {@code TypeError}. */
-  public static class TypeError extends PythonException {
+  public static class PythonTypeError extends PythonException {
     private static final long serialVersionUID = 1L;
 
-    TypeError(String type, String message, String traceback) {
+    PythonTypeError(String type, String message, String traceback) {
       super(type, message, traceback);
     }
   }
 
-  /** Python's {@code LookupError}, the base of {@link KeyError} and {@link IndexError}. */
-  public static class LookupError extends PythonException {
+  /** Python's {@code LookupError}, the base of {@link PythonKeyError} and {@link PythonIndexError}. */
+  public static class PythonLookupError extends PythonException {
     private static final long serialVersionUID = 1L;
 
-    LookupError(String type, String message, String traceback) {
+    PythonLookupError(String type, String message, String traceback) {
       super(type, message, traceback);
     }
   }
 
   /** Python's {@code KeyError}. */
-  public static class KeyError extends LookupError {
+  public static class PythonKeyError extends PythonLookupError {
     private static final long serialVersionUID = 1L;
 
-    KeyError(String type, String message, String traceback) {
+    PythonKeyError(String type, String message, String traceback) {
       super(type, message, traceback);
     }
   }
 
   /** Python's {@code IndexError}. */
-  public static class IndexError extends LookupError {
+  public static class PythonIndexError extends PythonLookupError {
     private static final long serialVersionUID = 1L;
 
-    IndexError(String type, String message, String traceback) {
+    PythonIndexError(String type, String message, String traceback) {
       super(type, message, traceback);
     }
   }
 
   /** Python's {@code AttributeError}. */
-  public static class AttributeError extends PythonException {
+  public static class PythonAttributeError extends PythonException {
     private static final long serialVersionUID = 1L;
 
-    AttributeError(String type, String message, String traceback) {
+    PythonAttributeError(String type, String message, String traceback) {
       super(type, message, traceback);
     }
   }
 
-  /** Python's {@code RuntimeError}, the base of {@link NotImplementedError}. */
-  public static class RuntimeError extends PythonException {
+  /** Python's {@code RuntimeError}, the base of {@link PythonNotImplementedError}. */
+  public static class PythonRuntimeError extends PythonException {
     private static final long serialVersionUID = 1L;
 
-    RuntimeError(String type, String message, String traceback) {
+    PythonRuntimeError(String type, String message, String traceback) {
       super(type, message, traceback);
     }
   }
 
   /** Python's {@code NotImplementedError}. */
-  public static class NotImplementedError extends RuntimeError {
+  public static class PythonNotImplementedError extends PythonRuntimeError {
     private static final long serialVersionUID = 1L;
 
-    NotImplementedError(String type, String message, String traceback) {
+    PythonNotImplementedError(String type, String message, String traceback) {
       super(type, message, traceback);
     }
   }
 
   /** Python's {@code OSError}, the base of the file and timeout errors. */
-  public static class OSError extends PythonException {
+  public static class PythonOSError extends PythonException {
     private static final long serialVersionUID = 1L;
 
-    OSError(String type, String message, String traceback) {
+    PythonOSError(String type, String message, String traceback) {
       super(type, message, traceback);
     }
   }
 
   /** Python's {@code TimeoutError} (raised by the tool; a call past its own deadline fails with CallTimeoutException). */
-  public static class TimeoutError extends OSError {
+  public static class PythonTimeoutError extends PythonOSError {
     private static final long serialVersionUID = 1L;
 
-    TimeoutError(String type, String message, String traceback) {
+    PythonTimeoutError(String type, String message, String traceback) {
       super(type, message, traceback);
     }
   }
 
   /** Python's {@code FileNotFoundError}. */
-  public static class FileNotFoundError extends OSError {
+  public static class PythonFileNotFoundError extends PythonOSError {
     private static final long serialVersionUID = 1L;
 
-    FileNotFoundError(String type, String message, String traceback) {
+    PythonFileNotFoundError(String type, String message, String traceback) {
       super(type, message, traceback);
     }
   }
 
   /** Python's {@code PermissionError}. */
-  public static class PermissionError extends OSError {
+  public static class PythonPermissionError extends PythonOSError {
     private static final long serialVersionUID = 1L;
 
-    PermissionError(String type, String message, String traceback) {
+    PythonPermissionError(String type, String message, String traceback) {
       super(type, message, traceback);
     }
   }
 
   /** Python's {@code ZeroDivisionError}. */
-  public static class ZeroDivisionError extends PythonException {
+  public static class PythonZeroDivisionError extends PythonException {
     private static final long serialVersionUID = 1L;
 
-    ZeroDivisionError(String type, String message, String traceback) {
+    PythonZeroDivisionError(String type, String message, String traceback) {
       super(type, message, traceback);
     }
   }
 
   /** Python's {@code AssertionError}. */
-  public static class AssertionError extends PythonException {
+  public static class PythonAssertionError extends PythonException {
     private static final long serialVersionUID = 1L;
 
-    AssertionError(String type, String message, String traceback) {
+    PythonAssertionError(String type, String message, String traceback) {
       super(type, message, traceback);
     }
   }
 
   /** Python's {@code MemoryError}. */
-  public static class MemoryError extends PythonException {
+  public static class PythonMemoryError extends PythonException {
     private static final long serialVersionUID = 1L;
 
-    MemoryError(String type, String message, String traceback) {
+    PythonMemoryError(String type, String message, String traceback) {
       super(type, message, traceback);
     }
   }

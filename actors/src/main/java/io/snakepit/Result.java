@@ -2,6 +2,7 @@ package io.snakepit;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.Objects;
 
 /** What a Python tool returned: a JSON document, or raw bytes when the tool returned {@code bytes}. */
 public final class Result {
@@ -47,7 +48,7 @@ public final class Result {
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof Result r && java.util.Objects.equals(json, r.json) && Arrays.equals(bytes, r.bytes);
+    return o instanceof Result r && Objects.equals(json, r.json) && Arrays.equals(bytes, r.bytes);
   }
 
   @Override

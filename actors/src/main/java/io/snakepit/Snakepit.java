@@ -1,51 +1,15 @@
 package io.snakepit;
 
-import akka.Done;
-import akka.actor.CoordinatedShutdown;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Extension;
 import akka.actor.typed.ExtensionId;
-import akka.actor.typed.Props;
-import com.typesafe.config.Config;
-import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
-import io.grpc.ManagedChannel;
-import akka.actor.typed.ActorRef;
-import akka.actor.typed.javadsl.AskPattern;
-import akka.actor.typed.javadsl.Behaviors;
-import io.snakepit.actors.OutOfMemory;
-import io.snakepit.actors.pool.LostCalls;
-import io.snakepit.actors.RunDirectory;
-import io.snakepit.actors.pool.PoolActor;
-import io.snakepit.actors.pool.PoolLink;
-import io.snakepit.actors.supervision.ChildSpec;
-import io.snakepit.actors.supervision.Restart;
-import io.snakepit.actors.supervision.ShutdownSpec;
-import io.snakepit.actors.supervision.Strategy;
-import io.snakepit.actors.supervision.Supervisor;
-import io.snakepit.actors.worker.StopTimeline;
-import io.snakepit.actors.worker.WorkerActor;
-import io.snakepit.actors.pool.PoolRuntime;
-import io.snakepit.actors.pool.PoolSettings;
-import io.snakepit.actors.worker.WorkerJournal;
-import io.snakepit.persistence.Registry;
-import io.snakepit.persistence.SettlementReport;
-import io.snakepit.python.WorkerPackage;
-import io.snakepit.shim.ShimBinary;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Comparator;
+import io.snakepit.actors.Node;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
-import java.util.Set;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ExecutorService;
-import java.util.stream.Stream;
+import java.util.function.Consumer;
 
 /**
  * Snakepit as an Akka extension: the entry point of the Java API.
@@ -69,79 +33,28 @@ public final class Snakepit implements Extension {
 
     @Override
     public Snakepit createExtension(ActorSystem<?> system) {
-      return new Snakepit(system);
+      return new Snakepit(Node.get(system));
     }
   }
-
-  private static final String NUPROCESS_HOOK = "com.zaxxer.nuprocess.enableShutdownHook";
 
   /** The name of the pool that {@link #execute} and {@link #executeStream} use. */
   public static final String DEFAULT_POOL = "default";
 
+  private final Node node;
   private final Map<String, Pool> pools = new LinkedHashMap<>();
-  private final CompletionStage<SettlementReport> settlement;
-  private final ActorRef<Supervisor.Command> root;
-  private final Path runDir;
-  private final ExecutorService callbacks;
-  private final OutOfMemory outOfMemory;
-  private final Registry registry;
+  private final CompletionStage<Settlement> settlement;
 
   /** The Snakepit of {@code system}, started on first use. */
   public static Snakepit get(ActorSystem<?> system) {
     return Id.INSTANCE.apply(system);
   }
 
-  private Snakepit(ActorSystem<?> system) {
-    // NuProcess's own shutdown hook stops its event threads, so exits would go unreported while coordinated
-    // shutdown stops the workers. Must be set before NuProcess starts its first process.
-    if (System.getProperty(NUPROCESS_HOOK) == null) {
-      System.setProperty(NUPROCESS_HOOK, "false");
+  private Snakepit(Node node) {
+    this.node = node;
+    for (Node.PoolEntry p : node.pools()) {
+      pools.put(p.settings().name(), new Pool(p.settings().name(), p.link(), p.settings().worker().maxMessageSize()));
     }
-    Config config = system.settings().config().getConfig("snakepit");
-    Path cacheDir = cacheDir(config.getString("cache-dir"));
-    String instance = config.getString("instance");
-    this.runDir = createRunDir(config.getString("run-dir"), instance);
-    this.outOfMemory = OutOfMemory.fromConfig(system.settings().config());
-    this.callbacks = outOfMemory.callbackPool("snakepit-grpc", "running a gRPC callback of a worker's channel");
-    system.systemActorOf(LostCalls.create(), "snakepit-lost-calls", Props.empty());
-    // A pool set to null (snakepit.pools.default = null) is not started: that is how reference.conf's default pool
-    // is turned off.
-    Set<String> names = config.getObject("pools").entrySet().stream()
-        .filter(e -> e.getValue().valueType() != com.typesafe.config.ConfigValueType.NULL).map(Map.Entry::getKey)
-        .collect(java.util.stream.Collectors.toSet());
-    // HOCON keeps no key order: pools start (and stop in reverse) in name order.
-    List<PoolSettings> settings = names.stream().sorted().map(name -> PoolSettings.fromConfig(name, config)).toList();
-    Registry registry = config.getBoolean("registry.enabled") ? Registry.open(system, config) : null;
-    this.registry = registry;
-    WorkerJournal journal = registry == null ? WorkerJournal.none() : WorkerJournal.of(registry);
-    PoolRuntime runtime = new PoolRuntime(ShimBinary.extract(cacheDir), WorkerPackage.unpack(cacheDir), runDir,
-        instance, this::channel, journal);
-    // Settle what earlier JVMs of this instance left before the first new worker is spawned.
-    this.settlement = registry == null ? CompletableFuture.completedFuture(null) : registry.settle(false);
-    settlement.whenComplete((report, error) -> {
-      if (report != null) {
-        system.log().info(report.summary());
-      }
-    });
-    List<ChildSpec<?>> poolSpecs = new ArrayList<>();
-    for (PoolSettings s : settings) {
-      PoolLink link = new PoolLink(settlement);
-      pools.put(s.name(), new Pool(s.name(), link, s.worker().maxMessageSize()));
-      poolSpecs.add(poolSupervisor(s, runtime, link));
-    }
-    // The node's tree: root (one_for_one) -> per pool (rest_for_one: coordinator, then its worker supervisor).
-    this.root = system.systemActorOf(Supervisor.create(Strategy.ONE_FOR_ONE, 5, Duration.ofMinutes(1), poolSpecs),
-        "snakepit", Props.empty());
-    // The registry stops with the actor system: the workers' exits must be journaled before that, or the next
-    // start would find their entries open.
-    CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceStop(), "snakepit-stop-pools",
-        () -> AskPattern.<Supervisor.Command, Done>ask(root, Supervisor.Shutdown::new, Duration.ofMinutes(5),
-            system.scheduler()).thenCompose(done -> registry == null ? CompletableFuture.completedFuture(done)
-                : registry.client().drained().thenApply(drained -> done)));
-    system.getWhenTerminated().whenComplete((done, error) -> {
-      callbacks.shutdown();
-      deleteRunDir();
-    });
+    this.settlement = node.settlement().thenApply(report -> report == null ? null : Settlement.of(report));
   }
 
   /**
@@ -167,7 +80,7 @@ public final class Snakepit implements Extension {
    * The settlement of what earlier JVMs of this instance left, done before any worker started; completes with null
    * when the registry is turned off (snakepit.registry.enabled = off).
    */
-  public CompletionStage<SettlementReport> settlement() {
+  public CompletionStage<Settlement> settlement() {
     return settlement;
   }
 
@@ -177,8 +90,7 @@ public final class Snakepit implements Extension {
   }
 
   /** {@link Pool#executeStream} on the default pool. */
-  public CompletionStage<Void> executeStream(String tool, String argsJson,
-      java.util.function.Consumer<Result> onItem) {
+  public CompletionStage<Void> executeStream(String tool, String argsJson, Consumer<Result> onItem) {
     return pool(DEFAULT_POOL).executeStream(tool, argsJson, onItem);
   }
 
@@ -186,78 +98,13 @@ public final class Snakepit implements Extension {
    * Why no worker can be started now: the registry's journal has been failing writes (with since when and what to
    * check); empty while it takes them, or when the registry is turned off.
    */
-  public java.util.Optional<String> journalOutage() {
-    return registry == null ? java.util.Optional.empty()
-        : registry.outage().map(io.snakepit.persistence.RegistryClient.Outage::describe);
+  public Optional<String> journalOutage() {
+    return node.journalOutage();
   }
 
   /** Completes once every worker of every pool is up. */
   public CompletionStage<Void> ready() {
     return CompletableFuture.allOf(pools.values().stream().map(p -> p.ready().toCompletableFuture())
         .toArray(CompletableFuture[]::new));
-  }
-
-  /**
-   * One pool's supervisor: its coordinator first, then the simple_one_for_one supervisor of its workers (rest_for_one:
-   * a new coordinator gets new workers). A worker's shutdown spec gives its shim the stop grace, then a margin, before
-   * the actor is stopped outright (its shim then takes the tree down on stdin EOF).
-   */
-  private ChildSpec<Supervisor.Command> poolSupervisor(PoolSettings s, PoolRuntime runtime, PoolLink link) {
-    StopTimeline stop = StopTimeline.of(s.worker());
-    ChildSpec<PoolActor.Command> coordinator = ChildSpec.worker("coordinator",
-            () -> PoolActor.create(s, runtime, link))
-        .withShutdown(ShutdownSpec.timeout(stop.poolShutdown()))
-        .withStopMessage(PoolActor.Stop.INSTANCE);
-    ChildSpec<WorkerActor.Command> worker = ChildSpec.template("worker", PoolActor.WorkerStart.class,
-            (PoolActor.WorkerStart start) -> WorkerActor.create(start.launch(), start.events(),
-                socket -> runtime.channels().apply(socket, s.worker().maxMessageSize()), runtime.journal()))
-        .withRestart(Restart.TEMPORARY)
-        .withShutdown(ShutdownSpec.timeout(stop.workerShutdown()))
-        .withStopMessage(WorkerActor.Stop.INSTANCE);
-    ChildSpec<Supervisor.Command> workers = ChildSpec.supervisor("workers", () -> Behaviors.setup(ctx -> {
-      link.workersUp(ctx.getSelf());
-      return Supervisor.create(Strategy.SIMPLE_ONE_FOR_ONE, 10, Duration.ofMinutes(1), List.of(worker));
-    }));
-    return ChildSpec.supervisor("pool-" + s.name().replaceAll("[^A-Za-z0-9_-]", "_"), Strategy.REST_FOR_ONE, 3,
-        Duration.ofMinutes(1), List.of(coordinator, workers));
-  }
-
-  /** The root of the node's supervision tree (for inspection: WhichChildren, CountChildren). */
-  public ActorRef<Supervisor.Command> supervisor() {
-    return root;
-  }
-
-  private ManagedChannel channel(String socketPath, int maxMessageSize) {
-    return Grpc.newChannelBuilder("unix://" + socketPath, InsecureChannelCredentials.create())
-        .executor(callbacks)
-        // gRPC turns an error in reading a reply into a cancelled call: out of memory is reported, not swallowed.
-        .intercept(outOfMemory.clientInterceptor("the worker at " + socketPath))
-        .maxInboundMessageSize(maxMessageSize)
-        .build();
-  }
-
-  private static Path cacheDir(String configured) {
-    if (!configured.isEmpty()) {
-      return Path.of(configured);
-    }
-    String xdg = System.getenv("XDG_CACHE_HOME");
-    if (xdg != null && !xdg.isEmpty()) {
-      return Path.of(xdg, "snakepit");
-    }
-    return Path.of(System.getProperty("user.home"), ".cache", "snakepit");
-  }
-
-  private static Path createRunDir(String configured, String instance) {
-    return RunDirectory.create(configured, instance);
-  }
-
-  private void deleteRunDir() {
-    try (Stream<Path> paths = Files.walk(runDir)) {
-      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    } catch (IOException e) {
-      // Leftover socket files harm nothing; the next start uses a new directory.
-    }
   }
 }

@@ -10,15 +10,22 @@ import io.grpc.ForwardingClientCallListener;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.AbstractExecutorService;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import java.util.function.IntConsumer;
 import java.util.function.Supplier;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -159,9 +166,9 @@ public final class OutOfMemory {
    */
   public ExecutorService callbackPool(String threadPrefix, String doing) {
     int threads = Math.max(4, Runtime.getRuntime().availableProcessors() * 2);
-    java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
-    java.util.concurrent.ThreadPoolExecutor executor = new java.util.concurrent.ThreadPoolExecutor(threads, threads,
-        30, TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(), r -> {
+    AtomicInteger n = new AtomicInteger();
+    ThreadPoolExecutor executor = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS,
+        new LinkedBlockingQueue<>(), r -> {
           Thread t = new Thread(r, threadPrefix + "-" + n.incrementAndGet());
           t.setDaemon(true);
           return t;
@@ -223,8 +230,8 @@ public final class OutOfMemory {
   }
 
   private static String stackTrace(Throwable error) {
-    java.io.StringWriter s = new java.io.StringWriter();
-    error.printStackTrace(new java.io.PrintWriter(s));
+    StringWriter s = new StringWriter();
+    error.printStackTrace(new PrintWriter(s));
     return s.toString();
   }
 
@@ -240,9 +247,9 @@ public final class OutOfMemory {
   /** An executor that wraps each task before handing it on. */
   private static final class GuardedExecutor extends AbstractExecutorService {
     private final ExecutorService delegate;
-    private final java.util.function.UnaryOperator<Runnable> wrap;
+    private final UnaryOperator<Runnable> wrap;
 
-    GuardedExecutor(ExecutorService delegate, java.util.function.UnaryOperator<Runnable> wrap) {
+    GuardedExecutor(ExecutorService delegate, UnaryOperator<Runnable> wrap) {
       this.delegate = delegate;
       this.wrap = wrap;
     }
@@ -279,8 +286,7 @@ public final class OutOfMemory {
   }
 
   /** For {@link GuardedDispatcherExecutor}: an executor wrapping each task with a description of it. */
-  static ExecutorService guard(OutOfMemory handler, ExecutorService executor,
-      java.util.function.Function<Runnable, String> describe) {
+  static ExecutorService guard(OutOfMemory handler, ExecutorService executor, Function<Runnable, String> describe) {
     return new GuardedExecutor(executor, task -> handler.guard(task, () -> describe.apply(task)));
   }
 }

@@ -168,15 +168,17 @@ class PoolBehaviourIT {
   @Test
   void commonPythonExceptionsArriveAsTheirOwnJavaTypes() throws Exception {
     Pool pool = snakepit.pool("default");
-    PythonException key = assertInstanceOf(PythonException.KeyError.class,
+    PythonException key = assertInstanceOf(PythonException.PythonKeyError.class,
         failure(pool.execute("fail", "{\"kind\": \"KeyError\", \"message\": \"k\"}")));
-    assertInstanceOf(PythonException.LookupError.class, key);
+    assertInstanceOf(PythonException.PythonLookupError.class, key);
     assertTrue(key.traceback().contains("Traceback"), key.traceback());
-    assertInstanceOf(PythonException.ValueError.class, failure(pool.execute("fail", "{\"kind\": \"ValueError\"}")));
-    assertInstanceOf(PythonException.TypeError.class, failure(pool.execute("fail", "{\"kind\": \"TypeError\"}")));
-    PythonException timeout = assertInstanceOf(PythonException.TimeoutError.class,
+    assertInstanceOf(PythonException.PythonValueError.class,
+        failure(pool.execute("fail", "{\"kind\": \"ValueError\"}")));
+    assertInstanceOf(PythonException.PythonTypeError.class,
+        failure(pool.execute("fail", "{\"kind\": \"TypeError\"}")));
+    PythonException timeout = assertInstanceOf(PythonException.PythonTimeoutError.class,
         failure(pool.execute("fail", "{\"kind\": \"TimeoutError\"}")));
-    assertInstanceOf(PythonException.OSError.class, timeout);
+    assertInstanceOf(PythonException.PythonOSError.class, timeout);
     PythonException other = assertInstanceOf(PythonException.class,
         failure(pool.execute("fail", "{\"kind\": \"NoSuchKind\"}")));
     assertEquals("RuntimeError", other.pythonType());

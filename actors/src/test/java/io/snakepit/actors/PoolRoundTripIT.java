@@ -8,12 +8,17 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.javadsl.AskPattern;
+import akka.actor.typed.javadsl.Behaviors;
 import io.snakepit.InvalidArgumentsException;
 import io.snakepit.PoolSaturatedException;
 import io.snakepit.PythonException;
 import io.snakepit.Result;
 import io.snakepit.Snakepit;
 import io.snakepit.UnknownToolException;
+import io.snakepit.WorkerCallException;
+import io.snakepit.actors.supervision.Supervisor;
 import io.snakepit.testing.TestNode;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -130,39 +135,39 @@ class PoolRoundTripIT {
 
   @Test
   void aCallSentToAWorkerThatHadStoppedFailsInsteadOfHanging() throws Exception {
-    akka.actor.typed.ActorRef<io.snakepit.actors.worker.WorkerActor.Command> gone =
-        NODE.kit().spawn(akka.actor.typed.javadsl.Behaviors.stopped());
+    ActorRef<io.snakepit.actors.worker.WorkerActor.Command> gone =
+        NODE.kit().spawn(Behaviors.stopped());
     Thread.sleep(200);
     java.util.concurrent.CompletableFuture<Result> promise = new java.util.concurrent.CompletableFuture<>();
     gone.tell(new io.snakepit.actors.worker.WorkerActor.Execute(new io.snakepit.actors.worker.Job.Unary(
         io.snakepit.proto.ExecuteRequest.newBuilder().setTool("ping").build(), io.snakepit.CallOptions.defaults(),
         System.nanoTime(), 0, promise)));
     Throwable e = failure(promise);
-    assertInstanceOf(io.snakepit.WorkerCallException.class, e);
+    assertInstanceOf(WorkerCallException.class, e);
     assertTrue(e.getMessage().contains("was lost") && e.getMessage().contains("never ran"), e.getMessage());
   }
 
   @Test
   void theNodesTreeIsRootThenOneSupervisorPerPoolThenCoordinatorAndWorkers() throws Exception {
     var scheduler = NODE.kit().system().scheduler();
-    java.time.Duration t = java.time.Duration.ofSeconds(10);
-    var root = await(akka.actor.typed.javadsl.AskPattern.<io.snakepit.actors.supervision.Supervisor.Command,
-        io.snakepit.actors.supervision.Supervisor.Children>ask(snakepit.supervisor(),
-        io.snakepit.actors.supervision.Supervisor.WhichChildren::new, t, scheduler)).children();
+    Duration t = Duration.ofSeconds(10);
+    var root = await(AskPattern.<Supervisor.Command,
+        Supervisor.Children>ask(Node.get(NODE.kit().system()).supervisor(),
+        Supervisor.WhichChildren::new, t, scheduler)).children();
     assertEquals(List.of("pool-default", "pool-single"), root.stream().map(c -> c.id()).toList());
     @SuppressWarnings("unchecked")
-    var poolSupervisor = (akka.actor.typed.ActorRef<io.snakepit.actors.supervision.Supervisor.Command>)
+    var poolSupervisor = (ActorRef<Supervisor.Command>)
         root.get(0).child().orElseThrow();
-    var pool = await(akka.actor.typed.javadsl.AskPattern.<io.snakepit.actors.supervision.Supervisor.Command,
-        io.snakepit.actors.supervision.Supervisor.Children>ask(poolSupervisor,
-        io.snakepit.actors.supervision.Supervisor.WhichChildren::new, t, scheduler)).children();
+    var pool = await(AskPattern.<Supervisor.Command,
+        Supervisor.Children>ask(poolSupervisor,
+        Supervisor.WhichChildren::new, t, scheduler)).children();
     assertEquals(List.of("coordinator", "workers"), pool.stream().map(c -> c.id()).toList());
     @SuppressWarnings("unchecked")
-    var workers = (akka.actor.typed.ActorRef<io.snakepit.actors.supervision.Supervisor.Command>)
+    var workers = (ActorRef<Supervisor.Command>)
         pool.get(1).child().orElseThrow();
-    var counts = await(akka.actor.typed.javadsl.AskPattern.<io.snakepit.actors.supervision.Supervisor.Command,
+    var counts = await(AskPattern.<Supervisor.Command,
         io.snakepit.actors.supervision.ChildCounts>ask(workers,
-        io.snakepit.actors.supervision.Supervisor.CountChildren::new, t, scheduler));
+        Supervisor.CountChildren::new, t, scheduler));
     assertEquals(2, counts.active(), "the default pool's two worker actors: " + counts);
   }
 

@@ -132,7 +132,7 @@ class StorageFaultIT {
     ActorTestKit next = ActorTestKit.create("storage-next", TestNodes.config(config("5s")));
     try {
       Snakepit snakepit = Snakepit.get(next.system());
-      SettlementReport report = snakepit.settlement().toCompletableFuture().get(60, TimeUnit.SECONDS);
+      SettlementReport report = Node.get(next.system()).settlement().toCompletableFuture().get(60, TimeUnit.SECONDS);
       assertEquals(0, report.untracked(), report.table());
       assertEquals(List.of(), report.journalWarnings(), report.summary());
       assertTrue(report.rows().stream().allMatch(r -> r.processes().isEmpty()), report.table());

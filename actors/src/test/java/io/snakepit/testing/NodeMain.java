@@ -3,6 +3,7 @@ package io.snakepit.testing;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.Behaviors;
 import io.snakepit.Snakepit;
+import io.snakepit.actors.Node;
 import io.snakepit.persistence.SettlementReport;
 import java.util.concurrent.TimeUnit;
 
@@ -36,7 +37,7 @@ public final class NodeMain {
 
   private static void start(ActorSystem<Void> system, String[] args) throws Exception {
     Snakepit snakepit = Snakepit.get(system);
-    SettlementReport report = snakepit.settlement().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    SettlementReport report = Node.get(system).settlement().toCompletableFuture().get(60, TimeUnit.SECONDS);
     if (report != null) {
       for (SettlementReport.Row row : report.rows()) {
         System.out.println("settled " + row.entry().nonce() + " "

@@ -4,9 +4,8 @@ import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.Behaviors;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import io.snakepit.Settlement;
 import io.snakepit.persistence.Registry;
-import io.snakepit.persistence.Settlement;
-import io.snakepit.persistence.SettlementReport;
 import io.snakepit.persistence.SpawnedWorker;
 import io.snakepit.shim.BootId;
 import io.snakepit.shim.ProcStat;
@@ -94,12 +93,12 @@ final class SettlementBench implements Bench {
 
       long t0 = System.nanoTime();
       try (Node node = Node.start(c, instance, "p { workers = 1 }")) {
-        SettlementReport report = node.snakepit.settlement().toCompletableFuture().get(60, TimeUnit.SECONDS);
+        Settlement report = node.snakepit.settlement().toCompletableFuture().get(60, TimeUnit.SECONDS);
         List<ProcessTree.Proc> left = ProcessTree.awaitGone(orphans, Duration.ofMillis(1), ORPHANS_GONE);
         long t1 = System.nanoTime();
         node.awaitReady();
         long t2 = System.nanoTime();
-        if (!left.isEmpty() || report.count(Settlement.KILLED) != n) {
+        if (!left.isEmpty() || report.killed() != n) {
           throw new IllegalStateException("settlement of " + n + " orphans: " + report.summary() + "; still running "
               + ORPHANS_GONE.toSeconds() + " s later: " + left);
         }

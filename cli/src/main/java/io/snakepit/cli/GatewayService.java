@@ -147,7 +147,7 @@ final class GatewayService implements BindableService {
       return;
     }
     CompletableFuture<Result> call = (request.getHasPayload()
-        ? pool.execute(request.getTool(), request.getArgsJson(), request.getPayload().toByteArray())
+        ? pool.execute(request.getTool(), request.getArgsJson(), request.getPayload().toByteArray(), options())
         : pool.execute(request.getTool(), request.getArgsJson(), options())).toCompletableFuture();
     // The client's cancellation (or its deadline) cancels the call in the worker.
     Context.current().addListener(context -> call.cancel(true), Runnable::run);

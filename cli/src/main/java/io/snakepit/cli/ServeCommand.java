@@ -4,11 +4,11 @@ import akka.actor.CoordinatedShutdown;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.Behaviors;
 import com.typesafe.config.Config;
+import io.snakepit.Settlement;
 import io.snakepit.Snakepit;
 import io.snakepit.actors.OutOfMemory;
 import io.snakepit.actors.worker.Isolation;
 import io.snakepit.persistence.DataDirectory;
-import io.snakepit.persistence.SettlementReport;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -138,7 +138,7 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
     Snakepit snakepit;
     try {
       snakepit = Snakepit.get(system);
-      SettlementReport settled = snakepit.settlement().toCompletableFuture().get();
+      Settlement settled = snakepit.settlement().toCompletableFuture().get();
       if (settled != null) {
         System.out.println(settled.summary());
         System.out.flush();

@@ -1,0 +1,222 @@
+package io.snakepit.actors;
+
+import akka.Done;
+import akka.actor.CoordinatedShutdown;
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.Extension;
+import akka.actor.typed.ExtensionId;
+import akka.actor.typed.Props;
+import akka.actor.typed.javadsl.AskPattern;
+import akka.actor.typed.javadsl.Behaviors;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigValueType;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.snakepit.actors.pool.LostCalls;
+import io.snakepit.actors.pool.PoolActor;
+import io.snakepit.actors.pool.PoolLink;
+import io.snakepit.actors.pool.PoolRuntime;
+import io.snakepit.actors.pool.PoolSettings;
+import io.snakepit.actors.supervision.ChildSpec;
+import io.snakepit.actors.supervision.Restart;
+import io.snakepit.actors.supervision.ShutdownSpec;
+import io.snakepit.actors.supervision.Strategy;
+import io.snakepit.actors.supervision.Supervisor;
+import io.snakepit.actors.worker.StopTimeline;
+import io.snakepit.actors.worker.WorkerActor;
+import io.snakepit.actors.worker.WorkerJournal;
+import io.snakepit.persistence.Registry;
+import io.snakepit.persistence.RegistryClient;
+import io.snakepit.persistence.SettlementReport;
+import io.snakepit.python.WorkerPackage;
+import io.snakepit.shim.ShimBinary;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutorService;
+import java.util.stream.Stream;
+
+/**
+ * One JVM's node, wired: the registry and its settlement, the supervision tree of every configured pool, the
+ * workers' gRPC channels and run directory, and their stop with the actor system. The public
+ * {@code io.snakepit.Snakepit} is a facade over it; tests and tools in this project that must see the tree or the
+ * full settlement report reach it through {@link #get(ActorSystem)}.
+ *
+ * <p>Started on first use, once per actor system. The pools stop, and every worker process with them, in the
+ * {@code service-stop} phase of coordinated shutdown; if the JVM dies without that, each worker's shim sees its stdin
+ * close and takes the worker's process tree down.
+ */
+public final class Node implements Extension {
+
+  /** The extension's id; {@link #get(ActorSystem)} is the usual way in. */
+  public static final class Id extends ExtensionId<Node> {
+    private static final Id INSTANCE = new Id();
+
+    private Id() {}
+
+    @Override
+    public Node createExtension(ActorSystem<?> system) {
+      return new Node(system);
+    }
+  }
+
+  /** One configured pool: its settings, and the link its handle sends through. */
+  public record PoolEntry(PoolSettings settings, PoolLink link) {}
+
+  private static final String NUPROCESS_HOOK = "com.zaxxer.nuprocess.enableShutdownHook";
+
+  private final List<PoolEntry> pools = new ArrayList<>();
+  private final CompletionStage<SettlementReport> settlement;
+  private final ActorRef<Supervisor.Command> root;
+  private final Path runDir;
+  private final ExecutorService callbacks;
+  private final OutOfMemory outOfMemory;
+  private final Registry registry;
+
+  /** The node of {@code system}, started on first use. */
+  public static Node get(ActorSystem<?> system) {
+    return Id.INSTANCE.apply(system);
+  }
+
+  private Node(ActorSystem<?> system) {
+    // NuProcess's own shutdown hook stops its event threads, so exits would go unreported while coordinated
+    // shutdown stops the workers. Must be set before NuProcess starts its first process.
+    if (System.getProperty(NUPROCESS_HOOK) == null) {
+      System.setProperty(NUPROCESS_HOOK, "false");
+    }
+    Config config = system.settings().config().getConfig("snakepit");
+    Path cacheDir = cacheDir(config.getString("cache-dir"));
+    String instance = config.getString("instance");
+    this.runDir = RunDirectory.create(config.getString("run-dir"), instance);
+    this.outOfMemory = OutOfMemory.fromConfig(system.settings().config());
+    this.callbacks = outOfMemory.callbackPool("snakepit-grpc", "running a gRPC callback of a worker's channel");
+    system.systemActorOf(LostCalls.create(), "snakepit-lost-calls", Props.empty());
+    // A pool set to null (snakepit.pools.default = null) is not started: that is how reference.conf's default pool
+    // is turned off. HOCON keeps no key order: pools start (and stop in reverse) in name order.
+    List<PoolSettings> settings = config.getObject("pools").entrySet().stream()
+        .filter(e -> e.getValue().valueType() != ConfigValueType.NULL).map(Map.Entry::getKey).sorted()
+        .map(name -> PoolSettings.fromConfig(name, config)).toList();
+    Registry registry = config.getBoolean("registry.enabled") ? Registry.open(system, config) : null;
+    this.registry = registry;
+    WorkerJournal journal = registry == null ? WorkerJournal.none() : WorkerJournal.of(registry);
+    PoolRuntime runtime = new PoolRuntime(ShimBinary.extract(cacheDir), WorkerPackage.unpack(cacheDir), runDir,
+        instance, this::channel, journal);
+    // Settle what earlier JVMs of this instance left before the first new worker is spawned.
+    this.settlement = registry == null ? CompletableFuture.completedFuture(null) : registry.settle(false);
+    settlement.whenComplete((report, error) -> {
+      if (report != null) {
+        system.log().info(report.summary());
+      }
+    });
+    List<ChildSpec<?>> poolSpecs = new ArrayList<>();
+    for (PoolSettings s : settings) {
+      PoolLink link = new PoolLink(settlement);
+      pools.add(new PoolEntry(s, link));
+      poolSpecs.add(poolSupervisor(s, runtime, link));
+    }
+    // The node's tree: root (one_for_one) -> per pool (rest_for_one: coordinator, then its worker supervisor).
+    this.root = system.systemActorOf(Supervisor.create(Strategy.ONE_FOR_ONE, 5, Duration.ofMinutes(1), poolSpecs),
+        "snakepit", Props.empty());
+    // The registry stops with the actor system: the workers' exits must be journaled before that, or the next
+    // start would find their entries open.
+    CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceStop(), "snakepit-stop-pools",
+        () -> AskPattern.<Supervisor.Command, Done>ask(root, Supervisor.Shutdown::new, Duration.ofMinutes(5),
+            system.scheduler()).thenCompose(done -> registry == null ? CompletableFuture.completedFuture(done)
+                : registry.client().drained().thenApply(drained -> done)));
+    system.getWhenTerminated().whenComplete((done, error) -> {
+      callbacks.shutdown();
+      deleteRunDir();
+    });
+  }
+
+  /** The configured pools, in name order (the order they start in). */
+  public List<PoolEntry> pools() {
+    return List.copyOf(pools);
+  }
+
+  /**
+   * The settlement of what earlier JVMs of this instance left, done before any worker started; completes with null
+   * when the registry is turned off (snakepit.registry.enabled = off).
+   */
+  public CompletionStage<SettlementReport> settlement() {
+    return settlement;
+  }
+
+  /**
+   * Why no worker can be started now: the registry's journal has been failing writes (with since when and what to
+   * check); empty while it takes them, or when the registry is turned off.
+   */
+  public Optional<String> journalOutage() {
+    return registry == null ? Optional.empty() : registry.outage().map(RegistryClient.Outage::describe);
+  }
+
+  /** The root of the node's supervision tree (for inspection: WhichChildren, CountChildren). */
+  public ActorRef<Supervisor.Command> supervisor() {
+    return root;
+  }
+
+  /**
+   * One pool's supervisor: its coordinator first, then the simple_one_for_one supervisor of its workers (rest_for_one:
+   * a new coordinator gets new workers). A worker's shutdown spec gives its shim the stop grace, then a margin, before
+   * the actor is stopped outright (its shim then takes the tree down on stdin EOF).
+   */
+  private static ChildSpec<Supervisor.Command> poolSupervisor(PoolSettings s, PoolRuntime runtime, PoolLink link) {
+    StopTimeline stop = StopTimeline.of(s.worker());
+    ChildSpec<PoolActor.Command> coordinator = ChildSpec.worker("coordinator",
+            () -> PoolActor.create(s, runtime, link))
+        .withShutdown(ShutdownSpec.timeout(stop.poolShutdown()))
+        .withStopMessage(PoolActor.Stop.INSTANCE);
+    ChildSpec<WorkerActor.Command> worker = ChildSpec.template("worker", PoolActor.WorkerStart.class,
+            (PoolActor.WorkerStart start) -> WorkerActor.create(start.launch(), start.events(),
+                socket -> runtime.channels().apply(socket, s.worker().maxMessageSize()), runtime.journal()))
+        .withRestart(Restart.TEMPORARY)
+        .withShutdown(ShutdownSpec.timeout(stop.workerShutdown()))
+        .withStopMessage(WorkerActor.Stop.INSTANCE);
+    ChildSpec<Supervisor.Command> workers = ChildSpec.supervisor("workers", () -> Behaviors.setup(ctx -> {
+      link.workersUp(ctx.getSelf());
+      return Supervisor.create(Strategy.SIMPLE_ONE_FOR_ONE, 10, Duration.ofMinutes(1), List.of(worker));
+    }));
+    return ChildSpec.supervisor("pool-" + s.name().replaceAll("[^A-Za-z0-9_-]", "_"), Strategy.REST_FOR_ONE, 3,
+        Duration.ofMinutes(1), List.of(coordinator, workers));
+  }
+
+  private ManagedChannel channel(String socketPath, int maxMessageSize) {
+    return Grpc.newChannelBuilder("unix://" + socketPath, InsecureChannelCredentials.create())
+        .executor(callbacks)
+        // gRPC turns an error in reading a reply into a cancelled call: out of memory is reported, not swallowed.
+        .intercept(outOfMemory.clientInterceptor("the worker at " + socketPath))
+        .maxInboundMessageSize(maxMessageSize)
+        .build();
+  }
+
+  private static Path cacheDir(String configured) {
+    if (!configured.isEmpty()) {
+      return Path.of(configured);
+    }
+    String xdg = System.getenv("XDG_CACHE_HOME");
+    if (xdg != null && !xdg.isEmpty()) {
+      return Path.of(xdg, "snakepit");
+    }
+    return Path.of(System.getProperty("user.home"), ".cache", "snakepit");
+  }
+
+  private void deleteRunDir() {
+    try (Stream<Path> paths = Files.walk(runDir)) {
+      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    } catch (IOException e) {
+      // Leftover socket files harm nothing; the next start uses a new directory.
+    }
+  }
+}
