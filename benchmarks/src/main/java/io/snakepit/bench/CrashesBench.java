@@ -5,11 +5,15 @@ import ch.qos.logback.classic.Logger;
 import io.snakepit.Pool;
 import io.snakepit.SnakepitException;
 import io.snakepit.actors.pool.PoolActor;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -108,9 +112,9 @@ final class CrashesBench implements Bench {
   /** The host's load average, as /proc/loadavg gives it: what else competed for the CPU. */
   private static String loadAverage() {
     try {
-      String[] f = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/loadavg")).trim().split("\\s+");
+      String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
       return f[0] + ", " + f[1] + ", " + f[2];
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       return "unknown (" + e.getMessage() + ")";
     }
   }
@@ -162,7 +166,7 @@ final class CrashesBench implements Bench {
         long now = System.nanoTime();
         latencies.recordValue(Math.max(0, now - due));
         lastAnswer.accumulateAndGet(now, Math::max);
-        Throwable cause = error instanceof java.util.concurrent.CompletionException ? error.getCause() : error;
+        Throwable cause = error instanceof CompletionException ? error.getCause() : error;
         String kind = cause == null ? "ok" : cause instanceof SnakepitException e ? e.kind()
             : cause.getClass().getSimpleName();
         outcomes.merge(kind, 1L, Long::sum);

@@ -1,5 +1,6 @@
 package io.snakepit.bench;
 
+import com.typesafe.config.ConfigFactory;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
@@ -101,7 +102,7 @@ public class DispatchCalls {
           .resolve(Long.toString(ProcessHandle.current().pid())));
       // Read by ConfigFactory.load when Node.start builds the node's settings: the sockets land where we look.
       System.setProperty("snakepit.run-dir", runDir.toString());
-      com.typesafe.config.ConfigFactory.invalidateCaches();
+      ConfigFactory.invalidateCaches();
       Context c = new Context(false, 0, System.getProperty("snakepit.python"),
           Path.of(System.getProperty("snakepit.root")), Path.of(System.getProperty(SCRATCH)));
       node = Node.start(c, System.getProperty(INSTANCE) + "-" + ProcessHandle.current().pid(), "p { workers = "

@@ -18,6 +18,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -144,7 +145,7 @@ final class PeersBench implements Bench {
   /** The hand-rolled peer: N processes, a queue of the idle ones, one request and one answer per line. */
   static final class NdjsonPool implements AutoCloseable {
     private final List<Worker> all = new ArrayList<>();
-    private final List<Process> processes = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<Process> processes = new CopyOnWriteArrayList<>();
     private final BlockingQueue<Worker> idle;
     private final AtomicLong ids = new AtomicLong();
     private final String marker;

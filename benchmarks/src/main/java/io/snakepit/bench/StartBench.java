@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -44,7 +45,7 @@ final class StartBench implements Bench {
     int n = c.quick() ? 2 : 4;
     List<String> modes = List.of("cgroup", "namespaces", "runc");
     poolStart(c, 1, "process"); // warm-up, not measured
-    Map<String, List<Double>> samples = new java.util.LinkedHashMap<>();
+    Map<String, List<Double>> samples = new LinkedHashMap<>();
     samples.put("process", new ArrayList<>());
     modes.forEach(m -> samples.put(m, new ArrayList<>()));
     for (int run = 0; run < c.runs(); run++) {

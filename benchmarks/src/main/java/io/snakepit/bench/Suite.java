@@ -7,7 +7,9 @@ import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -58,7 +60,7 @@ public final class Suite {
       List<Measurement> got = bench.bench().run(context);
       for (Measurement m : got) {
         System.out.println("  " + m.title() + ": " + Report.fmt(m.subject().median()) + " " + m.unit()
-            + (m.ratio() == null ? "" : String.format(java.util.Locale.ROOT, " (%.2fx %s)", m.ratio(),
+            + (m.ratio() == null ? "" : String.format(Locale.ROOT, " (%.2fx %s)", m.ratio(),
             m.baseline().name())) + (m.goalMet() == null ? "" : m.goalMet() ? " goal met" : " GOAL MISSED: "
             + m.goal().text()));
       }
@@ -106,8 +108,8 @@ public final class Suite {
     return left;
   }
 
-  private static java.util.Optional<String> value(List<String> args, String flag) {
+  private static Optional<String> value(List<String> args, String flag) {
     int i = args.indexOf(flag);
-    return i >= 0 && i + 1 < args.size() ? java.util.Optional.of(args.get(i + 1)) : java.util.Optional.empty();
+    return i >= 0 && i + 1 < args.size() ? Optional.of(args.get(i + 1)) : Optional.empty();
   }
 }

@@ -9,6 +9,7 @@ import io.snakepit.Snakepit;
 import io.snakepit.actors.OutOfMemory;
 import io.snakepit.actors.worker.Isolation;
 import io.snakepit.persistence.DataDirectory;
+import io.snakepit.persistence.Registry;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,8 +18,11 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -26,7 +30,7 @@ import picocli.CommandLine.Option;
 @Command(name = "serve", mixinStandardHelpOptions = true,
     description = "Start a node: a pool of Python workers behind a gRPC gateway. Prints a line starting with"
         + " 'ready:' once every worker is up; SIGINT or SIGTERM stops everything.")
-final class ServeCommand implements java.util.concurrent.Callable<Integer> {
+final class ServeCommand implements Callable<Integer> {
   private static final String DEFAULT_LISTEN = "127.0.0.1:50051";
 
   @Option(names = "--workers", paramLabel = "N", description = "Workers in the default pool.")
@@ -185,7 +189,7 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
     system.getWhenTerminated().toCompletableFuture().get();
     // A node that stopped itself because its journal failed writes exits non-zero: its service manager restarts it.
     if (CoordinatedShutdown.get(system).getShutdownReason().orElse(null)
-        instanceof io.snakepit.persistence.Registry.JournalOutage outage) {
+        instanceof Registry.JournalOutage outage) {
       System.err.println("snakepit: the node stopped: " + outage.message());
       return 3;
     }
@@ -249,8 +253,8 @@ final class ServeCommand implements java.util.concurrent.Callable<Integer> {
   private static void terminate(ActorSystem<Void> system) throws InterruptedException, ExecutionException {
     system.terminate();
     try {
-      system.getWhenTerminated().toCompletableFuture().get(1, java.util.concurrent.TimeUnit.MINUTES);
-    } catch (java.util.concurrent.TimeoutException e) {
+      system.getWhenTerminated().toCompletableFuture().get(1, TimeUnit.MINUTES);
+    } catch (TimeoutException e) {
       System.err.println("snakepit: the node did not stop within a minute; exiting anyway (each worker's shim takes"
           + " its tree down when the JVM is gone)");
     }

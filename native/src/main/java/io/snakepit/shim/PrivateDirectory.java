@@ -5,6 +5,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFileAttributeView;
@@ -58,7 +59,7 @@ public final class PrivateDirectory {
     Map<String, Object> a;
     try {
       a = Files.readAttributes(dir, "unix:uid,mode,isDirectory,isSymbolicLink", LinkOption.NOFOLLOW_LINKS);
-    } catch (java.nio.file.NoSuchFileException absent) {
+    } catch (NoSuchFileException absent) {
       return Optional.empty();
     }
     if ((Boolean) a.get("isSymbolicLink")) {

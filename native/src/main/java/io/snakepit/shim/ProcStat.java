@@ -1,6 +1,7 @@
 package io.snakepit.shim;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -99,7 +100,7 @@ public record ProcStat(int pid, char state, int ppid, int pgrp, int session, lon
       String uptime = Files.readString(Path.of("/proc/uptime")).trim().split(" ")[0];
       return (long) (Double.parseDouble(uptime) * CLOCK_TICKS);
     } catch (IOException e) {
-      throw new java.io.UncheckedIOException("cannot read /proc/uptime", e);
+      throw new UncheckedIOException("cannot read /proc/uptime", e);
     }
   }
 

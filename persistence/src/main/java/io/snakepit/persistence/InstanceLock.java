@@ -12,6 +12,9 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
 import java.util.Optional;
 import java.util.Set;
 
@@ -118,10 +121,10 @@ public final class InstanceLock implements AutoCloseable {
   /** The identity of the lock file at {@code path}. */
   public static String identity(Path path) {
     try {
-      byte[] digest = java.security.MessageDigest.getInstance("SHA-256")
+      byte[] digest = MessageDigest.getInstance("SHA-256")
           .digest(path.toAbsolutePath().normalize().toString().getBytes(StandardCharsets.UTF_8));
-      return java.util.HexFormat.of().formatHex(digest, 0, 8);
-    } catch (java.security.NoSuchAlgorithmException e) {
+      return HexFormat.of().formatHex(digest, 0, 8);
+    } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
   }

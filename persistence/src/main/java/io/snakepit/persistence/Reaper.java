@@ -7,10 +7,12 @@ import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -121,7 +123,7 @@ public final class Reaper {
     if (registry == null) {
       return List.of();
     }
-    java.util.Set<String> known = new java.util.HashSet<>();
+    Set<String> known = new HashSet<>();
     open.forEach(e -> known.add(e.nonce()));
     List<RegistryEntry> lost = new ArrayList<>();
     for (Map.Entry<String, List<ProcStat>> tree : scan.byNonce().entrySet()) {

@@ -1,5 +1,7 @@
 package io.snakepit.persistence;
 
+import akka.actor.Cancellable;
+import akka.actor.CoordinatedShutdown;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.DispatcherSelector;
@@ -11,13 +13,16 @@ import io.snakepit.shim.ProcStat;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * One node's registry: it holds the instance lock for the JVM's life, owns the journal of (host, instance), and
@@ -126,17 +131,17 @@ public final class Registry implements AutoCloseable {
    *
    * @param message what failed, since when, and what to check
    */
-  public record JournalOutage(String message) implements akka.actor.CoordinatedShutdown.Reason {}
+  public record JournalOutage(String message) implements CoordinatedShutdown.Reason {}
 
   /**
    * While the journal fails writes: probe it every {@code interval} (a registry restarted after a failure takes
    * writes again only when one is tried), and past {@code exitAfter} (unless zero) stop the node with
    * {@link JournalOutage} rather than let it limp without a record of its workers.
    */
-  private void watchOutages(java.time.Duration interval, java.time.Duration exitAfter) {
-    java.util.concurrent.atomic.AtomicBoolean probing = new java.util.concurrent.atomic.AtomicBoolean();
-    java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
-    akka.actor.Cancellable watch = system.scheduler().scheduleWithFixedDelay(interval, interval, () -> {
+  private void watchOutages(Duration interval, Duration exitAfter) {
+    AtomicBoolean probing = new AtomicBoolean();
+    AtomicBoolean stopping = new AtomicBoolean();
+    Cancellable watch = system.scheduler().scheduleWithFixedDelay(interval, interval, () -> {
       RegistryClient.Outage outage = client.outage().orElse(null);
       if (outage == null || stopping.get()) {
         return;
@@ -146,7 +151,7 @@ public final class Registry implements AutoCloseable {
         String why = outage.describe() + "; stopping the node after snakepit.registry.outage.exit-after = "
             + exitAfter.toSeconds() + " s";
         LOG.error("{}", why);
-        akka.actor.CoordinatedShutdown.get(system).run(new JournalOutage(why));
+        CoordinatedShutdown.get(system).run(new JournalOutage(why));
         return;
       }
       if (probing.compareAndSet(false, true)) {
@@ -157,7 +162,7 @@ public final class Registry implements AutoCloseable {
   }
 
   /** Whether the journal is failing writes, and since when; empty while it takes them. */
-  public java.util.Optional<RegistryClient.Outage> outage() {
+  public Optional<RegistryClient.Outage> outage() {
     return client.outage();
   }
 

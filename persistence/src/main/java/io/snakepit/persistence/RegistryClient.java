@@ -6,11 +6,15 @@ import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.AskPattern;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.Queue;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 
 /**
@@ -24,8 +28,8 @@ public final class RegistryClient {
   private final Duration readTimeout;
   private final Semaphore permits;
   private final Queue<Runnable> waiting = new ConcurrentLinkedQueue<>();
-  private final java.util.Set<CompletableFuture<?>> pending = java.util.concurrent.ConcurrentHashMap.newKeySet();
-  private final java.util.concurrent.atomic.AtomicReference<Outage> outage = new java.util.concurrent.atomic.AtomicReference<>();
+  private final Set<CompletableFuture<?>> pending = ConcurrentHashMap.newKeySet();
+  private final AtomicReference<Outage> outage = new AtomicReference<>();
 
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RegistryClient.class);
 
@@ -58,8 +62,8 @@ public final class RegistryClient {
   }
 
   /** Whether the journal is failing writes, and since when; empty while it takes them. */
-  public java.util.Optional<Outage> outage() {
-    return java.util.Optional.ofNullable(outage.get());
+  public Optional<Outage> outage() {
+    return Optional.ofNullable(outage.get());
   }
 
   /** A write that changes nothing, to learn whether the journal takes writes again. */

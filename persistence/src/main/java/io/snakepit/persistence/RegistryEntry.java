@@ -1,5 +1,7 @@
 package io.snakepit.persistence;
 
+import java.util.List;
+
 /**
  * One worker as the journal knows it, from its reservation until it is settled.
  *
@@ -13,10 +15,10 @@ package io.snakepit.persistence;
  * @param exitStatus how the worker ended, if the JVM saw it; null otherwise
  */
 public record RegistryEntry(String nonce, String workerId, String incarnation, long reservedAt, String bootId,
-    java.util.List<String> cgroups, SpawnedWorker spawned, String exitStatus) implements RegistrySerializable {
+    List<String> cgroups, SpawnedWorker spawned, String exitStatus) implements RegistrySerializable {
 
   public RegistryEntry {
-    cgroups = cgroups == null ? java.util.List.of() : java.util.List.copyOf(cgroups); // older snapshots have none
+    cgroups = cgroups == null ? List.of() : List.copyOf(cgroups); // older snapshots have none
   }
 
   RegistryEntry withSpawned(SpawnedWorker s) {

@@ -3,6 +3,7 @@ package io.snakepit.persistence;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Collectors;
 
 /**
  * What a settlement found and did, entry by entry.
@@ -72,7 +73,7 @@ public record SettlementReport(List<Row> rows, boolean dryRun, Duration took, bo
         + " killed, " + count(Settlement.IMPOSTOR) + " impostors skipped; " + processes + " processes signalled, "
         + count(Settlement.REBOOTED) + " dropped after a reboot, " + watched + " watched, in " + took.toMillis()
         + " ms" + (untracked() == 0 ? "" : "; " + untracked() + " not in the journal (found in /proc)")
-        + journalWarnings.stream().map(w -> "; JOURNAL: " + w).collect(java.util.stream.Collectors.joining());
+        + journalWarnings.stream().map(w -> "; JOURNAL: " + w).collect(Collectors.joining());
   }
 
   /** A table of every entry, for {@code snakepit reap}. */

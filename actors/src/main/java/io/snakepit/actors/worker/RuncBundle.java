@@ -8,10 +8,15 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
@@ -74,8 +79,8 @@ public record RuncBundle(Path dir, String containerId, Path stateRoot, String bi
    */
   private static Cgroups.WorkerCgroup runcCgroup(String cgroupsPath, Cgroups.Limits limits) {
     Cgroups.Layout layout = Cgroups.Layout.detect();
-    Map<String, Path> v1 = new java.util.LinkedHashMap<>();
-    java.util.Set<Path> seen = new java.util.HashSet<>();
+    Map<String, Path> v1 = new LinkedHashMap<>();
+    Set<Path> seen = new HashSet<>();
     layout.v1().forEach((controller, mount) -> {
       if (seen.add(mount)) {
         v1.put(controller, Path.of(mount + cgroupsPath));
@@ -117,7 +122,7 @@ public record RuncBundle(Path dir, String containerId, Path stateRoot, String bi
     }
     command.forEach(args::add);
     ArrayNode env = process.putArray("env");
-    Map<String, String> environment = new java.util.TreeMap<>(launch.environment());
+    Map<String, String> environment = new TreeMap<>(launch.environment());
     environment.put("SNAKEPIT_READY_FD", "3");
     environment.forEach((k, v) -> env.add(k + "=" + v));
     process.put("cwd", "/");
@@ -125,7 +130,7 @@ public record RuncBundle(Path dir, String containerId, Path stateRoot, String bi
     ArrayNode rlimits = process.putArray("rlimits");
     isolation.rlimits().forEach((name, value) -> {
       long v = value.equals("unlimited") ? -1L : Long.parseLong(value);
-      rlimits.addObject().put("type", "RLIMIT_" + (name.equals("as") ? "AS" : name.toUpperCase(java.util.Locale.ROOT)))
+      rlimits.addObject().put("type", "RLIMIT_" + (name.equals("as") ? "AS" : name.toUpperCase(Locale.ROOT)))
           .put("soft", v).put("hard", v);
     });
     c.putObject("root").put("path", "rootfs").put("readonly", true);
@@ -236,7 +241,7 @@ public record RuncBundle(Path dir, String containerId, Path stateRoot, String bi
       return;
     }
     try (var walk = Files.walk(root)) {
-      walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
     } catch (IOException e) {
       // best effort: the run directory is removed with the node
     }

@@ -1,10 +1,12 @@
 package io.snakepit.actors.worker;
 
 import io.snakepit.persistence.Registry;
+import io.snakepit.persistence.RegistryClient;
 import io.snakepit.persistence.SpawnedWorker;
 import io.snakepit.shim.BootId;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.slf4j.Logger;
@@ -23,8 +25,8 @@ public interface WorkerJournal {
   void exited(String nonce, String status);
 
   /** Why no worker can be journaled now (the journal fails writes), or empty while it can. */
-  default java.util.Optional<String> unavailable() {
-    return java.util.Optional.empty();
+  default Optional<String> unavailable() {
+    return Optional.empty();
   }
 
   /** Variables for every worker's environment that tie its tree to this journal; none by default. */
@@ -70,8 +72,8 @@ public interface WorkerJournal {
       }
 
       @Override
-      public java.util.Optional<String> unavailable() {
-        return registry.outage().map(io.snakepit.persistence.RegistryClient.Outage::describe);
+      public Optional<String> unavailable() {
+        return registry.outage().map(RegistryClient.Outage::describe);
       }
 
       @Override
