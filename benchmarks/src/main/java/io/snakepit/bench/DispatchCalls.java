@@ -10,7 +10,9 @@ import io.snakepit.proto.ExecuteRequest;
 import io.snakepit.proto.ExecuteResponse;
 import io.snakepit.proto.WorkerGrpc;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -198,13 +200,21 @@ public class DispatchCalls {
     }
   }
 
+  /**
+   * Deletes {@code dir} and what it holds. The node deletes its own run directory inside it as its actor system
+   * terminates, on another thread, so a walk may meet a directory that has just gone: walk again, a bounded number of
+   * times.
+   */
   static void deleteTree(Path dir) throws IOException {
-    if (!Files.exists(dir)) {
-      return;
-    }
-    try (Stream<Path> paths = Files.walk(dir)) {
-      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
+    for (int attempt = 1; Files.exists(dir); attempt++) {
+      try (Stream<Path> paths = Files.walk(dir)) {
+        for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+          Files.deleteIfExists(p);
+        }
+      } catch (NoSuchFileException | UncheckedIOException e) {
+        if (attempt == 5 || !(e instanceof NoSuchFileException || e.getCause() instanceof NoSuchFileException)) {
+          throw e;
+        }
       }
     }
   }
