@@ -1,5 +1,9 @@
 package io.snakepit.shim;
 
+import static io.snakepit.shim.Cgroups.CPU;
+import static io.snakepit.shim.Cgroups.MEMORY;
+import static io.snakepit.shim.Cgroups.PIDS;
+
 import io.snakepit.shim.Cgroups.CgroupException;
 import io.snakepit.shim.Cgroups.Limits;
 import io.snakepit.shim.Cgroups.WorkerCgroup;
@@ -20,9 +24,6 @@ import java.util.Set;
  */
 final class CgroupFiles {
 
-  private static final String MEMORY = Cgroups.MEMORY;
-  private static final String PIDS = Cgroups.PIDS;
-  private static final String CPU = Cgroups.CPU;
 
   private CgroupFiles() {}
 

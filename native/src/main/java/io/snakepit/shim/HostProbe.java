@@ -1,5 +1,7 @@
 package io.snakepit.shim;
 
+import static io.snakepit.shim.HostSupport.LIMIT_CONTROLLERS;
+
 import io.snakepit.shim.HostSupport.CgroupFacts;
 import io.snakepit.shim.HostSupport.Facts;
 import io.snakepit.shim.HostSupport.LimitProbe;
@@ -28,7 +30,6 @@ import java.util.concurrent.TimeUnit;
  */
 final class HostProbe {
 
-  private static final List<String> LIMIT_CONTROLLERS = HostSupport.LIMIT_CONTROLLERS;
   private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(10);
   private static final Duration REMOVE_WAIT = Duration.ofSeconds(2);
   private static final int CAP_SYS_ADMIN = 21;

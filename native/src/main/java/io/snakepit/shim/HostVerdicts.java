@@ -1,5 +1,7 @@
 package io.snakepit.shim;
 
+import static io.snakepit.shim.HostSupport.LIMIT_CONTROLLERS;
+
 import io.snakepit.shim.HostSupport.Check;
 import io.snakepit.shim.HostSupport.CgroupFacts;
 import io.snakepit.shim.HostSupport.Facts;
@@ -17,7 +19,6 @@ import java.util.TreeSet;
  */
 final class HostVerdicts {
 
-  private static final List<String> LIMIT_CONTROLLERS = HostSupport.LIMIT_CONTROLLERS;
 
   private HostVerdicts() {}
 

@@ -135,7 +135,7 @@ final class Dispatch {
   /** A worker has room: give it the oldest calls that are still wanted, then list it as idle if room is left. */
   void offer(Slot slot) {
     Job probe = breaker.probe();
-    if (!breaker.closed() && probe != null && slot.inFlight() < concurrency && queue.remove(probe)) {
+    if (breaker.awaitsProbe() && slot.inFlight() < concurrency && queue.remove(probe)) {
       dispatch(slot, probe); // only the probe may go while the circuit is not closed
     }
     while (breaker.closed() && !slot.pending.isEmpty() && slot.inFlight() < concurrency) {
@@ -161,7 +161,10 @@ final class Dispatch {
     idle.remove(slot);
   }
 
-  /** A call (or a worker's death, or a start) went well: the circuit closes, and calls that waited for it go. */
+  /**
+   * A call went well (or its worker died while serving it: the tool's fault, not the slot's): the circuit closes,
+   * and calls that waited for it go.
+   */
   void succeeded() {
     if (breaker.succeeded()) {
       log.info("pool '{}': circuit closed, the probe call succeeded", settings.name());

@@ -114,8 +114,8 @@ final class Slot {
   }
 
   /**
-   * The worker's actor is known. Returns true the first time, and then whether a stop asked for before must be passed
-   * on is {@link #state()} {@code == STOPPING}.
+   * Records the worker's actor; true the first time only. The caller passes on a stop asked for before if
+   * {@link #state()} is {@code STOPPING}.
    */
   boolean attach(ActorRef<WorkerActor.Command> ref) {
     if (worker != null) {

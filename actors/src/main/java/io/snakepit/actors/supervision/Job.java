@@ -115,11 +115,6 @@ final class Job {
     return subject;
   }
 
-  /** Who waits for the end of a request's job; null for other jobs. */
-  ActorRef<Reply> replyTo() {
-    return replyTo;
-  }
-
   /** Why an {@link Kind#ESCALATE} job's supervisor fails at its end; null for other jobs. */
   SupervisorFailedException failure() {
     return failure;

@@ -172,7 +172,8 @@ final class EndingPhase {
           + status, null));
       return List.of();
     }
+    List<String> tail = w.diagnosis.tail();
     return w.calls.crash(w.launch.settings().retryAttempts(),
-        () -> new WorkerCrashedException(w.id, status, w.crashReason, w.diagnosis.tail()));
+        () -> new WorkerCrashedException(w.id, status, w.crashReason, tail));
   }
 }

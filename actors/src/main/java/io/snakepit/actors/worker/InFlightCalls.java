@@ -113,17 +113,8 @@ final class InFlightCalls {
     return id;
   }
 
-  /** The call with this id, or null once it ended. */
-  Job get(long id) {
-    return jobs.get(id);
-  }
-
   boolean isEmpty() {
     return jobs.isEmpty();
-  }
-
-  int size() {
-    return jobs.size();
   }
 
   /**

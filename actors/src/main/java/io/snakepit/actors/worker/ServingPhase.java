@@ -79,7 +79,7 @@ final class ServingPhase {
       // Stdin stays open: EOF means the JVM is gone, and would cut the grace to lifeline-grace.
       w.shim.send("STOP " + w.timeline.shimGrace().toMillis());
       w.timers.startSingleTimer(StopDeadline.INSTANCE, w.timeline.killShimAfter());
-    } // else still reserving: the reservation's end finds it stopping and spawns nothing
+    } // else still preparing or reserving: that step's end finds it stopping and spawns nothing
     return stopping();
   }
 

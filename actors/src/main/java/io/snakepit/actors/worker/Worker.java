@@ -42,7 +42,10 @@ final class Worker {
   final WorkerJournal journal;
   /** How the pool's isolation mode contains it; chosen once. */
   final Containment containment;
-  /** Where blocking work runs (cgroupfs, runc, /proc): never the actor's thread nor the common pool. */
+  /**
+   * Where the containment's prepare and release run (cgroup creation and removal, OCI bundles, runc deletes):
+   * never the actor's thread nor the common pool. Short reads of /proc and cgroup counters stay on the actor.
+   */
   final Executor blocking;
   final StopTimeline timeline;
   final StartDiagnosis diagnosis;

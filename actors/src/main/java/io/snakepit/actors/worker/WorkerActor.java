@@ -104,11 +104,12 @@ public final class WorkerActor {
 
   enum ExitOverdue implements Command { INSTANCE }
 
-  /** Messages held while the containment is released (a handful in practice). */
+  /** Messages held while the containment is released, and a {@code Dispose} that came before the end (a handful). */
   private static final int STASH_CAPACITY = 10_000;
 
   /**
-   * A worker actor; it starts its shim at once.
+   * A worker actor: it prepares its containment (on the blocking dispatcher), journals the worker, then starts its
+   * shim.
    *
    * @param launch what to start
    * @param pool where to report
