@@ -114,6 +114,27 @@ public final class Pool {
     return promise;
   }
 
+  /**
+   * Resizes the pool to {@code workers} serving workers, at run time: new workers start as any do (journaled before
+   * they are spawned, {@code start-concurrency} at a time); surplus workers take no new calls, finish the calls they
+   * have and stop (idle ones first), and their sessions bind anew on their next call. Calls go on meanwhile. The
+   * size holds until the next resize or the node's restart (then {@code workers} from the configuration applies).
+   *
+   * @return completes with the number of ready workers once every new worker is ready and every surplus one has
+   *     ended (a later resize completes it when that one is done); fails with {@link PoolUnavailableException} if the
+   *     pool stops or has failed, or with {@link IllegalArgumentException} if {@code workers} is below 1
+   */
+  public CompletionStage<Integer> resize(int workers) {
+    CompletableFuture<Integer> promise = new CompletableFuture<>();
+    if (workers < 1) {
+      promise.completeExceptionally(new IllegalArgumentException("pool '" + name + "' cannot be resized to "
+          + workers + " workers: a pool needs at least 1 worker"));
+      return promise;
+    }
+    actor.tell(new PoolActor.Resize(workers, promise));
+    return promise;
+  }
+
   /** Completes once every worker of the pool is up; fails with the reason if the pool cannot start. */
   public CompletionStage<Void> ready() {
     CompletableFuture<Void> promise = new CompletableFuture<>();

@@ -28,6 +28,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import org.junit.jupiter.api.Test;
@@ -71,6 +72,33 @@ class RegistryIT {
     return Procs.descendants(jvm).stream().filter(p -> Procs.cmdline(p.pid()).contains("snakepit_worker")
             && !Procs.cmdline(p.pid()).contains("snakepit-shim"))
         .findFirst().orElseThrow(() -> new AssertionError("no worker under " + jvm)).pid();
+  }
+
+  /** What a start or stop of hundreds of workers sends the journal at once: a few atomic writes, each durable. */
+  @ParameterizedTest
+  @EnumSource(Db.class)
+  void writesArrivingTogetherGoInAFewAtomicWrites(Db db) {
+    int workers = 300;
+    withRegistry(db.config(), r -> {
+      long before = r.client().batches();
+      List<CompletableFuture<?>> writes = new ArrayList<>();
+      for (int i = 0; i < workers; i++) {
+        writes.add(r.client().reserve("batch-" + i, "w-" + i, "earlier", BootId.current()).toCompletableFuture());
+      }
+      await(CompletableFuture.allOf(writes.toArray(CompletableFuture[]::new)));
+      long reserveBatches = r.client().batches() - before;
+      assertEquals(workers, await(r.client().open()).stream().filter(e -> e.nonce().startsWith("batch-")).count(),
+          "every reservation is journaled");
+      assertTrue(reserveBatches <= 20, workers + " reservations took " + reserveBatches + " atomic writes");
+      writes.clear();
+      for (int i = 0; i < workers; i++) {
+        writes.add(r.client().exited("batch-" + i, "exited with code 0").toCompletableFuture());
+      }
+      await(CompletableFuture.allOf(writes.toArray(CompletableFuture[]::new)));
+      assertEquals(0, await(r.client().open()).stream().filter(e -> e.nonce().startsWith("batch-")).count(),
+          "every exit closed its entry");
+      return null;
+    });
   }
 
   @ParameterizedTest

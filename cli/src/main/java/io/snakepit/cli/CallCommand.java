@@ -1,7 +1,6 @@
 package io.snakepit.cli;
 
 import io.grpc.ManagedChannel;
-import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.snakepit.proto.ExecuteRequest;
 import io.snakepit.proto.ExecuteResponse;
@@ -54,18 +53,7 @@ final class CallCommand implements Callable<Integer> {
       Integer failed = print(stub.execute(request));
       return failed == null ? 0 : failed;
     } catch (StatusRuntimeException e) {
-      Status status = e.getStatus();
-      if (status.getCode() == Status.Code.UNAVAILABLE) {
-        String why = status.getDescription();
-        if (status.getCause() != null && status.getCause().getMessage() != null) {
-          why += ": " + status.getCause().getMessage();
-        }
-        System.err.println("error: cannot reach a node at " + gateway.target + " (" + why
-            + "). Start one with ./snakepit serve, or point --target at one");
-        return 2;
-      }
-      System.err.println("error: " + GatewayClient.describe(status, token));
-      return 1;
+      return gateway.failed(e.getStatus(), token, System.err);
     } finally {
       channel.shutdownNow();
     }

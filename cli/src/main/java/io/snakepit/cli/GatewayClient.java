@@ -134,6 +134,23 @@ final class GatewayClient {
   }
 
   /**
+   * Reports a failed call on {@code err}; returns the exit code: 2 if no node could be reached at the target, else 1.
+   */
+  int failed(Status status, Token token, PrintStream err) {
+    if (status.getCode() == Status.Code.UNAVAILABLE) {
+      String why = status.getDescription();
+      if (status.getCause() != null && status.getCause().getMessage() != null) {
+        why += ": " + status.getCause().getMessage();
+      }
+      err.println("error: cannot reach a node at " + target + " (" + why
+          + "). Start one with ./snakepit serve, or point --target at one");
+      return 2;
+    }
+    err.println("error: " + describe(status, token));
+    return 1;
+  }
+
+  /**
    * The text for a failed call; an {@code UNAUTHENTICATED} one, when no token could be read, also says why on a line
    * of its own.
    */

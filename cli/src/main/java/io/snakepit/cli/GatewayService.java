@@ -27,6 +27,8 @@ import io.snakepit.proto.GatewayGrpc;
 import io.snakepit.proto.PingRequest;
 import io.snakepit.proto.PingResponse;
 import io.snakepit.proto.PythonError;
+import io.snakepit.proto.ScaleRequest;
+import io.snakepit.proto.ScaleResponse;
 import io.snakepit.proto.Value;
 import java.io.IOException;
 import java.io.InputStream;
@@ -106,6 +108,7 @@ final class GatewayService implements BindableService {
               }
             }))
         .addMethod(GatewayGrpc.getPingMethod(), ServerCalls.asyncUnaryCall(this::ping))
+        .addMethod(GatewayGrpc.getScaleMethod(), ServerCalls.asyncUnaryCall(this::scale))
         .build();
   }
 
@@ -184,6 +187,29 @@ final class GatewayService implements BindableService {
     response.onNext(PingResponse.newBuilder().setPid((int) ProcessHandle.current().pid())
         .setAdapter("gateway").addAllTools(snakepit.pools().keySet()).build());
     response.onCompleted();
+  }
+
+  /** Resizes a pool; answers once the resize is done, or with the status that says why it cannot be. */
+  private void scale(ScaleRequest request, StreamObserver<ScaleResponse> response) {
+    String name = request.getPool().isEmpty() ? Snakepit.DEFAULT_POOL : request.getPool();
+    Pool pool;
+    try {
+      pool = snakepit.pool(name);
+    } catch (IllegalArgumentException e) {
+      response.onError(Status.NOT_FOUND.withDescription(e.getMessage()).asRuntimeException());
+      return;
+    }
+    pool.resize(request.getWorkers()).whenComplete((ready, error) -> outOfMemory.guard(() -> {
+      if (error == null) {
+        response.onNext(ScaleResponse.newBuilder().setPool(name).setWorkers(request.getWorkers()).setReady(ready)
+            .build());
+        response.onCompleted();
+        return;
+      }
+      Throwable e = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+      Status status = e instanceof IllegalArgumentException ? Status.INVALID_ARGUMENT : Status.FAILED_PRECONDITION;
+      response.onError(status.withDescription(e.getMessage()).asRuntimeException());
+    }, () -> "answering a gateway resize of pool " + name).run());
   }
 
   /** The client's gRPC deadline, if it set one, becomes the call's timeout. */

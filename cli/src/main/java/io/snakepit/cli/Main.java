@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The {@code snakepit} command. */
 @Command(name = "snakepit", mixinStandardHelpOptions = true, version = "snakepit 0.1.0",
     description = "Supervised pools of Python workers for the JVM.",
-    subcommands = {ServeCommand.class, CallCommand.class, LoadCommand.class, ReapCommand.class,
+    subcommands = {ServeCommand.class, CallCommand.class, LoadCommand.class, ReapCommand.class, ScaleCommand.class,
         DoctorCommand.class})
 public final class Main implements Runnable {
 

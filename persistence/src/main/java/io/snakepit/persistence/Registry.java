@@ -81,7 +81,7 @@ public final class Registry implements AutoCloseable {
           "snakepit-registry", Props.empty());
       RegistryClient client = new RegistryClient(actor, system, registry.getDuration("ask-timeout"),
           registry.getDuration("recovery-timeout"),
-          registry.getInt("max-in-flight"));
+          registry.getInt("max-in-flight"), registry.getInt("batch-size"));
       Executor blocking = system.dispatchers().lookup(DispatcherSelector.blocking());
       Reaper reaper = new Reaper(instance, BootId.current(), policy, lock.identity(), openedAt);
       Registry r = new Registry(system, lock, client, instance, reaper, blocking, journalWarnings,

@@ -5,6 +5,7 @@ import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.AskPattern;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Queue;
@@ -14,12 +15,19 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 
 /**
  * Asks the registry, never with more commands in flight than {@code maxInFlight}: an event-sourced actor stashes
  * commands while it persists, and a full stash drops them silently. Callers past the bound wait here, in order.
+ *
+ * <p>Writes are batched: one {@link WorkerRegistry.WriteAll} is in flight at a time, and the writes that arrive
+ * meanwhile go together in the next one (at most {@code batchSize}). Two hundred workers starting or stopping at once
+ * cost a few database round trips, and a write's time limit counts from when its batch is sent, so it grows with
+ * the writes queued ahead of it rather than failing them on a busy machine.
  */
 public final class RegistryClient {
   private final ActorRef<WorkerRegistry.Command> registry;
@@ -30,6 +38,12 @@ public final class RegistryClient {
   private final Queue<Runnable> waiting = new ConcurrentLinkedQueue<>();
   private final Set<CompletableFuture<?>> pending = ConcurrentHashMap.newKeySet();
   private final AtomicReference<Outage> outage = new AtomicReference<>();
+  private final int batchSize;
+  private final Queue<QueuedWrite> writes = new ConcurrentLinkedQueue<>();
+  private final AtomicBoolean writing = new AtomicBoolean();
+  private final AtomicLong batches = new AtomicLong();
+
+  private record QueuedWrite(WorkerRegistry.Write write, CompletableFuture<Done> result) {}
 
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RegistryClient.class);
 
@@ -50,10 +64,15 @@ public final class RegistryClient {
 
   /**
    * A client whose writes wait at most {@code timeout}, and whose reads at most {@code readTimeout}: the first read
-   * at start waits for the registry's recovery, which takes longer on a large journal or a busy host.
+   * at start waits for the registry's recovery, which takes longer on a large journal or a busy host; at most
+   * {@code batchSize} writes go in one atomic write.
    */
   public RegistryClient(ActorRef<WorkerRegistry.Command> registry, ActorSystem<?> system, Duration timeout,
-      Duration readTimeout, int maxInFlight) {
+      Duration readTimeout, int maxInFlight, int batchSize) {
+    if (batchSize < 1) {
+      throw new IllegalArgumentException("snakepit.registry.batch-size is " + batchSize + ": use 1 or more");
+    }
+    this.batchSize = batchSize;
     this.registry = registry;
     this.system = system;
     this.timeout = timeout;
@@ -68,7 +87,7 @@ public final class RegistryClient {
 
   /** A write that changes nothing, to learn whether the journal takes writes again. */
   public CompletionStage<Done> probe() {
-    return write(WorkerRegistry.Probe::new);
+    return write(new WorkerRegistry.Probe());
   }
 
   /** Journals a worker about to be spawned. */
@@ -83,23 +102,23 @@ public final class RegistryClient {
   public CompletionStage<Done> reserve(String nonce, String workerId, String incarnation, String bootId,
       List<String> cgroups) {
     long now = System.currentTimeMillis();
-    return write(r -> new WorkerRegistry.Reserve(nonce, workerId, incarnation, bootId, now, List.copyOf(cgroups), r));
+    return write(new WorkerRegistry.Reserve(nonce, workerId, incarnation, bootId, now, List.copyOf(cgroups)));
   }
 
   /** Journals a worker's identity; the worker may take calls once this completes. */
   public CompletionStage<Done> spawned(String nonce, SpawnedWorker spawned) {
-    return write(r -> new WorkerRegistry.RecordSpawned(nonce, spawned, r));
+    return write(new WorkerRegistry.RecordSpawned(nonce, spawned));
   }
 
   /** Journals that a worker's whole tree ended. */
   public CompletionStage<Done> exited(String nonce, String status) {
-    return write(r -> new WorkerRegistry.RecordExit(nonce, status, r));
+    return write(new WorkerRegistry.RecordExit(nonce, status));
   }
 
   /** Closes entries after a settlement. */
   public CompletionStage<Done> settle(List<WorkerRegistry.Closing> closings) {
     return closings.isEmpty() ? CompletableFuture.completedFuture(Done.getInstance())
-        : write(r -> new WorkerRegistry.Settle(closings, r));
+        : write(new WorkerRegistry.Settle(List.copyOf(closings)));
   }
 
   /** The open entries. */
@@ -114,7 +133,7 @@ public final class RegistryClient {
 
   /** Journals a new incarnation taking over; completes with the new count. */
   public CompletionStage<Long> beginIncarnation(String incarnation) {
-    return write(r -> new WorkerRegistry.BeginIncarnation(incarnation, r));
+    return tracked(ask(r -> new WorkerRegistry.BeginIncarnation(incarnation, r)));
   }
 
   /**
@@ -125,9 +144,51 @@ public final class RegistryClient {
     return CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new)).exceptionally(error -> null);
   }
 
-  /** An ask whose outcome tells whether the journal takes writes: a success ends an outage, a failure starts one. */
-  private <T> CompletionStage<T> write(Function<ActorRef<T>, WorkerRegistry.Command> command) {
-    CompletionStage<T> result = ask(command);
+  /** How many atomic writes of batched writes were sent so far. */
+  public long batches() {
+    return batches.get();
+  }
+
+  /** Queues a write for the next batch. */
+  private CompletionStage<Done> write(WorkerRegistry.Write write) {
+    CompletableFuture<Done> result = new CompletableFuture<>();
+    pending.add(result);
+    result.whenComplete((value, error) -> pending.remove(result));
+    writes.add(new QueuedWrite(write, result));
+    flush();
+    return tracked(result);
+  }
+
+  /** Sends the queued writes as one batch, unless one is in flight (its reply sends the next). */
+  private void flush() {
+    while (!writes.isEmpty() && writing.compareAndSet(false, true)) {
+      List<QueuedWrite> batch = new ArrayList<>();
+      for (QueuedWrite next; batch.size() < batchSize && (next = writes.poll()) != null; ) {
+        batch.add(next);
+      }
+      if (batch.isEmpty()) {
+        writing.set(false);
+        continue; // another thread took them; look again, as one may have come since
+      }
+      batches.incrementAndGet();
+      List<WorkerRegistry.Write> sent = batch.stream().map(QueuedWrite::write).toList();
+      this.<Done>ask(r -> new WorkerRegistry.WriteAll(sent, r)).whenComplete((done, error) -> {
+        writing.set(false);
+        for (QueuedWrite w : batch) {
+          if (error != null) {
+            w.result().completeExceptionally(error);
+          } else {
+            w.result().complete(done);
+          }
+        }
+        flush();
+      });
+      return;
+    }
+  }
+
+  /** A write's outcome tells whether the journal takes writes: a success ends an outage, a failure starts one. */
+  private <T> CompletionStage<T> tracked(CompletionStage<T> result) {
     result.whenComplete((value, error) -> {
       if (error == null) {
         Outage ended = outage.getAndSet(null);

@@ -30,27 +30,69 @@ public final class WorkerRegistry extends
   /** What the registry accepts. Replies come once the events are durably written. */
   public interface Command {}
 
+  /**
+   * Writes journaled together in one atomic write ({@code persistAll}); the reply comes once all are durable.
+   * {@link RegistryClient} gathers the writes that arrive while one is in flight, so a start or stop of many workers
+   * costs a few database round trips, not one per worker.
+   */
+  public record WriteAll(List<Write> writes, ActorRef<Done> replyTo) implements Command {}
+
+  /** One write: the events it journals. */
+  public sealed interface Write {
+    /** Its events, stamped {@code now} where they carry a time. */
+    List<Event> events(long now);
+  }
+
   /** Record a worker about to be spawned. */
   public record Reserve(String nonce, String workerId, String incarnation, String bootId, long at,
-      List<String> cgroups, ActorRef<Done> replyTo) implements Command {}
+      List<String> cgroups) implements Write {
+    @Override
+    public List<Event> events(long now) {
+      return List.of(new Reserved(nonce, workerId, incarnation, bootId, at, cgroups));
+    }
+  }
 
   /** Record a worker's identity once it is up; it may take calls after the reply. */
-  public record RecordSpawned(String nonce, SpawnedWorker spawned, ActorRef<Done> replyTo) implements Command {}
+  public record RecordSpawned(String nonce, SpawnedWorker spawned) implements Write {
+    @Override
+    public List<Event> events(long now) {
+      return List.of(new Spawned(nonce, spawned));
+    }
+  }
 
   /** Record that a worker's whole tree ended (the shim reported its exit): the entry is closed as exited. */
-  public record RecordExit(String nonce, String status, ActorRef<Done> replyTo) implements Command {}
+  public record RecordExit(String nonce, String status) implements Write {
+    @Override
+    public List<Event> events(long now) {
+      return List.of(new Exited(nonce, status), new Settled(nonce, Settlement.EXITED, status, now));
+    }
+  }
 
   /** Close entries after a settlement. */
-  public record Settle(List<Closing> closings, ActorRef<Done> replyTo) implements Command {}
+  public record Settle(List<Closing> closings) implements Write {
+    @Override
+    public List<Event> events(long now) {
+      List<Event> events = new ArrayList<>();
+      for (Closing c : closings) {
+        events.add(new Settled(c.nonce(), c.how(), c.detail(), now));
+      }
+      return events;
+    }
+  }
 
   /** One entry to close, and how. */
   public record Closing(String nonce, Settlement how, String detail) implements RegistrySerializable {}
 
+  /** A write that changes nothing: whether the journal takes writes again after a failure. */
+  public record Probe() implements Write {
+    @Override
+    public List<Event> events(long now) {
+      return List.of(new Probed("probe", now));
+    }
+  }
+
   /** The open entries. */
   public record GetOpen(ActorRef<List<RegistryEntry>> replyTo) implements Command {}
-
-  /** Write a no-op event: whether the journal takes writes again after a failure. */
-  public record Probe(ActorRef<Done> replyTo) implements Command {}
 
   /** How many incarnations of the node the journal has recorded. */
   public record GetIncarnations(ActorRef<Long> replyTo) implements Command {}
@@ -152,24 +194,11 @@ public final class WorkerRegistry extends
   public CommandHandlerWithReply<Command, Event, State> commandHandler() {
     return newCommandHandlerWithReplyBuilder()
         .forAnyState()
-        .onCommand(Reserve.class, (state, c) -> Effect()
-            .persist(new Reserved(c.nonce(), c.workerId(), c.incarnation(), c.bootId(), c.at(), c.cgroups()))
-            .thenReply(c.replyTo(), s -> Done.getInstance()))
-        .onCommand(RecordSpawned.class, (state, c) -> Effect()
-            .persist(new Spawned(c.nonce(), c.spawned()))
-            .thenReply(c.replyTo(), s -> Done.getInstance()))
-        .onCommand(RecordExit.class, (state, c) -> Effect()
-            .persist(List.of(new Exited(c.nonce(), c.status()),
-                new Settled(c.nonce(), Settlement.EXITED, c.status(), System.currentTimeMillis())))
-            .thenReply(c.replyTo(), s -> Done.getInstance()))
-        .onCommand(Settle.class, (state, c) -> Effect()
-            .persist(settledEvents(c.closings()))
+        .onCommand(WriteAll.class, (state, c) -> Effect()
+            .persist(events(c.writes()))
             .thenReply(c.replyTo(), s -> Done.getInstance()))
         .onCommand(GetOpen.class, (state, c) -> Effect()
             .reply(c.replyTo(), List.copyOf(state.open().values())))
-        .onCommand(Probe.class, (state, c) -> Effect()
-            .persist(new Probed("probe", System.currentTimeMillis()))
-            .thenReply(c.replyTo(), s -> Done.getInstance()))
         .onCommand(GetIncarnations.class, (state, c) -> Effect().reply(c.replyTo(), state.incarnations()))
         .onCommand(BeginIncarnation.class, (state, c) -> Effect()
             .persist(new Incarnated(c.incarnation(), state.incarnations() + 1, System.currentTimeMillis()))
@@ -177,11 +206,11 @@ public final class WorkerRegistry extends
         .build();
   }
 
-  private static List<Event> settledEvents(List<Closing> closings) {
+  private static List<Event> events(List<Write> writes) {
     long now = System.currentTimeMillis();
     List<Event> events = new ArrayList<>();
-    for (Closing c : closings) {
-      events.add(new Settled(c.nonce(), c.how(), c.detail(), now));
+    for (Write write : writes) {
+      events.addAll(write.events(now));
     }
     return events;
   }

@@ -54,6 +54,9 @@ final class Coordinator {
   /** Who waits for the first start; only the waiting and starting phases add to it. */
   final List<CompletableFuture<Void>> readyWaiters = new ArrayList<>();
   final List<CompletableFuture<Void>> stopWaiters = new ArrayList<>();
+  /** Who waits for a resize to be done. */
+  final List<CompletableFuture<Integer>> resizeWaiters = new ArrayList<>();
+  private final PoolLink link;
   final StartingPhase starting;
   final RunningPhase running;
   final EndingPhase ending;
@@ -63,6 +66,8 @@ final class Coordinator {
       PoolRuntime runtime, PoolLink link) {
     this.context = context;
     this.timers = timers;
+    this.link = link;
+    settings = link.current(settings); // a coordinator restarted after a resize keeps the resized size
     this.settings = settings;
     this.runtime = runtime;
     this.slots = new Slots(settings.name(), settings.workers(), settings.spares());
@@ -164,7 +169,10 @@ final class Coordinator {
       slotWorkers.attach(slot, ref);
       return Behaviors.same();
     }
+    slotWorkers.startEnded(msg.workerId());
     String why = msg.error() != null ? msg.error().getMessage() : String.valueOf(msg.reply());
+    // No actor was started, so none will end: its end comes from here, after the phase has seen the failure.
+    context.getSelf().tell(new WorkerGone(msg.workerId()));
     return react.apply(slot, new WorkerActor.StartFailed(slot.workerId(), new WorkerStartException(
         "the pool's worker supervisor did not start worker " + slot.workerId() + ": " + why, List.of())));
   }
@@ -176,6 +184,10 @@ final class Coordinator {
   private Behavior<Command> onWorkerEvent(FromWorker msg, Function<Job, Behavior<Command>> submit,
       BiFunction<Slot, WorkerActor.Event, Behavior<Command>> react) {
     WorkerActor.Event event = msg.event();
+    if (event instanceof WorkerActor.Ready || event instanceof WorkerActor.StartFailed
+        || event instanceof WorkerActor.Exited) {
+      slotWorkers.startEnded(event.workerId());
+    }
     if (event instanceof WorkerActor.Exited) {
       slotWorkers.dispose(event.workerId());
     } else if (event instanceof WorkerActor.Bounced bounced) {
@@ -200,7 +212,85 @@ final class Coordinator {
       dispatch.withdraw(slot);
       retry(exited.retry());
     }
-    return react.apply(slot, event);
+    Behavior<Command> next = slot.retiring() ? onRetiringEvent(slot, event) : react.apply(slot, event);
+    checkResized();
+    return next;
+  }
+
+  /** A retired slot's worker: once it has finished its calls it is stopped; nothing replaces it. */
+  private Behavior<Command> onRetiringEvent(Slot slot, WorkerActor.Event event) {
+    if (event instanceof WorkerActor.Idle && slot.draining() && slot.inFlight() == 0) {
+      slotWorkers.stop(slot);
+      slot.stop();
+    }
+    return Behaviors.same();
+  }
+
+  /**
+   * Resizes the serving slots to {@code msg.workers()}: new slots start their workers ({@code spawning}: the pool has
+   * begun starting them; before, they start with the others), surplus ones retire.
+   */
+  Behavior<Command> onResize(PoolActor.Resize msg, boolean spawning) {
+    int from = slots.serving();
+    int to = msg.workers();
+    link.resized(to);
+    dispatch.resized(to);
+    if (to != from) {
+      context.getLog().info("pool '{}': resizing from {} to {} workers", settings.name(), from, to);
+    }
+    for (int i = from; i < to; i++) {
+      Slot slot = slots.add();
+      if (spawning) {
+        slotWorkers.spawn(slot);
+      }
+    }
+    if (to < from) {
+      slots.toRetire(from - to).forEach(this::retire);
+    }
+    resizeWaiters.add(msg.promise());
+    checkResized();
+    return Behaviors.same();
+  }
+
+  /** A shrink's slot: no more calls or sessions, and its worker stops once its calls are done (or now if idle). */
+  private void retire(Slot slot) {
+    slotWorkers.cancelRespawn(slot);
+    List<Job> waiting = dispatch.retire(slot);
+    slot.retire();
+    switch (slot.state()) {
+      case VACANT, BACKOFF, PARKED -> slots.remove(slot);
+      case READY -> {
+        if (slot.inFlight() > 0) {
+          slot.drain();
+        } else {
+          slotWorkers.stop(slot);
+          slot.stop();
+        }
+      }
+      case DRAINING -> {
+        if (slot.inFlight() == 0) {
+          slotWorkers.stop(slot);
+          slot.stop();
+        }
+      }
+      case STOPPING -> { }
+      default -> { // starting, failed to start, or stopped from outside: stopped now, or once its actor is known
+        if (slot.worker() != null) {
+          slotWorkers.stop(slot);
+        }
+        slot.stop();
+      }
+    }
+    waiting.forEach(this::submit);
+  }
+
+  /** Completes the resize waiters once no slot is retiring and every serving slot's worker is ready. */
+  void checkResized() {
+    if (!resizeWaiters.isEmpty() && slots.resized()) {
+      int ready = slots.servingReady();
+      resizeWaiters.forEach(p -> p.complete(ready));
+      resizeWaiters.clear();
+    }
   }
 
   /** Idempotent calls a crash interrupted: again, elsewhere, after a backoff that doubles per attempt. */
@@ -216,7 +306,10 @@ final class Coordinator {
   /** {@code serving}: a starting or running pool replaces a worker whose actor ended without reporting an exit. */
   Behavior<Command> onWorkerGone(WorkerGone msg, boolean serving) {
     Slot slot = slotWorkers.ended(msg.workerId());
-    if (slot != null) {
+    if (slot != null && slot.retiring()) {
+      slots.remove(slot);
+      checkResized();
+    } else if (slot != null) {
       dispatch.withdraw(slot);
       if (slot.state() == Slot.State.VACANT && serving) {
         // The actor ended without reporting an exit (it failed): its process is gone with it; replace it.
@@ -232,6 +325,7 @@ final class Coordinator {
         + "': its coordinator stopped before the call reached a worker", null);
     dispatch.closeAll(gone, slots);
     readyWaiters.forEach(p -> p.completeExceptionally(gone));
+    resizeWaiters.forEach(p -> p.completeExceptionally(gone));
     stopWaiters.forEach(p -> p.complete(null));
     return Behaviors.same();
   }

@@ -28,6 +28,8 @@ final class Dispatch {
   private final CallQueue<Job> queue;
   private final CircuitBreaker<Job> breaker;
   private final Sessions<Slot> sessions;
+  /** The serving workers it has, for errors; a resize changes it. */
+  private int workers;
 
   /** {@code concurrency}: calls one worker runs at once. {@code send}: give the call to the slot's worker. */
   Dispatch(PoolSettings settings, int concurrency, LongSupplier nanoClock, Logger log, BiConsumer<Slot, Job> send) {
@@ -39,6 +41,24 @@ final class Dispatch {
     this.queue = new CallQueue<>(settings.queueCapacity(), Job::submitted, Job::isDone);
     this.breaker = new CircuitBreaker<>(settings.breakerMaxFailures(), settings.breakerReset(), nanoClock);
     this.sessions = new Sessions<>(settings.sessionTtl(), nanoClock);
+    this.workers = settings.workers();
+  }
+
+  /** The pool now keeps {@code workers} serving workers. */
+  void resized(int workers) {
+    this.workers = workers;
+  }
+
+  /**
+   * A resize retires {@code slot}: it takes no more calls and its sessions are forgotten (their next call binds
+   * anew); returns the calls that waited for it, to be submitted again.
+   */
+  List<Job> retire(Slot slot) {
+    idle.remove(slot);
+    sessions.unbind(slot);
+    List<Job> waiting = List.copyOf(slot.pending);
+    slot.pending.clear();
+    return waiting;
   }
 
   CircuitBreaker<Job> breaker() {
@@ -120,7 +140,7 @@ final class Dispatch {
 
   private void enqueue(Job job) {
     if (!queue.add(job)) {
-      job.fail(new PoolSaturatedException("pool '" + settings.name() + "' is saturated: all " + settings.workers()
+      job.fail(new PoolSaturatedException("pool '" + settings.name() + "' is saturated: all " + workers
           + " workers are busy and " + queue.size() + " calls are queued (queue-capacity " + queue.capacity()
           + "). Retry later, or raise snakepit.pools." + settings.name() + ".workers or .queue-capacity"));
     }

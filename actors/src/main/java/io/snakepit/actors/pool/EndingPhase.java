@@ -9,6 +9,7 @@ import io.snakepit.actors.pool.PoolActor.Abort;
 import io.snakepit.actors.pool.PoolActor.AwaitReady;
 import io.snakepit.actors.pool.PoolActor.Begin;
 import io.snakepit.actors.pool.PoolActor.Command;
+import io.snakepit.actors.pool.PoolActor.Resize;
 import io.snakepit.actors.pool.PoolActor.Respawn;
 import io.snakepit.actors.pool.PoolActor.Shutdown;
 import io.snakepit.actors.pool.PoolActor.Stop;
@@ -35,6 +36,8 @@ final class EndingPhase {
     c.context.getLog().error("pool '{}' failed to start: {}", c.settings.name(), error.getMessage());
     c.readyWaiters.forEach(p -> p.completeExceptionally(error));
     c.readyWaiters.clear();
+    c.resizeWaiters.forEach(p -> p.completeExceptionally(failedToStart(error)));
+    c.resizeWaiters.clear();
     c.dispatch.closeAll(failedToStart(error), c.slots);
     c.slotWorkers.stopAll();
     return failed(error);
@@ -70,6 +73,8 @@ final class EndingPhase {
     c.readyWaiters.forEach(p -> p.completeExceptionally(
         new PoolUnavailableException("pool '" + c.settings.name() + "' was stopped while starting", null)));
     c.readyWaiters.clear();
+    c.resizeWaiters.forEach(p -> p.completeExceptionally(isStopping()));
+    c.resizeWaiters.clear();
     c.dispatch.closeAll(new PoolUnavailableException("pool '" + c.settings.name()
         + "' stopped before the call reached a worker", null), c.slots);
     c.timers.cancelAll();
@@ -113,6 +118,11 @@ final class EndingPhase {
   /** What failed and stopping do alike: calls (bounced ones too) are rejected, and no worker starts again. */
   private BehaviorBuilder<Command> ended(Function<Job, Behavior<Command>> reject) {
     return c.receive(reject, c::ignore)
+        .onMessage(Resize.class, msg -> {
+          msg.promise().completeExceptionally(new PoolUnavailableException("pool '" + c.settings.name()
+              + "' cannot be resized: it has failed or is stopping", null));
+          return Behaviors.same();
+        })
         .onMessage(WorkersUp.class, msg -> c.onWorkersUp(msg, false))
         .onMessageEquals(Begin.INSTANCE, Behaviors::same)
         .onMessage(Respawn.class, msg -> Behaviors.same());

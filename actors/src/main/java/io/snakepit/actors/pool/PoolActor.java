@@ -34,6 +34,13 @@ public final class PoolActor {
   /** Complete the promise once every worker is up (or fail it if the pool cannot start). */
   public record AwaitReady(CompletableFuture<Void> promise) implements Command {}
 
+  /**
+   * Keep {@code workers} serving workers from now on: new ones start (start-concurrency at a time), surplus ones
+   * finish their calls and stop. The promise completes with the number of ready serving workers once every new one
+   * is ready and every retired one has ended; a later resize completes it when that one is done.
+   */
+  public record Resize(int workers, CompletableFuture<Integer> promise) implements Command {}
+
   /** Stop every worker, then complete the promise and stop. */
   public record Shutdown(CompletableFuture<Void> promise) implements Command {}
 

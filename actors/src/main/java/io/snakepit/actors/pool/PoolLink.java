@@ -4,6 +4,7 @@ import akka.actor.typed.ActorRef;
 import io.snakepit.actors.supervision.Supervisor;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -14,6 +15,8 @@ public final class PoolLink {
   private final AtomicReference<ActorRef<PoolActor.Command>> coordinator = new AtomicReference<>();
   private final CompletableFuture<ActorRef<PoolActor.Command>> first = new CompletableFuture<>();
   private final CompletionStage<?> settlement;
+  /** The size of the last resize, 0 before any: a restarted coordinator keeps it. */
+  private final AtomicInteger resizedTo = new AtomicInteger();
 
   /** @param settlement completes once earlier JVMs' leftovers are settled (or fails: then no worker may start) */
   public PoolLink(CompletionStage<?> settlement) {
@@ -28,6 +31,16 @@ public final class PoolLink {
     } else {
       first.thenAccept(ref -> coordinator.get().tell(message));
     }
+  }
+
+  /** The pool's settings with the size of its last resize, if there was one. */
+  PoolSettings current(PoolSettings configured) {
+    int workers = resizedTo.get();
+    return workers > 0 ? configured.withWorkers(workers) : configured;
+  }
+
+  void resized(int workers) {
+    resizedTo.set(workers);
   }
 
   CompletionStage<?> settlement() {

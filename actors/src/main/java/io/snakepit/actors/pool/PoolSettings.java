@@ -21,10 +21,13 @@ import java.time.Duration;
  * @param breakerMaxFailures failures in a row that open the circuit; 0: no breaker
  * @param breakerReset how long the circuit stays open before a probe
  * @param sessionTtl how long an unused session stays bound to its worker
+ * @param startConcurrency how many of its workers may be starting at once (from the worker supervisor's start to
+ *     ready); the others wait their turn
  */
 public record PoolSettings(String name, int workers, int spares, int queueCapacity, Duration queueTimeout,
     Duration restartBackoffMin, Duration restartBackoffMax, WorkerSettings worker, Duration retryBackoff,
-    int taintCrashes, Duration taintWindow, int breakerMaxFailures, Duration breakerReset, Duration sessionTtl) {
+    int taintCrashes, Duration taintWindow, int breakerMaxFailures, Duration breakerReset, Duration sessionTtl,
+    int startConcurrency) {
 
   /** Reads pool {@code name} from the {@code snakepit} block. */
   public static PoolSettings fromConfig(String name, Config snakepit) {
@@ -51,6 +54,32 @@ public record PoolSettings(String name, int workers, int spares, int queueCapaci
         c.getDuration("restart-backoff.min"),
         c.getDuration("restart-backoff.max"), WorkerSettings.fromConfig(c), c.getDuration("retry.backoff"),
         c.getInt("taint.crashes"), c.getDuration("taint.window"), c.getInt("circuit-breaker.max-failures"),
-        c.getDuration("circuit-breaker.reset-timeout"), c.getDuration("session-ttl"));
+        c.getDuration("circuit-breaker.reset-timeout"), c.getDuration("session-ttl"),
+        startConcurrency(name, c));
+  }
+
+  /** The pool with {@code workers} workers (a resize). */
+  public PoolSettings withWorkers(int workers) {
+    return new PoolSettings(name, workers, spares, queueCapacity, queueTimeout, restartBackoffMin, restartBackoffMax,
+        worker, retryBackoff, taintCrashes, taintWindow, breakerMaxFailures, breakerReset, sessionTtl,
+        startConcurrency);
+  }
+
+  /** {@code start-concurrency}: a count, or {@code auto} for the processors the JVM may use. */
+  private static int startConcurrency(String name, Config c) {
+    String value = c.getString("start-concurrency").trim();
+    if (value.equals("auto")) {
+      return Runtime.getRuntime().availableProcessors();
+    }
+    try {
+      int n = Integer.parseInt(value);
+      if (n >= 1) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new IllegalArgumentException("snakepit.pools." + name + ".start-concurrency is '" + value
+        + "': use auto (the number of processors) or a count of 1 or more");
   }
 }

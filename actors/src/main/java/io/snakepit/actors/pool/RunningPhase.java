@@ -6,6 +6,7 @@ import io.snakepit.actors.pool.PoolActor.Abort;
 import io.snakepit.actors.pool.PoolActor.AwaitReady;
 import io.snakepit.actors.pool.PoolActor.Begin;
 import io.snakepit.actors.pool.PoolActor.Command;
+import io.snakepit.actors.pool.PoolActor.Resize;
 import io.snakepit.actors.pool.PoolActor.Respawn;
 import io.snakepit.actors.pool.PoolActor.WorkerGone;
 import io.snakepit.actors.pool.PoolActor.WorkersUp;
@@ -25,7 +26,7 @@ final class RunningPhase {
 
   /** Every worker is ready: those who waited for the start learn it. */
   Behavior<Command> begin() {
-    c.context.getLog().info("pool '{}' ready: {} workers, {} spares", c.settings.name(), c.settings.workers(),
+    c.context.getLog().info("pool '{}' ready: {} workers, {} spares", c.settings.name(), c.slots.serving(),
         c.settings.spares());
     c.readyWaiters.forEach(p -> p.complete(null));
     c.readyWaiters.clear();
@@ -43,6 +44,7 @@ final class RunningPhase {
         .onMessage(WorkerGone.class, msg -> c.onWorkerGone(msg, true))
         .onMessageEquals(Begin.INSTANCE, Behaviors::same)
         .onMessage(Abort.class, msg -> Behaviors.same())
+        .onMessage(Resize.class, msg -> c.onResize(msg, true))
         .build();
   }
 
@@ -159,7 +161,7 @@ final class RunningPhase {
 
   private Behavior<Command> onRespawn(Respawn msg) {
     Slot slot = c.slots.get(msg.slot());
-    if (!slot.alive()) {
+    if (slot != null && !slot.alive() && !slot.retiring()) {
       c.slotWorkers.spawn(slot);
     }
     return Behaviors.same();

@@ -46,6 +46,11 @@ final class Sessions<S> {
     return binding.slot;
   }
 
+  /** Forgets every session bound to {@code slot} (a resize retired it): their next call binds anew. */
+  void unbind(S slot) {
+    bindings.values().removeIf(b -> b.slot == slot);
+  }
+
   /** Binds the session to {@code slot}, unless it is bound already (or null: no session). */
   void bindIfNew(String session, S slot) {
     if (session != null && !bindings.containsKey(session)) {

@@ -20,6 +20,8 @@ final class Slot {
     VACANT(false, false),
     /** A worker is due, but the pool's worker supervisor is down: it starts when the supervisor is back. */
     AWAITING_SUPERVISOR(true, false),
+    /** A worker is due and waits its turn: the pool's start-concurrency workers are starting already. */
+    QUEUED(true, false),
     /** Its worker is starting. */
     STARTING(true, false),
     /** Its worker takes calls (a spare's worker waits to take a serving slot's place). */
@@ -61,6 +63,7 @@ final class Slot {
   private ActorRef<WorkerActor.Command> worker;
   private int inFlight;
   private int startFailures;
+  private boolean retiring;
 
   Slot(int index, boolean spare) {
     this.index = index;
@@ -104,13 +107,41 @@ final class Slot {
 
   /** A fresh worker (the next generation) for this slot: starting, or waiting for the worker supervisor. */
   String spawn(String poolShortName, boolean supervisorUp) {
-    require(state != State.STOPPING, "start a worker");
+    require(state != State.STOPPING && !retiring, "start a worker");
     generation++;
     workerId = poolShortName + "-" + index + "-" + generation;
     worker = null;
     inFlight = 0;
     state = supervisorUp ? State.STARTING : State.AWAITING_SUPERVISOR;
     return workerId;
+  }
+
+  /**
+   * Whether a resize retired it: its worker finishes its calls and is stopped, nothing replaces it, and the slot is
+   * removed once its worker ended.
+   */
+  boolean retiring() {
+    return retiring;
+  }
+
+  /** A resize retires it (see {@link #retiring()}); a worker not yet asked for is never started. */
+  void retire() {
+    retiring = true;
+    if (state == State.QUEUED || state == State.AWAITING_SUPERVISOR) {
+      state = State.VACANT;
+    }
+  }
+
+  /** Its fresh worker waits its turn to start. */
+  void queue() {
+    require(state == State.STARTING && worker == null, "wait its turn to start");
+    state = State.QUEUED;
+  }
+
+  /** Its worker's turn to start has come. */
+  void admit() {
+    require(state == State.QUEUED, "start its worker");
+    state = State.STARTING;
   }
 
   /**
@@ -191,10 +222,13 @@ final class Slot {
     state = State.BACKOFF;
   }
 
-  /** The pool stops its worker (now, or once its actor is known); a worker not yet asked for is not started. */
+  /**
+   * The pool stops its worker (now, or once its actor is known); a worker not yet asked for (waiting for the
+   * supervisor or its turn) is not started.
+   */
   void stop() {
     require(state.alive, "stop");
-    state = state == State.AWAITING_SUPERVISOR ? State.VACANT : State.STOPPING;
+    state = state == State.AWAITING_SUPERVISOR || state == State.QUEUED ? State.VACANT : State.STOPPING;
   }
 
   /** Its worker's actor ended; {@code backoffRunning}: a restart backoff for the slot is still running. */

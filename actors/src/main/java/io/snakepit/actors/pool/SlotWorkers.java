@@ -23,6 +23,7 @@ final class SlotWorkers {
   private final Slots slots;
   private final ActorRef<WorkerActor.Event> events;
   private final Map<String, ActorRef<WorkerActor.Command>> workers = new HashMap<>();
+  private final StartGate gate;
   private ActorRef<Supervisor.Command> supervisor;
 
   SlotWorkers(ActorContext<PoolActor.Command> context, TimerScheduler<PoolActor.Command> timers,
@@ -33,12 +34,14 @@ final class SlotWorkers {
     this.runtime = runtime;
     this.slots = slots;
     this.events = events;
+    this.gate = new StartGate(settings.startConcurrency());
   }
 
   /** The pool's worker supervisor is up (again): workers start under it. */
   void supervisorUp(ActorRef<Supervisor.Command> workers) {
     supervisor = workers;
     context.watchWith(workers, new PoolActor.WorkersGone(workers));
+    admitWaiting();
   }
 
   /** A worker supervisor ended; if it was the current one, spawns wait for the next (its restart announces it). */
@@ -52,12 +55,39 @@ final class SlotWorkers {
     return supervisor != null;
   }
 
-  /** A fresh worker in {@code slot}, asked of the worker supervisor (or once it is back). */
+  /**
+   * A fresh worker in {@code slot}, asked of the worker supervisor once its turn comes (start-concurrency) and the
+   * supervisor is there.
+   */
   void spawn(Slot slot) {
     String workerId = slots.spawn(slot, supervisor != null);
     if (supervisor == null) {
       return;
     }
+    if (!gate.enter(workerId)) {
+      slot.queue();
+      gate.await(slot, workerId);
+      return;
+    }
+    launch(workerId);
+  }
+
+  /** The worker {@code workerId} is no longer starting (ready, failed, or ended): the next one in line starts. */
+  void startEnded(String workerId) {
+    if (gate.leave(workerId)) {
+      admitWaiting();
+    }
+  }
+
+  /** Starts the workers waiting their turn while there is room (and a supervisor to start them). */
+  private void admitWaiting() {
+    for (Slot next; supervisor != null && (next = gate.next()) != null; ) {
+      next.admit();
+      launch(next.workerId());
+    }
+  }
+
+  private void launch(String workerId) {
     Launch launch = runtime.launch(settings, workerId);
     context.ask(Supervisor.Reply.class, supervisor, Duration.ofSeconds(30),
         replyTo -> new Supervisor.StartFromTemplate(new PoolActor.WorkerStart(launch, events), replyTo),
@@ -86,6 +116,7 @@ final class SlotWorkers {
   /** The worker's actor ended; returns its slot if it was the slot's current worker, now marked ended. */
   Slot ended(String workerId) {
     workers.remove(workerId);
+    startEnded(workerId);
     Slot slot = slots.forget(workerId);
     if (slot != null) {
       slot.ended(respawnPending(slot));
@@ -113,6 +144,11 @@ final class SlotWorkers {
   /** A fresh worker in {@code slot} after {@code delay}. */
   void respawnLater(Slot slot, Duration delay) {
     timers.startSingleTimer(respawnKey(slot), new PoolActor.Respawn(slot.index), delay);
+  }
+
+  /** No respawn of {@code slot} after all (a resize retired it). */
+  void cancelRespawn(Slot slot) {
+    timers.cancel(respawnKey(slot));
   }
 
   boolean respawnPending(Slot slot) {

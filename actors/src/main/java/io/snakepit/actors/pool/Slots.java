@@ -8,17 +8,21 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 
-/** A pool's slots (serving ones first, then spares), and which slot each worker id was started in. */
+/**
+ * A pool's slots (serving ones and spares; a resize adds serving slots at the end and removes retired ones), and
+ * which slot each worker id was started in. A slot's index is never reused, so a worker id names one slot for good.
+ */
 final class Slots implements Iterable<Slot> {
 
   private final List<Slot> slots = new ArrayList<>();
   private final Map<String, Slot> byWorker = new HashMap<>();
   private final String shortName;
+  private int nextIndex;
 
   /** {@code workers} serving slots and {@code spares} spare ones, for the pool {@code pool}. */
   Slots(String pool, int workers, int spares) {
     for (int i = 0; i < workers + spares; i++) {
-      slots.add(new Slot(i, i >= workers));
+      slots.add(new Slot(nextIndex++, i >= workers));
     }
     String safe = pool.replaceAll("[^A-Za-z0-9_.-]", "_");
     shortName = safe.length() > 24 ? safe.substring(0, 24) : safe;
@@ -29,8 +33,66 @@ final class Slots implements Iterable<Slot> {
     return slots.iterator();
   }
 
+  /** The slot with this index, or null if it was removed (retired by a resize). */
   Slot get(int index) {
-    return slots.get(index);
+    for (Slot slot : slots) {
+      if (slot.index == index) {
+        return slot;
+      }
+    }
+    return null;
+  }
+
+  /** A new serving slot, vacant, at the end. */
+  Slot add() {
+    Slot slot = new Slot(nextIndex++, false);
+    slots.add(slot);
+    return slot;
+  }
+
+  /** Removes a retired slot whose worker has ended (or that never had one). */
+  void remove(Slot slot) {
+    if (slot.alive() || !slot.retiring()) {
+      throw new IllegalStateException("slot " + slot.index + " (" + slot.state() + ") cannot be removed: only a"
+          + " retired slot without a worker can; report this as a bug");
+    }
+    slots.remove(slot);
+  }
+
+  /** How many serving slots the pool keeps (retiring ones not counted). */
+  int serving() {
+    return (int) slots.stream().filter(s -> !s.spare && !s.retiring()).count();
+  }
+
+  /** How many serving slots (retiring ones not counted) have a ready worker. */
+  int servingReady() {
+    return (int) slots.stream().filter(s -> !s.spare && !s.retiring() && s.ready()).count();
+  }
+
+  /** Whether the last resize is done: no slot is retiring, and every serving slot's worker is ready. */
+  boolean resized() {
+    return slots.stream().noneMatch(Slot::retiring) && servingReady() == serving();
+  }
+
+  /**
+   * The {@code count} serving slots a shrink retires: those that cost least to give up first (no worker, then
+   * waiting to start, starting, idle, busy), the newest first among equals.
+   */
+  List<Slot> toRetire(int count) {
+    return slots.stream().filter(s -> !s.spare && !s.retiring())
+        .sorted(java.util.Comparator.comparingInt(Slots::retireCost)
+            .thenComparing(java.util.Comparator.comparingInt((Slot s) -> s.index).reversed()))
+        .limit(count).toList();
+  }
+
+  private static int retireCost(Slot slot) {
+    return switch (slot.state()) {
+      case VACANT, BACKOFF, PARKED -> 0;
+      case QUEUED, AWAITING_SUPERVISOR -> 1;
+      case START_FAILED, STARTING, LEAVING, STOPPING -> 2;
+      case READY -> slot.inFlight() == 0 ? 3 : 4;
+      case DRAINING -> 5;
+    };
   }
 
   /** A fresh worker in {@code slot}; returns its id (pool name, slot, generation). */
@@ -65,8 +127,9 @@ final class Slots implements Iterable<Slot> {
     byWorker.put(spare.workerId(), spare);
   }
 
+  /** Whether every slot's worker is ready (retiring slots do not count: they are on their way out). */
   boolean allReady() {
-    return slots.stream().allMatch(Slot::ready);
+    return slots.stream().allMatch(s -> s.ready() || s.retiring());
   }
 
   boolean noneAlive() {
@@ -75,7 +138,7 @@ final class Slots implements Iterable<Slot> {
 
   /** Whether no serving slot has a ready worker. */
   boolean noServingWorker() {
-    return slots.stream().noneMatch(s -> s.ready() && !s.spare);
+    return slots.stream().noneMatch(s -> s.ready() && !s.spare && !s.retiring());
   }
 
   /** A spare whose worker is ready to take a serving slot's place, or null. */
@@ -86,7 +149,8 @@ final class Slots implements Iterable<Slot> {
 
   /** A serving slot whose worker is still starting (not one waiting out a backoff), or null. */
   Slot startingServingSlot() {
-    return slots.stream().filter(s -> !s.spare && s.state() == Slot.State.STARTING).findFirst().orElse(null);
+    return slots.stream().filter(s -> !s.spare && !s.retiring() && s.state() == Slot.State.STARTING).findFirst()
+        .orElse(null);
   }
 
   /** Hands every strict-queue call waiting for a slot to {@code action}, and forgets them. */

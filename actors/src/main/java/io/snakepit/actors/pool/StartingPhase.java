@@ -6,6 +6,7 @@ import io.snakepit.actors.pool.PoolActor.Abort;
 import io.snakepit.actors.pool.PoolActor.AwaitReady;
 import io.snakepit.actors.pool.PoolActor.Begin;
 import io.snakepit.actors.pool.PoolActor.Command;
+import io.snakepit.actors.pool.PoolActor.Resize;
 import io.snakepit.actors.pool.PoolActor.Respawn;
 import io.snakepit.actors.pool.PoolActor.WorkerGone;
 import io.snakepit.actors.pool.PoolActor.WorkersUp;
@@ -13,7 +14,7 @@ import io.snakepit.actors.worker.WorkerActor;
 
 /**
  * A pool's first start: {@code waiting} for the node's settlement ({@link Begin}) and the worker supervisor, then
- * {@code starting} every worker at once until all are ready. Calls queue meanwhile; the first worker that cannot
+ * {@code starting} every worker (start-concurrency at a time) until all are ready. Calls queue meanwhile; the first worker that cannot
  * start fails the pool.
  */
 final class StartingPhase {
@@ -35,13 +36,14 @@ final class StartingPhase {
         .onMessage(WorkerGone.class, msg -> c.onWorkerGone(msg, false))
         .onMessage(Respawn.class, msg -> Behaviors.same())
         .onMessage(AwaitReady.class, this::onAwaitReady)
+        .onMessage(Resize.class, msg -> c.onResize(msg, false))
         .build();
   }
 
-  /** Starts every worker and spare at once. */
+  /** Starts every worker and spare, start-concurrency at a time (the rest wait their turn). */
   private Behavior<Command> starting() {
-    c.context.getLog().info("pool '{}' starting {} workers and {} spares of {}", c.settings.name(),
-        c.settings.workers(), c.settings.spares(), c.settings.worker().adapter());
+    c.context.getLog().info("pool '{}' starting {} workers and {} spares of {}, {} at a time", c.settings.name(),
+        c.settings.workers(), c.settings.spares(), c.settings.worker().adapter(), c.settings.startConcurrency());
     c.slots.forEach(c.slotWorkers::spawn);
     return c.receiveCalls(this::react)
         .onMessage(WorkerGone.class, msg -> c.onWorkerGone(msg, true))
@@ -50,6 +52,10 @@ final class StartingPhase {
         .onMessageEquals(Begin.INSTANCE, Behaviors::same)
         .onMessage(Abort.class, msg -> Behaviors.same())
         .onMessage(Respawn.class, msg -> Behaviors.same())
+        .onMessage(Resize.class, msg -> {
+          c.onResize(msg, true);
+          return c.slots.allReady() ? c.running.begin() : Behaviors.same(); // a shrink may retire the last start
+        })
         .build();
   }
 

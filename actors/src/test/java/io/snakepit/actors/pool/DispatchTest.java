@@ -34,7 +34,7 @@ class DispatchTest {
   private void pool(int concurrency, int capacity, int breakerMaxFailures) {
     PoolSettings settings = new PoolSettings("p", 2, 0, capacity, Duration.ofSeconds(1), Duration.ofMillis(100),
         Duration.ofSeconds(1), null, Duration.ofMillis(100), 3, Duration.ofMinutes(1), breakerMaxFailures,
-        Duration.ofMillis(500), Duration.ofSeconds(10));
+        Duration.ofMillis(500), Duration.ofSeconds(10), 2);
     dispatch = new Dispatch(settings, concurrency, now::get, LoggerFactory.getLogger(DispatchTest.class),
         (slot, job) -> sent.add(job.request().getTool() + "@" + slot.index));
     slots = new Slots("p", 2, 0);

@@ -11,7 +11,7 @@ class RestartsTest {
 
   private final Restarts restarts = new Restarts(new PoolSettings("p", 1, 0, 10, Duration.ZERO,
       Duration.ofMillis(100), Duration.ofMillis(1000), null, Duration.ofMillis(50), 3, Duration.ofMinutes(1), 0,
-      Duration.ofSeconds(1), Duration.ofMinutes(1)));
+      Duration.ofSeconds(1), Duration.ofMinutes(1), 1));
 
   @Test
   void theRestartBackoffDoublesPerFailureUpToItsMaximum() {

@@ -34,6 +34,23 @@ class SlotTest {
   }
 
   @Test
+  void aQueuedWorkerIsAliveStartsWhenAdmittedAndIsNeverLaunchedIfStoppedFirst() {
+    slot.spawn("p", true);
+    slot.queue();
+    assertEquals(State.QUEUED, slot.state());
+    assertTrue(slot.alive(), "the pool waits for it before it stops");
+    assertFalse(slot.ready());
+    slot.admit();
+    assertEquals(State.STARTING, slot.state());
+    assertThrows(IllegalStateException.class, slot::admit, "only a queued worker is admitted");
+    slot.spawn("p", true);
+    slot.queue();
+    slot.stop();
+    assertEquals(State.VACANT, slot.state());
+    assertFalse(slot.alive());
+  }
+
+  @Test
   void aReadyWorkerTakesCallsUpToItsConcurrency() {
     ready(slot);
     assertEquals(State.READY, slot.state());
