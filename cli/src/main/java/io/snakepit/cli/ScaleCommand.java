@@ -42,7 +42,8 @@ final class ScaleCommand implements Callable<Integer> {
     try {
       ScaleResponse done = GatewayGrpc.newBlockingStub(channel).withDeadlineAfter(timeoutSeconds, TimeUnit.SECONDS)
           .scale(ScaleRequest.newBuilder().setPool(pool).setWorkers(workers).build());
-      System.out.println("scaled: pool " + done.getPool() + " to " + done.getWorkers() + " workers, "
+      System.out.println("scaled: pool " + done.getPool() + " to " + done.getWorkers()
+          + (done.getWorkers() == 1 ? " worker, " : " workers, ")
           + done.getReady() + " ready");
       return 0;
     } catch (StatusRuntimeException e) {
