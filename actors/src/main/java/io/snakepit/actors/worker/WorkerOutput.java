@@ -182,8 +182,9 @@ final class WorkerOutput implements OutputLines {
   }
 
   /**
-   * {@code output = log}: stdout at INFO, stderr at WARN, under {@code snakepit.worker.<pool>} with the worker and its
-   * pid in the MDC, within the rate limit; lines past it are counted and reported once per interval.
+   * {@code output = log}: stdout and stderr at INFO (Python's logging writes every level to stderr, so stderr is not
+   * a warning in itself), under {@code snakepit.worker.<pool>} with the worker and its pid in the MDC, within the
+   * rate limit; lines past it are counted and reported, at WARN, once per interval.
    */
   private final class LogTarget implements Target {
     private final OutputRate rate;
@@ -204,8 +205,7 @@ final class WorkerOutput implements OutputLines {
         return;
       }
       tick(now, false);
-      boolean enabled = fromStderr ? log.isWarnEnabled() : log.isInfoEnabled();
-      if (!enabled) {
+      if (!log.isInfoEnabled()) {
         return;
       }
       String text = text(bytes, from, to, cut);
@@ -213,7 +213,7 @@ final class WorkerOutput implements OutputLines {
       MDC.put(MDC_PID, pid);
       try {
         if (fromStderr) {
-          log.warn("[{} stderr] {}", workerId, text);
+          log.info("[{} stderr] {}", workerId, text);
         } else {
           log.info("[{} stdout] {}", workerId, text);
         }

@@ -86,7 +86,7 @@ class WorkerOutputTest {
   }
 
   @Test
-  void linesCarryTheWorkerAndItsPidInTheMdcStdoutAtInfoStderrAtWarn() {
+  void linesCarryTheWorkerAndItsPidInTheMdcBothStreamsAtInfo() {
     WorkerOutput out = output(settings(Mode.LOG, 200, 1000));
     out.pid(4242);
     line(out, false, "hello");
@@ -94,7 +94,7 @@ class WorkerOutputTest {
     assertEquals(List.of("[w-0-1 stdout] hello", "[w-0-1 stderr] oops"), messages());
     ILoggingEvent first = logged.list.get(0);
     assertEquals(Level.INFO, first.getLevel());
-    assertEquals(Level.WARN, logged.list.get(1).getLevel());
+    assertEquals(Level.INFO, logged.list.get(1).getLevel());
     assertEquals("w-0-1", first.getMDCPropertyMap().get(WorkerOutput.MDC_WORKER));
     assertEquals("4242", first.getMDCPropertyMap().get(WorkerOutput.MDC_PID));
     assertEquals(WorkerOutput.LOGGER_PREFIX + pool, first.getLoggerName());
