@@ -23,8 +23,8 @@ static struct shim shim = {
 	.sig_fd = -1,
 	.stdin_open = 1,
 	.ready_fd = -1,
-	.out_relay = { .fd = -1, .tag = "OUT ", .name = "Python's stdout" },
-	.err_relay = { .fd = -1, .tag = "ERR ", .name = "Python's stderr" },
+	.out_relay = { .fd = -1, .tag = "OUT", .name = "Python's stdout" },
+	.err_relay = { .fd = -1, .tag = "ERR", .name = "Python's stderr" },
 	.init_mnt_fd = -1,
 	.stop_deadline = -1,
 	.tree = { .children_files = -1 },
@@ -64,17 +64,30 @@ static void begin_stop(struct shim *s, long grace_ms)
 
 /* ---- what the loop reads ------------------------------------------------------------------ */
 
-static void relay_line(struct shim *s, const struct relay *r, const char *text, size_t len)
+static void relay_flush(struct shim *s)
 {
-	char line[4 + RELAY_MAX + 1];
-	memcpy(line, r->tag, 4);
-	memcpy(line + 4, text, len);
-	line[4 + len] = '\n';
-	emit(s, line, len + 5);
+	emit(s, s->batch.text, s->batch.len);
+	s->batch.len = 0;
 }
 
-/* One read from Python's stdout or stderr, emitting every complete line. With `final` (after the
- * teardown, every writer dead), an empty pipe counts as closed: nothing more can come. */
+/* Queues one relayed line: `OUT text`, or `OUT+ text` when the line goes on in the next piece. */
+static void relay_line(struct shim *s, const struct relay *r, const char *text, size_t len, int continued)
+{
+	if (s->batch.len + 5 + len + 1 > sizeof s->batch.text)
+		relay_flush(s);
+	char *line = s->batch.text + s->batch.len;
+	memcpy(line, r->tag, 3);
+	size_t head = 3;
+	if (continued)
+		line[head++] = '+';
+	line[head++] = ' ';
+	memcpy(line + head, text, len);
+	line[head + len] = '\n';
+	s->batch.len += head + len + 1;
+}
+
+/* One read from Python's stdout or stderr, emitting every complete line, all in one write. With
+ * `final` (after the teardown, every writer dead), an empty pipe counts as closed: nothing more can come. */
 static void relay_read(struct shim *s, struct relay *r, int final)
 {
 	ssize_t n = read(r->fd, r->buf + r->len, sizeof r->buf - r->len);
@@ -84,7 +97,8 @@ static void relay_read(struct shim *s, struct relay *r, int final)
 		if (n < 0 && errno != EAGAIN)
 			shimerr(s, "read %s", r->name);
 		if (r->len > 0)
-			relay_line(s, r, r->buf, r->len); /* a last line without its newline */
+			relay_line(s, r, r->buf, r->len, 0); /* a last line without its newline */
+		relay_flush(s);
 		r->len = 0;
 		close_fd(s, &r->fd);
 		return;
@@ -92,16 +106,17 @@ static void relay_read(struct shim *s, struct relay *r, int final)
 	r->len += (size_t)n;
 	char *p = r->buf, *end = r->buf + r->len, *nl;
 	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		relay_line(s, r, p, (size_t)(nl - p));
+		relay_line(s, r, p, (size_t)(nl - p), 0);
 		p = nl + 1;
 	}
 	r->len = (size_t)(end - p);
-	if (r->len == sizeof r->buf) { /* more than RELAY_MAX bytes without a newline: split */
-		relay_line(s, r, p, RELAY_MAX);
+	if (r->len == sizeof r->buf) { /* more than RELAY_MAX bytes without a newline: a piece, continued */
+		relay_line(s, r, p, RELAY_MAX, 1);
 		p += RELAY_MAX;
 		r->len = 1;
 	}
 	memmove(r->buf, p, r->len);
+	relay_flush(s);
 }
 
 static void report_ready(struct shim *s)

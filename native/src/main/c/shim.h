@@ -29,7 +29,8 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
-#define RELAY_MAX 8192           /* longest OUT/ERR text; longer lines are split */
+#define RELAY_MAX 8192           /* longest OUT/ERR text; longer lines are split into OUT+/ERR+ pieces */
+#define RELAY_BATCH 65536        /* relayed lines of one read are written to the JVM together, up to this */
 #define CMD_MAX 64               /* longest command line accepted on stdin */
 #define DEFAULT_GRACE_MS 2000
 #define TEARDOWN_POLL_MS 10      /* pause between SIGKILL sweeps */
@@ -58,10 +59,10 @@ struct limit {
 
 enum { NS_PID = 1, NS_IPC = 2, NS_MOUNT = 4, NS_NET = 8 };
 
-/* Python's stdout or stderr, relayed line by line as OUT or ERR. */
+/* Python's stdout or stderr, relayed line by line as OUT or ERR (OUT+ or ERR+ for a piece of a longer line). */
 struct relay {
 	int fd;
-	const char *tag;  /* "OUT " or "ERR " */
+	const char *tag;  /* "OUT" or "ERR" */
 	const char *name; /* for error messages */
 	size_t len;
 	char buf[RELAY_MAX + 1]; /* one byte more than a line, so an exactly RELAY_MAX line + '\n' is not split */
@@ -106,6 +107,11 @@ struct shim {
 	int ready_fd;
 	struct relay out_relay;
 	struct relay err_relay;
+	/* Relayed lines not yet written: one write per read of Python's output, not one per line. */
+	struct {
+		char text[RELAY_BATCH];
+		size_t len;
+	} batch;
 	int init_mnt_fd; /* with --unshare pid,mount: the init's mount namespace, for Python to join */
 
 	/* A command line from stdin, read in pieces. */

@@ -12,6 +12,7 @@ import io.snakepit.testing.TestNodes;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -81,5 +82,27 @@ class ShimIT {
     assertNotEquals(0L, id.shimStartTime());
     r.process.closeStdin(true);
     assertInstanceOf(ShimEvent.Exit.class, r.next(ShimEvent.Exit.class));
+  }
+
+  @Test
+  void aLineLongerThanTheRelayLimitComesAsContinuedPiecesThenItsLastPiece() throws Exception {
+    // 20000 bytes on stdout, then a short line; on stderr an exactly 8192-byte line, which is not split.
+    RunningShim r = RunningShim.start(List.of(TestNodes.python(), "-c", "import os; os.write(1, b'a' * 20000 + b'\\nok\\n');"
+        + " os.write(2, b'e' * 8192 + b'\\n')"));
+    List<ShimEvent> relayed = new ArrayList<>();
+    ShimEvent e;
+    do {
+      e = r.next(ShimEvent.class);
+      if (!(e instanceof ShimEvent.Spawned)) {
+        relayed.add(e);
+      }
+    } while (!(e instanceof ShimEvent.Exit));
+    List<ShimEvent> stdout = relayed.stream()
+        .filter(x -> x instanceof ShimEvent.Out || x instanceof ShimEvent.OutPiece).toList();
+    assertEquals(List.of(new ShimEvent.OutPiece("a".repeat(8192)), new ShimEvent.OutPiece("a".repeat(8192)),
+        new ShimEvent.Out("a".repeat(20000 - 2 * 8192)), new ShimEvent.Out("ok")), stdout);
+    List<ShimEvent> stderr = relayed.stream()
+        .filter(x -> x instanceof ShimEvent.Err || x instanceof ShimEvent.ErrPiece).toList();
+    assertEquals(List.of(new ShimEvent.Err("e".repeat(8192))), stderr);
   }
 }

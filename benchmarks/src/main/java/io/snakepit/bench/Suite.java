@@ -28,7 +28,8 @@ public final class Suite {
         new Entry("dispatch", new DispatchBench()), new Entry("peers", new PeersBench()),
         new Entry("kill", new KillBench()), new Entry("settlement", new SettlementBench()),
         new Entry("cycles", new CyclesBench()), new Entry("memory", new MemoryBench()),
-        new Entry("crashes", new CrashesBench()), new Entry("scale", new ScaleBench()));
+        new Entry("crashes", new CrashesBench()), new Entry("flood", new FloodBench()),
+        new Entry("scale", new ScaleBench()));
   }
 
   public static void main(String[] args) throws Exception {

@@ -15,6 +15,12 @@ public sealed interface ShimEvent {
   /** A line of Python's stderr. */
   record Err(String text) implements ShimEvent {}
 
+  /** A piece of a stdout line longer than the shim relays at once; the next stdout line goes on with it. */
+  record OutPiece(String text) implements ShimEvent {}
+
+  /** A piece of a stderr line longer than the shim relays at once; the next stderr line goes on with it. */
+  record ErrPiece(String text) implements ShimEvent {}
+
   /** The Python executable could not be started. */
   record ExecFailed(int errno, String message) implements ShimEvent {}
 
@@ -38,6 +44,10 @@ public sealed interface ShimEvent {
           return new Out(rest);
         case "ERR":
           return new Err(rest);
+        case "OUT+":
+          return new OutPiece(rest);
+        case "ERR+":
+          return new ErrPiece(rest);
         case "SPAWNED":
           return new Spawned(Integer.parseInt(rest.trim()));
         case "READY": {

@@ -51,6 +51,33 @@ class ShimEventTest {
   }
 
   @Test
+  void piecesOfASplitLineAreToldApartFromWholeLines() {
+    assertEquals(new ShimEvent.OutPiece("abc"), ShimEvent.parse("OUT+ abc"));
+    assertEquals(new ShimEvent.ErrPiece(" x"), ShimEvent.parse("ERR+  x"));
+    assertEquals(new ShimEvent.Out("+ abc"), ShimEvent.parse("OUT + abc"));
+  }
+
+  @Test
+  void relayedOutputGoesToTheOutputSinkAsRawBytesAndControlLinesStayEvents() {
+    ShimLineDecoder decoder = new ShimLineDecoder();
+    List<ShimEvent> events = new ArrayList<>();
+    List<String> output = new ArrayList<>();
+    OutputLines sink = (stderr, bytes, from, to, continued) -> {
+      StringBuilder hex = new StringBuilder();
+      for (int i = from; i < to; i++) {
+        hex.append(String.format("%02x", bytes[i] & 0xff));
+      }
+      output.add((stderr ? "err" : "out") + (continued ? "+" : "") + ":" + hex);
+    };
+    byte[] chunk = {'O', 'U', 'T', '+', ' ', (byte) 0xff, 'a', '\n', 'O', 'U', 'T', ' ', 'b', '\n',
+        'E', 'R', 'R', ' ', '\n', 'S', 'P', 'A', 'W', 'N', 'E', 'D', ' ', '7', '\n', 'O', 'U', 'T', 'X', '\n'};
+    decoder.feed(ByteBuffer.wrap(chunk, 0, 10), events::add, sink);
+    decoder.feed(ByteBuffer.wrap(chunk, 10, chunk.length - 10), events::add, sink);
+    assertEquals(List.of("out+:ff61", "out:62", "err:"), output);
+    assertEquals(List.of(new ShimEvent.Spawned(7), new ShimEvent.Unknown("OUTX")), events);
+  }
+
+  @Test
   void procStatParsesACommandNameWithSpacesAndParentheses() {
     String stat = "77 (a (b) c) S 1 77 77 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 123456 0 0";
     ProcStat p = ProcStat.parse(77, stat);

@@ -37,6 +37,13 @@ public record Launch(Path shim, Path workerPackage, Path socket, String instance
   public static final String INSTANCE_VARIABLE = Reaper.INSTANCE_VARIABLE;
   public static final String NONCE_VARIABLE = Reaper.NONCE_VARIABLE;
   public static final String WORKER_VARIABLE = "SNAKEPIT_WORKER_ID";
+  /** Names the worker's pool, among the markers. */
+  public static final String POOL_VARIABLE = "SNAKEPIT_POOL";
+
+  /** The worker's pool, as its markers name it ({@code unnamed} for a launch made without). */
+  public String pool() {
+    return markers.getOrDefault(POOL_VARIABLE, "unnamed");
+  }
 
   /** The shim's command line: Python with the worker's arguments, contained as {@code containment} says. */
   List<String> command(Containment containment) {

@@ -30,13 +30,14 @@ final class ShimProcess {
   }
 
   /**
-   * Starts a shim; {@code events} gets its report lines and {@code exited} NuProcess's exit code, on NuProcess's
-   * threads (they must only tell an actor). Whether it started, see {@link #started()}.
+   * Starts a shim; {@code events} gets its report lines but Python's output, which goes to {@code output} (and with
+   * it the Python pid), and {@code exited} NuProcess's exit code, on NuProcess's threads (they must only tell an
+   * actor, or do the output's cheap work). Whether it started, see {@link #started()}.
    */
   static ShimProcess start(List<String> command, Map<String, String> environment, Consumer<ShimEvent> events,
-      IntConsumer exited) {
+      WorkerOutput output, IntConsumer exited) {
     NuProcessBuilder builder = new NuProcessBuilder(command, environment);
-    builder.setProcessListener(new Handler(events, exited));
+    builder.setProcessListener(new Handler(events, output, exited));
     return new ShimProcess(builder.start());
   }
 
@@ -75,21 +76,39 @@ final class ShimProcess {
     }
   }
 
-  /** NuProcess callbacks: they run on NuProcess's shared threads and only pass on. */
+  /**
+   * NuProcess callbacks: they run on NuProcess's shared threads and only pass on. Python's output lines never become
+   * messages: the worker's {@link WorkerOutput} takes them here, so a flood costs the actor nothing, and the shim's
+   * stdout is drained as fast as this thread reads it.
+   */
   private static final class Handler extends NuAbstractProcessHandler {
     private final Consumer<ShimEvent> events;
+    private final WorkerOutput output;
     private final IntConsumer exited;
     private final ShimLineDecoder decoder = new ShimLineDecoder();
     private final ShimLineDecoder shimStderr = new ShimLineDecoder();
+    private final Consumer<ShimEvent> control;
 
-    Handler(Consumer<ShimEvent> events, IntConsumer exited) {
+    Handler(Consumer<ShimEvent> events, WorkerOutput output, IntConsumer exited) {
       this.events = events;
+      this.output = output;
       this.exited = exited;
+      this.control = event -> {
+        if (event instanceof ShimEvent.Spawned spawned) {
+          output.pid(spawned.pid());
+        } else if (event instanceof ShimEvent.Exit) {
+          output.close(); // every line of the worker came before EXIT: its tail is whole when the actor reads it
+        }
+        events.accept(event);
+      };
     }
 
     @Override
     public void onStdout(ByteBuffer buffer, boolean closed) {
-      decoder.feed(buffer, events);
+      decoder.feed(buffer, control, output);
+      if (closed) {
+        output.close();
+      }
     }
 
     @Override

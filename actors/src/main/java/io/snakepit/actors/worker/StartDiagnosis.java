@@ -5,38 +5,41 @@ import io.snakepit.WorkerStartException;
 import io.snakepit.shim.ExitStatus;
 import io.snakepit.shim.ShimEvent;
 import io.snakepit.shim.Signals;
-import java.util.ArrayDeque;
 import java.util.List;
 
 /**
  * What a worker's start and end are explained with: the last lines of its stderr, and what went wrong before it was
- * ready (exec failed, the start timeout, a journal failure). Builds the {@link WorkerStartException}. Plain state,
- * used on the actor's thread only.
+ * ready (exec failed, the start timeout, a journal failure). Builds the {@link WorkerStartException}. Used on the
+ * actor's thread; only its {@link StderrTail} is shared (with the thread that reads the worker's output).
  */
 final class StartDiagnosis {
   private final String workerId;
   private final WorkerSettings settings;
-  private final ArrayDeque<String> tail = new ArrayDeque<>();
+  private final StderrTail tail;
   private ShimEvent.ExecFailed execFailed;
   private String journalFailure;
   private boolean timedOut;
 
+  /** With a tail of its own. */
   StartDiagnosis(String workerId, WorkerSettings settings) {
-    this.workerId = workerId;
-    this.settings = settings;
+    this(workerId, settings, new StderrTail(settings.stderrTail()));
   }
 
-  /** Keeps a stderr line, dropping the oldest past {@code stderr-tail}. */
+  /** With {@code tail}, which the worker's {@link WorkerOutput} fills with stderr on its own thread. */
+  StartDiagnosis(String workerId, WorkerSettings settings, StderrTail tail) {
+    this.workerId = workerId;
+    this.settings = settings;
+    this.tail = tail;
+  }
+
+  /** Keeps a line of the node's own about the worker in the stderr tail, dropping the oldest past {@code stderr-tail}. */
   void stderr(String line) {
-    if (tail.size() == settings.stderrTail()) {
-      tail.removeFirst();
-    }
-    tail.addLast(line);
+    tail.add(line);
   }
 
   /** The kept stderr lines, oldest first. */
   List<String> tail() {
-    return List.copyOf(tail);
+    return tail.lines();
   }
 
   /** The shim could not execute Python. */

@@ -92,7 +92,7 @@ final class StartingPhase {
     FaultInjection.haltIfAsked("after-reserve");
     ActorRef<Command> self = w.context.getSelf();
     w.shim = ShimProcess.start(w.launch.command(w.containment), w.launch.environment(),
-        event -> self.tell(new FromShim(event)), code -> self.tell(new ShimExited(code)));
+        event -> self.tell(new FromShim(event)), w.output, code -> self.tell(new ShimExited(code)));
     if (!w.shim.started()) {
       self.tell(new ShimExited(Integer.MIN_VALUE));
     }

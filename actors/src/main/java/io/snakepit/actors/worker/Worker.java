@@ -1,5 +1,6 @@
 package io.snakepit.actors.worker;
 
+import akka.actor.Cancellable;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.DispatcherSelector;
@@ -19,6 +20,7 @@ import io.snakepit.actors.worker.WorkerActor.Execute;
 import io.snakepit.actors.worker.WorkerActor.FromShim;
 import io.snakepit.shim.ShimEvent;
 import io.snakepit.shim.WorkerIdentity;
+import java.time.Duration;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.function.Function;
@@ -31,6 +33,8 @@ import java.util.function.Function;
 final class Worker {
   /** The dispatcher for blocking work (reference.conf documents it). */
   static final String BLOCKING_DISPATCHER = "snakepit.blocking-dispatcher";
+  /** How often the output reports dropped lines whose interval is over, and flushes its file. */
+  private static final Duration OUTPUT_TICK = Duration.ofSeconds(1);
 
   final ActorContext<Command> context;
   final TimerScheduler<Command> timers;
@@ -48,6 +52,10 @@ final class Worker {
    */
   final Executor blocking;
   final StopTimeline timeline;
+  /** Python's stdout and stderr, taken on the shim's reading thread (never through the mailbox). */
+  final WorkerOutput output;
+  /** The output's periodic reports and file flushes. */
+  private final Cancellable outputTicks;
   final StartDiagnosis diagnosis;
   final InFlightCalls calls;
   final StartingPhase starting;
@@ -79,7 +87,11 @@ final class Worker {
     this.containment = Containment.of(launch);
     this.blocking = context.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(BLOCKING_DISPATCHER));
     this.timeline = StopTimeline.of(launch.settings());
-    this.diagnosis = new StartDiagnosis(id, launch.settings());
+    this.output = new WorkerOutput(id, launch.pool(), launch.settings().output(), launch.settings().stderrTail(),
+        launch.socket().getParent());
+    this.outputTicks = context.getSystem().scheduler().scheduleAtFixedRate(OUTPUT_TICK, OUTPUT_TICK, output::tick,
+        context.getExecutionContext());
+    this.diagnosis = new StartDiagnosis(id, launch.settings(), output.stderrTail());
     this.calls = new InFlightCalls(id, launch.settings().callTimeout());
     this.starting = new StartingPhase(this);
     this.serving = new ServingPhase(this);
@@ -128,17 +140,13 @@ final class Worker {
   }
 
   /**
-   * A line from the shim (READY is the starting phase's). {@code exited}: what follows the EXIT line (the whole tree
-   * is gone) once the containment is released, given how the worker ended.
+   * A line from the shim (READY is the starting phase's; Python's output never comes here, see {@link WorkerOutput}).
+   * {@code exited}: what follows the EXIT line (the whole tree is gone) once the containment is released, given how
+   * the worker ended.
    */
   Behavior<Command> onShimEvent(FromShim msg, Function<String, Behavior<Command>> exited) {
     ShimEvent event = msg.event();
-    if (event instanceof ShimEvent.Err err) {
-      diagnosis.stderr(err.text());
-      context.getLog().info("[{} stderr] {}", id, err.text());
-    } else if (event instanceof ShimEvent.Out out) {
-      context.getLog().info("[{} stdout] {}", id, out.text());
-    } else if (event instanceof ShimEvent.ExecFailed failed) {
+    if (event instanceof ShimEvent.ExecFailed failed) {
       diagnosis.execFailed(failed);
     } else if (event instanceof ShimEvent.ShimError error) {
       diagnosis.stderr("snakepit-shim: " + error.message());
@@ -152,6 +160,8 @@ final class Worker {
   }
 
   private Behavior<Command> onPostStop() {
+    outputTicks.cancel();
+    output.close();
     if (shim != null) {
       // Stopped without a Stop (the actor system is going down): the shim takes the tree down on stdin EOF.
       shim.closeLifeline();

@@ -28,11 +28,12 @@ import java.util.Map;
  * @param maxMessageSize the largest message, in bytes, between the JVM and a worker, each way
  * @param passEnv names of the JVM's environment variables the workers also get ({@code PREFIX*}: every name so
  *     prefixed)
+ * @param output what becomes of the workers' stdout and stderr
  */
 public record WorkerSettings(String python, String adapter, List<String> pythonPath, Map<String, String> env,
     int threads, Duration startTimeout, Duration stopGrace, int stderrTail, int concurrency, Duration callTimeout,
     Health health, Recycle recycle, int retryAttempts, Isolation isolation, Duration lifelineGrace,
-    int maxMessageSize, List<String> passEnv) {
+    int maxMessageSize, List<String> passEnv, Output output) {
 
   /**
    * The health check: a ping every {@code interval} (zero turns it off) that must answer within {@code timeout};
@@ -45,6 +46,67 @@ public record WorkerSettings(String python, String adapter, List<String> pythonP
    * process's resident memory passes {@code maxRssBytes}; zero turns each off.
    */
   public record Recycle(long maxCalls, Duration ttl, long maxRssBytes) {}
+
+  /**
+   * What becomes of the workers' stdout and stderr ({@link WorkerOutput}; reference.conf documents each setting).
+   *
+   * @param mode where complete lines go
+   * @param maxLine the longest line kept, in bytes; the rest is cut
+   * @param rate lines a second a worker may send to the log (0: no limit)
+   * @param burst lines a worker may send to the log at once, above the rate
+   * @param droppedReportInterval how often, at most, a worker's dropped lines are reported
+   * @param fileDir where {@code file} mode writes; empty: the node's run directory
+   * @param fileMaxSize the size at which a worker's file is rotated
+   * @param fileKeep how many rotated files a worker keeps
+   */
+  public record Output(Mode mode, int maxLine, double rate, int burst, Duration droppedReportInterval, String fileDir,
+      long fileMaxSize, int fileKeep) {
+
+    /** Where complete lines go. */
+    public enum Mode { LOG, FILE, DISCARD }
+
+    /** Reads the {@code output*} settings of a pool's block. */
+    static Output fromConfig(Config c) {
+      String name = c.getString("output");
+      Mode mode = switch (name) {
+        case "log" -> Mode.LOG;
+        case "file" -> Mode.FILE;
+        case "discard" -> Mode.DISCARD;
+        default -> throw new IllegalArgumentException("output is '" + name + "': set it to log, file or discard");
+      };
+      long maxLine = c.getBytes("output-max-line");
+      if (maxLine < 64 || maxLine > 1024 * 1024) {
+        throw new IllegalArgumentException("output-max-line is " + maxLine + " bytes: set a size from 64B to 1MiB,"
+            + " e.g. 8KiB");
+      }
+      double rate = c.getDouble("output-rate");
+      if (!(rate >= 0) || Double.isInfinite(rate)) {
+        throw new IllegalArgumentException("output-rate is " + rate + ": set the lines a second each worker may log,"
+            + " e.g. 200, or 0 for no limit");
+      }
+      int burst = c.getInt("output-burst");
+      if (burst < 1) {
+        throw new IllegalArgumentException("output-burst is " + burst + ": set how many lines may be logged at once"
+            + " above output-rate, at least 1, e.g. 1000");
+      }
+      Duration interval = c.getDuration("output-dropped-report");
+      if (interval.toMillis() < 100) {
+        throw new IllegalArgumentException("output-dropped-report is " + interval.toMillis() + " ms: set 100ms or"
+            + " more, e.g. 5s");
+      }
+      long maxSize = c.getBytes("output-file.max-size");
+      if (maxSize < 4096) {
+        throw new IllegalArgumentException("output-file.max-size is " + maxSize + " bytes: set 4KiB or more, e.g."
+            + " 10MiB");
+      }
+      int keep = c.getInt("output-file.keep");
+      if (keep < 0 || keep > 1000) {
+        throw new IllegalArgumentException("output-file.keep is " + keep + ": set how many rotated files to keep,"
+            + " from 0 to 1000, e.g. 2");
+      }
+      return new Output(mode, (int) maxLine, rate, burst, interval, c.getString("output-file.dir"), maxSize, keep);
+    }
+  }
 
   /** Reads the settings from a pool's block, already merged with the defaults. */
   public static WorkerSettings fromConfig(Config c) {
@@ -68,7 +130,8 @@ public record WorkerSettings(String python, String adapter, List<String> pythonP
         new Health(c.getDuration("health.interval"), c.getDuration("health.timeout"), c.getInt("health.max-missed")),
         new Recycle(c.getLong("recycle.max-calls"), c.getDuration("recycle.ttl"), c.getBytes("recycle.max-rss")),
         c.getInt("retry.max-attempts"), Isolation.fromConfig(c.getConfig("isolation")),
-        c.getDuration("lifeline-grace"), (int) maxMessageSize, passEnv(c.getStringList("pass-env")));
+        c.getDuration("lifeline-grace"), (int) maxMessageSize, passEnv(c.getStringList("pass-env")),
+        Output.fromConfig(c));
   }
 
   private static List<String> passEnv(List<String> names) {

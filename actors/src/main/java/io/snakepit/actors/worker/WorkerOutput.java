@@ -1,0 +1,313 @@
+package io.snakepit.actors.worker;
+
+import io.snakepit.shim.OutputLines;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.Arrays;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * What becomes of one worker's stdout and stderr, on the thread that reads its shim (NuProcess's), never through the
+ * actor's mailbox: a worker that writes without pause must neither fill the node's log nor delay a call. Each line is
+ * cut to {@code output-max-line} (pieces past it are dropped as they come, so a line without end holds no more than
+ * that), escaped ({@link OutputText}), kept in the stderr tail if it is stderr, then handed to the pool's
+ * {@code output} target: the node's log under {@code snakepit.worker.<pool>} within a rate limit, a rotating file, or
+ * nothing.
+ *
+ * <p>Threads: lines, the Python pid and the end come from the reading thread; {@link #tick()} from the node's
+ * scheduler; {@link #close()} also from the actor. Every entry point is synchronized (uncontended but for a tick), and
+ * the stderr tail the actor reads is its own synchronized object. Every step is cheap and in memory, but for the
+ * buffered write of {@code output = file}.
+ */
+final class WorkerOutput implements OutputLines {
+  /** The MDC key of the worker's id on its output lines. */
+  static final String MDC_WORKER = "snakepit.worker";
+  /** The MDC key of the worker's Python pid on its output lines. */
+  static final String MDC_PID = "snakepit.pid";
+  /** The workers' loggers are named this plus their pool's name. */
+  static final String LOGGER_PREFIX = "snakepit.worker.";
+
+  private final String workerId;
+  private final WorkerSettings.Output settings;
+  private final Logger log;
+  private final StderrTail tail;
+  private final Target target;
+  private final Pending stdout;
+  private final Pending stderr;
+  private String pid = "";
+  private boolean closed;
+
+  /**
+   * The output of worker {@code workerId} of pool {@code pool}; {@code runDir} is where {@code output = file} puts its
+   * files unless {@code output-file.dir} is set.
+   */
+  WorkerOutput(String workerId, String pool, WorkerSettings.Output settings, int stderrTail, Path runDir) {
+    this.workerId = workerId;
+    this.settings = settings;
+    this.log = LoggerFactory.getLogger(LOGGER_PREFIX + pool);
+    this.tail = new StderrTail(stderrTail);
+    this.stdout = new Pending(settings.maxLine());
+    this.stderr = new Pending(settings.maxLine());
+    this.target = switch (settings.mode()) {
+      case LOG -> new LogTarget(System.nanoTime());
+      case FILE -> new FileTarget(new OutputFile(
+          (settings.fileDir().isEmpty() ? runDir.resolve("output") : Path.of(settings.fileDir()))
+              .resolve(workerId + ".log"), settings.fileMaxSize(), settings.fileKeep()));
+      case DISCARD -> new DiscardTarget();
+    };
+  }
+
+  /** The text that ends a line cut to the limit. */
+  static String cutMarker(long cut) {
+    return " [... " + cut + " more bytes cut]";
+  }
+
+  /** The worker's stderr tail, shared with its {@link StartDiagnosis}. */
+  StderrTail stderrTail() {
+    return tail;
+  }
+
+  /** Python's pid, once the shim has reported it: it goes in the MDC of every later line. */
+  synchronized void pid(int pythonPid) {
+    pid = Integer.toString(pythonPid);
+  }
+
+  @Override
+  public synchronized void line(boolean fromStderr, byte[] bytes, int from, int to, boolean continued) {
+    if (closed) {
+      return;
+    }
+    Pending pending = fromStderr ? stderr : stdout;
+    if (!continued && pending.isEmpty()) {
+      int kept = Math.min(to - from, settings.maxLine());
+      complete(fromStderr, bytes, from, from + kept, to - from - kept);
+      return;
+    }
+    pending.append(bytes, from, to);
+    if (!continued) {
+      complete(fromStderr, pending.bytes, 0, pending.length, pending.cut);
+      pending.clear();
+    }
+  }
+
+  /** Reports dropped lines whose interval is over and flushes a file; called every second or so. */
+  synchronized void tick() {
+    if (!closed) {
+      target.tick(System.nanoTime(), false);
+    }
+  }
+
+  /** The worker's output ended (or the actor stopped): what is pending goes out, and the file is closed. */
+  synchronized void close() {
+    if (closed) {
+      return;
+    }
+    // A last piece never came (the shim was killed mid-line): what there is still counts as a line.
+    if (!stdout.isEmpty()) {
+      complete(false, stdout.bytes, 0, stdout.length, stdout.cut);
+    }
+    if (!stderr.isEmpty()) {
+      complete(true, stderr.bytes, 0, stderr.length, stderr.cut);
+    }
+    closed = true;
+    target.tick(System.nanoTime(), true);
+    target.close();
+  }
+
+  /** How many bytes this output holds for lines not yet complete (at most twice {@code output-max-line}). */
+  synchronized int heldBytes() {
+    return stdout.bytes.length + stderr.bytes.length;
+  }
+
+  private void complete(boolean fromStderr, byte[] bytes, int from, int to, long cut) {
+    if (fromStderr) {
+      tail.add(bytes, from, to, cut);
+    }
+    target.line(fromStderr, bytes, from, to, cut, System.nanoTime());
+  }
+
+  private String text(byte[] bytes, int from, int to, long cut) {
+    String text = OutputText.of(bytes, from, to);
+    return cut > 0 ? text + cutMarker(cut) : text;
+  }
+
+  /** A line that comes in pieces: up to the limit, and a count of the bytes past it. */
+  private static final class Pending {
+    private final int limit;
+    byte[] bytes = new byte[0];
+    int length;
+    long cut;
+    private boolean started;
+
+    Pending(int limit) {
+      this.limit = limit;
+    }
+
+    boolean isEmpty() {
+      return !started;
+    }
+
+    void append(byte[] from, int start, int end) {
+      started = true;
+      int take = Math.min(end - start, limit - length);
+      if (length + take > bytes.length) {
+        bytes = Arrays.copyOf(bytes, Math.min(limit, Math.max(length + take, bytes.length * 2)));
+      }
+      System.arraycopy(from, start, bytes, length, take);
+      length += take;
+      cut += end - start - take;
+    }
+
+    void clear() {
+      started = false;
+      length = 0;
+      cut = 0;
+      if (bytes.length > 1024) {
+        bytes = new byte[0]; // a long line's room is not kept for the short ones after it
+      }
+    }
+  }
+
+  /** Where complete lines go: one class per {@code output} mode, chosen once. */
+  private interface Target {
+    void line(boolean fromStderr, byte[] bytes, int from, int to, long cut, long now);
+
+    /** Periodic work (and, with {@code last}, the last of it). */
+    void tick(long now, boolean last);
+
+    void close();
+  }
+
+  /**
+   * {@code output = log}: stdout and stderr at INFO (Python's logging writes every level to stderr, so stderr is not
+   * a warning in itself), under {@code snakepit.worker.<pool>} with the worker and its pid in the MDC, within the
+   * rate limit; lines past it are counted and reported, at WARN, once per interval.
+   */
+  private final class LogTarget implements Target {
+    private final OutputRate rate;
+    private final long interval;
+    private long lastReport;
+    private long dropped;
+
+    LogTarget(long now) {
+      this.rate = new OutputRate(settings.rate(), settings.burst(), now);
+      this.interval = settings.droppedReportInterval().toNanos();
+      this.lastReport = now;
+    }
+
+    @Override
+    public void line(boolean fromStderr, byte[] bytes, int from, int to, long cut, long now) {
+      if (!rate.take(now)) {
+        dropped++;
+        return;
+      }
+      tick(now, false);
+      if (!log.isInfoEnabled()) {
+        return;
+      }
+      String text = text(bytes, from, to, cut);
+      MDC.put(MDC_WORKER, workerId);
+      MDC.put(MDC_PID, pid);
+      try {
+        if (fromStderr) {
+          log.info("[{} stderr] {}", workerId, text);
+        } else {
+          log.info("[{} stdout] {}", workerId, text);
+        }
+      } finally {
+        MDC.remove(MDC_WORKER);
+        MDC.remove(MDC_PID);
+      }
+    }
+
+    @Override
+    public void tick(long now, boolean last) {
+      if (dropped > 0 && (last || now - lastReport >= interval)) {
+        MDC.put(MDC_WORKER, workerId);
+        MDC.put(MDC_PID, pid);
+        try {
+          log.warn("dropped {} lines of output from worker {}", dropped, workerId);
+        } finally {
+          MDC.remove(MDC_WORKER);
+          MDC.remove(MDC_PID);
+        }
+        dropped = 0;
+        lastReport = now;
+      }
+    }
+
+    @Override
+    public void close() {}
+  }
+
+  /** {@code output = file}: every line, with its time and stream, in the worker's rotating file. */
+  private final class FileTarget implements Target {
+    private final OutputFile file;
+    private long stampMillis = -1;
+    private String stamp;
+    private boolean failed;
+
+    FileTarget(OutputFile file) {
+      this.file = file;
+    }
+
+    @Override
+    public void line(boolean fromStderr, byte[] bytes, int from, int to, long cut, long now) {
+      if (failed) {
+        return;
+      }
+      long millis = System.currentTimeMillis();
+      if (millis != stampMillis) {
+        stampMillis = millis;
+        stamp = Instant.ofEpochMilli(millis).toString();
+      }
+      try {
+        file.write(stamp + (fromStderr ? " err " : " out ") + text(bytes, from, to, cut));
+      } catch (IOException e) {
+        fail(e);
+      }
+    }
+
+    @Override
+    public void tick(long now, boolean last) {
+      try {
+        file.flush();
+      } catch (IOException e) {
+        fail(e);
+      }
+    }
+
+    @Override
+    public void close() {
+      try {
+        file.close();
+      } catch (IOException e) {
+        fail(e);
+      }
+    }
+
+    /** A file that cannot be written is given up, once, with a warning: the worker goes on. */
+    private void fail(IOException e) {
+      if (!failed) {
+        failed = true;
+        log.warn("cannot write the output of worker {} to {}: {}; its further output is discarded. Check the"
+            + " directory (output-file.dir) and its free space", workerId, file.path(), e.toString());
+      }
+    }
+  }
+
+  /** {@code output = discard}: nothing (stderr still reaches the tail, for crash messages). */
+  private static final class DiscardTarget implements Target {
+    @Override
+    public void line(boolean fromStderr, byte[] bytes, int from, int to, long cut, long now) {}
+
+    @Override
+    public void tick(long now, boolean last) {}
+
+    @Override
+    public void close() {}
+  }
+}
