@@ -1,6 +1,5 @@
 package io.snakepit.actors.worker;
 
-import akka.actor.Cancellable;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.DispatcherSelector;
@@ -55,7 +54,6 @@ final class Worker {
   /** Python's stdout and stderr, taken on the shim's reading thread (never through the mailbox). */
   final WorkerOutput output;
   /** The output's periodic reports and file flushes. */
-  private final Cancellable outputTicks;
   final StartDiagnosis diagnosis;
   final InFlightCalls calls;
   final StartingPhase starting;
@@ -87,10 +85,17 @@ final class Worker {
     this.containment = Containment.of(launch);
     this.blocking = context.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(BLOCKING_DISPATCHER));
     this.timeline = StopTimeline.of(launch.settings());
+    // Captured here, on the actor's thread: the output asks for its ticks from the thread that reads the shim.
+    akka.actor.typed.Scheduler scheduler = context.getSystem().scheduler();
+    scala.concurrent.ExecutionContextExecutor executor = context.getExecutionContext();
     this.output = new WorkerOutput(id, launch.pool(), launch.settings().output(), launch.settings().stderrTail(),
-        launch.socket().getParent());
-    this.outputTicks = context.getSystem().scheduler().scheduleAtFixedRate(OUTPUT_TICK, OUTPUT_TICK, output::tick,
-        context.getExecutionContext());
+        launch.socket().getParent(), task -> {
+          try {
+            scheduler.scheduleOnce(OUTPUT_TICK, task, executor);
+          } catch (IllegalStateException stopping) {
+            // The actor system is going down; the actor's stop closes the output, which does the last of its work.
+          }
+        });
     this.diagnosis = new StartDiagnosis(id, launch.settings(), output.stderrTail());
     this.calls = new InFlightCalls(id, launch.settings().callTimeout());
     this.starting = new StartingPhase(this);
@@ -160,7 +165,6 @@ final class Worker {
   }
 
   private Behavior<Command> onPostStop() {
-    outputTicks.cancel();
     output.close();
     if (shim != null) {
       // Stopped without a Stop (the actor system is going down): the shim takes the tree down on stdin EOF.

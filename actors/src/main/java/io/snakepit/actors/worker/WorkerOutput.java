@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Arrays;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -18,7 +19,8 @@ import org.slf4j.MDC;
  * nothing.
  *
  * <p>Threads: lines, the Python pid and the end come from the reading thread; {@link #tick()} from the node's
- * scheduler; {@link #close()} also from the actor. Every entry point is synchronized (uncontended but for a tick), and
+ * scheduler, asked for only while the target has periodic work due (dropped lines to report, a file to flush), so
+ * an idle worker costs no timer; {@link #close()} also from the actor. Every entry point is synchronized (uncontended but for a tick), and
  * the stderr tail the actor reads is its own synchronized object. Every step is cheap and in memory, but for the
  * buffered write of {@code output = file}.
  */
@@ -37,15 +39,20 @@ final class WorkerOutput implements OutputLines {
   private final Target target;
   private final Pending stdout;
   private final Pending stderr;
+  private final Consumer<Runnable> later;
   private String pid = "";
   private boolean closed;
+  private boolean tickAsked;
 
   /**
    * The output of worker {@code workerId} of pool {@code pool}; {@code runDir} is where {@code output = file} puts its
-   * files unless {@code output-file.dir} is set.
+   * files unless {@code output-file.dir} is set; {@code later} runs a task once, about a second later (the node's
+   * scheduler), for the target's periodic work.
    */
-  WorkerOutput(String workerId, String pool, WorkerSettings.Output settings, int stderrTail, Path runDir) {
+  WorkerOutput(String workerId, String pool, WorkerSettings.Output settings, int stderrTail, Path runDir,
+      Consumer<Runnable> later) {
     this.workerId = workerId;
+    this.later = later;
     this.settings = settings;
     this.log = LoggerFactory.getLogger(LOGGER_PREFIX + pool);
     this.tail = new StderrTail(stderrTail);
@@ -93,10 +100,19 @@ final class WorkerOutput implements OutputLines {
     }
   }
 
-  /** Reports dropped lines whose interval is over and flushes a file; called every second or so. */
+  /** Reports dropped lines whose interval is over and flushes a file; asked for again while work is due. */
   synchronized void tick() {
+    tickAsked = false;
     if (!closed) {
       target.tick(System.nanoTime(), false);
+      askTickIfDue();
+    }
+  }
+
+  private void askTickIfDue() {
+    if (!tickAsked && target.due()) {
+      tickAsked = true;
+      later.accept(this::tick);
     }
   }
 
@@ -127,6 +143,7 @@ final class WorkerOutput implements OutputLines {
       tail.add(bytes, from, to, cut);
     }
     target.line(fromStderr, bytes, from, to, cut, System.nanoTime());
+    askTickIfDue();
   }
 
   private String text(byte[] bytes, int from, int to, long cut) {
@@ -178,6 +195,9 @@ final class WorkerOutput implements OutputLines {
     /** Periodic work (and, with {@code last}, the last of it). */
     void tick(long now, boolean last);
 
+    /** Whether periodic work is due: a {@link #tick} should come. */
+    boolean due();
+
     void close();
   }
 
@@ -224,6 +244,11 @@ final class WorkerOutput implements OutputLines {
     }
 
     @Override
+    public boolean due() {
+      return dropped > 0;
+    }
+
+    @Override
     public void tick(long now, boolean last) {
       if (dropped > 0 && (last || now - lastReport >= interval)) {
         MDC.put(MDC_WORKER, workerId);
@@ -249,6 +274,7 @@ final class WorkerOutput implements OutputLines {
     private long stampMillis = -1;
     private String stamp;
     private boolean failed;
+    private boolean unflushed;
 
     FileTarget(OutputFile file) {
       this.file = file;
@@ -266,13 +292,20 @@ final class WorkerOutput implements OutputLines {
       }
       try {
         file.write(stamp + (fromStderr ? " err " : " out ") + text(bytes, from, to, cut));
+        unflushed = true;
       } catch (IOException e) {
         fail(e);
       }
     }
 
     @Override
+    public boolean due() {
+      return unflushed && !failed;
+    }
+
+    @Override
     public void tick(long now, boolean last) {
+      unflushed = false;
       try {
         file.flush();
       } catch (IOException e) {
@@ -306,6 +339,11 @@ final class WorkerOutput implements OutputLines {
 
     @Override
     public void tick(long now, boolean last) {}
+
+    @Override
+    public boolean due() {
+      return false;
+    }
 
     @Override
     public void close() {}

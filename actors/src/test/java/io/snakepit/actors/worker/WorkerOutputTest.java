@@ -27,6 +27,8 @@ class WorkerOutputTest {
   @TempDir
   Path runDir;
   private final String pool = "unit" + POOLS.incrementAndGet();
+  /** The ticks the output asked for, not yet run. */
+  private final List<Runnable> ticksAsked = new java.util.ArrayList<>();
   private final Logger logger = (Logger) LoggerFactory.getLogger(WorkerOutput.LOGGER_PREFIX + pool);
   /** Takes each event's MDC when it is logged, as an asynchronous appender would. */
   private final ListAppender<ILoggingEvent> logged = new ListAppender<>() {
@@ -54,7 +56,7 @@ class WorkerOutputTest {
   }
 
   private WorkerOutput output(Output settings) {
-    return new WorkerOutput("w-0-1", pool, settings, 40, runDir);
+    return new WorkerOutput("w-0-1", pool, settings, 40, runDir, ticksAsked::add);
   }
 
   private static void line(WorkerOutput out, boolean stderr, String text) {
@@ -122,6 +124,23 @@ class WorkerOutputTest {
     String report = messages.get(messages.size() - 1);
     assertEquals("dropped " + (1000 - (messages.size() - 1)) + " lines of output from worker w-0-1", report);
     assertEquals(1, messages.stream().filter(m -> m.startsWith("dropped ")).count());
+  }
+
+  @Test
+  void aTickIsAskedForOnlyWhileWorkIsDueSoAnIdleWorkerCostsNoTimer() {
+    WorkerOutput out = output(settings(Mode.LOG, 200, 2));
+    line(out, false, "one");
+    line(out, false, "two");
+    assertEquals(0, ticksAsked.size(), "nothing dropped, nothing to report");
+    for (int i = 0; i < 10; i++) {
+      line(out, false, "more " + i);
+    }
+    assertEquals(1, ticksAsked.size(), "one tick asked for, however many lines are dropped");
+    ticksAsked.remove(0).run();
+    assertEquals(1, ticksAsked.size(), "the drops are not reported before their interval: asked again");
+    out.close();
+    ticksAsked.remove(0).run();
+    assertEquals(0, ticksAsked.size(), "a closed output asks for nothing more");
   }
 
   @Test
