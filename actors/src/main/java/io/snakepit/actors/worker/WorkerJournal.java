@@ -3,6 +3,7 @@ package io.snakepit.actors.worker;
 import io.snakepit.persistence.Registry;
 import io.snakepit.persistence.RegistryClient;
 import io.snakepit.persistence.SpawnedWorker;
+import io.snakepit.persistence.WorkerRegistry;
 import io.snakepit.shim.BootId;
 import java.util.List;
 import java.util.Map;
@@ -21,8 +22,16 @@ public interface WorkerJournal {
   /** Records a worker's identity; completes once durable. */
   CompletionStage<?> spawned(String nonce, SpawnedWorker spawned);
 
-  /** Records that a worker's whole tree ended. */
+  /** Records that a worker's whole tree ended; the registry's exits are written in batches ({@link ExitBatches}). */
   void exited(String nonce, String status);
+
+  /**
+   * Completes once every exit recorded so far has been written (or has failed): a node's stop waits for it, then for
+   * the registry's other commands, before the journal is closed.
+   */
+  default CompletionStage<?> drained() {
+    return CompletableFuture.completedFuture(null);
+  }
 
   /** Why no worker can be journaled now (the journal fails writes), or empty while it can. */
   default Optional<String> unavailable() {
@@ -55,6 +64,10 @@ public interface WorkerJournal {
   /** The node's registry. */
   static WorkerJournal of(Registry registry) {
     Logger log = LoggerFactory.getLogger(WorkerJournal.class);
+    // The entry stays open when the write fails: the next start finds the tree gone and closes it as exited.
+    ExitBatches exits = new ExitBatches(closings -> registry.client().settle(closings),
+        (closings, error) -> log.warn("could not journal the exit of workers {}: {}",
+            closings.stream().map(WorkerRegistry.Closing::nonce).toList(), error.getMessage()));
     return new WorkerJournal() {
       @Override
       public CompletionStage<?> reserve(String nonce, String workerId, List<String> cgroups) {
@@ -78,12 +91,12 @@ public interface WorkerJournal {
 
       @Override
       public void exited(String nonce, String status) {
-        registry.client().exited(nonce, status).whenComplete((done, error) -> {
-          if (error != null) {
-            // The entry stays open: the next start finds the tree gone and closes it as exited.
-            log.warn("could not journal the exit of worker {}: {}", nonce, error.getMessage());
-          }
-        });
+        exits.exited(nonce, status);
+      }
+
+      @Override
+      public CompletionStage<?> drained() {
+        return exits.idle().thenCompose(idle -> registry.client().drained());
       }
     };
   }
