@@ -165,8 +165,15 @@ final class Coordinator {
       return Behaviors.same();
     }
     String why = msg.error() != null ? msg.error().getMessage() : String.valueOf(msg.reply());
-    return react.apply(slot, new WorkerActor.StartFailed(slot.workerId(), new WorkerStartException(
-        "the pool's worker supervisor did not start worker " + slot.workerId() + ": " + why, List.of())));
+    Behavior<Command> next = slot.state() == Slot.State.STOPPING ? Behaviors.same()
+        : react.apply(slot, new WorkerActor.StartFailed(slot.workerId(), new WorkerStartException(
+            "the pool's worker supervisor did not start worker " + slot.workerId() + ": " + why, List.of())));
+    if (slot.state() == Slot.State.STOPPING) {
+      // Stopped (before, or by the failure just reported) while its actor did not exist, and now it never will:
+      // the slot ends as if its worker had, or a stopping pool would wait for it until its shutdown timeout.
+      context.getSelf().tell(new PoolActor.WorkerGone(slot.workerId()));
+    }
+    return next;
   }
 
   /**
