@@ -28,7 +28,7 @@ public final class Suite {
         new Entry("dispatch", new DispatchBench()), new Entry("peers", new PeersBench()),
         new Entry("kill", new KillBench()), new Entry("settlement", new SettlementBench()),
         new Entry("cycles", new CyclesBench()), new Entry("memory", new MemoryBench()),
-        new Entry("crashes", new CrashesBench()));
+        new Entry("crashes", new CrashesBench()), new Entry("stop", new StopBench()));
   }
 
   public static void main(String[] args) throws Exception {
