@@ -127,12 +127,11 @@ public final class Node implements Extension {
     // The node's tree: root (one_for_one) -> per pool (rest_for_one: coordinator, then its worker supervisor).
     this.root = system.systemActorOf(Supervisor.create(Strategy.ONE_FOR_ONE, 5, Duration.ofMinutes(1), poolSpecs),
         "snakepit", Props.empty());
-    // The registry stops with the actor system: the workers' exits must be journaled before that, or the next
-    // start would find their entries open.
+    // The workers' exits must be journaled before the registry closes the journal (in before-actor-system-terminate,
+    // Registry.closeJournalOnStop), or the next start would find their entries open.
     CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceStop(), "snakepit-stop-pools",
         () -> AskPattern.<Supervisor.Command, Done>ask(root, Supervisor.Shutdown::new, Duration.ofMinutes(5),
-            system.scheduler()).thenCompose(done -> registry == null ? CompletableFuture.completedFuture(done)
-                : registry.client().drained().thenApply(drained -> done)));
+            system.scheduler()).thenCompose(done -> journal.drained().thenApply(drained -> done)));
     system.getWhenTerminated().whenComplete((done, error) -> {
       callbacks.shutdown();
       deleteRunDir();

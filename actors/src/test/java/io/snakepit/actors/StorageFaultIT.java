@@ -13,6 +13,7 @@ import io.snakepit.persistence.Registry;
 import io.snakepit.persistence.SettlementReport;
 import io.snakepit.testing.PostgresServer;
 import io.snakepit.testing.Procs;
+import io.snakepit.testing.Requires;
 import io.snakepit.testing.TestNodes;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -197,6 +198,68 @@ class StorageFaultIT {
         kit.shutdownTestKit();
       }
       assertEquals(List.of(), Procs.awaitGone(workers, Duration.ofSeconds(10)));
+    }
+  }
+
+  /**
+   * A reservation the journal refuses happens after the worker's containment was prepared: the cgroup made for it is
+   * removed again, however many replacements are tried while the outage lasts.
+   */
+  @Test
+  void reservationsTheJournalRefusesReleaseTheCgroupsPreparedForThem() throws Exception {
+    Requires.isolationMode("cgroup");
+    PostgresServer pg = PostgresServer.shared();
+    Path instanceCgroup;
+    int most = 0;
+    try (Connection admin = DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password())) {
+      ActorTestKit kit = ActorTestKit.create("storage-cgroup", TestNodes.config(TestNodes.postgres() + pool("0s")
+          + "snakepit.pool-defaults.isolation.mode = cgroup\n"));
+      try {
+        Snakepit snakepit = Snakepit.get(kit.system());
+        snakepit.ready().toCompletableFuture().get(90, TimeUnit.SECONDS);
+        instanceCgroup = instanceCgroup();
+        assertEquals(2, workerCgroups(instanceCgroup).size(), "one cgroup per worker under " + instanceCgroup);
+        readOnly(admin, true);
+        crashWorkers(snakepit);
+        assertCallsFailWithTheOutage(kit, snakepit);
+        // Replacements are tried while the outage lasts: each prepares a cgroup that its refused reservation frees.
+        long until = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while (System.nanoTime() < until) {
+          most = Math.max(most, workerCgroups(instanceCgroup).size());
+          Thread.sleep(20);
+        }
+      } finally {
+        readOnly(admin, false);
+        kit.shutdownTestKit();
+      }
+    }
+    assertTrue(most <= 2, "cgroups of refused reservations piled up: " + most + " worker cgroups for 2 slots");
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (!workerCgroups(instanceCgroup).isEmpty() && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+    }
+    assertEquals(List.of(), workerCgroups(instanceCgroup), "worker cgroups left after the stop");
+  }
+
+  /** The cgroup2 directory that holds this instance's worker cgroups, as a live worker's /proc/PID/cgroup names it. */
+  private static Path instanceCgroup() throws IOException {
+    for (Procs.Proc p : Procs.withInstance(TestNodes.INSTANCE)) {
+      String line = Files.readString(Path.of("/proc/" + p.pid() + "/cgroup")).lines()
+          .filter(l -> l.startsWith("0::")).findFirst().orElse("");
+      if (line.contains("/snakepit/" + TestNodes.INSTANCE + "/")) {
+        return Path.of("/sys/fs/cgroup/unified" + line.substring(3)).getParent();
+      }
+    }
+    throw new AssertionError("no worker of instance " + TestNodes.INSTANCE + " runs in a snakepit cgroup");
+  }
+
+  /** The worker cgroups under {@code dir} (none once it is gone). */
+  private static List<Path> workerCgroups(Path dir) throws IOException {
+    if (!Files.isDirectory(dir)) {
+      return List.of();
+    }
+    try (var list = Files.list(dir)) {
+      return list.filter(Files::isDirectory).toList();
     }
   }
 

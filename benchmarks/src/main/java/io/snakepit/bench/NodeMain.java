@@ -13,7 +13,7 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>CONFIG is the whole node configuration as HOCON (reference.conf fills in the rest). Once every pool is ready it
  * calls TOOL on pool POOL TIMES times, one call after another, printing {@code called <result>} for each; then it
- * prints {@code ready <pid>} and runs until it is killed.
+ * prints {@code ready <pid>} and runs until it is killed. It prints {@code settled} before its pools start.
  */
 public final class NodeMain {
 
@@ -39,6 +39,8 @@ public final class NodeMain {
   private static void serve(ActorSystem<Void> system, String[] args) throws Exception {
     Snakepit snakepit = Snakepit.get(system);
     snakepit.settlement().toCompletableFuture().get(5, TimeUnit.MINUTES);
+    System.out.println("settled");
+    System.out.flush();
     snakepit.ready().toCompletableFuture().get(30, TimeUnit.MINUTES);
     if (args.length == 4) {
       Pool pool = snakepit.pool(args[1]);

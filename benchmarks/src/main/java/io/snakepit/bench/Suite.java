@@ -29,7 +29,7 @@ public final class Suite {
         new Entry("kill", new KillBench()), new Entry("settlement", new SettlementBench()),
         new Entry("cycles", new CyclesBench()), new Entry("memory", new MemoryBench()),
         new Entry("crashes", new CrashesBench()), new Entry("flood", new FloodBench()),
-        new Entry("scale", new ScaleBench()));
+        new Entry("scale", new ScaleBench()), new Entry("stop", new StopBench()));
   }
 
   public static void main(String[] args) throws Exception {

@@ -136,6 +136,52 @@ public final class JournalSchema {
     return Optional.of(Path.of(path + ".mv.db"));
   }
 
+  /**
+   * Refuses an embedded H2 URL that lets H2 close the database in its own JVM shutdown hook: that hook runs in parallel
+   * with coordinated shutdown, so it closed the journal under the last workers' exit writes, leaving their entries
+   * open. The node closes the database itself ({@link #close}), after the registry's last write.
+   *
+   * @throws IllegalArgumentException naming the URL and the setting to add
+   */
+  public static void requireNoCloseOnExit(String url) {
+    if (h2File(url).isEmpty()) {
+      return;
+    }
+    boolean off = false;
+    for (String setting : url.split(";")) {
+      String[] kv = setting.split("=", 2);
+      if (kv.length == 2 && kv[0].trim().equalsIgnoreCase("DB_CLOSE_ON_EXIT")) {
+        off = kv[1].trim().equalsIgnoreCase("FALSE");
+      }
+    }
+    if (!off) {
+      throw new IllegalArgumentException("snakepit.registry.db.url " + url.split(";", 2)[0] + " lets H2 close the"
+          + " journal in its own JVM shutdown hook, under the last workers' exit writes (their entries would stay"
+          + " open): add ;DB_CLOSE_ON_EXIT=FALSE to it (the node closes the database itself, after its last write)");
+    }
+  }
+
+  /**
+   * Closes an embedded H2 database at {@code url} ({@code SHUTDOWN}), for every connection to it: called once the
+   * registry's last write is answered, so that the database is closed by the node, in order, and never by H2's own
+   * shutdown hook. Does nothing for other databases, whose connection pools close with the actor system.
+   *
+   * @throws IllegalStateException if the database cannot be reached or closed
+   */
+  public static void close(String url, String user, String password) {
+    if (h2File(url).isEmpty()) {
+      return;
+    }
+    // IFEXISTS: a database that is already gone (its files removed) is not created again just to be closed.
+    String existing = url.toUpperCase(java.util.Locale.ROOT).contains(";IFEXISTS=") ? url : url + ";IFEXISTS=TRUE";
+    try (Connection c = DriverManager.getConnection(existing, user, password); Statement s = c.createStatement()) {
+      s.execute("SHUTDOWN");
+    } catch (SQLException e) {
+      throw new IllegalStateException("cannot close the worker registry's journal at " + url.split(";", 2)[0] + ": "
+          + e.getMessage(), e);
+    }
+  }
+
   /** Creates whatever is missing in the database at {@code url}. */
   public static void ensure(String url, String user, String password) {
     List<String> ddl = url.startsWith("jdbc:postgresql:") ? POSTGRES : H2;

@@ -23,6 +23,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 
 /**
  * One node's registry: it holds the instance lock for the JVM's life, owns the journal of (host, instance), and
@@ -39,6 +40,8 @@ public final class Registry implements AutoCloseable {
   private final ActorSystem<?> system;
 
   private final List<String> journalWarnings;
+  /** Set once the journal is being closed: no write of the registry's own is sent after it. Guarded by this. */
+  private boolean closing;
   private final String journal;
 
   private Registry(ActorSystem<?> system, InstanceLock lock, RegistryClient client, String instance, Reaper reaper,
@@ -70,6 +73,7 @@ public final class Registry implements AutoCloseable {
     long openedAt = ProcStat.nowTicks();
     try {
       Config db = registry.getConfig("db");
+      JournalSchema.requireNoCloseOnExit(db.getString("url"));
       List<String> journalWarnings = new ArrayList<>();
       JournalSchema.ensureOrSetAside(db.getString("url"), db.getString("user"), db.getString("password"))
           .ifPresent(journalWarnings::add);
@@ -88,6 +92,7 @@ public final class Registry implements AutoCloseable {
           JournalSchema.h2File(db.getString("url")).map(Path::toString)
               .orElse(db.getString("url").split("\\?", 2)[0])); // a URL's query may hold a password
       r.watchOutages(outage.getDuration("probe-interval"), outage.getDuration("exit-after"));
+      r.closeJournalOnStop(db);
       system.getWhenTerminated().whenComplete((done, error) -> r.close());
       return r;
     } catch (RuntimeException e) {
@@ -155,10 +160,49 @@ public final class Registry implements AutoCloseable {
         return;
       }
       if (probing.compareAndSet(false, true)) {
-        client.probe().whenComplete((done, error) -> probing.set(false));
+        unlessClosing(client::probe).whenComplete((done, error) -> probing.set(false));
       }
     }, system.executionContext());
     system.getWhenTerminated().whenComplete((done, error) -> watch.cancel());
+  }
+
+  /**
+   * The node closes its journal itself, in coordinated shutdown's {@code before-actor-system-terminate} phase: after
+   * {@code service-stop} (where the pools stop and their workers' exits are written), and once every command sent to
+   * the registry is answered. H2's own shutdown hook is off ({@link JournalSchema#requireNoCloseOnExit}), so nothing
+   * closes the database under a write; the instance lock is released after it, once the actor system is gone.
+   */
+  private void closeJournalOnStop(Config db) {
+    CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(),
+        "snakepit-close-journal", () -> {
+          synchronized (this) {
+            closing = true;
+          }
+          return client.drained().thenApplyAsync(drained -> closeJournal(db), blocking);
+        });
+  }
+
+  private akka.Done closeJournal(Config db) {
+    long start = System.nanoTime();
+    try {
+      JournalSchema.close(db.getString("url"), db.getString("user"), db.getString("password"));
+      LOG.debug("closed the journal {} in {} ms", journal, (System.nanoTime() - start) / 1_000_000);
+    } catch (IllegalStateException e) {
+      LOG.warn("{}", e.getMessage());
+    }
+    return akka.Done.getInstance();
+  }
+
+  /**
+   * Sends a write of the registry's own (settlement, probes) unless the journal is being closed; the check and the
+   * send are one step, so that a write either counts in the close's drain or is never sent.
+   */
+  private synchronized <T> CompletionStage<T> unlessClosing(Supplier<CompletionStage<T>> write) {
+    if (closing) {
+      return CompletableFuture.failedFuture(new IllegalStateException("the node is stopping: the worker registry's"
+          + " journal " + journal + " is being closed"));
+    }
+    return write.get();
   }
 
   /** Whether the journal is failing writes, and since when; empty while it takes them. */
@@ -189,8 +233,8 @@ public final class Registry implements AutoCloseable {
         .thenCompose(count -> client.open().thenApplyAsync(open -> checked(reaper.settle(open, dryRun), count),
             blocking))
         .thenCompose(report -> dryRun ? CompletableFuture.completedFuture(report)
-            : client.settle(report.closings())
-                .thenCompose(done -> client.beginIncarnation(incarnation))
+            : unlessClosing(() -> client.settle(report.closings()))
+                .thenCompose(done -> unlessClosing(() -> client.beginIncarnation(incarnation)))
                 .thenApply(count -> {
                   lock.recordIncarnations(count);
                   return publish(report);

@@ -60,9 +60,17 @@ final class EndingPhase {
     });
   }
 
-  /** Stopped before the spawn: the reservation is closed, nothing ran. */
+  /**
+   * Stopped before the spawn, with its reservation durable: the reservation is closed and the containment released;
+   * nothing ran.
+   */
   Behavior<Command> neverSpawned() {
     w.journal.exited(w.launch.nonce(), "never started: stopped before it was spawned");
+    return neverReserved();
+  }
+
+  /** Stopped once its containment was prepared, before anything was journaled: the containment is released. */
+  Behavior<Command> neverReserved() {
     return releasing(() -> {
       w.pool.tell(new Exited(w.id, "stopped before it was spawned", true, false, List.of()));
       return Behaviors.stopped();
@@ -79,7 +87,7 @@ final class EndingPhase {
    * The containment is released on the blocking dispatcher (cgroup removal waits for the kernel, runc deletes its
    * state) while every other message waits in the stash; then {@code then} runs and they are handled.
    */
-  private Behavior<Command> releasing(Supplier<Behavior<Command>> then) {
+  Behavior<Command> releasing(Supplier<Behavior<Command>> then) {
     w.timers.cancel(WorkerActor.LimitTick.INSTANCE);
     w.context.pipeToSelf(CompletableFuture.runAsync(w.containment::release, w.blocking),
         (done, error) -> new Released(error));

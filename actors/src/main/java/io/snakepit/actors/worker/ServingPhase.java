@@ -54,7 +54,9 @@ final class ServingPhase {
   /** Told to stop: calls in flight finish within the stop grace, then the shim takes the tree down. */
   private Behavior<Command> stopping() {
     return w.receive()
-        .onMessage(Prepared.class, w.starting::onPrepared)
+        // Nothing is reserved for a worker stopped while its containment was prepared: a reservation now would only
+        // be one more write, and one more open entry, for the stop to close.
+        .onMessage(Prepared.class, msg -> w.ending.neverReserved())
         .onMessage(Refused.class, w.starting::onRefused)
         .onMessage(Reserved.class, msg -> msg.error() != null ? w.starting.reserveFailed(msg)
             : w.ending.neverSpawned())

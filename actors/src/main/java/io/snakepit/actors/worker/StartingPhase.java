@@ -81,11 +81,15 @@ final class StartingPhase {
     return Behaviors.stopped();
   }
 
+  /** The reservation failed (also while stopping): nothing was spawned; the prepared containment is released. */
   Behavior<Command> reserveFailed(Reserved msg) {
-    w.pool.tell(new WorkerActor.StartFailed(w.id, new WorkerStartException("cannot journal worker " + w.id
+    WorkerStartException error = new WorkerStartException("cannot journal worker " + w.id
         + " before starting it: " + msg.error().getMessage() + ". Check the registry's database"
-        + " (snakepit.registry.db)", List.of())));
-    return Behaviors.stopped();
+        + " (snakepit.registry.db)", List.of());
+    return w.ending.releasing(() -> {
+      w.pool.tell(new WorkerActor.StartFailed(w.id, error));
+      return Behaviors.stopped();
+    });
   }
 
   private Behavior<Command> spawn() {

@@ -21,8 +21,16 @@ public interface WorkerJournal {
   /** Records a worker's identity; completes once durable. */
   CompletionStage<?> spawned(String nonce, SpawnedWorker spawned);
 
-  /** Records that a worker's whole tree ended. */
+  /** Records that a worker's whole tree ended (the registry's client batches it with the writes around it). */
   void exited(String nonce, String status);
+
+  /**
+   * Completes once every exit recorded so far has been written (or has failed): a node's stop waits for it, then for
+   * the registry's other commands, before the journal is closed.
+   */
+  default CompletionStage<?> drained() {
+    return CompletableFuture.completedFuture(null);
+  }
 
   /** Why no worker can be journaled now (the journal fails writes), or empty while it can. */
   default Optional<String> unavailable() {
@@ -84,6 +92,11 @@ public interface WorkerJournal {
             log.warn("could not journal the exit of worker {}: {}", nonce, error.getMessage());
           }
         });
+      }
+
+      @Override
+      public CompletionStage<?> drained() {
+        return registry.client().drained();
       }
     };
   }
