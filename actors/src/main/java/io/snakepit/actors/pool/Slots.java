@@ -59,6 +59,11 @@ final class Slots implements Iterable<Slot> {
     slots.remove(slot);
   }
 
+  /** How many slots there are (serving, spare and retiring). */
+  int size() {
+    return slots.size();
+  }
+
   /** How many serving slots the pool keeps (retiring ones not counted). */
   int serving() {
     return (int) slots.stream().filter(s -> !s.spare && !s.retiring()).count();

@@ -133,7 +133,7 @@ final class ServingPhase {
    */
   private void callEnded(InFlightCalls.Ended ended, boolean serving) {
     if (serving) {
-      w.upkeep.callDone().ifPresent(this::recycleDue);
+      w.upkeep.callDone(!ended.failed()).ifPresent(this::recycleDue);
       w.pool.tell(new WorkerActor.Idle(w.id, ended.failed()));
     }
     ended.settle().run();

@@ -17,6 +17,8 @@ final class Upkeep {
   private long callsDone;
   private int pingsMissed;
   private boolean pingInFlight;
+  /** Whether the worker answered a call since the last health tick: that tick sends no ping. */
+  private boolean answeredSinceTick;
   private boolean recycleDue;
   private boolean unresponsive;
 
@@ -31,9 +33,16 @@ final class Upkeep {
     this.residentBytes = residentBytes;
   }
 
-  /** Whether a ping may go now (none is unanswered). */
+  /**
+   * At a health tick: whether a ping goes now. None does while one is unanswered, nor when the worker answered a
+   * call since the last tick (that shows as much as a ping would, and a busy pool then sends none).
+   */
   boolean startPing() {
     if (pingInFlight) {
+      return false;
+    }
+    if (answeredSinceTick) {
+      answeredSinceTick = false;
       return false;
     }
     pingInFlight = true;
@@ -64,8 +73,15 @@ final class Upkeep {
     return unresponsive;
   }
 
-  /** A call ended; the reason the worker is now due for recycling, the first time it is. */
-  Optional<String> callDone() {
+  /**
+   * A call ended, {@code answered} by the worker (its result or the tool's exception, not a transport error or a
+   * deadline); the reason the worker is now due for recycling, the first time it is.
+   */
+  Optional<String> callDone(boolean answered) {
+    if (answered) {
+      answeredSinceTick = true;
+      pingsMissed = 0;
+    }
     callsDone++;
     if (recycle.maxCalls() > 0 && callsDone >= recycle.maxCalls()) {
       Optional<String> due = due("served " + callsDone + " calls (recycle.max-calls " + recycle.maxCalls() + ")");

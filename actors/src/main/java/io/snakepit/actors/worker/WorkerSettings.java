@@ -37,9 +37,27 @@ public record WorkerSettings(String python, String adapter, List<String> pythonP
 
   /**
    * The health check: a ping every {@code interval} (zero turns it off) that must answer within {@code timeout};
-   * after {@code maxMissed} misses in a row the worker is killed and replaced.
+   * after {@code maxMissed} misses in a row the worker is killed and replaced. A pool sends at most {@code maxRate}
+   * pings a second (0: no bound): in a bigger pool each worker's interval stretches to match.
    */
-  public record Health(Duration interval, Duration timeout, int maxMissed) {}
+  public record Health(Duration interval, Duration timeout, int maxMissed, double maxRate) {
+
+    /** The interval of each worker of a pool of {@code workers} (serving and spare), within the pool's rate. */
+    public Duration intervalFor(int workers) {
+      if (interval.isZero() || maxRate <= 0) {
+        return interval;
+      }
+      Duration stretched = Duration.ofNanos((long) (workers / maxRate * 1e9));
+      return stretched.compareTo(interval) > 0 ? stretched : interval;
+    }
+  }
+
+  /** These settings with another health check. */
+  public WorkerSettings withHealth(Health other) {
+    return new WorkerSettings(python, adapter, pythonPath, env, threads, startTimeout, stopGrace, stderrTail,
+        concurrency, callTimeout, other, recycle, retryAttempts, isolation, lifelineGrace, maxMessageSize, passEnv,
+        output);
+  }
 
   /**
    * Recycling: a worker is drained and replaced after {@code maxCalls} calls, after {@code ttl}, or once its Python
@@ -127,11 +145,21 @@ public record WorkerSettings(String python, String adapter, List<String> pythonP
     return new WorkerSettings(c.getString("python"), c.getString("adapter"), c.getStringList("python-path"),
         Map.copyOf(env), Math.max(c.getInt("threads"), concurrency), c.getDuration("start-timeout"),
         c.getDuration("stop-grace"), c.getInt("stderr-tail"), concurrency, c.getDuration("call-timeout"),
-        new Health(c.getDuration("health.interval"), c.getDuration("health.timeout"), c.getInt("health.max-missed")),
+        health(c),
         new Recycle(c.getLong("recycle.max-calls"), c.getDuration("recycle.ttl"), c.getBytes("recycle.max-rss")),
         c.getInt("retry.max-attempts"), Isolation.fromConfig(c.getConfig("isolation")),
         c.getDuration("lifeline-grace"), (int) maxMessageSize, passEnv(c.getStringList("pass-env")),
         Output.fromConfig(c));
+  }
+
+  private static Health health(Config c) {
+    double maxRate = c.getDouble("health.max-rate");
+    if (maxRate < 0) {
+      throw new IllegalArgumentException("health.max-rate is " + maxRate + ": set the most pings a second the pool"
+          + " sends, e.g. 10, or 0 for no bound");
+    }
+    return new Health(c.getDuration("health.interval"), c.getDuration("health.timeout"),
+        c.getInt("health.max-missed"), maxRate);
   }
 
   private static List<String> passEnv(List<String> names) {

@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 /** Pings missed and the three recycling conditions, each reported once. */
 class UpkeepTest {
   private static final WorkerSettings.Health HEALTH = new WorkerSettings.Health(Duration.ofSeconds(1),
-      Duration.ofMillis(100), 3);
+      Duration.ofMillis(100), 3, 10);
 
   @Test
   void onlyMissesInARowKillAndOnlyOnce() {
@@ -31,11 +31,35 @@ class UpkeepTest {
   }
 
   @Test
+  void aWorkerThatAnsweredACallSinceTheLastTickIsNotPinged() {
+    Upkeep u = new Upkeep(HEALTH, new WorkerSettings.Recycle(0, Duration.ZERO, 0), 0, () -> 0);
+    assertTrue(u.startPing());
+    u.pingAnswered(false);
+    u.callDone(true);
+    assertEquals(0, u.pingsMissed(), "an answered call shows the worker answers");
+    assertFalse(u.startPing(), "answered since the last tick: no ping");
+    assertTrue(u.startPing(), "nothing answered since: the next tick pings");
+    u.pingAnswered(true);
+    u.callDone(false);
+    assertTrue(u.startPing(), "a call lost to a deadline or the transport shows nothing");
+  }
+
+  @Test
+  void aPoolPastItsPingRateStretchesEachWorkersInterval() {
+    assertEquals(Duration.ofSeconds(1), HEALTH.intervalFor(10), "10 workers at 1 s: 10 pings a second");
+    assertEquals(Duration.ofMillis(25_600), HEALTH.intervalFor(256));
+    assertEquals(Duration.ofSeconds(1), new WorkerSettings.Health(Duration.ofSeconds(1), Duration.ofMillis(100), 3,
+        0).intervalFor(256), "0: no bound");
+    assertEquals(Duration.ZERO, new WorkerSettings.Health(Duration.ZERO, Duration.ofMillis(100), 3, 10)
+        .intervalFor(256), "health checks off stay off");
+  }
+
+  @Test
   void maxCallsIsDueOnceAtTheLimit() {
     Upkeep u = new Upkeep(HEALTH, new WorkerSettings.Recycle(2, Duration.ZERO, 0), 0, () -> 0);
-    assertEquals(Optional.empty(), u.callDone());
-    assertEquals(Optional.of("served 2 calls (recycle.max-calls 2)"), u.callDone());
-    assertEquals(Optional.empty(), u.callDone());
+    assertEquals(Optional.empty(), u.callDone(true));
+    assertEquals(Optional.of("served 2 calls (recycle.max-calls 2)"), u.callDone(true));
+    assertEquals(Optional.empty(), u.callDone(true));
   }
 
   @Test
@@ -51,7 +75,7 @@ class UpkeepTest {
     Upkeep fat = new Upkeep(HEALTH, new WorkerSettings.Recycle(0, Duration.ZERO, 64L << 20), ready, rss::get);
     assertEquals(Optional.empty(), fat.tick(ready));
     rss.set(100L << 20);
-    assertEquals(Optional.of("resident memory 100 MiB over recycle.max-rss 64 MiB"), fat.callDone());
+    assertEquals(Optional.of("resident memory 100 MiB over recycle.max-rss 64 MiB"), fat.callDone(true));
     assertEquals(Optional.empty(), fat.tick(ready));
     assertFalse(new Upkeep(HEALTH, new WorkerSettings.Recycle(5, Duration.ZERO, 0), 0, () -> 0).ticks());
   }
