@@ -29,7 +29,12 @@ final class Node implements AutoCloseable {
   }
 
   static Node start(Context c, String instance, String pools) {
-    Config config = ConfigFactory.load(ConfigFactory.parseString("snakepit.pools { " + pools + " }")
+    return start(c, instance, pools, "");
+  }
+
+  /** As {@link #start(Context, String, String)}, with more settings ({@code extra}, HOCON) over the shared ones. */
+  static Node start(Context c, String instance, String pools, String extra) {
+    Config config = ConfigFactory.load(ConfigFactory.parseString("snakepit.pools { " + pools + " }\n" + extra)
         .withFallback(ConfigFactory.parseString("snakepit.pools.default = null"))
         .withFallback(settings(c, instance)));
     return new Node(instance, ActorSystem.create(Behaviors.empty(), "bench", config));

@@ -60,6 +60,7 @@ final class Coordinator {
   final StartingPhase starting;
   final RunningPhase running;
   final EndingPhase ending;
+  private final HealthRounds healthRounds;
   private long retryKeys;
 
   Coordinator(ActorContext<Command> context, TimerScheduler<Command> timers, PoolSettings settings,
@@ -83,6 +84,10 @@ final class Coordinator {
     context.pipeToSelf(link.settlement(), (done, error) -> error == null ? Begin.INSTANCE
         : new Abort(new SnakepitException("settling what an earlier JVM left failed, so no worker was started: "
             + error.getMessage(), error)));
+    this.healthRounds = new HealthRounds(settings.worker().health());
+    if (!settings.worker().health().interval().isZero()) {
+      timers.startTimerWithFixedDelay(PoolActor.HealthRound.INSTANCE, settings.worker().health().interval());
+    }
     long sweep = Math.max(100, Math.min(10_000, settings.sessionTtl().toMillis() / 4));
     timers.startTimerWithFixedDelay(SweepSessions.INSTANCE, Duration.ofMillis(sweep));
     if (!settings.queueTimeout().isZero()) {
@@ -111,7 +116,9 @@ final class Coordinator {
         .onMessage(WorkerStartReply.class, msg -> onWorkerStartReply(msg, react))
         .onMessage(WorkersGone.class, msg -> with(() -> slotWorkers.supervisorGone(msg.workers())))
         .onMessageEquals(SweepQueue.INSTANCE, () -> with(dispatch::expireQueued))
-        .onMessageEquals(SweepSessions.INSTANCE, () -> with(dispatch::expireSessions));
+        .onMessageEquals(SweepSessions.INSTANCE, () -> with(dispatch::expireSessions))
+        .onMessageEquals(PoolActor.HealthRound.INSTANCE, () -> with(() -> healthRounds.next(slots.withReadyWorker())
+            .forEach(slot -> slot.worker().tell(WorkerActor.HealthTick.INSTANCE))));
   }
 
   /** The phases before the end (waiting, starting, running): calls are taken, and a stop begins the end. */

@@ -71,6 +71,8 @@ public final class PoolActor {
 
   enum SweepQueue implements Command { INSTANCE }
 
+  enum HealthRound implements Command { INSTANCE }
+
   enum SweepSessions implements Command { INSTANCE }
 
   record Retry(Job job) implements Command {}

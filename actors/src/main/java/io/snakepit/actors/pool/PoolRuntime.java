@@ -3,7 +3,6 @@ package io.snakepit.actors.pool;
 import io.grpc.ManagedChannel;
 import io.snakepit.actors.worker.Launch;
 import io.snakepit.actors.worker.WorkerJournal;
-import io.snakepit.actors.worker.WorkerSettings;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.HashMap;
@@ -29,18 +28,15 @@ public record PoolRuntime(Path shim, Path workerPackage, Path runDir, String ins
   private static final SecureRandom RANDOM = new SecureRandom();
 
   /**
-   * How worker {@code workerId} of pool {@code pool} starts: its socket in the run directory, a fresh nonce, the
-   * journal's markers plus the pool's name for the worker's own messages (SNAKEPIT_POOL), and its health interval
-   * within the pool's ping rate for {@code poolSize} workers.
+   * How worker {@code workerId} of pool {@code pool} starts: its socket in the run directory, a fresh nonce, and the
+   * journal's markers plus the pool's name for the worker's own messages (SNAKEPIT_POOL).
    */
-  public Launch launch(PoolSettings pool, String workerId, int poolSize) {
+  public Launch launch(PoolSettings pool, String workerId) {
     byte[] nonce = new byte[8];
     RANDOM.nextBytes(nonce);
     Map<String, String> markers = new HashMap<>(journal.markers());
     markers.put("SNAKEPIT_POOL", pool.name());
     return new Launch(shim, workerPackage, runDir.resolve(workerId + ".sock"), instance, workerId,
-        HexFormat.of().formatHex(nonce), pool.worker().withHealth(new WorkerSettings.Health(
-            pool.worker().health().intervalFor(poolSize), pool.worker().health().timeout(),
-            pool.worker().health().maxMissed(), pool.worker().health().maxRate())), markers);
+        HexFormat.of().formatHex(nonce), pool.worker(), markers);
   }
 }

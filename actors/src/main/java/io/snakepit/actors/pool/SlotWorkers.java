@@ -88,7 +88,7 @@ final class SlotWorkers {
   }
 
   private void launch(String workerId) {
-    Launch launch = runtime.launch(settings, workerId, slots.size());
+    Launch launch = runtime.launch(settings, workerId);
     context.ask(Supervisor.Reply.class, supervisor, Duration.ofSeconds(30),
         replyTo -> new Supervisor.StartFromTemplate(new PoolActor.WorkerStart(launch, events), replyTo),
         (reply, error) -> new PoolActor.WorkerStartReply(workerId, reply, error));

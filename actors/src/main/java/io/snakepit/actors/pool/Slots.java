@@ -59,9 +59,9 @@ final class Slots implements Iterable<Slot> {
     slots.remove(slot);
   }
 
-  /** How many slots there are (serving, spare and retiring). */
-  int size() {
-    return slots.size();
+  /** The slots whose worker is ready (serving, spare or retiring), in order: the health rounds tick them. */
+  List<Slot> withReadyWorker() {
+    return slots.stream().filter(s -> s.ready() && s.worker() != null).toList();
   }
 
   /** How many serving slots the pool keeps (retiring ones not counted). */

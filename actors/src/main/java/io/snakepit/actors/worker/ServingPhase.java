@@ -75,7 +75,6 @@ final class ServingPhase {
 
   /** From starting or ready. */
   Behavior<Command> onStop() {
-    w.timers.cancel(HealthTick.INSTANCE);
     w.timers.cancel(RecycleTick.INSTANCE);
     if (w.shim != null) {
       // Stdin stays open: EOF means the JVM is gone, and would cut the grace to lifeline-grace.

@@ -134,9 +134,6 @@ final class StartingPhase {
     WorkerIdentity ready = w.identity;
     w.upkeep = new Upkeep(settings.health(), settings.recycle(), System.nanoTime(),
         () -> ProcStat.residentBytes(ready.pid()));
-    if (!settings.health().interval().isZero()) {
-      w.timers.startTimerWithFixedDelay(WorkerActor.HealthTick.INSTANCE, settings.health().interval());
-    }
     if (w.upkeep.ticks()) {
       w.timers.startTimerWithFixedDelay(WorkerActor.RecycleTick.INSTANCE, Duration.ofSeconds(1));
     }

@@ -94,7 +94,8 @@ public final class WorkerActor {
 
   enum LimitTick implements Command { INSTANCE }
 
-  enum HealthTick implements Command { INSTANCE }
+  /** Ping the worker now, unless it answered a call since the last tick: sent by its pool's health rounds. */
+  public enum HealthTick implements Command { INSTANCE }
 
   enum RecycleTick implements Command { INSTANCE }
 

@@ -37,27 +37,12 @@ public record WorkerSettings(String python, String adapter, List<String> pythonP
 
   /**
    * The health check: a ping every {@code interval} (zero turns it off) that must answer within {@code timeout};
-   * after {@code maxMissed} misses in a row the worker is killed and replaced. A pool sends at most {@code maxRate}
-   * pings a second (0: no bound): in a bigger pool each worker's interval stretches to match.
+   * after {@code maxMissed} misses in a row the worker is killed and replaced. The pool's rounds, one every
+   * interval, tick at most {@code maxRate} x interval workers each (0: every worker), so in a bigger pool each worker
+   * is pinged less often.
    */
-  public record Health(Duration interval, Duration timeout, int maxMissed, double maxRate) {
+  public record Health(Duration interval, Duration timeout, int maxMissed, double maxRate) {}
 
-    /** The interval of each worker of a pool of {@code workers} (serving and spare), within the pool's rate. */
-    public Duration intervalFor(int workers) {
-      if (interval.isZero() || maxRate <= 0) {
-        return interval;
-      }
-      Duration stretched = Duration.ofNanos((long) (workers / maxRate * 1e9));
-      return stretched.compareTo(interval) > 0 ? stretched : interval;
-    }
-  }
-
-  /** These settings with another health check. */
-  public WorkerSettings withHealth(Health other) {
-    return new WorkerSettings(python, adapter, pythonPath, env, threads, startTimeout, stopGrace, stderrTail,
-        concurrency, callTimeout, other, recycle, retryAttempts, isolation, lifelineGrace, maxMessageSize, passEnv,
-        output);
-  }
 
   /**
    * Recycling: a worker is drained and replaced after {@code maxCalls} calls, after {@code ttl}, or once its Python

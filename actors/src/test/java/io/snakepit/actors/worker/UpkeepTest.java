@@ -45,16 +45,6 @@ class UpkeepTest {
   }
 
   @Test
-  void aPoolPastItsPingRateStretchesEachWorkersInterval() {
-    assertEquals(Duration.ofSeconds(1), HEALTH.intervalFor(10), "10 workers at 1 s: 10 pings a second");
-    assertEquals(Duration.ofMillis(25_600), HEALTH.intervalFor(256));
-    assertEquals(Duration.ofSeconds(1), new WorkerSettings.Health(Duration.ofSeconds(1), Duration.ofMillis(100), 3,
-        0).intervalFor(256), "0: no bound");
-    assertEquals(Duration.ZERO, new WorkerSettings.Health(Duration.ZERO, Duration.ofMillis(100), 3, 10)
-        .intervalFor(256), "health checks off stay off");
-  }
-
-  @Test
   void maxCallsIsDueOnceAtTheLimit() {
     Upkeep u = new Upkeep(HEALTH, new WorkerSettings.Recycle(2, Duration.ZERO, 0), 0, () -> 0);
     assertEquals(Optional.empty(), u.callDone(true));
