@@ -44,13 +44,15 @@ class StopMidStartIT {
   /** A node of this test, its stdout lines timed from its launch. */
   private static final class Starting {
     final Process process;
+    final int port;
     final long launched = System.nanoTime();
     final Path stderr;
     final CompletableFuture<Long> settled = new CompletableFuture<>();
     final CompletableFuture<Long> ready = new CompletableFuture<>();
 
-    Starting(Process process, Path stderr) {
+    Starting(Process process, int port, Path stderr) {
       this.process = process;
+      this.port = port;
       this.stderr = stderr;
       Thread reader = new Thread(this::read, "node-" + process.pid() + "-stdout");
       reader.setDaemon(true);
@@ -109,11 +111,46 @@ class StopMidStartIT {
         + " processes at its exit, " + s.openEntries()));
   }
 
+  @Test
+  void sigtermMidResizeUnderLoadEndsTheJvmPromptlyLeavingNothing() throws Exception {
+    Starting node = launch(2);
+    assertTrue(node.ready.get(120, TimeUnit.SECONDS) > 0, "the node printed no ready: line; its stderr:\n"
+        + tail(node));
+    String target = "127.0.0.1:" + node.port;
+    Process load = new ProcessBuilder(Nodes.java("-jar", Nodes.jar().toString(), "load", "ping", "--target", target,
+        "--data-dir", dataDir.toString(), "--concurrency", "4", "--duration", "60s"))
+        .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+    Process scale = new ProcessBuilder(Nodes.java("-jar", Nodes.jar().toString(), "scale", "default", "24",
+        "--target", target, "--data-dir", dataDir.toString()))
+        .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+    try {
+      // The resize starts 22 workers, 2 at a time: a few seconds in, some are ready, some start, most wait.
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (Procs.withInstance(instance).size() < 12 && System.nanoTime() < until) {
+        Thread.sleep(100);
+      }
+      assertTrue(Procs.withInstance(instance).size() >= 12, "the resize did not get under way");
+      Stop stop = stop(node, "mid-resize from 2 to 24 workers, under load");
+      System.out.println("SIGTERM mid-resize under load: JVM gone after " + stop.stopMillis() + " ms, "
+          + stop.openEntries());
+      assertTrue(scale.waitFor(30, TimeUnit.SECONDS), "scale did not end with its node");
+      assertTrue(scale.exitValue() != 0, "scale reported success for a resize its node never finished");
+    } finally {
+      Commands.stop(load);
+      Commands.stop(scale);
+    }
+  }
+
   private Starting launch() throws IOException {
+    return launch(WORKERS);
+  }
+
+  private Starting launch(int workers) throws IOException {
+    int port = Nodes.freePort();
     List<String> cmd = Nodes.java("-jar", Nodes.jar().toString(), "serve", "--data-dir", dataDir.toString(),
-        "--instance", instance, "--workers", Integer.toString(WORKERS), "--listen", "127.0.0.1:" + Nodes.freePort());
+        "--instance", instance, "--workers", Integer.toString(workers), "--listen", "127.0.0.1:" + port);
     Path stderr = Files.createTempFile("snakepit-stops", ".stderr");
-    return new Starting(new ProcessBuilder(cmd).redirectError(stderr.toFile()).start(), stderr);
+    return new Starting(new ProcessBuilder(cmd).redirectError(stderr.toFile()).start(), port, stderr);
   }
 
   /** SIGTERM, then: the JVM gone within the limit, no process left, no entry open. */
