@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.snakepit.actors.worker.StopTimeline;
 import io.snakepit.testing.Commands;
 import io.snakepit.testing.Procs;
+import io.snakepit.testing.TestNodes;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -34,7 +35,11 @@ class StopMidStartIT {
   /** Where in the start (0 = the settled line, 1 = the ready line) the rounds after the first stop the node. */
   private static final double[] FRACTIONS = {0, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95};
 
-  private final String instance = "stop-mid-start-" + ProcessHandle.current().pid();
+  /**
+   * The instance the nodes run as: the test run's, which {@code Nodes.java} sets as a system property (and which the
+   * leak check looks for); each test has a data directory of its own.
+   */
+  private final String instance = TestNodes.INSTANCE;
   private final Path dataDir;
 
   StopMidStartIT() throws IOException {
@@ -113,18 +118,24 @@ class StopMidStartIT {
 
   @Test
   void sigtermMidResizeUnderLoadEndsTheJvmPromptlyLeavingNothing() throws Exception {
-    Starting node = launch(2);
-    assertTrue(node.ready.get(120, TimeUnit.SECONDS) > 0, "the node printed no ready: line; its stderr:\n"
-        + tail(node));
+    // Each worker takes 1 s of setup, 2 at a time: the resize to 24 takes at least 11 s, so the stop lands in it.
+    Starting node = launch(2, List.of("-Dsnakepit.pool-defaults.env.SNAKEPIT_EXAMPLE_SETUP_SECONDS=1"),
+        "--adapter", "snakepit_worker.examples.slow_start:SlowStartAdapter");
+    if (node.ready.get(120, TimeUnit.SECONDS) <= 0) {
+      Commands.stop(node.process);
+      throw new AssertionError("the node printed no ready: line; its stderr:\n" + tail(node));
+    }
     String target = "127.0.0.1:" + node.port;
     Process load = new ProcessBuilder(Nodes.java("-jar", Nodes.jar().toString(), "load", "ping", "--target", target,
         "--data-dir", dataDir.toString(), "--concurrency", "4", "--duration", "60s"))
         .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+    List<Procs.Proc> tree = Procs.withInstance(instance);
+    assertEquals(4, tree.size(), "2 shims and 2 workers before the resize: " + tree);
     Process scale = new ProcessBuilder(Nodes.java("-jar", Nodes.jar().toString(), "scale", "default", "24",
         "--target", target, "--data-dir", dataDir.toString()))
         .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.DISCARD).start();
     try {
-      // The resize starts 22 workers, 2 at a time: a few seconds in, some are ready, some start, most wait.
+      // The resize starts 22 workers, 2 at a time: once 4 have been launched, some are ready, some start, most wait.
       long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
       while (Procs.withInstance(instance).size() < 12 && System.nanoTime() < until) {
         Thread.sleep(100);
@@ -138,17 +149,22 @@ class StopMidStartIT {
     } finally {
       Commands.stop(load);
       Commands.stop(scale);
+      Commands.stop(node.process); // gone already, unless an assertion failed before its stop
     }
   }
 
   private Starting launch() throws IOException {
-    return launch(WORKERS);
+    return launch(WORKERS, List.of());
   }
 
-  private Starting launch(int workers) throws IOException {
+  /** A node of {@code workers} workers, with {@code jvmOptions} and more {@code serve} flags. */
+  private Starting launch(int workers, List<String> jvmOptions, String... flags) throws IOException {
     int port = Nodes.freePort();
-    List<String> cmd = Nodes.java("-jar", Nodes.jar().toString(), "serve", "--data-dir", dataDir.toString(),
-        "--instance", instance, "--workers", Integer.toString(workers), "--listen", "127.0.0.1:" + port);
+    List<String> args = new ArrayList<>(jvmOptions);
+    args.addAll(List.of("-jar", Nodes.jar().toString(), "serve", "--data-dir", dataDir.toString(),
+        "--workers", Integer.toString(workers), "--listen", "127.0.0.1:" + port));
+    args.addAll(List.of(flags));
+    List<String> cmd = Nodes.java(args.toArray(String[]::new));
     Path stderr = Files.createTempFile("snakepit-stops", ".stderr");
     return new Starting(new ProcessBuilder(cmd).redirectError(stderr.toFile()).start(), port, stderr);
   }
@@ -182,7 +198,7 @@ class StopMidStartIT {
 
   /** The summary line of {@code snakepit reap --dry-run}. */
   private String openEntries() throws Exception {
-    Nodes.Run r = Nodes.snakepit("reap", "--dry-run", "--data-dir", dataDir.toString(), "--instance", instance);
+    Nodes.Run r = Nodes.snakepit("reap", "--dry-run", "--data-dir", dataDir.toString());
     assertEquals(0, r.exit(), r.out() + r.err());
     Matcher m = Pattern.compile("would settle: \\d+ entries[^\\n]*").matcher(r.out());
     assertTrue(m.find(), "reap --dry-run printed no summary: " + r.out());

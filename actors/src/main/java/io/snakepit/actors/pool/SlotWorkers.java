@@ -25,6 +25,8 @@ final class SlotWorkers {
   private final Map<String, ActorRef<WorkerActor.Command>> workers = new HashMap<>();
   private final StartGate gate;
   private ActorRef<Supervisor.Command> supervisor;
+  /** The pool is ending (failed, or stopping): no start is asked for any more. */
+  private boolean ending;
 
   SlotWorkers(ActorContext<PoolActor.Command> context, TimerScheduler<PoolActor.Command> timers,
       PoolSettings settings, PoolRuntime runtime, Slots slots, ActorRef<WorkerActor.Event> events) {
@@ -44,10 +46,19 @@ final class SlotWorkers {
     admitWaiting();
   }
 
-  /** A worker supervisor ended; if it was the current one, spawns wait for the next (its restart announces it). */
+  /**
+   * A worker supervisor ended; if it was the current one, spawns wait for the next (its restart announces it). A
+   * start asked of it and not answered yet will not be (an ask to an actor that ended times out): such a slot's
+   * worker counts as gone now, or a stopping pool would wait for it until its own shutdown timeout.
+   */
   void supervisorGone(ActorRef<Supervisor.Command> workers) {
     if (workers.equals(supervisor)) {
       supervisor = null;
+      for (Slot slot : slots) {
+        if (slot.worker() == null && (slot.state() == Slot.State.STARTING || slot.state() == Slot.State.STOPPING)) {
+          context.getSelf().tell(new PoolActor.WorkerGone(slot.workerId()));
+        }
+      }
     }
   }
 
@@ -79,9 +90,9 @@ final class SlotWorkers {
     }
   }
 
-  /** Starts the workers waiting their turn while there is room (and a supervisor to start them). */
+  /** Starts the workers waiting their turn while there is room (and a supervisor to start them, and a pool). */
   private void admitWaiting() {
-    for (Slot next; supervisor != null && (next = gate.next()) != null; ) {
+    for (Slot next; supervisor != null && !ending && (next = gate.next()) != null; ) {
       next.admit();
       launch(next.workerId());
     }
@@ -131,6 +142,7 @@ final class SlotWorkers {
 
   /** Stops every worker there is, or will be once its actor is known; workers not asked for yet are not started. */
   void stopAll() {
+    ending = true;
     for (Slot slot : slots) {
       if (slot.alive()) {
         if (slot.worker() != null) {
