@@ -11,8 +11,9 @@ import io.snakepit.actors.worker.WorkerActor;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * Keeps a pool's workers: starts them all at once, hands each call to the idle worker that has waited longest,
- * queues calls (up to a bound) while all are busy, and replaces a worker whose process ended.
+ * Keeps a pool's workers: starts them (start-concurrency at a time), hands each call to the idle worker that has
+ * waited longest, queues calls (up to a bound) while all are busy, replaces a worker whose process ended, pings them
+ * in health rounds, and resizes at run time.
  *
  * <p>The pool's first start is all or nothing: if any worker fails to start, the pool stops the others and fails,
  * with that worker's error (and its stderr) as the reason.
