@@ -32,7 +32,7 @@ import java.util.function.Function;
 final class Worker {
   /** The dispatcher for blocking work (reference.conf documents it). */
   static final String BLOCKING_DISPATCHER = "snakepit.blocking-dispatcher";
-  /** How often the output reports dropped lines whose interval is over, and flushes its file. */
+  /** How long after its work falls due the output's tick comes (drops to report, lines to flush). */
   private static final Duration OUTPUT_TICK = Duration.ofSeconds(1);
 
   final ActorContext<Command> context;
@@ -53,7 +53,6 @@ final class Worker {
   final StopTimeline timeline;
   /** Python's stdout and stderr, taken on the shim's reading thread (never through the mailbox). */
   final WorkerOutput output;
-  /** The output's periodic reports and file flushes. */
   final StartDiagnosis diagnosis;
   final InFlightCalls calls;
   final StartingPhase starting;
