@@ -11,9 +11,6 @@ import akka.actor.typed.javadsl.AskPattern;
 import akka.actor.typed.javadsl.Behaviors;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValueType;
-import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
-import io.grpc.ManagedChannel;
 import io.snakepit.actors.pool.LostCalls;
 import io.snakepit.actors.pool.PoolActor;
 import io.snakepit.actors.pool.PoolLink;
@@ -43,8 +40,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ExecutorService;
 import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One JVM's node, wired: the registry and its settlement, the supervision tree of every configured pool, the
@@ -75,12 +73,13 @@ public final class Node implements Extension {
 
   private static final String NUPROCESS_HOOK = "com.zaxxer.nuprocess.enableShutdownHook";
 
+  private static final Logger log = LoggerFactory.getLogger(Node.class);
+
   private final List<PoolEntry> pools = new ArrayList<>();
   private final CompletionStage<SettlementReport> settlement;
   private final ActorRef<Supervisor.Command> root;
   private final Path runDir;
-  private final ExecutorService callbacks;
-  private final OutOfMemory outOfMemory;
+  private final WorkerTransport transport;
   private final Registry registry;
 
   /** The node of {@code system}, started on first use. */
@@ -98,8 +97,7 @@ public final class Node implements Extension {
     Path cacheDir = cacheDir(config.getString("cache-dir"));
     String instance = config.getString("instance");
     this.runDir = RunDirectory.create(config.getString("run-dir"), instance);
-    this.outOfMemory = OutOfMemory.fromConfig(system.settings().config());
-    this.callbacks = outOfMemory.callbackPool("snakepit-grpc", "running a gRPC callback of a worker's channel");
+    this.transport = new WorkerTransport(OutOfMemory.fromConfig(system.settings().config()));
     system.systemActorOf(LostCalls.create(), "snakepit-lost-calls", Props.empty());
     // A pool set to null (snakepit.pools.default = null) is not started: that is how reference.conf's default pool
     // is turned off. HOCON keeps no key order: pools start (and stop in reverse) in name order.
@@ -110,12 +108,12 @@ public final class Node implements Extension {
     this.registry = registry;
     WorkerJournal journal = registry == null ? WorkerJournal.none() : WorkerJournal.of(registry);
     PoolRuntime runtime = new PoolRuntime(ShimBinary.extract(cacheDir), WorkerPackage.unpack(cacheDir), runDir,
-        instance, this::channel, journal);
+        instance, transport::channel, journal);
     // Settle what earlier JVMs of this instance left before the first new worker is spawned.
     this.settlement = registry == null ? CompletableFuture.completedFuture(null) : registry.settle(false);
     settlement.whenComplete((report, error) -> {
       if (report != null) {
-        system.log().info(report.summary());
+        log.info(report.summary());
       }
     });
     List<ChildSpec<?>> poolSpecs = new ArrayList<>();
@@ -133,7 +131,7 @@ public final class Node implements Extension {
         () -> AskPattern.<Supervisor.Command, Done>ask(root, Supervisor.Shutdown::new, Duration.ofMinutes(5),
             system.scheduler()).thenCompose(done -> journal.drained().thenApply(drained -> done)));
     system.getWhenTerminated().whenComplete((done, error) -> {
-      callbacks.shutdown();
+      transport.close();
       deleteRunDir();
     });
   }
@@ -187,15 +185,6 @@ public final class Node implements Extension {
     }));
     return ChildSpec.supervisor("pool-" + s.name().replaceAll("[^A-Za-z0-9_-]", "_"), Strategy.REST_FOR_ONE, 3,
         Duration.ofMinutes(1), List.of(coordinator, workers));
-  }
-
-  private ManagedChannel channel(String socketPath, int maxMessageSize) {
-    return Grpc.newChannelBuilder("unix://" + socketPath, InsecureChannelCredentials.create())
-        .executor(callbacks)
-        // gRPC turns an error in reading a reply into a cancelled call: out of memory is reported, not swallowed.
-        .intercept(outOfMemory.clientInterceptor("the worker at " + socketPath))
-        .maxInboundMessageSize(maxMessageSize)
-        .build();
   }
 
   private static Path cacheDir(String configured) {
