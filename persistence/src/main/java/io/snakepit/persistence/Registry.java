@@ -63,6 +63,7 @@ public final class Registry implements AutoCloseable {
    * @throws IllegalStateException if another live JVM holds this instance's lock, or the journal is unusable
    */
   public static Registry open(ActorSystem<?> system, Config snakepit) {
+    JacksonFloor.require();
     String instance = instanceName(snakepit);
     Path dataDir = Path.of(snakepit.getString("data-dir"));
     Config registry = snakepit.getConfig("registry");
