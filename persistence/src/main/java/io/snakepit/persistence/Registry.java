@@ -31,6 +31,8 @@ import java.util.function.Supplier;
  */
 public final class Registry implements AutoCloseable {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Registry.class);
+  /** How long a stopping node waits for the deletions that follow a snapshot before it closes the journal. */
+  private static final Duration HOUSEKEEPING_LIMIT = Duration.ofSeconds(2);
   private final InstanceLock lock;
   private final RegistryClient client;
   private final String instance;
@@ -179,7 +181,8 @@ public final class Registry implements AutoCloseable {
           synchronized (this) {
             closing = true;
           }
-          return client.drained().thenApplyAsync(drained -> closeJournal(db), blocking);
+          return client.drained().thenCompose(drained -> client.housekeepingDone(HOUSEKEEPING_LIMIT))
+              .thenApplyAsync(done -> closeJournal(db), blocking);
         });
   }
 

@@ -144,6 +144,16 @@ public final class RegistryClient {
     return CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new)).exceptionally(error -> null);
   }
 
+  /**
+   * Completes once the registry's retention work after a snapshot has ended, or after {@code limit}: a stopping node
+   * closes its journal after it (an H2 journal closed under a deletion logged a warning, and a PostgreSQL one held the
+   * instance lock past the stop).
+   */
+  public CompletionStage<Done> housekeepingDone(Duration limit) {
+    return AskPattern.<WorkerRegistry.Command, Done>ask(registry, WorkerRegistry.AwaitHousekeeping::new, limit,
+        system.scheduler()).exceptionally(timedOutOrGone -> Done.getInstance());
+  }
+
   /** How many atomic writes of batched writes were sent so far. */
   public long batches() {
     return batches.get();

@@ -6,11 +6,16 @@ import akka.actor.typed.BackoffSupervisorStrategy;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.SupervisorStrategy;
 import akka.actor.typed.javadsl.Behaviors;
+import akka.persistence.typed.DeleteEventsFailed;
+import akka.persistence.typed.DeleteSnapshotsCompleted;
+import akka.persistence.typed.DeleteSnapshotsFailed;
 import akka.persistence.typed.PersistenceId;
+import akka.persistence.typed.SnapshotCompleted;
 import akka.persistence.typed.javadsl.CommandHandlerWithReply;
 import akka.persistence.typed.javadsl.EventHandler;
 import akka.persistence.typed.javadsl.EventSourcedBehaviorWithEnforcedReplies;
 import akka.persistence.typed.javadsl.RetentionCriteria;
+import akka.persistence.typed.javadsl.SignalHandler;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -100,6 +105,12 @@ public final class WorkerRegistry extends
   /** Record that a new incarnation of the node took over the journal; the reply is the new count. */
   public record BeginIncarnation(String incarnation, ActorRef<Long> replyTo) implements Command {}
 
+  /**
+   * Replies once no retention work (the deletion of events and snapshots older than the latest snapshot, which Akka
+   * runs after each snapshot without waiting) is in flight: the journal must not close under it.
+   */
+  public record AwaitHousekeeping(ActorRef<Done> replyTo) implements Command {}
+
   /** What the journal holds. */
   public sealed interface Event extends RegistrySerializable {
     String nonce();
@@ -148,6 +159,9 @@ public final class WorkerRegistry extends
 
   private final int snapshotEvery;
   private final int keepSnapshots;
+  /** Snapshots whose deletions of older events and snapshots have not ended yet. */
+  private int housekeeping;
+  private final List<ActorRef<Done>> awaitingHousekeeping = new ArrayList<>();
 
   /**
    * The registry of {@code instance} on {@code host}. A failed write or recovery restarts it after {@code backoff}
@@ -199,11 +213,38 @@ public final class WorkerRegistry extends
             .thenReply(c.replyTo(), s -> Done.getInstance()))
         .onCommand(GetOpen.class, (state, c) -> Effect()
             .reply(c.replyTo(), List.copyOf(state.open().values())))
+        .onCommand(AwaitHousekeeping.class, (state, c) -> {
+          if (housekeeping == 0) {
+            return Effect().reply(c.replyTo(), Done.getInstance());
+          }
+          awaitingHousekeeping.add(c.replyTo());
+          return Effect().noReply();
+        })
         .onCommand(GetIncarnations.class, (state, c) -> Effect().reply(c.replyTo(), state.incarnations()))
         .onCommand(BeginIncarnation.class, (state, c) -> Effect()
             .persist(new Incarnated(c.incarnation(), state.incarnations() + 1, System.currentTimeMillis()))
             .thenReply(c.replyTo(), State::incarnations))
         .build();
+  }
+
+  @Override
+  public SignalHandler<State> signalHandler() {
+    // After a snapshot Akka deletes the events it covers, then the snapshots past keep-snapshots: a chain ends with
+    // the snapshots' deletion, or with the failure of either step.
+    return newSignalHandlerBuilder()
+        .onSignal(SnapshotCompleted.class, (state, signal) -> housekeeping++)
+        .onSignal(DeleteEventsFailed.class, (state, signal) -> housekeepingEnded())
+        .onSignal(DeleteSnapshotsCompleted.class, (state, signal) -> housekeepingEnded())
+        .onSignal(DeleteSnapshotsFailed.class, (state, signal) -> housekeepingEnded())
+        .build();
+  }
+
+  private void housekeepingEnded() {
+    housekeeping = Math.max(0, housekeeping - 1);
+    if (housekeeping == 0) {
+      awaitingHousekeeping.forEach(waiting -> waiting.tell(Done.getInstance()));
+      awaitingHousekeeping.clear();
+    }
   }
 
   private static List<Event> events(List<Write> writes) {

@@ -1,5 +1,6 @@
 package io.snakepit.actors.pool;
 
+import akka.actor.DeadLetterSuppression;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.Behaviors;
@@ -49,7 +50,7 @@ public final class PoolActor {
   public record WorkersUp(ActorRef<Supervisor.Command> workers) implements Command {}
 
   /** The coordinator's stop message (its supervisor's ordered shutdown): stop the workers left, then stop. */
-  public enum Stop implements Command { INSTANCE }
+  public enum Stop implements Command, DeadLetterSuppression { INSTANCE }
 
   /** What the worker template of the pool's worker supervisor is started with. */
   public record WorkerStart(Launch launch, ActorRef<WorkerActor.Event> events) {}

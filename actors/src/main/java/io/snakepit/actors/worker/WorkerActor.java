@@ -1,5 +1,6 @@
 package io.snakepit.actors.worker;
 
+import akka.actor.DeadLetterSuppression;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.Behaviors;
@@ -30,8 +31,11 @@ public final class WorkerActor {
   /** Run a call. The pool sends one only to a worker that reported itself ready or idle. */
   public record Execute(Job job) implements Command {}
 
-  /** Stop gracefully: calls in flight get the stop grace, then the whole tree is killed. */
-  public enum Stop implements Command { INSTANCE }
+  /**
+   * Stop gracefully: calls in flight get the stop grace, then the whole tree is killed. A stop that reaches a worker
+   * which already ended (its supervisor's shutdown raced its end) needs nothing done, and is not a dead letter.
+   */
+  public enum Stop implements Command, DeadLetterSuppression { INSTANCE }
 
   /**
    * The pool has taken note of this worker's exit and will send it nothing more: the actor ends once its process is
