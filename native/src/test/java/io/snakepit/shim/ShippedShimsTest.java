@@ -10,17 +10,15 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import java.net.URL;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The shims the build put into the jar's resources (target/classes), inspected as {@code file} would: both
  * architectures, each a 64-bit ELF executable for its machine with neither a dynamic loader (PT_INTERP) nor dynamic
- * linking (PT_DYNAMIC). This machine's runs a program here; the other one runs under qemu-user where that is present.
+ * linking (PT_DYNAMIC). ShimBinaryIT runs them.
  */
 class ShippedShimsTest {
   private static final Path RESOURCES = Path.of("target/classes/io/snakepit/shim");
@@ -74,46 +72,5 @@ class ShippedShimsTest {
     IllegalArgumentException notElf = assertThrows(IllegalArgumentException.class,
         () -> ElfImage.read(Files.readAllBytes(RESOURCES.resolve("shim-src/FILES"))));
     assertTrue(notElf.getMessage().contains("not an ELF file"), notElf.getMessage());
-  }
-
-  @Test
-  void theShippedShimIsUnpackedOwnerOnlyAndRunsAProgram(@TempDir Path cache) throws Exception {
-    ShimBinary.Shim shim = ShimBinary.obtain(cache);
-    assertEquals(ShimBinary.Origin.SHIPPED, shim.origin());
-    assertTrue(shim.statically());
-    long size = Files.size(RESOURCES.resolve(ShimBinary.resourceName()));
-    assertEquals("shipped static " + ShimBinary.arch() + " binary " + ShimBinary.resourceName() + " (" + size
-        + " bytes)", shim.describe());
-    assertEquals(cache, shim.path().getParent());
-    assertTrue(shim.path().getFileName().toString().matches("snakepit-shim-[0-9a-f]{16}"), shim.path().toString());
-    assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(shim.path())));
-    assertEquals(shim.path(), ShimBinary.extract(cache), "a verified copy is used again");
-
-    Exec run = Exec.run(shim.path().toString(), "--", "/bin/true");
-    assertEquals(0, run.exitValue(), run.all());
-    List<String> lines = run.out().lines().toList();
-    assertTrue(lines.get(0).matches("SPAWNED [0-9]+"), run.all());
-    assertEquals("EXIT 0 exited 0", lines.get(lines.size() - 1), run.all());
-  }
-
-  @Test
-  void theOtherArchitecturesShimParsesItsCommandLineUnderQemu() throws Exception {
-    Arches foreign = Arches.foreign();
-    Path file = RESOURCES.resolve(ShimBinary.resourceName(foreign.arch()));
-    if (!Files.exists(file)) {
-      assumeTrue(foreign.crossCompilerPresent(), foreign.noCrossCompiler());
-    }
-    assumeTrue(Exec.onPath(foreign.qemu()), "no '" + foreign.qemu() + "' here to run the " + foreign.arch()
-        + " shim: apt-get install qemu-user-static (.ci/run installs it)");
-    // Options are parsed before anything that needs the host kernel (qemu-user 7.2 refuses PR_SET_CHILD_SUBREAPER).
-    Exec bad = Exec.run(foreign.qemu(), file.toAbsolutePath().toString(), "--grace-ms", "soon", "--", "/bin/true");
-    assertEquals(64, bad.exitValue(), bad.all());
-    assertTrue(bad.err().startsWith("snakepit-shim: --grace-ms needs milliseconds from 0 to 2147483647, got 'soon'\n"
-        + "usage: snakepit-shim [--grace-ms N]"), bad.all());
-    assertEquals("", bad.out());
-
-    Exec none = Exec.run(foreign.qemu(), file.toAbsolutePath().toString(), "--rlimit", "nofile=64");
-    assertEquals(64, none.exitValue(), none.all());
-    assertTrue(none.err().startsWith("snakepit-shim: no PROGRAM given\n"), none.all());
   }
 }

@@ -4,7 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.net.URL;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -14,10 +16,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * An architecture the jar ships no binary for (riscv64, through ShimBinary's seam): the carried C source is compiled
- * with cc into the cache directory, and the result is a working shim; without a compiler the error says what to do.
+ * The shims of the packaged jar, run: this machine's unpacked and running a program, the other architecture's under
+ * qemu-user where that is present, and, for an architecture the jar ships no binary for (riscv64, through
+ * ShimBinary's seam), the carried C source compiled with cc into the cache directory and run; without a compiler the
+ * error says what to do.
  */
-class CompileFallbackTest {
+class ShimBinaryIT {
+  private static final Path RESOURCES = Path.of("target/classes/io/snakepit/shim");
   /** The compiler the runtime uses by default, as the build does: CC, else cc. */
   private static final List<String> CC = List.of(System.getenv().getOrDefault("CC", "cc").trim().split("\\s+"));
 
@@ -81,5 +86,61 @@ class CompileFallbackTest {
     assertFalse(e.getMessage().contains(". Install a C compiler"), "the fix starts its own line: " + e.getMessage());
     assertTrue(e.getMessage().contains("\nInstall a C compiler"), e.getMessage());
     assertEquals(List.of(), names(cache), "no build directory may be left behind");
+  }
+
+  @Test
+  void thePackagedJarCarriesBothShims() throws Exception {
+    URL resource = ShimBinary.class.getResource(ShimBinary.resourceName());
+    assertEquals("jar", resource.getProtocol(), "failsafe runs against the packaged jar: " + resource);
+    Arches foreign = Arches.foreign();
+    if (!ShimBinary.shipped().contains(foreign.arch())) {
+      assumeTrue(foreign.crossCompilerPresent(), foreign.noCrossCompiler());
+    }
+    assertEquals(List.of("x86_64", "aarch_64"), ShimBinary.shipped());
+  }
+
+  @Test
+  void theShippedShimIsUnpackedOwnerOnlyAndRunsAProgram(@TempDir Path cache) throws Exception {
+    ShimBinary.Shim shim = ShimBinary.obtain(cache);
+    assertEquals(ShimBinary.Origin.SHIPPED, shim.origin());
+    assertTrue(shim.statically());
+    long size = Files.size(RESOURCES.resolve(ShimBinary.resourceName()));
+    assertEquals("shipped static " + ShimBinary.arch() + " binary " + ShimBinary.resourceName() + " (" + size
+        + " bytes)", shim.describe());
+    assertEquals(cache, shim.path().getParent());
+    assertTrue(shim.path().getFileName().toString().matches("snakepit-shim-[0-9a-f]{16}"), shim.path().toString());
+    assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(shim.path())));
+    assertEquals(shim.path(), ShimBinary.extract(cache), "a verified copy is used again");
+
+    Exec run = Exec.run(shim.path().toString(), "--", "/bin/true");
+    assertEquals(0, run.exitValue(), run.all());
+    List<String> lines = run.out().lines().toList();
+    assertTrue(lines.get(0).matches("SPAWNED [0-9]+"), run.all());
+    assertEquals("EXIT 0 exited 0", lines.get(lines.size() - 1), run.all());
+  }
+
+  @Test
+  void theOtherArchitecturesShimParsesItsCommandLineUnderQemu(@TempDir Path cache) throws Exception {
+    Arches foreign = Arches.foreign();
+    if (!ShimBinary.shipped().contains(foreign.arch())) {
+      assumeTrue(foreign.crossCompilerPresent(), foreign.noCrossCompiler());
+    }
+    assumeTrue(Exec.onPath(foreign.qemu()), "no '" + foreign.qemu() + "' here to run the " + foreign.arch()
+        + " shim: apt-get install qemu-user-static (.ci/run installs it)");
+    // Unpacked from the jar as on a machine of that architecture (the seam names it).
+    ShimBinary.Shim shim = ShimBinary.obtain(cache, foreign.arch(), List.of("no-compiler-needed"));
+    assertEquals(ShimBinary.Origin.SHIPPED, shim.origin());
+    assertTrue(shim.statically());
+    String file = shim.path().toString();
+    // Options are parsed before anything that needs the host kernel (qemu-user 7.2 refuses PR_SET_CHILD_SUBREAPER).
+    Exec bad = Exec.run(foreign.qemu(), file, "--grace-ms", "soon", "--", "/bin/true");
+    assertEquals(64, bad.exitValue(), bad.all());
+    assertTrue(bad.err().startsWith("snakepit-shim: --grace-ms needs milliseconds from 0 to 2147483647, got 'soon'\n"
+        + "usage: snakepit-shim [--grace-ms N]"), bad.all());
+    assertEquals("", bad.out());
+
+    Exec none = Exec.run(foreign.qemu(), file, "--rlimit", "nofile=64");
+    assertEquals(64, none.exitValue(), none.all());
+    assertTrue(none.err().startsWith("snakepit-shim: no PROGRAM given\n"), none.all());
   }
 }
