@@ -60,14 +60,11 @@ compile() {
 }
 
 host=$(uname -m)
-sources="$*"
 
 # This machine's architecture: static (-s: no symbols, a third of the size), else dynamic, else the build fails.
-# shellcheck disable=SC2086 # the sources are split into words on purpose (the glob above, no spaces in them)
-if ! compile "$host" "$cc" "-static -s" $sources; then
+if ! compile "$host" "$cc" "-static -s" "$@"; then
   static_error=$(grep -m 1 -i 'error\|cannot find' "$log" || head -n 1 "$log")
-  # shellcheck disable=SC2086
-  if ! compile "$host" "$cc" "-s" $sources; then
+  if ! compile "$host" "$cc" "-s" "$@"; then
     cat "$log" >&2
     echo "snakepit: the shim did not compile with '$cc' (the compiler's messages are above)" >&2
     exit 1
@@ -93,8 +90,7 @@ if [ -n "$other" ]; then
     echo "snakepit: warning: no $other shim in this build: its cross compiler '$other_cc' is not on PATH, so an" \
       "$other machine will compile the shim with its own cc at first start. Install it: 'apt-get install" \
       "$packages' (Debian/Ubuntu), or set $variable." >&2
-  # shellcheck disable=SC2086
-  elif ! compile "$other" "$other_cc" "-static -s" $sources; then
+  elif ! compile "$other" "$other_cc" "-static -s" "$@"; then
     cat "$log" >&2
     echo "snakepit: warning: no $other shim in this build: '$other_cc' did not build it statically (its messages" \
       "are above). Install the static C library for $other: 'apt-get install $packages' (Debian/Ubuntu)." >&2
