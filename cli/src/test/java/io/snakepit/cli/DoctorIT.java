@@ -9,6 +9,7 @@ import io.snakepit.testing.Commands;
 import io.snakepit.testing.Requires;
 import io.snakepit.shim.Cgroups;
 import io.snakepit.shim.HostSupport;
+import io.snakepit.shim.ShimBinary;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -100,6 +101,32 @@ class DoctorIT {
           || line.matches("mode [a-z]+: (supported( \\(.+\\))?|not supported: .+)"), "not a report line: " + line);
     }
     assertEquals(HostSupport.MODES.size(), r.lines().stream().filter(l -> l.startsWith("mode ")).count());
+  }
+
+  @Test
+  void theShimLineNamesTheShippedStaticBinaryForThisArchitecture() throws Exception {
+    String arch = switch (System.getProperty("os.arch")) {
+      case "amd64", "x86_64" -> "x86_64";
+      case "aarch64" -> "aarch_64";
+      default -> System.getProperty("os.arch");
+    };
+    String name = "snakepit-shim-linux-" + arch;
+    long size;
+    try (var in = ShimBinary.class.getResourceAsStream(name)) {
+      assertTrue(in != null, "the snakepit-native jar on this test's classpath carries no " + name);
+      size = in.readAllBytes().length;
+    }
+    Run r = doctor("--cgroup-parent", PARENT);
+    assertEquals(0, r.exit(), r.stderr());
+    assertEquals("check shim: ok: shipped static " + arch + " binary " + name + " (" + size + " bytes)",
+        r.lines().get(0));
+
+    Run json = doctor("--cgroup-parent", PARENT, "--json");
+    JsonNode shim = new ObjectMapper().readTree(String.join("\n", json.lines())).path("shim");
+    assertEquals(arch, shim.path("arch").asText());
+    assertEquals("shipped", shim.path("origin").asText());
+    assertTrue(shim.path("static").asBoolean(), shim.toString());
+    assertEquals(size, shim.path("size").asLong());
   }
 
   @Test
