@@ -15,6 +15,7 @@ import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
@@ -111,6 +112,9 @@ public final class Pool {
    * its result to {@code resultType} ({@code byte[]} takes a tool's raw bytes; {@code Result} takes the result as
    * is).
    *
+   * <p>The result is mapped on the common {@code ForkJoinPool}, so the stage completes there. Cancelling the stage
+   * cancels the call in the worker.
+   *
    * @return the mapped result; fails with {@link InvalidArgumentsException} at once, nothing sent, if {@code args} do
    *     not serialize to a JSON object, with {@link ResultMappingException} if the result does not map, or as
    *     {@link #execute(String, String)} does
@@ -152,7 +156,9 @@ public final class Pool {
       return CompletableFuture.failedFuture(e);
     }
     CompletableFuture<Result> call = submit(request(tool, argsJson, null), options).toCompletableFuture();
-    CompletableFuture<T> typed = call.thenApply(r -> TypedJson.result(mapper, tool, r, resultType));
+    // Mapped off the worker actor's thread (which completes the call): a large result would hold it up.
+    CompletableFuture<T> typed = call.thenApplyAsync(r -> TypedJson.result(mapper, tool, r, resultType),
+        ForkJoinPool.commonPool());
     // Cancelling the caller's stage must still reach the worker, as it does for execute(tool, argsJson, options).
     typed.whenComplete((value, error) -> {
       if (typed.isCancelled()) {
@@ -234,8 +240,8 @@ public final class Pool {
    * <p>Threading: the source may be materialized from any thread; items are emitted on the materializer's threads,
    * as any Akka Streams stage's are, never on gRPC's.
    *
-   * @throws InvalidArgumentsException or {@link MessageTooLargeException} through the source's failure, at
-   *     materialization, when the request is refused before anything is sent
+   * <p>Arguments the worker could not take ({@link InvalidArgumentsException}) or over {@code max-message-size}
+   * ({@link MessageTooLargeException}) give a source that fails when materialized, having sent nothing.
    */
   public Source<Result, NotUsed> stream(String tool, String argsJson) {
     return stream(tool, argsJson, CallOptions.defaults());
