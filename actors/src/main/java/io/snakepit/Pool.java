@@ -1,14 +1,21 @@
 package io.snakepit;
 
+import akka.NotUsed;
+import akka.stream.javadsl.Source;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.JavaType;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.ByteString;
 import io.snakepit.actors.pool.PoolActor;
 import io.snakepit.actors.pool.PoolLink;
+import io.snakepit.actors.stream.CallSource;
 import io.snakepit.actors.worker.Job;
 import io.snakepit.proto.ExecuteRequest;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
@@ -18,18 +25,57 @@ import java.util.function.Consumer;
  * <p>Calls never block: each returns a stage that completes with the tool's result or fails with a
  * {@link SnakepitException} subclass that names what went wrong. Calls made before the pool is ready wait in its
  * queue.
+ *
+ * <p>Two APIs sit side by side. The JSON one takes arguments as JSON text and returns {@link Result}s. The typed one
+ * takes any Java value Jackson serializes to a JSON object (a record, a {@code Map}, a bean; a {@code String} is a
+ * JSON string, not JSON text, and is refused) and maps the result to a class or {@link TypeReference}, with
+ * {@link #defaultObjectMapper()} unless {@link #withObjectMapper} gave another. Streaming tools are read either with a
+ * callback ({@link #executeStream}) or as an Akka Streams {@link Source} with backpressure ({@link #stream}).
+ *
+ * <p>A {@code Pool} is immutable and thread-safe.
  */
 public final class Pool {
   private static final AtomicLong CALLS = new AtomicLong();
+  private static final ObjectMapper DEFAULT_MAPPER = TypedJson.newDefaultMapper();
+  /** Items a {@link #stream} asks its call for ahead of what downstream has taken. */
+  static final int STREAM_WINDOW = 16;
 
   private final String name;
   private final PoolLink actor;
   private final int maxMessageSize;
+  private final ObjectMapper mapper;
 
   Pool(String name, PoolLink link, int maxMessageSize) {
+    this(name, link, maxMessageSize, DEFAULT_MAPPER);
+  }
+
+  private Pool(String name, PoolLink link, int maxMessageSize, ObjectMapper mapper) {
     this.name = name;
     this.actor = link;
     this.maxMessageSize = maxMessageSize;
+    this.mapper = mapper;
+  }
+
+  /**
+   * A new mapper configured as the typed calls' default: Jackson's defaults (records, beans, maps; unknown
+   * properties in a result fail the call), plus {@code Optional} and {@code java.time} (written as ISO-8601 text).
+   * Start from it to add modules, then pass it to {@link #withObjectMapper}.
+   */
+  public static ObjectMapper defaultObjectMapper() {
+    return TypedJson.newDefaultMapper();
+  }
+
+  /**
+   * This pool, with its typed calls and typed streams using {@code mapper} for arguments and results (the JSON calls
+   * are unaffected). The mapper must not be reconfigured afterwards: it is used from many threads.
+   */
+  public Pool withObjectMapper(ObjectMapper mapper) {
+    return new Pool(name, actor, maxMessageSize, Objects.requireNonNull(mapper, "mapper"));
+  }
+
+  /** The mapper of this pool's typed calls. */
+  public ObjectMapper objectMapper() {
+    return mapper;
   }
 
   /** The pool's name, as configured under {@code snakepit.pools}. */
@@ -59,6 +105,67 @@ public final class Pool {
    */
   public CompletionStage<Result> execute(String tool, String argsJson, CallOptions options) {
     return submit(request(tool, argsJson, null), Objects.requireNonNull(options, "options"));
+  }
+
+  /**
+   * Calls {@code tool} with {@code args} serialized by Jackson as its keyword arguments ({@code null}: none), and maps
+   * its result to {@code resultType} ({@code byte[]} takes a tool's raw bytes; {@code Result} takes the result as
+   * is).
+   *
+   * <p>The result is mapped on the common {@code ForkJoinPool}, so the stage completes there. Cancelling the stage
+   * cancels the call in the worker.
+   *
+   * @return the mapped result; fails with {@link InvalidArgumentsException} at once, nothing sent, if {@code args} do
+   *     not serialize to a JSON object, with {@link ResultMappingException} if the result does not map, or as
+   *     {@link #execute(String, String)} does
+   */
+  public <T> CompletionStage<T> execute(String tool, Object args, Class<T> resultType) {
+    return execute(tool, args, resultType, CallOptions.defaults());
+  }
+
+  /** As {@link #execute(String, Object, Class)}, with a deadline, a session or other options. */
+  public <T> CompletionStage<T> execute(String tool, Object args, Class<T> resultType, CallOptions options) {
+    return executeTyped(tool, args, mapper.constructType(Objects.requireNonNull(resultType, "resultType")), options);
+  }
+
+  /**
+   * As {@link #execute(String, Object, Class)}, for a generic result type, e.g.
+   * {@code new TypeReference<List<Point>>() {}}.
+   */
+  public <T> CompletionStage<T> execute(String tool, Object args, TypeReference<T> resultType) {
+    return execute(tool, args, resultType, CallOptions.defaults());
+  }
+
+  /** As {@link #execute(String, Object, TypeReference)}, with a deadline, a session or other options. */
+  public <T> CompletionStage<T> execute(String tool, Object args, TypeReference<T> resultType, CallOptions options) {
+    return executeTyped(tool, args, mapper.constructType(Objects.requireNonNull(resultType, "resultType")), options);
+  }
+
+  /** As {@link #execute(String, Object, Class)}, in session {@code sessionId} (see {@link #executeInSession}). */
+  public <T> CompletionStage<T> executeInSession(String sessionId, Affinity affinity, String tool, Object args,
+      Class<T> resultType) {
+    return execute(tool, args, resultType, CallOptions.defaults().withSession(sessionId, affinity));
+  }
+
+  private <T> CompletionStage<T> executeTyped(String tool, Object args, JavaType resultType, CallOptions options) {
+    Objects.requireNonNull(options, "options");
+    String argsJson;
+    try {
+      argsJson = TypedJson.arguments(mapper, Objects.requireNonNull(tool, "tool"), args);
+    } catch (InvalidArgumentsException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    CompletableFuture<Result> call = submit(request(tool, argsJson, null), options).toCompletableFuture();
+    // Mapped off the worker actor's thread (which completes the call): a large result would hold it up.
+    CompletableFuture<T> typed = call.thenApplyAsync(r -> TypedJson.result(mapper, tool, r, resultType),
+        ForkJoinPool.commonPool());
+    // Cancelling the caller's stage must still reach the worker, as it does for execute(tool, argsJson, options).
+    typed.whenComplete((value, error) -> {
+      if (typed.isCancelled()) {
+        call.cancel(false);
+      }
+    });
+    return typed;
   }
 
   /**
@@ -92,7 +199,9 @@ public final class Pool {
 
   /**
    * Calls a streaming tool (a Python generator); each item it yields is handed to {@code onItem}, in order, one at a
-   * time, on an internal thread. The stage completes after the last item, or fails like {@link #execute}.
+   * time, on an internal (gRPC) thread, as fast as the worker sends them: there is no backpressure, so a slow
+   * {@code onItem} holds up that thread. The stage completes after the last item, or fails like {@link #execute}.
+   * {@link #stream(String, String)} gives the items as a backpressured Akka Streams source.
    */
   public CompletionStage<Void> executeStream(String tool, String argsJson, Consumer<Result> onItem) {
     return executeStream(tool, argsJson, CallOptions.defaults(), onItem);
@@ -110,8 +219,73 @@ public final class Pool {
       return promise;
     }
     actor.tell(new PoolActor.Submit(new Job.Stream(request, Objects.requireNonNull(options, "options"),
-        System.nanoTime(), 0, onItem, promise)));
+        System.nanoTime(), 0, onItem::accept, promise)));
     return promise;
+  }
+
+  /**
+   * Calls a streaming tool (a Python generator) as an Akka Streams source of its items, with backpressure: the
+   * source reads only as far as downstream pulls (plus a few items ahead), so when downstream stops pulling, the
+   * worker's gRPC send blocks once the transport's buffers are full, and the tool's generator waits in its
+   * {@code yield}. {@code executeStream} remains for a plain callback.
+   *
+   * <p>Each materialization is one call: nothing is sent before the source is materialized, and materializing it
+   * twice calls the tool twice. Downstream cancelling (e.g. {@code take(5)}) cancels the call, which the tool sees
+   * through {@code current_call().cancelled()} and its generator's {@code finally} blocks, and the worker is free for
+   * the next call. The tool's failure fails the stream with the exception {@link #execute(String, String)} would
+   * give, after the items yielded before it. The deadline ({@code CallOptions.timeout}, else the pool's
+   * {@code call-timeout}) covers the whole stream, including the time downstream does not pull. An idempotent stream
+   * whose worker crashes starts over on another worker, so its first items come again.
+   *
+   * <p>Threading: the source may be materialized from any thread; items are emitted on the materializer's threads,
+   * as any Akka Streams stage's are, never on gRPC's.
+   *
+   * <p>Arguments the worker could not take ({@link InvalidArgumentsException}) or over {@code max-message-size}
+   * ({@link MessageTooLargeException}) give a source that fails when materialized, having sent nothing.
+   */
+  public Source<Result, NotUsed> stream(String tool, String argsJson) {
+    return stream(tool, argsJson, CallOptions.defaults());
+  }
+
+  /** As {@link #stream(String, String)}, with a deadline, a session or other options. */
+  public Source<Result, NotUsed> stream(String tool, String argsJson, CallOptions options) {
+    Objects.requireNonNull(options, "options");
+    SnakepitException refused = refusal(request(tool, argsJson, null));
+    if (refused != null) {
+      return Source.failed(refused);
+    }
+    // The request is built per materialization, so that each call has its own id.
+    return Source.fromGraph(new CallSource(tool, STREAM_WINDOW, (items, promise) -> actor.tell(new PoolActor.Submit(
+        new Job.Stream(request(tool, argsJson, null), options, System.nanoTime(), 0, items, promise)))));
+  }
+
+  /**
+   * As {@link #stream(String, String)}, with {@code args} serialized by Jackson and each item mapped to
+   * {@code itemType}; an item that does not map fails the stream with {@link ResultMappingException} and cancels the
+   * call. Arguments that do not serialize to a JSON object give a source that fails at once and sends nothing.
+   */
+  public <T> Source<T, NotUsed> stream(String tool, Object args, Class<T> itemType) {
+    return stream(tool, args, itemType, CallOptions.defaults());
+  }
+
+  /** As {@link #stream(String, Object, Class)}, with a deadline, a session or other options. */
+  public <T> Source<T, NotUsed> stream(String tool, Object args, Class<T> itemType, CallOptions options) {
+    return streamTyped(tool, args, mapper.constructType(Objects.requireNonNull(itemType, "itemType")), options);
+  }
+
+  /** As {@link #stream(String, Object, Class)}, for a generic item type. */
+  public <T> Source<T, NotUsed> stream(String tool, Object args, TypeReference<T> itemType, CallOptions options) {
+    return streamTyped(tool, args, mapper.constructType(Objects.requireNonNull(itemType, "itemType")), options);
+  }
+
+  private <T> Source<T, NotUsed> streamTyped(String tool, Object args, JavaType itemType, CallOptions options) {
+    String argsJson;
+    try {
+      argsJson = TypedJson.arguments(mapper, Objects.requireNonNull(tool, "tool"), args);
+    } catch (InvalidArgumentsException e) {
+      return Source.failed(e);
+    }
+    return stream(tool, argsJson, options).map(r -> TypedJson.<T>result(mapper, tool, r, itemType));
   }
 
   /**

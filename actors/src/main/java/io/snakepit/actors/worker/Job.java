@@ -4,7 +4,6 @@ import io.snakepit.CallOptions;
 import io.snakepit.Result;
 import io.snakepit.proto.ExecuteRequest;
 import java.util.concurrent.CompletableFuture;
-import java.util.function.Consumer;
 
 /** A call on its way to a worker, with the promise its caller holds. */
 public sealed interface Job {
@@ -46,12 +45,12 @@ public sealed interface Job {
     }
   }
 
-  /** One request, a stream of results handed to {@code onItem} in order. */
-  record Stream(ExecuteRequest request, CallOptions options, long submitted, int attempt, Consumer<Result> onItem,
+  /** One request, a stream of results handed to {@code items} in order. */
+  record Stream(ExecuteRequest request, CallOptions options, long submitted, int attempt, StreamItems items,
       CompletableFuture<Void> promise) implements Job {
     @Override
     public Job nextAttempt() {
-      return new Stream(request, options, submitted, attempt + 1, onItem, promise);
+      return new Stream(request, options, submitted, attempt + 1, items, promise);
     }
   }
 }

@@ -33,24 +33,48 @@ final class WorkerChannel {
   /**
    * Starts {@code job} as call {@code callId} with {@code remainingNanos} left of its deadline
    * ({@code Long.MAX_VALUE}: none). {@code finished} gets the last response or the error; a stream's items go to its
-   * caller straight from gRPC's thread, in order.
+   * receiver straight from gRPC's thread, in order, and a paced receiver gets them only as it asks.
    */
   void execute(Job job, long callId, long remainingNanos, BiConsumer<ExecuteResponse, Throwable> finished) {
     WorkerGrpc.WorkerStub callStub = remainingNanos == Long.MAX_VALUE ? stub
         : stub.withDeadlineAfter(remainingNanos, TimeUnit.NANOSECONDS);
     if (job instanceof Job.Stream stream) {
+      StreamItems items = stream.items();
       callStub.executeStream(job.request(), new Observer(callId, finished) {
+        @Override
+        public void beforeStart(ClientCallStreamObserver<ExecuteRequest> call) {
+          super.beforeStart(call);
+          if (items.paced()) {
+            // Nothing is read until the receiver asks: unread messages fill the HTTP/2 window, and the worker waits.
+            call.disableAutoRequestWithInitial(0);
+          }
+        }
+
         @Override
         public void onNext(ExecuteResponse item) {
           if (item.hasValue()) {
-            stream.onItem().accept(Outcomes.toResult(item.getValue()));
+            items.onItem(Outcomes.toResult(item.getValue()));
           } else {
             last = item;
           }
         }
       });
+      ClientCallStreamObserver<?> call = calls.get(callId);
+      if (items.paced() && call != null) {
+        // Handed over only now: request() is safe from any thread, but only once the call has started.
+        items.started(n -> request(call, n));
+      }
     } else {
       callStub.execute(job.request(), new Observer(callId, finished));
+    }
+  }
+
+  /** Asks for {@code n} more messages of a paced call, from whichever thread its receiver runs on. */
+  private static void request(ClientCallStreamObserver<?> call, int n) {
+    try {
+      call.request(n);
+    } catch (IllegalStateException ended) {
+      // The call was cancelled or closed meanwhile; its end reaches the receiver through the job's promise.
     }
   }
 
