@@ -5,6 +5,7 @@ import akka.actor.typed.javadsl.Behaviors;
 import io.snakepit.Pool;
 import io.snakepit.Result;
 import io.snakepit.Snakepit;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -19,6 +20,13 @@ public final class ConsumerApp {
   private static final Logger log = LoggerFactory.getLogger(ConsumerApp.class);
 
   private ConsumerApp() {}
+
+  /** The typed API's arguments and result: records mapped by Jackson to and from the tool's JSON. */
+  record Line(int qty, int price) {}
+
+  record Invoice(List<Line> lines) {}
+
+  record Total(int total, int lines) {}
 
   public static void main(String[] args) throws Exception {
     String mode = args[0];
@@ -39,6 +47,9 @@ public final class ConsumerApp {
           log.error("call {} returned {}", i, r.json());
         }
       }
+      Total typed = invoices.execute("total", new Invoice(List.of(new Line(3, 5), new Line(1, 7))), Total.class)
+          .toCompletableFuture().get(30, TimeUnit.SECONDS);
+      System.out.println("typed: " + typed);
       System.out.println("calls: " + ok + " of " + calls + " ok");
       System.out.println("jackson-databind " + com.fasterxml.jackson.databind.cfg.PackageVersion.VERSION);
       System.out.println("akka " + akka.Version.current());

@@ -94,6 +94,7 @@ class EmbeddingIT {
     List<String> lines = run.lines();
     assertEquals(0, run.exit(), lines::toString);
     assertTrue(lines.stream().anyMatch(l -> l.matches("calls: (\\d+) of \\1 ok")), lines::toString);
+    assertTrue(lines.contains("typed: Total[total=22, lines=2]"), lines::toString);
     for (String line : lines) {
       assertFalse(line.startsWith("WARN") || line.startsWith("ERROR") || line.startsWith("SLF4J(W)")
           || line.contains("dead letter") || line.contains("was not delivered"), () -> "noise: " + line + "\n" + lines);
