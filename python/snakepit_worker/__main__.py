@@ -7,8 +7,9 @@ Exit codes:
   2   bad command line, or the adapter spec names no Adapter subclass
   3   importing the adapter's module failed
   4   the adapter could not be initialised: its constructor or setup() raised
-  5   the server could not start: grpcio or the generated stubs missing, socket unusable,
-      readiness descriptor unusable
+  5   the server could not start: grpcio or protobuf missing or older than the floor (see
+      snakepit_worker.floor), the generated stubs missing, socket unusable, readiness
+      descriptor unusable
   70  the parent (the shim) is gone
 """
 
@@ -33,7 +34,7 @@ import traceback  # noqa: E402
 from types import TracebackType  # noqa: E402
 from typing import List, NoReturn, Optional  # noqa: E402
 
-from snakepit_worker import watchdog  # noqa: E402
+from snakepit_worker import floor, watchdog  # noqa: E402
 from snakepit_worker.adapter import (  # noqa: E402
     AdapterImportError, AdapterSpecError, load_adapter_class)
 
@@ -63,9 +64,12 @@ def main(argv: Optional[List[str]] = None) -> None:
                     "hang; unset it to let the worker turn it off",
                     os.environ["GRPC_ENABLE_FORK_SUPPORT"])
 
+    wrong = floor.problem()  # before the stubs: an old protobuf fails there with less to go on
+    if wrong is not None:
+        _fail(EXIT_SERVER, wrong)
     try:
         from snakepit_worker import server
-    except Exception as e:  # noqa: B902 - grpcio missing, stubs missing or made for a newer grpcio
+    except Exception as e:  # noqa: B902 - the stubs missing or broken
         _fail(EXIT_SERVER, "cannot start the gRPC server: %s: %s" % (type(e).__name__, e))
 
     spec = options.adapter

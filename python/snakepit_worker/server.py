@@ -16,11 +16,11 @@ import grpc
 from google.protobuf.message import DecodeError
 
 try:
-    from snakepit_worker._proto import worker_pb2, worker_pb2_grpc
+    from snakepit_worker._proto import worker_pb2
 except ImportError as e:
     raise ImportError(
         "the generated gRPC stubs (snakepit_worker._proto) cannot be imported: %s. Assemble the "
-        "package with python/build-python.sh PYTHON OUT_DIR and put OUT_DIR on PYTHONPATH" % e
+        "package with python/build-python.sh PROTOC OUT_DIR and put OUT_DIR on PYTHONPATH" % e
     ) from e
 
 from snakepit_worker import call
@@ -126,7 +126,7 @@ class _Tool:
             self.signature = None
 
 
-class WorkerServicer(worker_pb2_grpc.WorkerServicer):
+class WorkerServicer:
     """Serves one adapter instance. At most ``threads`` tool calls run at once; more wait."""
 
     def __init__(self, adapter: Adapter, adapter_spec: str, threads: int,
@@ -427,8 +427,10 @@ def build_server(servicer: WorkerServicer, socket_path: str, threads: int,
 
 
 def _add_servicer(servicer: WorkerServicer, server: grpc.Server) -> None:
-    """As the generated add_WorkerServicer_to_server, but a request that protobuf cannot parse
-    reaches the servicer as a _MalformedRequest instead of failing the RPC with a logged error."""
+    """Registers the Worker service's four methods. Built here, not by grpc_tools' generated
+    worker_pb2_grpc (which demands a grpcio at least as new as the one that generated it), and a
+    request that protobuf cannot parse reaches the servicer as a _MalformedRequest instead of
+    failing the RPC with a logged error."""
     respond = worker_pb2.ExecuteResponse.SerializeToString
     handlers = {
         "Execute": grpc.unary_unary_rpc_method_handler(

@@ -1,10 +1,12 @@
-"""Puts a freshly assembled snakepit_worker (the sources plus the generated gRPC stubs) on sys.path.
+"""Puts a freshly assembled snakepit_worker (the sources plus the generated message classes) on sys.path.
 
-The stubs exist only once build-python.sh has run, so the package is assembled from the current
-sources into a temporary directory before any test imports it.
+The generated classes exist only once build-python.sh has run, so the package is assembled from the
+current sources into a temporary directory before any test imports it, with the protoc that
+$SNAKEPIT_PROTOC names (the Maven build sets it), else the build's copy in python/target/protoc.
 """
 
 import atexit
+import os
 import shutil
 import subprocess
 import sys
@@ -14,10 +16,11 @@ from pathlib import Path
 import pytest
 
 _PYTHON_DIR = Path(__file__).resolve().parent.parent
-_BUILT = Path(tempfile.mkdtemp(prefix="snakepit-worker-tests-"))
-atexit.register(shutil.rmtree, _BUILT, True)
-subprocess.run(["bash", str(_PYTHON_DIR / "build-python.sh"), sys.executable, str(_BUILT)], check=True)
-sys.path.insert(0, str(_BUILT))
+PROTOC = os.environ.get("SNAKEPIT_PROTOC") or str(_PYTHON_DIR / "target" / "protoc" / "protoc")
+BUILT = Path(tempfile.mkdtemp(prefix="snakepit-worker-tests-"))
+atexit.register(shutil.rmtree, BUILT, True)
+subprocess.run(["bash", str(_PYTHON_DIR / "build-python.sh"), PROTOC, str(BUILT)], check=True)
+sys.path.insert(0, str(BUILT))
 
 
 class FakeContext:

@@ -89,7 +89,7 @@ class IsolationIT {
   }
 
   private static Procs.Proc pythonOf(String pool) {
-    return poolProcesses(pool).stream().filter(p -> Procs.cmdline(p.pid()).contains("-m snakepit_worker")
+    return poolProcesses(pool).stream().filter(p -> Procs.cmdline(p.pid()).contains("/bin/snakepit_worker ")
         && !Procs.cmdline(p.pid()).contains("snakepit-shim") && !Procs.cmdline(p.pid()).contains(" run "))
         .findFirst().orElseThrow(() -> new AssertionError("no Python worker of pool " + pool));
   }

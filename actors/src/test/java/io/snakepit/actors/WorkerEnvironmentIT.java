@@ -47,8 +47,9 @@ class WorkerEnvironmentIT {
       assertEquals(System.getenv("PATH"), seen.path("PATH").asText(), "PATH is passed as the node has it");
 
       List<Procs.Proc> tree = Procs.descendants(node.pid());
-      List<Procs.Proc> pythons = tree.stream().filter(p -> Procs.cmdline(p.pid()).startsWith(python + " -m snakepit_worker"))
-          .toList();
+      List<Procs.Proc> pythons = tree.stream().map(p -> Map.entry(p, Procs.cmdline(p.pid())))
+          .filter(e -> e.getValue().startsWith(python + " ") && e.getValue().contains("/bin/snakepit_worker "))
+          .map(Map.Entry::getKey).toList();
       assertEquals(1, pythons.size(), "one worker's Python among " + tree);
       Map<String, String> environ = ProcStat.environ(pythons.get(0).pid()).orElseThrow();
       assertEquals("passed", environ.get("MY_APP_TOKEN"), environ.toString());

@@ -34,6 +34,15 @@ public final class NodeProcess implements AutoCloseable {
   /** {@link #start(List, String...)} with {@code env} added to the node JVM's environment. */
   public static NodeProcess start(java.util.Map<String, String> env, List<String> jvmOptions, String... args)
       throws IOException {
+    return startIn(null, env, jvmOptions, args);
+  }
+
+  /**
+   * {@link #start(java.util.Map, List, String...)} with the node JVM (and so its workers) in the working directory
+   * {@code dir}; null: this JVM's.
+   */
+  public static NodeProcess startIn(Path dir, java.util.Map<String, String> env, List<String> jvmOptions,
+      String... args) throws IOException {
     List<String> cmd = new ArrayList<>(List.of(Paths.get(System.getProperty("java.home"), "bin", "java").toString(),
         "-cp", System.getProperty("java.class.path"),
         "-Dsnakepit.test.instance=" + TestNodes.INSTANCE,
@@ -43,6 +52,9 @@ public final class NodeProcess implements AutoCloseable {
     cmd.addAll(List.of(args));
     Path stderr = Files.createTempFile("node", ".stderr");
     ProcessBuilder builder = new ProcessBuilder(cmd).redirectError(stderr.toFile());
+    if (dir != null) {
+      builder.directory(dir.toFile());
+    }
     builder.environment().putAll(env);
     Process p = builder.start();
     NodeProcess node = new NodeProcess(p, stderr);

@@ -21,7 +21,7 @@ class ScaleIT {
   }
 
   private static List<Procs.Proc> pythons(Nodes.Node node) {
-    return Nodes.tree(node).stream().filter(p -> Procs.cmdline(p.pid()).contains("-m snakepit_worker")
+    return Nodes.tree(node).stream().filter(p -> Procs.cmdline(p.pid()).contains("/bin/snakepit_worker ")
         && !Procs.cmdline(p.pid()).contains("snakepit-shim")).toList();
   }
 

@@ -75,7 +75,7 @@ class ServeCallIT {
         "--pids-limit", "128", "--memory-limit", "512MiB");
     try {
       assertTrue(node.readyLine.contains(", isolation namespaces, token in "), node.readyLine);
-      Procs.Proc python = Nodes.tree(node).stream().filter(p -> Procs.cmdline(p.pid()).contains("-m snakepit_worker")
+      Procs.Proc python = Nodes.tree(node).stream().filter(p -> Procs.cmdline(p.pid()).contains("/bin/snakepit_worker ")
           && !Procs.cmdline(p.pid()).contains("snakepit-shim")).findFirst().orElseThrow();
       for (String ns : List.of("pid", "net")) {
         assertFalse(java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/ns/" + ns)).equals(

@@ -13,14 +13,64 @@ import java.util.Comparator;
 import java.util.List;
 
 /**
- * The {@code snakepit_worker} package (sources and the stubs generated from proto/) carried in this jar. It is
- * unpacked into a directory named after its digest, which then goes first on the workers' PYTHONPATH; the user's
- * Python needs only grpcio and protobuf.
+ * The {@code snakepit_worker} package (sources and the message classes generated from proto/) carried in this jar. It
+ * is unpacked into a directory named after its digest, which then goes first on the workers' PYTHONPATH; the user's
+ * Python needs only grpcio 1.51.1 and protobuf 4.21.12 or newer. The jar also carries the package as a wheel
+ * ({@link #wheel()}), for those who install it with pip themselves.
  */
 public final class WorkerPackage {
   private static final String BASE = "/io/snakepit/python/";
 
+  /**
+   * The script in the unpacked directory that starts a worker ({@code PYTHON SCRIPT ARGS}). Run as a script it puts its
+   * own directory, which holds nothing importable, first on sys.path, where {@code python -m} would put the working
+   * directory.
+   */
+  public static final String LAUNCHER = "bin/snakepit_worker";
+
   private WorkerPackage() {}
+
+  /** The script that starts a worker from the package unpacked at {@code unpacked} (see {@link #LAUNCHER}). */
+  public static Path launcher(Path unpacked) {
+    return unpacked.resolve(LAUNCHER);
+  }
+
+  /** The wheel's file name, e.g. {@code snakepit_worker-0.1.0-py3-none-any.whl}. */
+  public static String wheelName() {
+    try (InputStream in = WorkerPackage.class.getResourceAsStream(BASE + "wheel.name")) {
+      if (in == null) {
+        throw new IllegalStateException("the snakepit-python jar has no wheel.name: it was built without its"
+            + " Python step. Rebuild with: mvn -DskipTests install");
+      }
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8).strip();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** The wheel's bytes: {@code pip install} them (saved under {@link #wheelName()}) into the workers' Python. */
+  public static byte[] wheel() {
+    String name = wheelName();
+    try (InputStream in = WorkerPackage.class.getResourceAsStream(BASE + name)) {
+      if (in == null) {
+        throw new IllegalStateException("the snakepit-python jar names the wheel " + name + " but does not carry it;"
+            + " rebuild with: mvn -DskipTests install");
+      }
+      return in.readAllBytes();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Writes the wheel into {@code dir} under its own name (which pip needs) and returns its path. */
+  public static Path writeWheel(Path dir) {
+    try {
+      Files.createDirectories(dir);
+      return Files.write(dir.resolve(wheelName()), wheel());
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the snakepit_worker wheel into " + dir + ": " + e.getMessage(), e);
+    }
+  }
 
   /** Unpacks the package under {@code cacheDir} (once per digest) and returns the directory to put on PYTHONPATH. */
   public static synchronized Path unpack(Path cacheDir) {

@@ -1,6 +1,7 @@
 package io.snakepit.actors.worker;
 
 import io.snakepit.persistence.Reaper;
+import io.snakepit.python.WorkerPackage;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -57,12 +58,16 @@ public record Launch(Path shim, Path workerPackage, Path socket, String instance
     return cmd;
   }
 
-  /** Python and the worker's arguments. */
+  /**
+   * Python and the worker's arguments: {@code PYTHON PACKAGE/bin/snakepit_worker --adapter ...}. The worker starts
+   * from a script, not with {@code -m}: {@code python -m} puts the working directory first on sys.path, where a
+   * {@code grpc.py} or {@code snakepit_worker/} would shadow the real ones, and {@code -P} (which stops that) exists
+   * only from Python 3.11.
+   */
   public List<String> pythonCommand() {
     List<String> cmd = new ArrayList<>();
     cmd.add(settings.python());
-    cmd.add("-m");
-    cmd.add("snakepit_worker");
+    cmd.add(WorkerPackage.launcher(workerPackage).toString());
     cmd.add("--adapter");
     cmd.add(settings.adapter());
     cmd.add("--socket");

@@ -45,6 +45,12 @@ class LaunchTest {
   }
 
   @Test
+  void theWorkerStartsFromThePackagesScriptNotWithDashMWhichPutsTheWorkingDirectoryOnSysPath(@TempDir Path run) {
+    List<String> python = launch("mode = process", run).pythonCommand();
+    assertEquals(List.of("python3", "/opt/pkg/bin/snakepit_worker", "--adapter"), python.subList(0, 3));
+  }
+
+  @Test
   void theWorkerIsToldThePoolsMaxMessageSizeInBytes(@TempDir Path run) {
     List<String> python = launch("mode = process", run).pythonCommand();
     assertEquals("67108864", python.get(python.indexOf("--max-message-size") + 1)); // reference.conf's 64MiB
