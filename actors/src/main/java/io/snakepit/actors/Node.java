@@ -31,6 +31,7 @@ import io.snakepit.persistence.Registry;
 import io.snakepit.persistence.RegistryClient;
 import io.snakepit.persistence.SettlementReport;
 import io.snakepit.python.WorkerPackage;
+import io.snakepit.settings.SettingPaths;
 import io.snakepit.shim.ShimBinary;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -95,18 +96,21 @@ public final class Node implements Extension {
       System.setProperty(NUPROCESS_HOOK, "false");
     }
     Config config = system.settings().config().getConfig("snakepit");
-    Path cacheDir = cacheDir(config.getString("cache-dir"));
+    SettingPaths paths = SettingPaths.of(config);
+    Path cacheDir = cacheDir(config, paths);
     String instance = config.getString("instance");
-    this.runDir = RunDirectory.create(config.getString("run-dir"), instance);
+    this.runDir = RunDirectory.create(config.getString("run-dir").isEmpty() ? ""
+        : paths.path(config, "run-dir").toString(), instance);
     this.outOfMemory = OutOfMemory.fromConfig(system.settings().config());
     this.callbacks = outOfMemory.callbackPool("snakepit-grpc", "running a gRPC callback of a worker's channel");
     system.systemActorOf(LostCalls.create(), "snakepit-lost-calls", Props.empty());
-    // A pool set to null (snakepit.pools.default = null) is not started: that is how reference.conf's default pool
-    // is turned off. HOCON keeps no key order: pools start (and stop in reverse) in name order.
+    // A pool set to null (snakepit.pools.x = null) is not started: a later file can take back an earlier one's pool.
+    // HOCON keeps no key order: pools start (and stop in reverse) in name order.
     List<PoolSettings> settings = config.getObject("pools").entrySet().stream()
         .filter(e -> e.getValue().valueType() != ConfigValueType.NULL).map(Map.Entry::getKey).sorted()
-        .map(name -> PoolSettings.fromConfig(name, config)).toList();
-    Registry registry = config.getBoolean("registry.enabled") ? Registry.open(system, config) : null;
+        .map(name -> PoolSettings.fromConfig(name, config, paths)).toList();
+    Registry registry = config.getBoolean("registry.enabled") ? Registry.open(system, config, paths) : null;
+    paths.report().ifPresent(line -> system.log().info(line));
     this.registry = registry;
     WorkerJournal journal = registry == null ? WorkerJournal.none() : WorkerJournal.of(registry);
     PoolRuntime runtime = new PoolRuntime(ShimBinary.extract(cacheDir), WorkerPackage.unpack(cacheDir), runDir,
@@ -198,9 +202,9 @@ public final class Node implements Extension {
         .build();
   }
 
-  private static Path cacheDir(String configured) {
-    if (!configured.isEmpty()) {
-      return Path.of(configured);
+  private static Path cacheDir(Config config, SettingPaths paths) {
+    if (!config.getString("cache-dir").isEmpty()) {
+      return paths.path(config, "cache-dir");
     }
     String xdg = System.getenv("XDG_CACHE_HOME");
     if (xdg != null && !xdg.isEmpty()) {
