@@ -74,6 +74,7 @@ public final class Node implements Extension {
   /** One configured pool: its settings, and the link its handle sends through. */
   public record PoolEntry(PoolSettings settings, PoolLink link) {}
 
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Node.class);
   private static final String NUPROCESS_HOOK = "com.zaxxer.nuprocess.enableShutdownHook";
 
   private final List<PoolEntry> pools = new ArrayList<>();
@@ -110,7 +111,7 @@ public final class Node implements Extension {
         .filter(e -> e.getValue().valueType() != ConfigValueType.NULL).map(Map.Entry::getKey).sorted()
         .map(name -> PoolSettings.fromConfig(name, config, paths)).toList();
     Registry registry = config.getBoolean("registry.enabled") ? Registry.open(system, config, paths) : null;
-    paths.report().ifPresent(line -> system.log().info(line));
+    paths.report().ifPresent(line -> LOG.info("{}", line));
     this.registry = registry;
     WorkerJournal journal = registry == null ? WorkerJournal.none() : WorkerJournal.of(registry);
     PoolRuntime runtime = new PoolRuntime(ShimBinary.extract(cacheDir), WorkerPackage.unpack(cacheDir), runDir,
