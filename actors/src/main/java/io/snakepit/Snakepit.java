@@ -19,7 +19,8 @@ import java.util.function.Consumer;
  * CompletionStage<Result> r = snakepit.pool("default").execute("echo", "{\"x\": 1}");
  * }</pre>
  *
- * <p>The first {@code get} starts every pool configured under {@code snakepit.pools}. The pools stop, and every worker
+ * <p>The first {@code get} starts every pool configured under {@code snakepit.pools} (none unless configured: a node
+ * without pools starts, and {@link #pool} names the fix). The pools stop, and every worker
  * process with them, when the actor system terminates (in the {@code service-stop} phase of coordinated shutdown). If
  * the JVM dies without that, each worker's shim sees its stdin close and takes the worker's process tree down.
  */
@@ -37,7 +38,7 @@ public final class Snakepit implements Extension {
     }
   }
 
-  /** The name of the pool that {@link #execute} and {@link #executeStream} use. */
+  /** The name of the pool that {@link #execute} and {@link #executeStream} use (configure it like any other). */
   public static final String DEFAULT_POOL = "default";
 
   private final Node node;
@@ -65,8 +66,10 @@ public final class Snakepit implements Extension {
   public Pool pool(String name) {
     Pool pool = pools.get(name);
     if (pool == null) {
-      throw new IllegalArgumentException("no pool named '" + name + "' is configured; the pools are " + pools.keySet()
-          + ". Add it under snakepit.pools in application.conf");
+      throw new IllegalArgumentException("no pool named '" + name + "' is configured; "
+          + (pools.isEmpty() ? "no pool is" : "the pools are " + String.join(", ", pools.keySet()))
+          + ". Configure it under snakepit.pools, e.g. in application.conf: snakepit.pools." + name
+          + " { workers = 2, adapter = \"my_tools:MyAdapter\", python-path = [\"/srv/my-app/adapters\"] }");
     }
     return pool;
   }
@@ -84,12 +87,20 @@ public final class Snakepit implements Extension {
     return settlement;
   }
 
-  /** {@link Pool#execute(String, String)} on the default pool. */
+  /**
+   * {@link Pool#execute(String, String)} on the pool named "default".
+   *
+   * @throws IllegalArgumentException if no pool "default" is configured, with the config to add
+   */
   public CompletionStage<Result> execute(String tool, String argsJson) {
     return pool(DEFAULT_POOL).execute(tool, argsJson);
   }
 
-  /** {@link Pool#executeStream} on the default pool. */
+  /**
+   * {@link Pool#executeStream} on the pool named "default".
+   *
+   * @throws IllegalArgumentException if no pool "default" is configured, with the config to add
+   */
   public CompletionStage<Void> executeStream(String tool, String argsJson, Consumer<Result> onItem) {
     return pool(DEFAULT_POOL).executeStream(tool, argsJson, onItem);
   }

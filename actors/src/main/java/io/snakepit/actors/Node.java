@@ -28,6 +28,7 @@ import io.snakepit.persistence.Registry;
 import io.snakepit.persistence.RegistryClient;
 import io.snakepit.persistence.SettlementReport;
 import io.snakepit.python.WorkerPackage;
+import io.snakepit.settings.SettingPaths;
 import io.snakepit.shim.ShimBinary;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -41,8 +42,6 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.stream.Stream;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * One JVM's node, wired: the registry and its settlement, the supervision tree of every configured pool, the
@@ -71,9 +70,8 @@ public final class Node implements Extension {
   /** One configured pool: its settings, and the link its handle sends through. */
   public record PoolEntry(PoolSettings settings, PoolLink link) {}
 
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Node.class);
   private static final String NUPROCESS_HOOK = "com.zaxxer.nuprocess.enableShutdownHook";
-
-  private static final Logger log = LoggerFactory.getLogger(Node.class);
 
   private final List<PoolEntry> pools = new ArrayList<>();
   private final CompletionStage<SettlementReport> settlement;
@@ -94,17 +92,20 @@ public final class Node implements Extension {
       System.setProperty(NUPROCESS_HOOK, "false");
     }
     Config config = system.settings().config().getConfig("snakepit");
-    Path cacheDir = cacheDir(config.getString("cache-dir"));
+    SettingPaths paths = SettingPaths.of(config);
+    Path cacheDir = cacheDir(config, paths);
     String instance = config.getString("instance");
-    this.runDir = RunDirectory.create(config.getString("run-dir"), instance);
+    this.runDir = RunDirectory.create(config.getString("run-dir").isEmpty() ? ""
+        : paths.path(config, "run-dir").toString(), instance);
     this.transport = new WorkerTransport(OutOfMemory.fromConfig(system.settings().config()));
     system.systemActorOf(LostCalls.create(), "snakepit-lost-calls", Props.empty());
-    // A pool set to null (snakepit.pools.default = null) is not started: that is how reference.conf's default pool
-    // is turned off. HOCON keeps no key order: pools start (and stop in reverse) in name order.
+    // A pool set to null (snakepit.pools.x = null) is not started: a later file can take back an earlier one's pool.
+    // HOCON keeps no key order: pools start (and stop in reverse) in name order.
     List<PoolSettings> settings = config.getObject("pools").entrySet().stream()
         .filter(e -> e.getValue().valueType() != ConfigValueType.NULL).map(Map.Entry::getKey).sorted()
-        .map(name -> PoolSettings.fromConfig(name, config)).toList();
-    Registry registry = config.getBoolean("registry.enabled") ? Registry.open(system, config) : null;
+        .map(name -> PoolSettings.fromConfig(name, config, paths)).toList();
+    Registry registry = config.getBoolean("registry.enabled") ? Registry.open(system, config, paths) : null;
+    paths.report().ifPresent(line -> LOG.info("{}", line));
     this.registry = registry;
     WorkerJournal journal = registry == null ? WorkerJournal.none() : WorkerJournal.of(registry);
     PoolRuntime runtime = new PoolRuntime(ShimBinary.extract(cacheDir), WorkerPackage.unpack(cacheDir), runDir,
@@ -113,7 +114,7 @@ public final class Node implements Extension {
     this.settlement = registry == null ? CompletableFuture.completedFuture(null) : registry.settle(false);
     settlement.whenComplete((report, error) -> {
       if (report != null) {
-        log.info(report.summary());
+        LOG.info(report.summary());
       }
     });
     List<ChildSpec<?>> poolSpecs = new ArrayList<>();
@@ -187,9 +188,9 @@ public final class Node implements Extension {
         Duration.ofMinutes(1), List.of(coordinator, workers));
   }
 
-  private static Path cacheDir(String configured) {
-    if (!configured.isEmpty()) {
-      return Path.of(configured);
+  private static Path cacheDir(Config config, SettingPaths paths) {
+    if (!config.getString("cache-dir").isEmpty()) {
+      return paths.path(config, "cache-dir");
     }
     String xdg = System.getenv("XDG_CACHE_HOME");
     if (xdg != null && !xdg.isEmpty()) {

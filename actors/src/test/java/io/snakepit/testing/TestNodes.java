@@ -35,7 +35,16 @@ public final class TestNodes {
         + pg.password() + "\", driver = \"org.postgresql.Driver\", profile = \"slick.jdbc.PostgresProfile$\" }\n";
   }
 
-  /** A node configuration: {@code overrides} (HOCON) over the test defaults over reference.conf. */
+  /**
+   * The example adapter, which the test defaults make every pool's (reference.conf sets none), and the test
+   * defaults' pool "default" of it: tests that want no such pool set {@code snakepit.pools.default = null}.
+   */
+  public static final String EXAMPLE_ADAPTER = "snakepit_worker.examples.basic:BasicAdapter";
+
+  /**
+   * A node configuration: {@code overrides} (HOCON) over the test defaults (among them a pool "default" of the example
+   * adapter) over reference.conf.
+   */
   public static Config config(String overrides) {
     // load() resolves reference.conf's substitutions (the journal's URL uses data-dir and instance) after these.
     return ConfigFactory.load(ConfigFactory.parseString(overrides)
@@ -43,6 +52,8 @@ public final class TestNodes {
             "snakepit.instance = \"" + INSTANCE + "\"\n"
                 + "snakepit.data-dir = \"" + DATA_DIR + "\"\n"
                 + "snakepit.pool-defaults.python = \"" + python() + "\"\n"
+                + "snakepit.pool-defaults.adapter = \"" + EXAMPLE_ADAPTER + "\"\n"
+                + "snakepit.pools.default {}\n"
                 + "snakepit.pool-defaults.start-timeout = 20s\n"
                 + "akka.loglevel = INFO\n"
                 + "akka.loggers = [\"akka.event.slf4j.Slf4jLogger\"]\n"

@@ -7,7 +7,10 @@ import com.typesafe.config.ConfigFactory;
 import io.snakepit.Snakepit;
 import java.util.concurrent.TimeUnit;
 
-/** A node in this JVM with the given pools (and no default pool), on a fresh instance and data directory. */
+/**
+ * A node in this JVM with the given pools and no other (the example adapter unless they name one), on a fresh instance
+ * and data directory.
+ */
 final class Node implements AutoCloseable {
   final String instance;
   final ActorSystem<Void> system;
@@ -35,17 +38,17 @@ final class Node implements AutoCloseable {
   /** As {@link #start(Context, String, String)}, with more settings ({@code extra}, HOCON) over the shared ones. */
   static Node start(Context c, String instance, String pools, String extra) {
     Config config = ConfigFactory.load(ConfigFactory.parseString("snakepit.pools { " + pools + " }\n" + extra)
-        .withFallback(ConfigFactory.parseString("snakepit.pools.default = null"))
         .withFallback(settings(c, instance)));
     return new Node(instance, ActorSystem.create(Behaviors.empty(), "bench", config));
   }
 
-  /** The settings every benchmark node shares: its names, the Python, quiet logs. */
+  /** The settings every benchmark node shares: its names, the Python, the example adapter, quiet logs. */
   static Config settings(Context c, String instance) {
     return ConfigFactory.parseString(
         "snakepit.instance = \"" + instance + "\"\n"
             + "snakepit.data-dir = \"" + c.scratch().resolve("data") + "\"\n"
             + "snakepit.pool-defaults.python = \"" + c.python() + "\"\n"
+            + "snakepit.pool-defaults.adapter = \"snakepit_worker.examples.basic:BasicAdapter\"\n"
             + "snakepit.pool-defaults.health.interval = 0s\n"
             + "akka.loglevel = WARNING\n"
             + "akka.loggers = [\"akka.event.slf4j.Slf4jLogger\"]\n"

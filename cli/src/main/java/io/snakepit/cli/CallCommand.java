@@ -17,9 +17,14 @@ import picocli.CommandLine.Option;
 
 /** {@code snakepit call}: calls a tool through a node's gateway and prints the result as JSON. */
 @Command(name = "call", mixinStandardHelpOptions = true,
-    description = "Call a tool on a running node and print its result as JSON. On error, print the error's type"
-        + " and message and exit 1; exit 2 if the node cannot be reached. The call carries the node's gateway token,"
-        + " read from --token-file, else --data-dir, else SNAKEPIT_TOKEN, else data/.")
+    description = "Call a tool on a running node and print its result as JSON. The call carries the node's gateway"
+        + " token, read from --token-file, else --data-dir, else SNAKEPIT_TOKEN, else data/.",
+    footer = {"", "Errors go to stderr as one line, error: KIND: message, where KIND is the Python exception's type"
+        + " (its traceback follows) or snakepit.<Kind>: snakepit.UnknownTool, snakepit.InvalidArguments (bad JSON,"
+        + " an unreadable @FILE), snakepit.CallTimeout (--timeout passed), snakepit.Unreachable,"
+        + " snakepit.Unauthenticated, snakepit.UnknownPool, snakepit.WorkerCrashed, ...",
+        "", "Exit status: 0 the call succeeded; 1 it failed (any error above but snakepit.Unreachable); 2 no node"
+        + " could be reached at --target, or bad flags."})
 final class CallCommand implements Callable<Integer> {
 
   @Mixin
@@ -33,13 +38,19 @@ final class CallCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
+    ExecuteRequest request;
+    try {
+      request = call.request();
+    } catch (IOException e) {
+      System.err.println("error: snakepit.InvalidArguments: " + e.getMessage());
+      return 1;
+    }
     GatewayClient.Token token = gateway.token(System.getenv(), System.err);
     // The node bounds each result by its pool's max-message-size.
     ManagedChannel channel = gateway.channel(token).maxInboundMessageSize(Integer.MAX_VALUE).build();
     try {
       GatewayGrpc.GatewayBlockingStub stub = GatewayGrpc.newBlockingStub(channel)
           .withDeadlineAfter(call.timeoutSeconds, TimeUnit.SECONDS);
-      ExecuteRequest request = call.request();
       if (stream) {
         Iterator<ExecuteResponse> items = stub.executeStream(request);
         while (items.hasNext()) {
@@ -53,7 +64,9 @@ final class CallCommand implements Callable<Integer> {
       Integer failed = print(stub.execute(request));
       return failed == null ? 0 : failed;
     } catch (StatusRuntimeException e) {
-      return gateway.failed(e.getStatus(), token, System.err);
+      CallFailure failure = CallFailure.of(e.getStatus(), token, gateway.target, call.tool, call.timeoutSeconds);
+      System.err.println("error: " + failure.text());
+      return failure.exit();
     } finally {
       channel.shutdownNow();
     }

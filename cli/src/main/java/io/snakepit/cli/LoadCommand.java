@@ -7,8 +7,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.snakepit.proto.ExecuteRequest;
 import io.snakepit.proto.GatewayGrpc;
 import io.snakepit.proto.PingRequest;
+import java.io.IOException;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
@@ -122,8 +124,14 @@ final class LoadCommand implements Callable<Integer> {
     if (call.timeoutSeconds < 1) {
       throw usage("--timeout must be at least 1 second, not " + call.timeoutSeconds);
     }
+    String json;
     try {
-      JsonNode parsed = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).readTree(call.args);
+      json = call.argsJson();
+    } catch (IOException e) {
+      throw usage(e.getMessage());
+    }
+    try {
+      JsonNode parsed = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).readTree(json);
       if (parsed == null || !parsed.isObject()) {
         throw usage("the JSON argument must be an object of keyword arguments, such as '{\"seconds\": 0.2}',"
             + " not " + call.args);
@@ -132,7 +140,13 @@ final class LoadCommand implements Callable<Integer> {
       throw usage("the JSON argument is not valid JSON (" + e.getOriginalMessage() + "): " + call.args
           + ". Quote it for the shell, e.g. '{\"seconds\": 0.2}'");
     }
-    return new LoadRun.Plan(call.request(), concurrency, rate, amount.requests == null ? 0 : amount.requests,
+    ExecuteRequest request;
+    try {
+      request = call.request();
+    } catch (IOException e) {
+      throw usage(e.getMessage());
+    }
+    return new LoadRun.Plan(request, concurrency, rate, amount.requests == null ? 0 : amount.requests,
         amount.duration, call.timeout());
   }
 

@@ -13,7 +13,8 @@ public final class Main implements Runnable {
   public static void main(String[] args) {
     // Initialise logging before any thread logs: SLF4J otherwise replays early calls with a warning on stderr.
     org.slf4j.LoggerFactory.getLogger(Main.class);
-    System.exit(new CommandLine(new Main()).execute(args));
+    // call and load read @FILE themselves (its JSON whole); picocli's own @file would split it into arguments.
+    System.exit(new CommandLine(new Main()).setExpandAtFiles(false).execute(args));
   }
 
   @Override

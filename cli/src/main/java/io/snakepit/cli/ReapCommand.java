@@ -51,7 +51,7 @@ final class ReapCommand implements Callable<Integer> {
   }
 
   private int reap(String name) throws Exception {
-    Config config = NodeConfig.load(dataDir, name, Map.of("akka.loglevel", "WARNING"));
+    Config config = NodeConfig.load(null, dataDir, dataDir, name, Map.of("akka.loglevel", "WARNING"), Map.of());
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "snakepit-reap", config);
     try {
       Registry registry;

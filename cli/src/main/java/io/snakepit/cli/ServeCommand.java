@@ -4,9 +4,12 @@ import akka.actor.CoordinatedShutdown;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.Behaviors;
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
 import io.snakepit.Settlement;
 import io.snakepit.Snakepit;
+import io.snakepit.actors.Node;
 import io.snakepit.actors.OutOfMemory;
+import io.snakepit.actors.pool.PoolSettings;
 import io.snakepit.actors.worker.Isolation;
 import io.snakepit.persistence.DataDirectory;
 import io.snakepit.persistence.Registry;
@@ -26,12 +29,27 @@ import java.util.concurrent.TimeoutException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code snakepit serve}: a node running the default pool, with a gateway for {@code snakepit call}. */
+/** {@code snakepit serve}: a node running its pool "default" (and any a --config file adds), with a gateway. */
 @Command(name = "serve", mixinStandardHelpOptions = true,
     description = "Start a node: a pool of Python workers behind a gRPC gateway. Prints a line starting with"
-        + " 'ready:' once every worker is up; SIGINT or SIGTERM stops everything.")
+        + " 'ready:' once every worker is up; SIGINT or SIGTERM stops everything. Its pool is named default;"
+        + " without --adapter it serves the example adapter (" + NodeConfig.EXAMPLE_ADAPTER + ").",
+    footer = {"", "Settings, first wins: these flags; -Dsnakepit... system properties (SNAKEPIT_JAVA_OPTS); the"
+        + " --config file; application.conf (or -Dconfig.file); serve's defaults; reference.conf. Paths given as"
+        + " flags are relative to the working directory; relative paths in a --config file are relative to the"
+        + " file's directory (or to its snakepit.base-dir).",
+        "", "Exit status: 0 stopped by a signal; 1 could not start (a bad --config file, a pool that cannot"
+        + " start, the gateway cannot listen); 2 bad flags; 3 stopped itself because its journal failed writes;"
+        + " 4 out of memory (snakepit.on-out-of-memory = exit)."})
 final class ServeCommand implements Callable<Integer> {
   private static final String DEFAULT_LISTEN = "127.0.0.1:50051";
+  private static final String POOL = "default";
+
+  @Option(names = "--config", paramLabel = "FILE",
+      description = "A HOCON file of settings, as in reference.conf (snakepit { ... }): more pools, the pool"
+          + " default's settings, the journal, ... Flags win over it; its relative paths are relative to its"
+          + " directory.")
+  Path configFile;
 
   @Option(names = "--workers", paramLabel = "N", description = "Workers in the default pool.")
   Integer workers;
@@ -67,9 +85,10 @@ final class ServeCommand implements Callable<Integer> {
       + " that something else protects. Prints a warning at every start.")
   boolean insecure;
 
-  @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "data",
+  @Option(names = "--data-dir", paramLabel = "DIR",
       description = "The node's state directory: instance locks, the embedded journal and the gateway's token,"
-          + " gateway-INSTANCE.token (default: ${DEFAULT-VALUE}).")
+          + " gateway-INSTANCE.token. A relative DIR is relative to the working directory (default: the --config"
+          + " file's snakepit.data-dir, else data, in the working directory).")
   Path dataDir;
 
   @Option(names = "--instance", paramLabel = "NAME",
@@ -121,13 +140,28 @@ final class ServeCommand implements Callable<Integer> {
     if (warning != null) {
       System.err.println(warning);
     }
+    Config config;
     try {
-      DataDirectory.prepare(dataDir).ifPresent(w -> System.err.println("snakepit: warning: " + w));
+      config = NodeConfig.load(configFile, dataDir, Path.of("data"), instance, overrides(), defaults());
+      Config pools = config.getConfig("snakepit.pools");
+      if (!pools.hasPath(POOL)) {
+        throw new IllegalArgumentException("serve runs the pool '" + POOL + "', and the configuration sets"
+            + " snakepit.pools." + POOL + " = null: remove that line, or configure the pool there");
+      }
+    } catch (NodeConfig.BadFile e) {
+      System.err.println("snakepit: " + e.getMessage());
+      return 1;
+    } catch (ConfigException | IllegalArgumentException e) {
+      System.err.println("snakepit: the node could not start: " + e.getMessage());
+      return 1;
+    }
+    Path data = Path.of(config.getString("snakepit.data-dir"));
+    try {
+      DataDirectory.prepare(data).ifPresent(w -> System.err.println("snakepit: warning: " + w));
     } catch (RuntimeException e) {
       System.err.println("snakepit: the node could not start: " + e.getMessage());
       return 1;
     }
-    Config config = NodeConfig.load(dataDir, instance, overrides());
     OutOfMemory outOfMemory;
     try {
       outOfMemory = OutOfMemory.fromConfig(config);
@@ -155,7 +189,7 @@ final class ServeCommand implements Callable<Integer> {
       return 1;
     }
     // The token is written only now: the instance lock is ours, so no live node's token is replaced.
-    Path tokenFile = GatewayToken.file(dataDir, config.getString("snakepit.instance")).toAbsolutePath().normalize();
+    Path tokenFile = GatewayToken.file(data, config.getString("snakepit.instance")).toAbsolutePath().normalize();
     Gateway gateway;
     try {
       String token = GatewayToken.create(tokenFile);
@@ -181,9 +215,10 @@ final class ServeCommand implements Callable<Integer> {
           }
           return akka.Done.getInstance();
         }));
-    Config pool = config.getConfig("snakepit.pools.default").withFallback(config.getConfig("snakepit.pool-defaults"));
-    System.out.println("ready: " + pool.getInt("workers") + " workers of " + pool.getString("adapter")
-        + ", gateway on " + gateway.describe() + ", isolation " + pool.getString("isolation.mode")
+    PoolSettings pool = Node.get(system).pools().stream().map(Node.PoolEntry::settings)
+        .filter(p -> p.name().equals(POOL)).findFirst().orElseThrow();
+    System.out.println("ready: " + pool.workers() + " workers of " + pool.worker().adapter()
+        + ", gateway on " + gateway.describe() + ", isolation " + pool.worker().isolation().mode().configName()
         + ", token in " + tokenFile);
     System.out.flush();
     system.getWhenTerminated().toCompletableFuture().get();
@@ -215,9 +250,21 @@ final class ServeCommand implements Callable<Integer> {
     return new Gateway.Tls(tlsCert, tlsKey, tlsClientCa);
   }
 
+  /** serve's own defaults, under every file: the example adapter, and the snakepit script's Python. */
+  private static Map<String, Object> defaults() {
+    Map<String, Object> c = new LinkedHashMap<>();
+    c.put("snakepit.pools." + POOL + ".adapter", NodeConfig.EXAMPLE_ADAPTER);
+    String python = System.getenv(NodeConfig.DEFAULT_PYTHON_VARIABLE);
+    if (python != null && !python.isBlank()) {
+      c.put("snakepit.pool-defaults.python", python);
+    }
+    return c;
+  }
+
+  /** The flags' settings, over everything else. */
   private Map<String, Object> overrides() {
     Map<String, Object> c = new LinkedHashMap<>();
-    String pool = "snakepit.pools.default.";
+    String pool = "snakepit.pools." + POOL + ".";
     if (workers != null) {
       c.put(pool + "workers", workers);
     }
@@ -228,23 +275,26 @@ final class ServeCommand implements Callable<Integer> {
       c.put(pool + "python", python);
     }
     if (!pythonPath.isEmpty()) {
-      c.put(pool + "python-path", pythonPath.stream().map(p -> p.toAbsolutePath().toString()).toList());
+      c.put(pool + "python-path",
+          pythonPath.stream().map(p -> p.toAbsolutePath().normalize().toString()).toList());
     }
-    String isolated = "snakepit.pool-defaults.isolation.";
-    if (isolation != null) {
-      c.put(isolated + "mode", isolation);
-    }
-    if (network != null) {
-      c.put(isolated + "network", network);
-    }
-    if (memoryLimit != null) {
-      c.put(isolated + "limits.memory", memoryLimit);
-    }
-    if (pidsLimit != null) {
-      c.put(isolated + "limits.pids", pidsLimit);
-    }
-    if (cpuLimit != null) {
-      c.put(isolated + "limits.cpu", cpuLimit);
+    // Every pool's, and the pool default's too, so that a --config file's setting for that pool loses to the flag.
+    for (String isolated : List.of("snakepit.pool-defaults.isolation.", pool + "isolation.")) {
+      if (isolation != null) {
+        c.put(isolated + "mode", isolation);
+      }
+      if (network != null) {
+        c.put(isolated + "network", network);
+      }
+      if (memoryLimit != null) {
+        c.put(isolated + "limits.memory", memoryLimit);
+      }
+      if (pidsLimit != null) {
+        c.put(isolated + "limits.pids", pidsLimit);
+      }
+      if (cpuLimit != null) {
+        c.put(isolated + "limits.cpu", cpuLimit);
+      }
     }
     return c;
   }

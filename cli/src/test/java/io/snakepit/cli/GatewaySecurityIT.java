@@ -70,13 +70,13 @@ class GatewaySecurityIT {
       Path missing = node.dataDir.resolve("no-such.token");
       Nodes.Run none = call(node, Map.of(), "--token-file", missing.toString(), "ping");
       assertEquals(1, none.exit(), none.err());
-      assertTrue(none.err().startsWith("error: UNAUTHENTICATED: this call carries no gateway token"), none.err());
+      assertTrue(none.err().startsWith("error: snakepit.Unauthenticated: this call carries no gateway token"), none.err());
       assertTrue(none.err().contains("\nerror: the call went without a token: no gateway token at " + missing + ": "),
           none.err());
 
       Nodes.Run wrong = call(node, Map.of(GatewayClient.TOKEN_VARIABLE, token.substring(1) + "x"), "ping");
       assertEquals(1, wrong.exit(), wrong.err());
-      assertTrue(wrong.err().startsWith("error: UNAUTHENTICATED: the gateway token this call carries is not this"
+      assertTrue(wrong.err().startsWith("error: snakepit.Unauthenticated: the gateway token this call carries is not this"
           + " node's"), wrong.err());
       assertEquals("", wrong.out());
 
@@ -173,14 +173,15 @@ class GatewaySecurityIT {
           "127.0.0.1:" + port, "--data-dir", dataDir.toString(), "ping"));
       Nodes.Run tcp = Nodes.run(call, Map.of(), "call as nobody");
       assertEquals(1, tcp.exit(), tcp.err());
-      assertTrue(tcp.err().startsWith("error: UNAUTHENTICATED: this call carries no gateway token"), tcp.err());
+      assertTrue(tcp.err().startsWith("error: snakepit.Unauthenticated: this call carries no gateway token"), tcp.err());
       assertTrue(tcp.err().contains("\nerror: the call went without a token: cannot read the gateway token at "
           + GatewayToken.file(dataDir, TestNodes.INSTANCE) + ": permission denied"), tcp.err());
 
       call.set(call.indexOf("127.0.0.1:" + port), "unix:" + socket);
       Nodes.Run unix = Nodes.run(call, Map.of(), "call through the socket as nobody");
       assertEquals(2, unix.exit(), unix.err());
-      assertTrue(unix.err().startsWith("error: cannot reach a node at unix:" + socket), unix.err());
+      assertTrue(unix.err().startsWith("error: snakepit.Unreachable: cannot reach a node at unix:" + socket),
+          unix.err());
       assertTrue(unix.err().contains("Permission denied"), unix.err());
     } finally {
       Files.deleteIfExists(jar);
@@ -203,7 +204,7 @@ class GatewaySecurityIT {
       Nodes.Run noToken = Nodes.snakepit("call", "--target", "unix:" + socket, "--token-file",
           dataDir.resolve("none").toString(), "ping");
       assertEquals(1, noToken.exit(), noToken.err());
-      assertTrue(noToken.err().startsWith("error: UNAUTHENTICATED"), noToken.err());
+      assertTrue(noToken.err().startsWith("error: snakepit.Unauthenticated: "), noToken.err());
       node.process.destroy();
       assertTrue(node.process.waitFor(30, TimeUnit.SECONDS));
       assertEquals(List.of(), Files.list(sockets).toList(), "the socket outlived its node");

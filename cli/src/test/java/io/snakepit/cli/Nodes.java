@@ -144,11 +144,18 @@ final class Nodes {
 
   /** As {@link #serveOn(Path, int, String...)}, with {@code jvmOptions} (-Dsnakepit... settings). */
   static Node serveOn(Path dataDir, List<String> jvmOptions, int port, String... args) throws Exception {
+    return serveFrom(null, dataDir, jvmOptions, port, args);
+  }
+
+  /** As {@link #serveOn(Path, List, int, String...)}, run in {@code workDir} (null: this JVM's). */
+  static Node serveFrom(Path workDir, Path dataDir, List<String> jvmOptions, int port, String... args)
+      throws Exception {
     List<String> cmd = java(jvmOptions.toArray(String[]::new));
     cmd.addAll(List.of("-jar", jar().toString(), "serve", "--data-dir", dataDir.toString()));
     cmd.addAll(List.of(args));
     Path stderr = Files.createTempFile("snakepit-serve", ".stderr");
-    Process p = new ProcessBuilder(cmd).redirectError(stderr.toFile()).start();
+    Process p = new ProcessBuilder(cmd).directory(workDir == null ? null : workDir.toFile())
+        .redirectError(stderr.toFile()).start();
     Node node = new Node(p, port, stderr);
     node.dataDir = dataDir;
     ReadyLine.Outcome outcome = ReadyLine.await(p, "ready:", READY_LIMIT, line -> {

@@ -41,12 +41,14 @@ class ReadmeExamplesIT {
     assertEquals(0, status, diagnostics.toString(StandardCharsets.UTF_8));
 
     List<String> cmd = Nodes.java("-cp", dir + ":" + System.getProperty("java.class.path"), "Example");
-    // Run where its default ./data (the registry's lock and journal) lands in a scratch directory.
-    Commands.Result r = Commands.run(new ProcessBuilder(cmd).directory(dir.toFile())
-        .redirectError(ProcessBuilder.Redirect.DISCARD), java.time.Duration.ofSeconds(60), "the example");
+    // Its default data-dir ($XDG_STATE_HOME/snakepit: the registry's lock and journal) lands in a scratch directory.
+    ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile()).redirectError(ProcessBuilder.Redirect.DISCARD);
+    pb.environment().put("XDG_STATE_HOME", dir.resolve("state").toString());
+    Commands.Result r = Commands.run(pb, java.time.Duration.ofSeconds(60), "the example");
     String out = r.out();
     assertEquals(0, r.exit(), out);
     assertTrue(out.lines().anyMatch("{\"greeting\": \"hello\"}"::equals), out);
+    assertTrue(Files.isDirectory(dir.resolve("state/snakepit")), "the default data-dir was not used");
   }
 
   @Test

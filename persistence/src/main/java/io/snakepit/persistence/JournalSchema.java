@@ -137,6 +137,29 @@ public final class JournalSchema {
   }
 
   /**
+   * Refuses an embedded H2 URL whose file is relative: H2 would open it against the JVM's working directory. The URL
+   * is fixed when the configuration is loaded, so a relative data-dir that derives it (reference.conf's default URL)
+   * cannot follow where data-dir resolves to.
+   *
+   * @param rawDataDir snakepit.data-dir as configured
+   * @param dataDir where it resolves to
+   * @throws IllegalArgumentException naming the URL, the setting and the fix
+   */
+  public static void requireAbsoluteFile(String url, String rawDataDir, Path dataDir) {
+    Optional<Path> file = h2File(url);
+    if (file.isEmpty() || file.get().isAbsolute()) {
+      return;
+    }
+    String derived = url.contains(rawDataDir + "/registry-") && !Path.of(rawDataDir).isAbsolute()
+        ? "snakepit.data-dir is '" + rawDataDir + "', a relative path, and the journal's URL derives from it when the"
+            + " configuration is loaded, before it resolves to " + dataDir + ": set snakepit.data-dir = \"" + dataDir
+            + "\" (an absolute path)"
+        : "the journal's URL (snakepit.registry.db.url) " + url.split(";", 2)[0] + " names a relative file, which H2"
+            + " would open against the working directory: give the file an absolute path";
+    throw new IllegalArgumentException(derived);
+  }
+
+  /**
    * Refuses an embedded H2 URL that lets H2 close the database in its own JVM shutdown hook: that hook runs in parallel
    * with coordinated shutdown, so it closed the journal under the last workers' exit writes, leaving their entries
    * open. The node closes the database itself ({@link #close}), after the registry's last write.

@@ -8,6 +8,7 @@ import akka.actor.typed.DispatcherSelector;
 import akka.actor.typed.Props;
 import akka.actor.typed.eventstream.EventStream;
 import com.typesafe.config.Config;
+import io.snakepit.settings.SettingPaths;
 import io.snakepit.shim.BootId;
 import io.snakepit.shim.ProcStat;
 import java.io.IOException;
@@ -65,10 +66,21 @@ public final class Registry implements AutoCloseable {
    * @throws IllegalStateException if another live JVM holds this instance's lock, or the journal is unusable
    */
   public static Registry open(ActorSystem<?> system, Config snakepit) {
+    return open(system, snakepit, SettingPaths.of(snakepit));
+  }
+
+  /**
+   * As {@link #open(ActorSystem, Config)}, resolving a relative data-dir with {@code paths}.
+   *
+   * @throws IllegalArgumentException if data-dir is relative and nothing says what to, or the embedded journal's URL
+   *     would point elsewhere than data-dir
+   */
+  public static Registry open(ActorSystem<?> system, Config snakepit, SettingPaths paths) {
     JacksonFloor.require();
     String instance = instanceName(snakepit);
-    Path dataDir = Path.of(snakepit.getString("data-dir"));
+    Path dataDir = paths.path(snakepit, "data-dir");
     Config registry = snakepit.getConfig("registry");
+    JournalSchema.requireAbsoluteFile(registry.getString("db.url"), snakepit.getString("data-dir"), dataDir);
     OrphanPolicy policy = OrphanPolicy.fromConfig(registry);
     DataDirectory.prepare(dataDir).ifPresent(warning -> system.log().warn(warning));
     InstanceLock lock = InstanceLock.acquire(dataDir, instance);

@@ -42,4 +42,22 @@ class JournalSchemaTest {
           "a connection opened before the close still works: the database was not closed");
     }
   }
+
+  @Test
+  void aJournalUrlDerivedFromARelativeDataDirIsRefusedNamingTheAbsolutePathToSet() {
+    String url = "jdbc:h2:async:state/registry-n1;WRITE_DELAY=0;DB_CLOSE_ON_EXIT=FALSE";
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> JournalSchema.requireAbsoluteFile(url, "state", Path.of("/etc/app/state")));
+    assertTrue(e.getMessage().equals("snakepit.data-dir is 'state', a relative path, and the journal's URL derives"
+        + " from it when the configuration is loaded, before it resolves to /etc/app/state: set snakepit.data-dir ="
+        + " \"/etc/app/state\" (an absolute path)"), e.getMessage());
+    IllegalArgumentException own = assertThrows(IllegalArgumentException.class, () -> JournalSchema
+        .requireAbsoluteFile("jdbc:h2:./j;DB_CLOSE_ON_EXIT=FALSE", "/var/lib/x", Path.of("/var/lib/x")));
+    assertTrue(own.getMessage().startsWith("the journal's URL (snakepit.registry.db.url) jdbc:h2:./j names a"
+        + " relative file"), own.getMessage());
+    assertDoesNotThrow(() -> JournalSchema.requireAbsoluteFile("jdbc:h2:async:/var/lib/x/registry-n1;A=B",
+        "/var/lib/x", Path.of("/var/lib/x")));
+    assertDoesNotThrow(() -> JournalSchema.requireAbsoluteFile("jdbc:postgresql://db/snakepit", "state",
+        Path.of("/etc/app/state")));
+  }
 }

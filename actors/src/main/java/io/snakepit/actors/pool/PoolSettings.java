@@ -1,8 +1,14 @@
 package io.snakepit.actors.pool;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigObject;
+import com.typesafe.config.ConfigValue;
+import com.typesafe.config.ConfigValueFactory;
 import io.snakepit.actors.worker.WorkerSettings;
+import io.snakepit.settings.SettingPaths;
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * One pool's settings: its block under {@code snakepit.pools}, merged over {@code snakepit.pool-defaults}.
@@ -29,12 +35,29 @@ public record PoolSettings(String name, int workers, int spares, int queueCapaci
     int taintCrashes, Duration taintWindow, int breakerMaxFailures, Duration breakerReset, Duration sessionTtl,
     int startConcurrency) {
 
-  /** Reads pool {@code name} from the {@code snakepit} block. */
+  /**
+   * Reads pool {@code name} from the {@code snakepit} block; relative paths in it must be absolute, or come from a
+   * configuration file (see {@link SettingPaths}).
+   */
   public static PoolSettings fromConfig(String name, Config snakepit) {
+    return fromConfig(name, snakepit, SettingPaths.of(snakepit));
+  }
+
+  /**
+   * Reads pool {@code name} from the {@code snakepit} block, resolving its relative paths with {@code paths}.
+   *
+   * @throws IllegalArgumentException naming the setting, its value and the fix, if a setting is unusable
+   */
+  public static PoolSettings fromConfig(String name, Config snakepit, SettingPaths paths) {
     String path = "pools.\"" + name + "\"";
     Config c = snakepit.hasPath(path)
-        ? snakepit.getConfig(path).withFallback(snakepit.getConfig("pool-defaults"))
+        ? detached(snakepit.getObject(path)).withFallback(snakepit.getConfig("pool-defaults"))
         : snakepit.getConfig("pool-defaults");
+    if (c.getString("adapter").isBlank()) {
+      throw new IllegalArgumentException("snakepit.pools." + name + ".adapter is not set: set it to the adapter the"
+          + " pool's workers serve, as pkg.module:Class (with its directory in python-path), e.g. snakepit.pools."
+          + name + " { adapter = \"my_tools:MyAdapter\", python-path = [\"/srv/adapters\"] }");
+    }
     int workers = c.getInt("workers");
     if (workers < 1) {
       throw new IllegalArgumentException("snakepit.pools." + name + ".workers is " + workers
@@ -52,10 +75,27 @@ public record PoolSettings(String name, int workers, int spares, int queueCapaci
     }
     return new PoolSettings(name, workers, spares, capacity, c.getDuration("queue-timeout"),
         c.getDuration("restart-backoff.min"),
-        c.getDuration("restart-backoff.max"), WorkerSettings.fromConfig(c), c.getDuration("retry.backoff"),
+        c.getDuration("restart-backoff.max"), WorkerSettings.fromConfig(c, paths, "pools." + name + "."),
+        c.getDuration("retry.backoff"),
         c.getInt("taint.crashes"), c.getDuration("taint.window"), c.getInt("circuit-breaker.max-failures"),
         c.getDuration("circuit-breaker.reset-timeout"), c.getDuration("session-ttl"),
         startConcurrency(name, c));
+  }
+
+  /**
+   * A copy of a pool's block that takes fallbacks. A block merged over null ({@code pools.x = null} in one file,
+   * {@code pools.x { ... }} in another) ignores every later fallback, so pool-defaults would never fill it in.
+   */
+  static Config detached(ConfigObject block) {
+    return rebuild(block).toConfig();
+  }
+
+  private static ConfigObject rebuild(ConfigObject block) {
+    Map<String, Object> copy = new LinkedHashMap<>();
+    for (Map.Entry<String, ConfigValue> e : block.entrySet()) {
+      copy.put(e.getKey(), e.getValue() instanceof ConfigObject o ? rebuild(o) : e.getValue());
+    }
+    return ConfigValueFactory.fromMap(copy);
   }
 
   /** The pool with {@code workers} workers (a resize). */

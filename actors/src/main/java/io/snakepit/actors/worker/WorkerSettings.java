@@ -1,7 +1,11 @@
 package io.snakepit.actors.worker;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigList;
+import io.snakepit.settings.SettingPaths;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -69,7 +73,7 @@ public record WorkerSettings(String python, String adapter, List<String> pythonP
     public enum Mode { LOG, FILE, DISCARD }
 
     /** Reads the {@code output*} settings of a pool's block. */
-    static Output fromConfig(Config c) {
+    static Output fromConfig(Config c, SettingPaths paths, String prefix) {
       String name = c.getString("output");
       Mode mode = switch (name) {
         case "log" -> Mode.LOG;
@@ -107,12 +111,29 @@ public record WorkerSettings(String python, String adapter, List<String> pythonP
         throw new IllegalArgumentException("output-file.keep is " + keep + ": set how many rotated files to keep,"
             + " from 0 to 1000, e.g. 2");
       }
-      return new Output(mode, (int) maxLine, rate, burst, interval, c.getString("output-file.dir"), maxSize, keep);
+      String dir = c.getString("output-file.dir");
+      if (!dir.isEmpty()) {
+        dir = paths.resolve("snakepit." + prefix + "output-file.dir", c.getValue("output-file.dir")).toString();
+      }
+      return new Output(mode, (int) maxLine, rate, burst, interval, dir, maxSize, keep);
     }
   }
 
-  /** Reads the settings from a pool's block, already merged with the defaults. */
+  /**
+   * Reads the settings from a pool's block, already merged with the defaults; its paths must be absolute or come from
+   * a configuration file ({@link SettingPaths}).
+   */
   public static WorkerSettings fromConfig(Config c) {
+    return fromConfig(c, SettingPaths.of(ConfigFactory.empty()), "pool-defaults.");
+  }
+
+  /**
+   * Reads the settings from a pool's block, already merged with the defaults, resolving its relative paths with
+   * {@code paths}.
+   *
+   * @param prefix where the block sits under {@code snakepit}, e.g. {@code pools.x.}, for messages
+   */
+  public static WorkerSettings fromConfig(Config c, SettingPaths paths, String prefix) {
     Map<String, String> env = new LinkedHashMap<>();
     Config envConfig = c.getConfig("env");
     for (String key : envConfig.root().keySet()) {
@@ -127,14 +148,24 @@ public record WorkerSettings(String python, String adapter, List<String> pythonP
     if (concurrency < 1) {
       throw new IllegalArgumentException("concurrency is " + concurrency + ": a worker runs at least 1 call at once");
     }
-    return new WorkerSettings(c.getString("python"), c.getString("adapter"), c.getStringList("python-path"),
+    // A bare name (python3) is looked up on PATH; anything with a slash is a path.
+    String python = c.getString("python");
+    if (python.contains("/")) {
+      python = paths.resolve("snakepit." + prefix + "python", c.getValue("python")).toString();
+    }
+    List<String> pythonPath = new ArrayList<>();
+    ConfigList entries = c.getList("python-path");
+    for (int i = 0; i < entries.size(); i++) {
+      pythonPath.add(paths.resolve("snakepit." + prefix + "python-path[" + i + "]", entries.get(i)).toString());
+    }
+    return new WorkerSettings(python, c.getString("adapter"), List.copyOf(pythonPath),
         Map.copyOf(env), Math.max(c.getInt("threads"), concurrency), c.getDuration("start-timeout"),
         c.getDuration("stop-grace"), c.getInt("stderr-tail"), concurrency, c.getDuration("call-timeout"),
         health(c),
         new Recycle(c.getLong("recycle.max-calls"), c.getDuration("recycle.ttl"), c.getBytes("recycle.max-rss")),
         c.getInt("retry.max-attempts"), Isolation.fromConfig(c.getConfig("isolation")),
         c.getDuration("lifeline-grace"), (int) maxMessageSize, passEnv(c.getStringList("pass-env")),
-        Output.fromConfig(c));
+        Output.fromConfig(c, paths, prefix));
   }
 
   private static Health health(Config c) {
