@@ -71,6 +71,8 @@ public final class Node implements Extension {
   public record PoolEntry(PoolSettings settings, PoolLink link) {}
 
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Node.class);
+  /** The settlement's line at every start, under a name of its own: a log watcher or `serve` may route it apart. */
+  private static final org.slf4j.Logger SETTLEMENT = org.slf4j.LoggerFactory.getLogger("io.snakepit.settlement");
   private static final String NUPROCESS_HOOK = "com.zaxxer.nuprocess.enableShutdownHook";
 
   private final List<PoolEntry> pools = new ArrayList<>();
@@ -114,7 +116,7 @@ public final class Node implements Extension {
     this.settlement = registry == null ? CompletableFuture.completedFuture(null) : registry.settle(false);
     settlement.whenComplete((report, error) -> {
       if (report != null) {
-        LOG.info(report.summary());
+        SETTLEMENT.info(report.summary());
       }
     });
     List<ChildSpec<?>> poolSpecs = new ArrayList<>();
