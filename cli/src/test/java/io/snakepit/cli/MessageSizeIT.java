@@ -17,6 +17,7 @@ import io.snakepit.proto.ExecuteResponse;
 import io.snakepit.proto.GatewayGrpc;
 import io.snakepit.proto.PythonError;
 import io.snakepit.testing.Procs;
+import io.snakepit.testing.TestNodes;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -49,7 +50,8 @@ class MessageSizeIT {
   static void start() throws Exception {
     node = Nodes.serveIn(Files.createTempDirectory("snakepit-data"), List.of(
         "-Dsnakepit.pools.small.workers=1", "-Dsnakepit.pools.small.max-message-size=1MiB",
-        "-Dsnakepit.pools.raised.workers=1", "-Dsnakepit.pools.raised.max-message-size=100MiB"),
+        "-Dsnakepit.pools.raised.workers=1", "-Dsnakepit.pools.raised.max-message-size=100MiB",
+        "-Dsnakepit.pool-defaults.adapter=" + TestNodes.EXAMPLE_ADAPTER),
         "--workers", "1");
     gateway = node.channelBuilder().maxInboundMessageSize(Integer.MAX_VALUE).build();
   }
@@ -202,7 +204,8 @@ class MessageSizeIT {
     for (Procs.Proc p : Nodes.tree(node)) {
       List<String> args = List.of(Procs.cmdline(p.pid()).split(" "));
       int at = args.indexOf("--socket");
-      if (args.contains("-m") && !args.get(0).contains("snakepit-shim") && at >= 0
+      boolean python = args.stream().anyMatch(a -> a.endsWith("/bin/snakepit_worker"));
+      if (python && !args.get(0).contains("snakepit-shim") && at >= 0
           && Path.of(args.get(at + 1)).getFileName().toString().startsWith(pool + "-")) {
         return args.get(at + 1);
       }
