@@ -12,6 +12,7 @@ import io.snakepit.proto.GatewayGrpc;
 import io.snakepit.proto.PingRequest;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -42,7 +43,11 @@ import picocli.CommandLine.TypeConversionException;
             + " grpc.CODE when the gRPC call itself failed (grpc.DEADLINE_EXCEEDED).%n",
         "A progress line goes to stderr once a second; the result goes to stdout, with --json as one object:"
             + " tool, concurrency, rate (null for a closed loop), requests, seconds, throughput, ok,"
-            + " errors {type: count}, latency_ms {p50, p90, p99, p99.9, max, mean}.%n",
+            + " errors {type: count}, latency_ms {p50, p90, p99, p99.9, max, mean}, and warmup {requests, seconds}"
+            + " when one ran.%n",
+        "A warm-up (--warmup, 5 s unless told) makes the same calls first and leaves them out of every figure, so"
+            + " that a short run measures the node rather than its JIT compiler; one line of the result says what it"
+            + " made.%n",
         "Every call carries the node's gateway token, read from --token-file, else --data-dir, else SNAKEPIT_TOKEN,"
             + " else data/.%n",
         "Exit 0 when the run was made, even if calls failed; 1 when the node cannot be reached or refuses the"
@@ -81,6 +86,11 @@ final class LoadCommand implements Callable<Integer> {
       description = "Run an open loop at R calls per second (500/s, or 500; fractions too: 0.5/s).")
   Double rate;
 
+  @Option(names = "--warmup", paramLabel = "TIME", defaultValue = "5s", converter = WarmupConverter.class,
+      description = "Make calls this long first, as the run would, and leave them out of every figure: 5s (the"
+          + " default), 500ms, 1m; 0 for none.")
+  Duration warmup;
+
   @Mixin
   JsonOutput output;
 
@@ -102,7 +112,16 @@ final class LoadCommand implements Callable<Integer> {
         System.err.println("error: " + unreachable);
         return 1;
       }
-      LoadResult result = new LoadRun(plan).run(GatewayGrpc.newFutureStub(channel), System.err);
+      GatewayGrpc.GatewayFutureStub stub = GatewayGrpc.newFutureStub(channel);
+      LoadResult.Warmup warm = null;
+      if (!warmup.isZero()) {
+        System.err.printf(Locale.ROOT, "load: warming up for %s; its calls count in no figure%n", text(warmup));
+        warm = new LoadRun(plan.warmup(warmup)).warmUp(stub);
+      }
+      LoadResult result = new LoadRun(plan).run(stub, System.err);
+      if (warm != null) {
+        result = result.after(warm);
+      }
       output.print(result.json(), result.lines());
       return 0;
     } finally {
@@ -211,6 +230,22 @@ final class LoadCommand implements Callable<Integer> {
         throw new TypeConversionException("'" + value + "' is no time at all: give a duration above zero, e.g. 30s");
       }
       return duration;
+    }
+  }
+
+  /** A duration as a person wrote it: 5 s, 500 ms. */
+  private static String text(Duration d) {
+    return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
+  }
+
+  /** As {@link DurationConverter}, and zero too: {@code --warmup 0} turns the warm-up off. */
+  static final class WarmupConverter implements ITypeConverter<Duration> {
+    @Override
+    public Duration convert(String value) {
+      if (value.trim().matches("0+(\\.0+)?(ms|s|m|h)?")) {
+        return Duration.ZERO;
+      }
+      return new DurationConverter().convert(value);
     }
   }
 

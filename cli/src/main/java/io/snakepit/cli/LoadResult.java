@@ -21,9 +21,18 @@ import org.HdrHistogram.Histogram;
  * @param ok calls that returned a value
  * @param errors calls that failed, by error type, most frequent first
  * @param latency latency percentiles, in milliseconds
+ * @param warmup the warm-up made before the measured calls, excluded from every other field; null if none ran
  */
 record LoadResult(String tool, int concurrency, Double rate, long requests, double seconds, long ok,
-    Map<String, Long> errors, Latency latency) {
+    Map<String, Long> errors, Latency latency, Warmup warmup) {
+
+  /**
+   * The warm-up phase: calls made before the measured ones so that the figures do not measure the JIT.
+   *
+   * @param seconds from its first call's start to its last call's end
+   * @param requests calls it made, whatever their outcome
+   */
+  record Warmup(double seconds, long requests) {}
 
   /**
    * Latency in milliseconds, recorded in microseconds.
@@ -50,7 +59,12 @@ record LoadResult(String tool, int concurrency, Double rate, long requests, doub
   static LoadResult of(LoadRun.Plan plan, long elapsedNanos, long ok, Map<String, Long> errors, Histogram micros) {
     long failed = errors.values().stream().mapToLong(Long::longValue).sum();
     return new LoadResult(plan.request().getTool(), plan.concurrency(), plan.rate(), ok + failed,
-        elapsedNanos / 1e9, ok, errors, Latency.of(micros));
+        elapsedNanos / 1e9, ok, errors, Latency.of(micros), null);
+  }
+
+  /** This result, preceded by {@code warmup}. */
+  LoadResult after(Warmup warmup) {
+    return new LoadResult(tool, concurrency, rate, requests, seconds, ok, errors, latency, warmup);
   }
 
   /** Calls that ended per second, failed ones included. */
@@ -64,6 +78,10 @@ record LoadResult(String tool, int concurrency, Double rate, long requests, doub
     String loop = rate == null ? "closed loop" : "open loop at " + number(rate) + " calls/s";
     lines.add(String.format(Locale.ROOT, "%s: %d calls in %.2f s, %s, concurrency %d", tool, requests, seconds,
         loop, concurrency));
+    if (warmup != null) {
+      lines.add(String.format(Locale.ROOT, "warm-up: %d calls in %.2f s before these, excluded from every figure",
+          warmup.requests, warmup.seconds));
+    }
     lines.add(String.format(Locale.ROOT, "throughput: %.2f calls/s", throughput()));
     lines.add("ok: " + ok);
     lines.add("errors: " + (requests - ok));
@@ -97,6 +115,11 @@ record LoadResult(String tool, int concurrency, Double rate, long requests, doub
     ms.put("p99.9", decimals(latency.p999, 2));
     ms.put("max", decimals(latency.max, 2));
     ms.put("mean", decimals(latency.mean, 2));
+    if (warmup != null) {
+      ObjectNode w = root.putObject("warmup");
+      w.put("requests", warmup.requests);
+      w.put("seconds", decimals(warmup.seconds, 3));
+    }
     return root;
   }
 

@@ -43,11 +43,22 @@ final class LoadRun {
    * @param requests how many calls to make; 0 to make them until {@code duration} has passed
    * @param duration how long to keep starting calls (open loop: scheduling them); null with {@code requests}
    * @param timeout each call's gRPC deadline, from when it is sent
+   * @param warmup true for a warm-up: an open loop stops at {@code duration} by the clock, leaving calls still due
+   *     unmade, so that a node that falls behind does not stretch the warm-up
    */
   record Plan(ExecuteRequest request, int concurrency, Double rate, long requests, Duration duration,
-      Duration timeout) {
+      Duration timeout, boolean warmup) {
+    Plan(ExecuteRequest request, int concurrency, Double rate, long requests, Duration duration, Duration timeout) {
+      this(request, concurrency, rate, requests, duration, timeout, false);
+    }
+
     boolean openLoop() {
       return rate != null;
+    }
+
+    /** The warm-up of this plan: the same calls, loop and concurrency, for {@code length}. */
+    Plan warmup(Duration length) {
+      return new Plan(request, concurrency, rate, 0, length, timeout, true);
     }
   }
 
@@ -70,44 +81,61 @@ final class LoadRun {
 
   /** Makes the calls, writing a progress line to {@code progress} about once a second; returns when all ended. */
   LoadResult run(GatewayGrpc.GatewayFutureStub gateway, PrintStream progress) throws InterruptedException {
-    start = System.nanoTime();
     ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "snakepit-load-progress");
       t.setDaemon(true);
       return t;
     });
+    start = System.nanoTime();
     ticker.scheduleAtFixedRate(new Progress(progress), PROGRESS_EVERY_MILLIS, PROGRESS_EVERY_MILLIS,
         TimeUnit.MILLISECONDS);
     try {
-      // Compared as time since the start: nanoTime may be anywhere in its range, and start + MAX_VALUE overflows.
-      long lasting = plan.duration() == null ? Long.MAX_VALUE : plan.duration().toNanos();
-      for (long i = 0; plan.requests() == 0 || i < plan.requests(); i++) {
-        long due;
-        if (plan.openLoop()) {
-          due = dueTime(i);
-          if (due - start >= lasting) {
-            break;
-          }
-          sleepUntil(due);
-          // All permits taken: this call waits here, and those due after it wait behind it, each keeping its due time.
-          inFlight.acquireUninterruptibly();
-        } else {
-          inFlight.acquireUninterruptibly();
-          due = System.nanoTime();
-          if (due - start >= lasting) {
-            inFlight.release();
-            break;
-          }
-        }
-        send(gateway, due);
-      }
-      inFlight.acquireUninterruptibly(plan.concurrency());
+      makeCalls(gateway);
     } finally {
       ticker.shutdownNow();
       ticker.awaitTermination(5, TimeUnit.SECONDS);
     }
     long elapsed = System.nanoTime() - start;
     return LoadResult.of(plan, elapsed, ok.sum(), errorCounts(), drain());
+  }
+
+  /** Makes the calls of a warm-up plan, quietly; returns what it made once all of them ended. */
+  LoadResult.Warmup warmUp(GatewayGrpc.GatewayFutureStub gateway) {
+    start = System.nanoTime();
+    makeCalls(gateway);
+    return new LoadResult.Warmup((System.nanoTime() - start) / 1e9, finished.sum());
+  }
+
+  /** The loop: starts the plan's calls from {@link #start} on and waits until every one of them ended. */
+  private void makeCalls(GatewayGrpc.GatewayFutureStub gateway) {
+    // Compared as time since the start: nanoTime may be anywhere in its range, and start + MAX_VALUE overflows.
+    long lasting = plan.duration() == null ? Long.MAX_VALUE : plan.duration().toNanos();
+    for (long i = 0; plan.requests() == 0 || i < plan.requests(); i++) {
+      long due;
+      if (plan.openLoop()) {
+        due = dueTime(i);
+        if (due - start >= lasting) {
+          break;
+        }
+        sleepUntil(due);
+        // All permits taken: this call waits here, and those due after it wait behind it, each keeping its due time.
+        inFlight.acquireUninterruptibly();
+        if (plan.warmup() && System.nanoTime() - start >= lasting) {
+          inFlight.release();
+          break;
+        }
+      } else {
+        inFlight.acquireUninterruptibly();
+        due = System.nanoTime();
+        if (due - start >= lasting) {
+          inFlight.release();
+          break;
+        }
+      }
+      send(gateway, due);
+    }
+    // Each call ends by its gRPC deadline at the latest, so this wait is bounded by --timeout.
+    inFlight.acquireUninterruptibly(plan.concurrency());
   }
 
   /** When call {@code i} of an open loop is due: from the start, not from the previous call, so delays never add up. */

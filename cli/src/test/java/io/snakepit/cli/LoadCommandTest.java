@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.snakepit.proto.ExecuteRequest;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import org.HdrHistogram.Histogram;
 import org.junit.jupiter.api.Test;
@@ -36,6 +38,36 @@ class LoadCommandTest {
     for (String bad : new String[] {"0s", "0", "-1s", "3x", "s", ""}) {
       assertThrows(TypeConversionException.class, () -> duration.convert(bad), bad);
     }
+  }
+
+  @Test
+  void warmupTakesZeroAsNoneAndOtherwiseADuration() {
+    LoadCommand.WarmupConverter warmup = new LoadCommand.WarmupConverter();
+    for (String none : new String[] {"0", "0s", "0ms", "0.0s"}) {
+      assertEquals(Duration.ZERO, warmup.convert(none), none);
+    }
+    assertEquals(Duration.ofSeconds(5), warmup.convert("5s"));
+    assertEquals(Duration.ofMillis(500), warmup.convert("500ms"));
+    for (String bad : new String[] {"-1s", "3x", ""}) {
+      assertThrows(TypeConversionException.class, () -> warmup.convert(bad), bad);
+    }
+  }
+
+  @Test
+  void aWarmUpAddsItsOwnLineAndFieldLeavingTheOthersAsTheyWere() {
+    Histogram micros = new Histogram(3);
+    micros.recordValue(1_000);
+    LoadRun.Plan plan = new LoadRun.Plan(ExecuteRequest.newBuilder().setTool("ping").build(), 1, null, 1, null,
+        Duration.ofSeconds(60));
+    LoadResult plain = LoadResult.of(plan, 1_000_000_000L, 1, Map.of(), micros);
+    LoadResult warmed = plain.after(new LoadResult.Warmup(5.0004, 1234));
+    List<String> with = warmed.lines();
+    assertEquals("warm-up: 1234 calls in 5.00 s before these, excluded from every figure", with.get(1));
+    List<String> without = new ArrayList<>(with);
+    without.remove(1);
+    assertEquals(plain.lines(), without);
+    assertEquals("{\"requests\":1234,\"seconds\":5.000}", warmed.json().get("warmup").toString());
+    assertEquals(null, plain.json().get("warmup"));
   }
 
   @Test

@@ -65,6 +65,29 @@ class LoadIT {
     assertTrue(ms(r, "mean") > 0 && ms(r, "mean") <= ms(r, "max"), r.toString());
   }
 
+  /** The warm-up's calls are made but left out: the report counts exactly the calls asked for, and says so. */
+  @Test
+  void theWarmUpIsMadeAndExcludedFromEveryFigure() throws Exception {
+    JsonNode r = json(load(node, "ping", "--concurrency", "2", "--requests", "40", "--warmup", "1s", "--json"));
+    assertEquals(40, r.get("requests").asLong(), r.toString());
+    assertEquals(40, r.get("ok").asLong(), r.toString());
+    assertTrue(r.get("warmup").get("requests").asLong() > 0, r.toString());
+    assertTrue(r.get("warmup").get("seconds").asDouble() >= 1.0, r.toString());
+
+    Nodes.Run text = load(node, "ping", "--concurrency", "2", "--requests", "40", "--warmup", "500ms");
+    assertEquals(0, text.exit(), text.err());
+    List<String> lines = text.out().lines().toList();
+    assertTrue(lines.get(0).startsWith("ping: 40 calls in "), text.out());
+    assertTrue(lines.get(1).matches("warm-up: \\d+ calls in \\d+\\.\\d\\d s before these, excluded from every"
+        + " figure"), text.out());
+    assertTrue(text.err().contains("load: warming up for 500 ms"), text.err());
+
+    Nodes.Run none = load(node, "ping", "--concurrency", "2", "--requests", "40", "--warmup", "0", "--json");
+    JsonNode off = json(none);
+    assertTrue(off.get("warmup") == null, "--warmup 0 must run no warm-up: " + off);
+    assertTrue(!none.err().contains("warming up"), none.err());
+  }
+
   @Test
   void failedCallsAreCountedUnderTheirPythonType() throws Exception {
     JsonNode r = json(load(node, "fail", "{\"kind\": \"KeyError\"}", "--concurrency", "3", "--requests", "30",
