@@ -29,7 +29,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
@@ -57,11 +57,9 @@ final class Gateway {
   }
 
   private final List<Listener> listeners;
-  private final ExecutorService executor;
 
-  private Gateway(List<Listener> listeners, ExecutorService executor) {
+  private Gateway(List<Listener> listeners) {
     this.listeners = listeners;
-    this.executor = executor;
   }
 
   /**
@@ -94,13 +92,17 @@ final class Gateway {
   }
 
   /**
-   * Starts a server on each endpoint, taking requests of up to {@code maxRequest} bytes, its calls run on a bounded
-   * executor whose out-of-memory errors go to {@code outOfMemory}; on failure, stops those already started and throws.
+   * Starts a server on each endpoint, taking requests of up to {@code maxRequest} bytes; its calls run on the
+   * transport's threads, their out-of-memory errors going to {@code outOfMemory}. On failure, stops those already
+   * started and throws.
+   *
+   * <p>No executor of its own: a gateway call only checks the token, parses, and hands the call to a pool's actor,
+   * none of which blocks, so a hand-off to another thread (two, with the message) would cost more than the work.
    */
   static Gateway start(List<Endpoint> listens, Tls tls, BindableService service, ServerInterceptor auth,
       int maxRequest, OutOfMemory outOfMemory) throws IOException {
     ServerCredentials tcpCredentials = tls == null ? InsecureServerCredentials.create() : credentials(tls);
-    ExecutorService executor = outOfMemory.callbackPool("snakepit-gateway", "running a call of the gateway");
+    Executor executor = task -> outOfMemory.guard(task, () -> "running a call of the gateway").run();
     List<Listener> started = new ArrayList<>();
     try {
       for (Endpoint endpoint : listens) {
@@ -108,10 +110,10 @@ final class Gateway {
             : startTcp((Endpoint.Tcp) endpoint, tcpCredentials, service, auth, maxRequest, executor));
       }
     } catch (IOException | RuntimeException e) {
-      new Gateway(started, executor).stop();
+      new Gateway(started).stop();
       throw e;
     }
-    return new Gateway(started, executor);
+    return new Gateway(started);
   }
 
   /** Where the gateway listens, with the ports TCP servers got: {@code 127.0.0.1:50051 and unix:/run/s.sock}. */
@@ -139,7 +141,6 @@ final class Gateway {
         removeSocket(unix.path(), l.socketKey());
       }
     }
-    executor.shutdown();
   }
 
   private static ServerCredentials credentials(Tls tls) throws IOException {
@@ -161,9 +162,9 @@ final class Gateway {
     return b.build();
   }
 
-  /** What every listener serves, and how: the gateway behind its token check, on the bounded executor. */
+  /** What every listener serves, and how: the gateway behind its token check, on the transport's threads. */
   private static Server serving(NettyServerBuilder builder, BindableService service, ServerInterceptor auth,
-      int maxRequest, ExecutorService executor) {
+      int maxRequest, Executor executor) {
     return builder.executor(executor)
         .addService(ServerInterceptors.intercept(service, auth))
         .maxInboundMessageSize(maxRequest)
@@ -171,7 +172,7 @@ final class Gateway {
   }
 
   private static Listener startTcp(Endpoint.Tcp tcp, ServerCredentials credentials, BindableService service,
-      ServerInterceptor auth, int maxRequest, ExecutorService executor) throws IOException {
+      ServerInterceptor auth, int maxRequest, Executor executor) throws IOException {
     Server server = serving(NettyServerBuilder.forAddress(new InetSocketAddress(tcp.host(), tcp.port()), credentials),
         service, auth, maxRequest, executor);
     try {
@@ -188,7 +189,7 @@ final class Gateway {
    * at its path with the mode bind(2) gave it.
    */
   private static Listener startUnix(Endpoint.Unix unix, BindableService service, ServerInterceptor auth,
-      int maxRequest, ExecutorService executor) throws IOException {
+      int maxRequest, Executor executor) throws IOException {
     Path path = unix.path().toAbsolutePath().normalize();
     clearStale(path);
     byte[] nonce = new byte[4];
