@@ -32,6 +32,9 @@ class LoadIT {
     List<String> cmd = new ArrayList<>(List.of("load", "--target", "127.0.0.1:" + target.port, "--data-dir",
         target.dataDir.toString()));
     cmd.addAll(List.of(args));
+    if (!cmd.contains("--warmup")) {
+      cmd.addAll(List.of("--warmup", "0")); // the warm-up has its own test; the others need none
+    }
     return Nodes.snakepit(cmd.toArray(String[]::new));
   }
 
