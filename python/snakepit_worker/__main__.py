@@ -34,6 +34,12 @@ import traceback  # noqa: E402
 from types import TracebackType  # noqa: E402
 from typing import List, NoReturn, Optional  # noqa: E402
 
+from snakepit_worker import _deferred  # noqa: E402
+
+# Before grpc is imported: the worker's server is thread-based, so grpc's asyncio API is loaded only
+# if something reads from it.
+_deferred.defer(*_deferred.GRPC_ASYNCIO)
+
 from snakepit_worker import floor, watchdog  # noqa: E402
 from snakepit_worker.adapter import (  # noqa: E402
     AdapterImportError, AdapterSpecError, load_adapter_class)

@@ -50,9 +50,15 @@ static void ensure_std_fds(struct shim *s)
 	}
 }
 
-/* Starts a stop, or brings its SIGKILL deadline forward. */
+/* Starts a stop, or brings its SIGKILL deadline forward. No grace: straight to the SIGKILL
+ * teardown, without a SIGTERM sweep nobody would get the time to act on (a JVM killed with 100
+ * workers has 100 shims walking their trees at once). */
 static void begin_stop(struct shim *s, long grace_ms)
 {
+	if (grace_ms <= 0) {
+		s->kill_now = 1;
+		return;
+	}
 	long long deadline = now_ms(s) + grace_ms;
 	if (s->stop_deadline < 0) {
 		sweep(s, SIGTERM);

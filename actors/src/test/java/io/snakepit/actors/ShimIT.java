@@ -85,6 +85,26 @@ class ShimIT {
   }
 
   @Test
+  void withNoGraceTheJvmsEndIsSigkillAtOnceWithoutASigtermFirst() throws Exception {
+    // A SIGTERM sent first would end the program by that signal (its default action), before the SIGKILL.
+    RunningShim r = RunningShim.start(List.of("--grace-ms", "0"), List.of("sleep", "60"));
+    r.next(ShimEvent.Spawned.class);
+    r.process.closeStdin(true); // the JVM's end, as the shim sees it
+    ShimEvent.Exit exit = r.next(ShimEvent.Exit.class);
+    assertEquals(9, exit.status().signal(), exit.status().describe());
+    assertEquals(0, r.exitCode(), r.stderr());
+  }
+
+  @Test
+  void withAGraceTheJvmsEndIsSigtermFirst() throws Exception {
+    RunningShim r = RunningShim.start(List.of("--grace-ms", "5000"), List.of("sleep", "60"));
+    r.next(ShimEvent.Spawned.class);
+    r.process.closeStdin(true);
+    ShimEvent.Exit exit = r.next(ShimEvent.Exit.class);
+    assertEquals(15, exit.status().signal(), exit.status().describe());
+  }
+
+  @Test
   void aLineLongerThanTheRelayLimitComesAsContinuedPiecesThenItsLastPiece() throws Exception {
     // 20000 bytes on stdout, then a short line; on stderr an exactly 8192-byte line, which is not split.
     RunningShim r = RunningShim.start(List.of(TestNodes.python(), "-c", "import os; os.write(1, b'a' * 20000 + b'\\nok\\n');"

@@ -42,7 +42,7 @@ final class KillBench implements Bench {
         millis.add(s.millis);
         counts.add(s.processes);
       }
-      Goal goal = n == 100 ? Goal.atMost(1000, "<= 1 s") : Goal.none();
+      Goal goal = n == 100 ? Goal.atMost(250, "<= 250 ms") : Goal.none();
       String note = "processes per run (shims, Pythons, spawn_tree's sleepers): " + join(counts) + "; /proc polled"
           + " every " + POLL.toMillis() + " ms" + (n == 100 ? "; where the time goes: docs/PERFORMANCE.md, Kill" : "");
       out.add(new Measurement("kill.n" + n, "Kill", "kill -9 of the JVM until the trees of " + n

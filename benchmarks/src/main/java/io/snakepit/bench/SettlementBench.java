@@ -59,6 +59,11 @@ final class SettlementBench implements Bench {
           + " and gone", "ms", new Series(n + " journaled orphans", settled.get(n)), n == 0 ? null : noneSettled,
           n == 200 ? Goal.atMost(2000, "<= 2 s") : Goal.none(), note));
     }
+    int most = sizes.get(sizes.size() - 1);
+    out.add(new Measurement("settlement.reaper.n" + most, "Settlement", "the reaper's own time for " + most
+        + " orphans (SettlementReport.took(): /proc scan, verification, signals, until every orphan is gone)", "ms",
+        new Series(most + " journaled orphans", reaper.get(most)), null,
+        most == 200 ? Goal.atMost(300, "<= 300 ms") : Goal.none(), ""));
     for (int n : sizes) {
       out.add(new Measurement("settlement.ready.n" + n, "Settlement", "node start until its pool of 1 worker is"
           + " ready, " + n + " orphans", "ms", new Series(n + " journaled orphans", ready.get(n)),

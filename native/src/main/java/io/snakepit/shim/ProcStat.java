@@ -94,6 +94,11 @@ public record ProcStat(int pid, char state, int ppid, int pgrp, int session, lon
     }
   }
 
+  /** How long before {@code nowTicks} (see {@link #nowTicks()}) a process with {@code startTime} started. */
+  public static Duration age(long startTime, long nowTicks) {
+    return Duration.ofMillis(Math.max(0L, (nowTicks - startTime) * 1000 / CLOCK_TICKS));
+  }
+
   /** Now, in the unit of {@link #startTime()}: clock ticks since boot. */
   public static long nowTicks() {
     try {

@@ -90,12 +90,13 @@ public final class Reaper {
   public SettlementReport settle(List<RegistryEntry> open, boolean dryRun) {
     long started = System.nanoTime();
     Scan scan = markedProcesses();
+    long now = ProcStat.nowTicks();
     List<Plan> plans = new ArrayList<>();
     for (RegistryEntry entry : open) {
-      plans.add(plan(entry, scan.byNonce().getOrDefault(entry.nonce(), List.of())));
+      plans.add(plan(entry, scan.byNonce().getOrDefault(entry.nonce(), List.of()), now));
     }
     for (RegistryEntry lost : untracked(open, scan)) {
-      plans.add(plan(lost, scan.byNonce().get(lost.nonce())));
+      plans.add(plan(lost, scan.byNonce().get(lost.nonce()), now));
     }
     if (!dryRun) {
       execute(plans);
@@ -177,7 +178,8 @@ public final class Reaper {
     return new Scan(byNonce, environs);
   }
 
-  private Plan plan(RegistryEntry entry, List<ProcStat> marked) {
+  /** What to do with one entry; {@code marked}: the scan's processes of its nonce; {@code now}: in clock ticks. */
+  private Plan plan(RegistryEntry entry, List<ProcStat> marked, long now) {
     Plan plan = new Plan(entry);
     if (!bootId.equals(entry.bootId())) {
       plan.how = Settlement.REBOOTED;
@@ -191,6 +193,11 @@ public final class Reaper {
       recorded.put(s.identity().pid(), s.identity().startTime());
       recorded.put(s.identity().shimPid(), s.identity().shimStartTime());
       for (Map.Entry<Integer, Long> r : recorded.entrySet()) {
+        // A recorded process the scan found with this nonce was read a moment ago; any other is read now.
+        Optional<ProcStat> seen = marked.stream().filter(p -> p.pid() == r.getKey()).findFirst();
+        if (seen.isPresent() && seen.get().startTime() == r.getValue()) {
+          continue; // the recorded process, marked with this entry's nonce: no impostor
+        }
         ProcStat.read(r.getKey()).filter(p -> p.state() != 'Z').ifPresent(p -> {
           if (p.startTime() != r.getValue() || !carriesMarker(p.pid(), entry.nonce())) {
             plan.impostors.add(r.getKey() + " (" + (p.startTime() != r.getValue()
@@ -209,8 +216,9 @@ public final class Reaper {
         pin(p, entry.nonce()).ifPresent(plan.targets::add);
       }
     }
-    plan.age = plan.targets.stream().map(t -> ProcStat.read(t.handle().pid()).map(ProcStat::age)
-        .orElse(Duration.ZERO)).max(Duration::compareTo).orElse(Duration.ZERO);
+    // The pinned start times date the tree: no further read of /proc per process.
+    plan.age = plan.targets.stream().map(t -> ProcStat.age(t.startTime(), now)).max(Duration::compareTo)
+        .orElse(Duration.ZERO);
     if (!plan.impostors.isEmpty()) {
       LOG.warn("registry entry {} ({}): pid {} is not the recorded process; it gets no signal", entry.nonce(),
           entry.workerId(), plan.impostors);
