@@ -1,4 +1,4 @@
-"""The worker's gRPC service: Execute and ExecuteStream run the adapter's tools; Ping; Shutdown."""
+"""The worker's gRPC service: Execute, ExecuteStream and Calls run the adapter's tools; Ping; Shutdown."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import inspect
 import json
 import logging
 import os
+import queue
 import stat
 import threading
+import time
 import traceback
 from concurrent import futures
 from typing import Any, Callable, Dict, Iterator, Optional, Tuple
@@ -39,6 +41,9 @@ CONTROL_THREADS = 4
 
 # Unix socket paths are limited by sockaddr_un.sun_path (108 bytes with the terminating NUL).
 MAX_SOCKET_PATH_BYTES = 107
+
+# Room for a Calls frame's id and tags around a message of the pool's max-message-size.
+FRAME_MARGIN_BYTES = 1024
 
 # How often a call waiting for a free tool thread checks whether its caller has gone.
 _SLOT_POLL_SECONDS = 0.25
@@ -138,7 +143,12 @@ class WorkerServicer:
         self._tools: Dict[str, _Tool] = {
             name: _Tool(name, adapter.bound_tool(name)) for name in adapter.tool_names()}
         self._slots = threading.BoundedSemaphore(threads)
+        self._threads = threads
         self._request_stop = request_stop
+        self._streams_lock = threading.Lock()
+        self._streams: "set[_CallStream]" = set()
+        self._tool_threads: Optional[futures.ThreadPoolExecutor] = None
+        self._draining = False
 
     # --- RPCs -------------------------------------------------------------------------------
 
@@ -178,6 +188,55 @@ class WorkerServicer:
             call._leave()
             self._slots.release()
             _log_outcome(request, response, count, finished)
+
+    def Calls(self, frames, context):
+        """Many calls on one stream: a reader thread hands each to the tool threads; each result
+        goes out as its call ends. Ends when the JVM closes it, or once idle after drain()."""
+        with self._streams_lock:
+            if self._tool_threads is None:
+                self._tool_threads = futures.ThreadPoolExecutor(
+                    max_workers=self._threads, thread_name_prefix="snakepit-tool")
+            stream = _CallStream(self, context, self._draining)
+            self._streams.add(stream)
+        try:
+            threading.Thread(target=stream.read, args=(frames,), name="snakepit-calls-reader",
+                             daemon=True).start()
+            yield from stream.results()
+        finally:
+            with self._streams_lock:
+                self._streams.discard(stream)
+
+    def drain(self) -> None:
+        """The server is stopping: each Calls stream ends once its calls in flight have (so the
+        stop's grace is not spent waiting on an idle stream)."""
+        with self._streams_lock:
+            self._draining = True
+            streams = list(self._streams)
+        for stream in streams:
+            stream.drain()
+
+    def _start_streamed(self, stream: "_CallStream", call_id: int, data: bytes,
+                        context: "_StreamedCall") -> None:
+        self._tool_threads.submit(self._run_streamed, stream, call_id, data, context)
+
+    def _run_streamed(self, stream: "_CallStream", call_id: int, data: bytes,
+                      context: "_StreamedCall") -> None:
+        """One call of a Calls stream, on a tool thread: as Execute, answered with a ResultFrame."""
+        response = None
+        try:
+            request = _parse_request(data)
+            if isinstance(request, _MalformedRequest):
+                response = _CallError(INVALID_ARGUMENTS, request.problem).response
+            elif self._take_slot(context):
+                call._enter(context, request.call_id)
+                try:
+                    response = self._within_limit(request.tool, self._execute(request))
+                finally:
+                    call._leave()
+                    self._slots.release()
+                _log_outcome(request, response, 1)
+        finally:
+            stream.finished(call_id, response)
 
     def _execute(self, request):
         try:
@@ -311,6 +370,98 @@ class WorkerServicer:
         return worker_pb2.ExecuteResponse(value=worker_pb2.Value(json=_utf8_safe(text)))
 
 
+class _StreamedCall:
+    """One call of a Calls stream as call.current_call() sees it: its own deadline and cancel."""
+
+    __slots__ = ("_deadline", "_stream", "cancelled")
+
+    def __init__(self, stream_context, deadline_us: int):
+        self._deadline = None if deadline_us <= 0 else time.monotonic() + deadline_us / 1e6
+        self._stream = stream_context
+        self.cancelled = False
+
+    def time_remaining(self) -> Optional[float]:
+        if self._deadline is None:
+            return None
+        return max(0.0, self._deadline - time.monotonic())
+
+    def is_active(self) -> bool:
+        if self.cancelled or (self._deadline is not None and time.monotonic() >= self._deadline):
+            return False
+        return self._stream.is_active()
+
+
+# Wakes a Calls stream's writer to check whether the stream is over.
+_WAKE = object()
+
+
+class _CallStream:
+    """The calls in flight on one Calls stream and the results waiting to be sent."""
+
+    def __init__(self, servicer: WorkerServicer, context, draining: bool):
+        self._servicer = servicer
+        self._context = context
+        self._lock = threading.Lock()
+        self._calls: Dict[int, _StreamedCall] = {}
+        self._out: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
+        self._reading = True
+        self._draining = draining
+
+    def read(self, frames) -> None:
+        """The reader thread: starts and cancels calls as their frames arrive."""
+        try:
+            for frame in frames:
+                kind = frame.WhichOneof("kind")
+                if kind == "request":
+                    call_context = _StreamedCall(self._context, frame.deadline_us)
+                    with self._lock:
+                        self._calls[frame.id] = call_context
+                    self._servicer._start_streamed(self, frame.id, frame.request, call_context)
+                elif kind == "cancel":
+                    with self._lock:
+                        cancelled = self._calls.get(frame.id)
+                    if cancelled is not None:
+                        cancelled.cancelled = True
+        except grpc.RpcError:
+            pass  # the JVM cancelled the stream or went away: its calls see cancelled()
+        finally:
+            with self._lock:
+                self._reading = False
+                for call_context in self._calls.values():
+                    call_context.cancelled = True
+            self._out.put(_WAKE)
+
+    def finished(self, call_id: int, response) -> None:
+        """Call ``call_id`` ended; nothing is sent for one cancelled or past its deadline (the JVM
+        has failed it already)."""
+        with self._lock:
+            call_context = self._calls.pop(call_id, None)
+        if response is not None and call_context is not None and call_context.is_active():
+            self._out.put(worker_pb2.ResultFrame(id=call_id, response=response))
+        else:
+            self._out.put(_WAKE)
+
+    def drain(self) -> None:
+        with self._lock:
+            self._draining = True
+        self._out.put(_WAKE)
+
+    def _over(self) -> bool:
+        with self._lock:
+            return not self._calls and (self._draining or not self._reading)
+
+    def results(self) -> Iterator[Any]:
+        """The writer (gRPC's thread for the RPC): yields each result as its call ends."""
+        while True:
+            item = self._out.get()
+            if item is not _WAKE:
+                yield item
+            elif not self._context.is_active():
+                return
+            if self._over():
+                return
+
+
 def _log_outcome(request, last_response, count: int, finished: bool = True) -> None:
     if not log.isEnabledFor(logging.DEBUG):
         return
@@ -409,13 +560,20 @@ def build_server(servicer: WorkerServicer, socket_path: str, threads: int,
             raise SocketError(
                 "socket path %s exists and is not a socket; refusing to replace it" % path)
         os.unlink(path)
-    limit = -1 if max_message_size is None else max_message_size
+    limit = -1 if max_message_size is None else max_message_size + FRAME_MARGIN_BYTES
     server = grpc.server(
         futures.ThreadPoolExecutor(
             max_workers=threads + CONTROL_THREADS, thread_name_prefix="snakepit-rpc"),
         options=[("grpc.max_send_message_length", limit),
                  ("grpc.max_receive_message_length", limit)])
     _add_servicer(servicer, server)
+    stop = server.stop
+
+    def drain_then_stop(grace):
+        servicer.drain()
+        return stop(grace)
+
+    server.stop = drain_then_stop  # Calls streams end when idle instead of holding the grace
     try:
         bound = server.add_insecure_port("unix:" + path)
     except RuntimeError as e:  # newer grpcio raises instead of returning 0
@@ -427,7 +585,7 @@ def build_server(servicer: WorkerServicer, socket_path: str, threads: int,
 
 
 def _add_servicer(servicer: WorkerServicer, server: grpc.Server) -> None:
-    """Registers the Worker service's four methods. Built here, not by grpc_tools' generated
+    """Registers the Worker service's five methods. Built here, not by grpc_tools' generated
     worker_pb2_grpc (which demands a grpcio at least as new as the one that generated it), and a
     request that protobuf cannot parse reaches the servicer as a _MalformedRequest instead of
     failing the RPC with a logged error."""
@@ -438,6 +596,9 @@ def _add_servicer(servicer: WorkerServicer, server: grpc.Server) -> None:
         "ExecuteStream": grpc.unary_stream_rpc_method_handler(
             servicer.ExecuteStream, request_deserializer=_parse_request,
             response_serializer=respond),
+        "Calls": grpc.stream_stream_rpc_method_handler(
+            servicer.Calls, request_deserializer=worker_pb2.CallFrame.FromString,
+            response_serializer=worker_pb2.ResultFrame.SerializeToString),
         "Ping": grpc.unary_unary_rpc_method_handler(
             servicer.Ping, request_deserializer=worker_pb2.PingRequest.FromString,
             response_serializer=worker_pb2.PingResponse.SerializeToString),
