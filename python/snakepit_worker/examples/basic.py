@@ -116,6 +116,13 @@ class BasicAdapter(Adapter):
         return {name: os.environ[name] for name in names if name in os.environ}
 
     @tool
+    def serving_thread(self):
+        """The thread running this call, and how many Calls streams the worker is reading: shows the call path."""
+        names = [thread.name for thread in threading.enumerate()]
+        return {"thread": threading.current_thread().name,
+                "streams": names.count("snakepit-calls-reader")}
+
+    @tool
     def sleep_pid(self, seconds):
         """Sleeps, then returns the worker's pid: shows which worker served a call."""
         time.sleep(seconds)
