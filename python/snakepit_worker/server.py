@@ -49,6 +49,14 @@ FRAME_MARGIN_BYTES = 1024
 _SLOT_POLL_SECONDS = 0.25
 
 
+_SERVICERS: "list[WorkerServicer]" = []
+
+
+def open_calls_streams() -> int:
+    """How many Calls streams this process's worker service has open."""
+    return sum(servicer.calls_streams() for servicer in list(_SERVICERS))
+
+
 class _CallError(Exception):
     """Ends a call with an error response the worker made itself."""
 
@@ -147,7 +155,6 @@ class WorkerServicer:
         self._request_stop = request_stop
         self._streams_lock = threading.Lock()
         self._streams: "set[_CallStream]" = set()
-        self._tool_threads: Optional[futures.ThreadPoolExecutor] = None
         self._draining = False
 
     # --- RPCs -------------------------------------------------------------------------------
@@ -190,21 +197,26 @@ class WorkerServicer:
             _log_outcome(request, response, count, finished)
 
     def Calls(self, frames, context):
-        """Many calls on one stream: a reader thread hands each to the tool threads; each result
-        goes out as its call ends. Ends when the JVM closes it, or once idle after drain()."""
+        """Many calls on one stream, run on the stream's tool threads; each result goes out as its
+        call ends. Ends when the JVM closes it, or once idle after drain()."""
+        # One thread more than the tool slots: one is always free to read the next frame (a cancel).
+        threads = futures.ThreadPoolExecutor(max_workers=self._threads + 1,
+                                             thread_name_prefix="snakepit-tool")
         with self._streams_lock:
-            if self._tool_threads is None:
-                self._tool_threads = futures.ThreadPoolExecutor(
-                    max_workers=self._threads, thread_name_prefix="snakepit-tool")
-            stream = _CallStream(self, context, self._draining)
+            stream = _CallStream(self, context, iter(frames), threads, self._draining)
             self._streams.add(stream)
         try:
-            threading.Thread(target=stream.read, args=(frames,), name="snakepit-calls-reader",
-                             daemon=True).start()
+            threads.submit(stream.lead)
             yield from stream.results()
         finally:
             with self._streams_lock:
                 self._streams.discard(stream)
+            threads.shutdown(wait=False)
+
+    def calls_streams(self) -> int:
+        """How many Calls streams are open (one per JVM channel: many calls share it)."""
+        with self._streams_lock:
+            return len(self._streams)
 
     def drain(self) -> None:
         """The server is stopping: each Calls stream ends once its calls in flight have (so the
@@ -214,10 +226,6 @@ class WorkerServicer:
             streams = list(self._streams)
         for stream in streams:
             stream.drain()
-
-    def _start_streamed(self, stream: "_CallStream", call_id: int, data: bytes,
-                        context: "_StreamedCall") -> None:
-        self._tool_threads.submit(self._run_streamed, stream, call_id, data, context)
 
     def _run_streamed(self, stream: "_CallStream", call_id: int, data: bytes,
                       context: "_StreamedCall") -> None:
@@ -398,38 +406,51 @@ _WAKE = object()
 class _CallStream:
     """The calls in flight on one Calls stream and the results waiting to be sent."""
 
-    def __init__(self, servicer: WorkerServicer, context, draining: bool):
+    def __init__(self, servicer: WorkerServicer, context, frames: Iterator[Any],
+                 threads: futures.ThreadPoolExecutor, draining: bool):
         self._servicer = servicer
         self._context = context
+        self._frames = frames
+        self._threads = threads
         self._lock = threading.Lock()
         self._calls: Dict[int, _StreamedCall] = {}
         self._out: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
         self._reading = True
         self._draining = draining
 
-    def read(self, frames) -> None:
-        """The reader thread: starts and cancels calls as their frames arrive."""
-        try:
-            for frame in frames:
-                kind = frame.WhichOneof("kind")
-                if kind == "request":
-                    call_context = _StreamedCall(self._context, frame.deadline_us)
-                    with self._lock:
-                        self._calls[frame.id] = call_context
-                    self._servicer._start_streamed(self, frame.id, frame.request, call_context)
-                elif kind == "cancel":
-                    with self._lock:
-                        cancelled = self._calls.get(frame.id)
-                    if cancelled is not None:
-                        cancelled.cancelled = True
-        except grpc.RpcError:
-            pass  # the JVM cancelled the stream or went away: its calls see cancelled()
-        finally:
-            with self._lock:
-                self._reading = False
-                for call_context in self._calls.values():
-                    call_context.cancelled = True
-            self._out.put(_WAKE)
+    def lead(self) -> None:
+        """On a tool thread: reads frames until one starts a call, hands the reading on to another
+        tool thread and runs that call here (the call's request wakes one thread, not two)."""
+        while True:
+            try:
+                frame = next(self._frames)
+            except (StopIteration, grpc.RpcError):
+                # Half-closed by the JVM, or cancelled, or it went away: its calls see cancelled().
+                self._end_reading()
+                return
+            kind = frame.WhichOneof("kind")
+            if kind == "request":
+                call_context = _StreamedCall(self._context, frame.deadline_us)
+                with self._lock:
+                    self._calls[frame.id] = call_context
+                try:
+                    self._threads.submit(self.lead)
+                except RuntimeError:  # the stream has ended meanwhile: nobody reads on
+                    pass
+                self._servicer._run_streamed(self, frame.id, frame.request, call_context)
+                return
+            if kind == "cancel":
+                with self._lock:
+                    cancelled = self._calls.get(frame.id)
+                if cancelled is not None:
+                    cancelled.cancelled = True
+
+    def _end_reading(self) -> None:
+        with self._lock:
+            self._reading = False
+            for call_context in self._calls.values():
+                call_context.cancelled = True
+        self._out.put(_WAKE)
 
     def finished(self, call_id: int, response) -> None:
         """Call ``call_id`` ended; nothing is sent for one cancelled or past its deadline (the JVM
@@ -567,6 +588,7 @@ def build_server(servicer: WorkerServicer, socket_path: str, threads: int,
         options=[("grpc.max_send_message_length", limit),
                  ("grpc.max_receive_message_length", limit)])
     _add_servicer(servicer, server)
+    _SERVICERS.append(servicer)
     stop = server.stop
 
     def drain_then_stop(grace):

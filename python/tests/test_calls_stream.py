@@ -108,6 +108,22 @@ def test_many_calls_on_one_stream_each_get_their_own_answer_by_id():
     assert results.ended.wait(LIMIT), "the stream did not end once the JVM closed it"
 
 
+def test_a_cancel_is_read_while_every_tool_thread_runs_a_call():
+    service = servicer(threads=2)
+    frames = Frames()
+    results = Results(service, frames)
+    assert service.calls_streams() == 1
+    frames.call(1, "wait", '{"name": "one"}')
+    frames.call(2, "wait", '{"name": "two"}')
+    time.sleep(0.3)
+    frames.cancel(1)
+    frames.cancel(2)
+    results.none_within(0.5)
+    frames.close()
+    assert results.ended.wait(LIMIT), "the cancels were not read: the calls ran on"
+    assert service.calls_streams() == 0
+
+
 def test_calls_run_at_once_on_the_tool_threads_and_a_quick_one_passes_a_slow_one():
     frames = Frames()
     results = Results(servicer(threads=2), frames)

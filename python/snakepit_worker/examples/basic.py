@@ -117,10 +117,9 @@ class BasicAdapter(Adapter):
 
     @tool
     def serving_thread(self):
-        """The thread running this call, and how many Calls streams the worker is reading: shows the call path."""
-        names = [thread.name for thread in threading.enumerate()]
-        return {"thread": threading.current_thread().name,
-                "streams": names.count("snakepit-calls-reader")}
+        """The thread running this call, and how many Calls streams the worker has open: shows the call path."""
+        from snakepit_worker import server
+        return {"thread": threading.current_thread().name, "streams": server.open_calls_streams()}
 
     @tool
     def sleep_pid(self, seconds):
