@@ -218,3 +218,33 @@ def test_drain_ends_an_idle_stream_and_a_busy_one_once_its_calls_end():
     assert not busy.ended.is_set()
     assert busy.next().id == 1
     assert busy.ended.wait(LIMIT), "a drained stream outlived its last call"
+
+
+def test_over_a_real_socket_calls_share_one_stream_and_a_stop_does_not_wait_out_its_grace(tmp_path):
+    import grpc
+    service = servicer()
+    socket_path = str(tmp_path / "w.sock")
+    grpc_server = server.build_server(service, socket_path, 4, max_message_size=1 << 20)
+    grpc_server.start()
+    channel = grpc.insecure_channel("unix:" + socket_path)
+    try:
+        calls = channel.stream_stream("/snakepit.v1.Worker/Calls",
+                                      request_serializer=worker_pb2.CallFrame.SerializeToString,
+                                      response_deserializer=worker_pb2.ResultFrame.FromString)
+        frames = Frames()
+        answers = calls(iter(frames), timeout=LIMIT)
+        for i in range(20):
+            frames.call(i, "add", '{"a": %d}' % i)
+        got = {}
+        for _ in range(20):
+            answer = next(answers)
+            got[answer.id] = answer.response.value.json
+        assert got == {i: str(i) for i in range(20)}
+        assert service.calls_streams() == 1
+        started = time.monotonic()
+        grpc_server.stop(5.0).wait(LIMIT)
+        took = time.monotonic() - started
+        assert took < 2.5, "the stop waited %.1f s on an idle Calls stream (grace 5 s)" % took
+    finally:
+        channel.close()
+        grpc_server.stop(None)
