@@ -116,6 +116,12 @@ class BasicAdapter(Adapter):
         return {name: os.environ[name] for name in names if name in os.environ}
 
     @tool
+    def serving_thread(self):
+        """The thread running this call, and how many Calls streams the worker has open: shows the call path."""
+        from snakepit_worker import server
+        return {"thread": threading.current_thread().name, "streams": server.open_calls_streams()}
+
+    @tool
     def sleep_pid(self, seconds):
         """Sleeps, then returns the worker's pid: shows which worker served a call."""
         time.sleep(seconds)

@@ -44,6 +44,9 @@ final class WorkerTransport {
     ensurePickFirst();
   }
 
+  /** What a Calls frame may add around one message (the worker's server.FRAME_MARGIN_BYTES). */
+  static final int FRAME_MARGIN_BYTES = 1024;
+
   /** A channel to the worker serving on {@code socketPath}, taking replies up to {@code maxMessageSize} bytes. */
   ManagedChannel channel(String socketPath, int maxMessageSize) {
     return NettyChannelBuilder.forAddress(new DomainSocketAddress(socketPath))
@@ -55,7 +58,8 @@ final class WorkerTransport {
         .executor(callbacks)
         // gRPC turns an error in reading a reply into a cancelled call: out of memory is reported, not swallowed.
         .intercept(outOfMemory.clientInterceptor("the worker at " + socketPath))
-        .maxInboundMessageSize(maxMessageSize)
+        // Room for a Calls frame's id and tags around a result of the limit (the worker keeps results within it).
+        .maxInboundMessageSize((int) Math.min(Integer.MAX_VALUE, (long) maxMessageSize + FRAME_MARGIN_BYTES))
         .build();
   }
 

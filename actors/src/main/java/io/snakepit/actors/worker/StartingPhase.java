@@ -129,7 +129,8 @@ final class StartingPhase {
       return Behaviors.same();
     }
     w.timers.cancel(StartDeadline.INSTANCE);
-    w.channel = new WorkerChannel(w.channels.apply(w.launch.socket().toString()));
+    w.channel = new WorkerChannel(w.channels.apply(w.launch.socket().toString()),
+        w.launch.settings().callChannel() == WorkerSettings.CallChannel.MULTIPLEXED);
     WorkerSettings settings = w.launch.settings();
     WorkerIdentity ready = w.identity;
     w.upkeep = new Upkeep(settings.health(), settings.recycle(), System.nanoTime(),

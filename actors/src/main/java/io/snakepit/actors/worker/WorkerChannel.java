@@ -5,29 +5,42 @@ import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
+import io.snakepit.proto.CallFrame;
 import io.snakepit.proto.ExecuteRequest;
 import io.snakepit.proto.ExecuteResponse;
 import io.snakepit.proto.PingRequest;
 import io.snakepit.proto.PingResponse;
+import io.snakepit.proto.ResultFrame;
 import io.snakepit.proto.WorkerGrpc;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
 
 /**
  * The gRPC channel to a ready worker's Python process, and its calls by id (to cancel them). Used on the actor's
- * thread; the completion callbacks run on gRPC's threads and must only tell the actor.
+ * thread; the completion callbacks run on gRPC's threads (or the deadline timer's) and must only tell the actor.
+ *
+ * <p>Multiplexed, one-result calls share one long-lived Calls stream, opened by the first of them: each goes out as a
+ * frame with its id and what is left of its deadline, and its result comes back as a frame with that id. Their
+ * deadlines are kept here too (the worker only learns them), a cancel is a frame, and the stream breaking ends every
+ * call on it with the stream's status, as each call's own RPC breaking does. Streaming calls keep their own
+ * ExecuteStream RPC, so each keeps its own HTTP/2 flow control (a paced receiver's backpressure).
  */
 final class WorkerChannel {
   private final ManagedChannel channel;
   private final WorkerGrpc.WorkerStub stub;
   private final Map<Long, ClientCallStreamObserver<?>> calls = new HashMap<>();
+  private final CallStream stream;
 
-  WorkerChannel(ManagedChannel channel) {
+  WorkerChannel(ManagedChannel channel, boolean multiplexed) {
     this.channel = channel;
     this.stub = WorkerGrpc.newStub(channel);
+    this.stream = multiplexed ? new CallStream() : null;
   }
 
   /**
@@ -64,6 +77,8 @@ final class WorkerChannel {
         // Handed over only now: request() is safe from any thread, but only once the call has started.
         items.started(n -> request(call, n));
       }
+    } else if (stream != null && stream.start(job.request(), callId, remainingNanos, finished)) {
+      return;
     } else {
       callStub.execute(job.request(), new Observer(callId, finished));
     }
@@ -83,6 +98,8 @@ final class WorkerChannel {
     ClientCallStreamObserver<?> call = calls.get(callId);
     if (call != null) {
       call.cancel("cancelled by the caller", null);
+    } else if (stream != null) {
+      stream.end(callId, Status.CANCELLED.withDescription("cancelled by the caller"));
     }
   }
 
@@ -112,6 +129,130 @@ final class WorkerChannel {
 
   void shutdownNow() {
     channel.shutdownNow();
+  }
+
+  /**
+   * The Calls stream and its calls waiting for a result. A call is ended once, by whichever comes first (its result,
+   * its deadline, its cancel, the stream's end) taking it out of {@code pending}.
+   */
+  private final class CallStream implements ClientResponseObserver<CallFrame, ResultFrame> {
+    private final Map<Long, Pending> pending = new ConcurrentHashMap<>();
+    // Guarded by this: gRPC's request observer takes one writer at a time.
+    private ClientCallStreamObserver<CallFrame> frames;
+    private volatile boolean broken;
+
+    /** Sends the call on the stream (opening it if need be); false once the stream has ended: call it on its own. */
+    boolean start(ExecuteRequest request, long callId, long remainingNanos,
+        BiConsumer<ExecuteResponse, Throwable> finished) {
+      if (broken) {
+        return false;
+      }
+      Pending call = new Pending(finished);
+      pending.put(callId, call);
+      long remainingMicros = remainingNanos == Long.MAX_VALUE ? 0 : Math.max(1, remainingNanos / 1000);
+      send(CallFrame.newBuilder().setId(callId).setRequest(request.toByteString()).setDeadlineUs(remainingMicros)
+          .build());
+      if (remainingNanos != Long.MAX_VALUE) {
+        // After the request, so that a cancel never overtakes it.
+        call.deadline = DEADLINES.schedule(
+            () -> end(callId, Status.DEADLINE_EXCEEDED.withDescription("the call's deadline passed")),
+            remainingNanos, TimeUnit.NANOSECONDS);
+      }
+      if (broken) {
+        // The stream ended while this call went in: it may have missed the sweep.
+        end(callId, Status.UNAVAILABLE.withDescription("the worker's call stream ended"));
+      }
+      return true;
+    }
+
+    /** Ends call {@code callId} with {@code status} (a deadline or a cancel) and tells the worker to stop it. */
+    void end(long callId, Status status) {
+      Pending call = pending.remove(callId);
+      if (call != null) {
+        if (call.deadline != null) {
+          call.deadline.cancel(false);
+        }
+        if (!broken) {
+          send(CallFrame.newBuilder().setId(callId).setCancel(true).build());
+        }
+        call.finished.accept(null, status.asRuntimeException());
+      }
+    }
+
+    private synchronized void send(CallFrame frame) {
+      if (frames == null) {
+        stub.calls(this);
+      }
+      try {
+        frames.onNext(frame);
+      } catch (RuntimeException ended) {
+        // The stream was cancelled or closed meanwhile; onError sweeps its calls.
+      }
+    }
+
+    @Override
+    public void beforeStart(ClientCallStreamObserver<CallFrame> requests) {
+      frames = requests;
+    }
+
+    @Override
+    public void onNext(ResultFrame result) {
+      Pending call = pending.remove(result.getId());
+      if (call != null) {
+        if (call.deadline != null) {
+          call.deadline.cancel(false);
+        }
+        call.finished.accept(result.getResponse(), null);
+      }
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      sweep(t);
+    }
+
+    @Override
+    public void onCompleted() {
+      // The worker ended the stream: it is stopping (a call still here would have had its result first).
+      sweep(Status.UNAVAILABLE.withDescription("the worker ended its call stream: it is stopping").asRuntimeException());
+    }
+
+    /** The stream ended: every call on it ends as its own RPC would have, and later calls are made one by one. */
+    private void sweep(Throwable t) {
+      broken = true;
+      for (Long id : pending.keySet()) {
+        Pending call = pending.remove(id);
+        if (call != null) {
+          if (call.deadline != null) {
+            call.deadline.cancel(false);
+          }
+          call.finished.accept(null, t);
+        }
+      }
+    }
+  }
+
+  /** A multiplexed call waiting for its result. */
+  private static final class Pending {
+    final BiConsumer<ExecuteResponse, Throwable> finished;
+    volatile ScheduledFuture<?> deadline;
+
+    Pending(BiConsumer<ExecuteResponse, Throwable> finished) {
+      this.finished = finished;
+    }
+  }
+
+  /** Fires multiplexed calls' deadlines for every worker: one daemon thread, whose tasks only tell actors. */
+  private static final ScheduledThreadPoolExecutor DEADLINES = deadlineTimer();
+
+  private static ScheduledThreadPoolExecutor deadlineTimer() {
+    ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, task -> {
+      Thread thread = new Thread(task, "snakepit-call-deadlines");
+      thread.setDaemon(true);
+      return thread;
+    });
+    timer.setRemoveOnCancelPolicy(true);
+    return timer;
   }
 
   /** A call's gRPC callbacks. */

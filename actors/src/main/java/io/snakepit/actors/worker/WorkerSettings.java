@@ -33,11 +33,30 @@ import java.util.Map;
  * @param passEnv names of the JVM's environment variables the workers also get ({@code PREFIX*}: every name so
  *     prefixed)
  * @param output what becomes of the workers' stdout and stderr
+ * @param callChannel how one-result calls reach a worker: many on one stream, or an RPC each
  */
 public record WorkerSettings(String python, String adapter, List<String> pythonPath, Map<String, String> env,
     int threads, Duration startTimeout, Duration stopGrace, int stderrTail, int concurrency, Duration callTimeout,
     Health health, Recycle recycle, int retryAttempts, Isolation isolation, Duration lifelineGrace,
-    int maxMessageSize, List<String> passEnv, Output output) {
+    int maxMessageSize, List<String> passEnv, Output output, CallChannel callChannel) {
+
+  /** How one-result calls reach a worker (reference.conf documents {@code call-channel}). */
+  public enum CallChannel {
+    /** Many calls on one long-lived Calls stream per worker, by id. */
+    MULTIPLEXED,
+    /** One Execute RPC per call. */
+    UNARY;
+
+    static CallChannel fromConfig(Config c, String prefix) {
+      String value = c.getString("call-channel");
+      return switch (value) {
+        case "multiplexed" -> MULTIPLEXED;
+        case "unary" -> UNARY;
+        default -> throw new IllegalArgumentException("snakepit." + prefix + "call-channel is '" + value
+            + "': set multiplexed (many calls on one stream per worker) or unary (one RPC per call)");
+      };
+    }
+  }
 
   /**
    * The health check: a ping every {@code interval} (zero turns it off) that must answer within {@code timeout};
@@ -165,7 +184,7 @@ public record WorkerSettings(String python, String adapter, List<String> pythonP
         new Recycle(c.getLong("recycle.max-calls"), c.getDuration("recycle.ttl"), c.getBytes("recycle.max-rss")),
         c.getInt("retry.max-attempts"), Isolation.fromConfig(c.getConfig("isolation")),
         c.getDuration("lifeline-grace"), (int) maxMessageSize, passEnv(c.getStringList("pass-env")),
-        Output.fromConfig(c, paths, prefix));
+        Output.fromConfig(c, paths, prefix), CallChannel.fromConfig(c, prefix));
   }
 
   private static Health health(Config c) {

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueType;
+import io.snakepit.actors.worker.WorkerSettings;
 import org.junit.jupiter.api.Test;
 
 class PoolSettingsTest {
@@ -61,5 +62,17 @@ class PoolSettingsTest {
         () -> PoolSettings.fromConfig("mine", snakepit("snakepit.pools.mine { workers = 1 }")));
     assertTrue(e.getMessage().startsWith("snakepit.pools.mine.adapter is not set")
         && e.getMessage().contains("snakepit.pools.mine { adapter = "), e.getMessage());
+  }
+
+  @Test
+  void callsAreMultiplexedUnlessAPoolAsksForAnRpcPerCall() {
+    assertEquals(WorkerSettings.CallChannel.MULTIPLEXED,
+        PoolSettings.fromConfig("p", snakepit("snakepit.pools.p.adapter = \"a:B\"")).worker().callChannel());
+    assertEquals(WorkerSettings.CallChannel.UNARY, PoolSettings.fromConfig("p",
+        snakepit("snakepit.pools.p { adapter = \"a:B\", call-channel = unary }")).worker().callChannel());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PoolSettings.fromConfig("p",
+        snakepit("snakepit.pools.p { adapter = \"a:B\", call-channel = stream }")));
+    assertTrue(e.getMessage().contains("call-channel is 'stream'") && e.getMessage().contains("unary"),
+        e.getMessage());
   }
 }
