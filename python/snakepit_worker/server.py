@@ -160,10 +160,16 @@ class WorkerServicer:
     # --- RPCs -------------------------------------------------------------------------------
 
     def Execute(self, request, context):
+        response = self._answer(request, context)
+        # None: the caller has gone, and nobody reads this.
+        return worker_pb2.ExecuteResponse() if response is None else response
+
+    def _answer(self, request, context):
+        """A one-result call, as Execute and a Calls stream both run it; None if its caller has gone."""
         if isinstance(request, _MalformedRequest):
             return _CallError(INVALID_ARGUMENTS, request.problem).response
         if not self._take_slot(context):
-            return worker_pb2.ExecuteResponse()  # the caller has gone; nobody reads this
+            return None
         call._enter(context, request.call_id)
         try:
             response = self._within_limit(request.tool, self._execute(request))
@@ -232,17 +238,7 @@ class WorkerServicer:
         """One call of a Calls stream, on a tool thread: as Execute, answered with a ResultFrame."""
         response = None
         try:
-            request = _parse_request(data)
-            if isinstance(request, _MalformedRequest):
-                response = _CallError(INVALID_ARGUMENTS, request.problem).response
-            elif self._take_slot(context):
-                call._enter(context, request.call_id)
-                try:
-                    response = self._within_limit(request.tool, self._execute(request))
-                finally:
-                    call._leave()
-                    self._slots.release()
-                _log_outcome(request, response, 1)
+            response = self._answer(_parse_request(data), context)
         finally:
             stream.finished(call_id, response)
 
