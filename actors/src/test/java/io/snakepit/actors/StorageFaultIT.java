@@ -49,10 +49,25 @@ class StorageFaultIT {
   @AfterEach
   void unmount() throws Exception {
     if (mount != null) {
-      run("umount", mount.toString());
+      // The journal's files close with the test's actor systems, which may still be ending when the test is: a busy
+      // mount gets 10 s to become free, then fails the test.
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      boolean unmounted = runs("umount", mount.toString());
+      while (!unmounted && System.nanoTime() < deadline) {
+        Thread.sleep(200);
+        unmounted = runs("umount", mount.toString());
+      }
+      if (!unmounted) {
+        run("umount", mount.toString()); // fails the test with umount's reason
+      }
       Files.delete(mount);
       mount = null;
     }
+  }
+
+  private static boolean runs(String... cmd) throws Exception {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    return p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0;
   }
 
   private static void run(String... cmd) throws Exception {
