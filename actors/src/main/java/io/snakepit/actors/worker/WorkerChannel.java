@@ -169,13 +169,10 @@ final class WorkerChannel {
     void end(long callId, Status status) {
       Pending call = pending.remove(callId);
       if (call != null) {
-        if (call.deadline != null) {
-          call.deadline.cancel(false);
-        }
         if (!broken) {
           send(CallFrame.newBuilder().setId(callId).setCancel(true).build());
         }
-        call.finished.accept(null, status.asRuntimeException());
+        call.finish(null, status.asRuntimeException());
       }
     }
 
@@ -199,10 +196,7 @@ final class WorkerChannel {
     public void onNext(ResultFrame result) {
       Pending call = pending.remove(result.getId());
       if (call != null) {
-        if (call.deadline != null) {
-          call.deadline.cancel(false);
-        }
-        call.finished.accept(result.getResponse(), null);
+        call.finish(result.getResponse(), null);
       }
     }
 
@@ -223,10 +217,7 @@ final class WorkerChannel {
       for (Long id : pending.keySet()) {
         Pending call = pending.remove(id);
         if (call != null) {
-          if (call.deadline != null) {
-            call.deadline.cancel(false);
-          }
-          call.finished.accept(null, t);
+          call.finish(null, t);
         }
       }
     }
@@ -239,6 +230,15 @@ final class WorkerChannel {
 
     Pending(BiConsumer<ExecuteResponse, Throwable> finished) {
       this.finished = finished;
+    }
+
+    /** Ends the call (its caller took it out of the pending calls, so this runs once): no deadline fires after. */
+    void finish(ExecuteResponse response, Throwable error) {
+      ScheduledFuture<?> timer = deadline;
+      if (timer != null) {
+        timer.cancel(false);
+      }
+      finished.accept(response, error);
     }
   }
 
