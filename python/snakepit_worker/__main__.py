@@ -1,5 +1,5 @@
-"""python -m snakepit_worker --adapter pkg.module:Class --socket PATH [--threads N] [--stop-grace S]
-                            [--max-message-size BYTES]
+"""python -m snakepit_worker --adapter pkg.module:Class --socket PATH [--calls-socket PATH] [--threads N]
+                            [--stop-grace S] [--max-message-size BYTES]
 
 Exit codes:
   0   stopped gracefully (SIGTERM, SIGINT or a Shutdown call)
@@ -105,6 +105,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     try:
         grpc_server = server.build_server(servicer, options.socket, options.threads,
                                           options.max_message_size)
+        if options.calls_socket is not None:
+            from snakepit_worker.call_socket import CallListener
+            CallListener(servicer, options.calls_socket, options.threads,
+                         options.max_message_size).start()
         grpc_server.start()
     except (server.SocketError, OSError, RuntimeError) as e:
         _fail(EXIT_SERVER, str(e))
@@ -128,6 +132,10 @@ def _parse_command_line(argv: Optional[List[str]]) -> argparse.Namespace:
                         help="the Adapter subclass to serve")
     parser.add_argument("--socket", required=True, metavar="PATH",
                         help="the Unix socket to listen on; a stale socket there is replaced")
+    parser.add_argument("--calls-socket", default=None, metavar="PATH",
+                        help="also take one-result calls on this Unix socket, many on one "
+                             "connection (the JVM's call-channel = multiplexed); a stale socket "
+                             "there is replaced")
     parser.add_argument("--threads", type=_positive_int, default=4, metavar="N",
                         help="tool calls that may run at once (default 4)")
     parser.add_argument("--stop-grace", type=_non_negative_float, default=2.0, metavar="SECONDS",

@@ -1,4 +1,5 @@
-"""The worker's gRPC service: Execute, ExecuteStream and Calls run the adapter's tools; Ping; Shutdown."""
+"""The worker's service: Execute and ExecuteStream (gRPC) and the calls socket (call_socket.py)
+run the adapter's tools; Ping; Shutdown."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import inspect
 import json
 import logging
 import os
-import queue
 import stat
 import threading
 import time
@@ -42,7 +42,7 @@ CONTROL_THREADS = 4
 # Unix socket paths are limited by sockaddr_un.sun_path (108 bytes with the terminating NUL).
 MAX_SOCKET_PATH_BYTES = 107
 
-# Room for a Calls frame's id and tags around a message of the pool's max-message-size.
+# Room for a call frame's id and tags around a message of the pool's max-message-size.
 FRAME_MARGIN_BYTES = 1024
 
 # How often a call waiting for a free tool thread checks whether its caller has gone.
@@ -53,7 +53,7 @@ _SERVICERS: "list[WorkerServicer]" = []
 
 
 def open_calls_streams() -> int:
-    """How many Calls streams this process's worker service has open."""
+    """How many calls-socket connections this process's worker service has open."""
     return sum(servicer.calls_streams() for servicer in list(_SERVICERS))
 
 
@@ -154,7 +154,8 @@ class WorkerServicer:
         self._threads = threads
         self._request_stop = request_stop
         self._streams_lock = threading.Lock()
-        self._streams: "set[_CallStream]" = set()
+        self._streams: set = set()
+        self._listeners: list = []
         self._draining = False
 
     # --- RPCs -------------------------------------------------------------------------------
@@ -165,7 +166,7 @@ class WorkerServicer:
         return worker_pb2.ExecuteResponse() if response is None else response
 
     def _answer(self, request, context):
-        """A one-result call, as Execute and a Calls stream both run it; None if its caller has gone."""
+        """A one-result call, as Execute and the calls socket both run it; None if its caller has gone."""
         if isinstance(request, _MalformedRequest):
             return _CallError(INVALID_ARGUMENTS, request.problem).response
         if not self._take_slot(context):
@@ -202,45 +203,40 @@ class WorkerServicer:
             self._slots.release()
             _log_outcome(request, response, count, finished)
 
-    def Calls(self, frames, context):
-        """Many calls on one stream, run on the stream's tool threads; each result goes out as its
-        call ends. Ends when the JVM closes it, or once idle after drain()."""
-        # One thread more than the tool slots: one is always free to read the next frame (a cancel).
-        threads = futures.ThreadPoolExecutor(max_workers=self._threads + 1,
-                                             thread_name_prefix="snakepit-tool")
+    def answer_frame(self, data: bytes, context):
+        """A call of the calls socket (call_socket.py): ``data`` is its serialized request."""
+        return self._answer(_parse_request(data), context)
+
+    def track(self, connection) -> bool:
+        """Counts a calls-socket connection as open; False when the worker is already draining."""
         with self._streams_lock:
-            stream = _CallStream(self, context, iter(frames), threads, self._draining)
-            self._streams.add(stream)
-        try:
-            threads.submit(stream.lead)
-            yield from stream.results()
-        finally:
-            with self._streams_lock:
-                self._streams.discard(stream)
-            threads.shutdown(wait=False)
+            if self._draining:
+                return False
+            self._streams.add(connection)
+            return True
+
+    def untrack(self, connection) -> None:
+        with self._streams_lock:
+            self._streams.discard(connection)
+
+    def attach(self, listener) -> None:
+        """A calls-socket listener, to stop taking connections at drain()."""
+        with self._streams_lock:
+            self._listeners.append(listener)
 
     def calls_streams(self) -> int:
-        """How many Calls streams are open (one per JVM channel: many calls share it)."""
+        """How many calls-socket connections are open (one per JVM channel: many calls share it)."""
         with self._streams_lock:
             return len(self._streams)
 
     def drain(self) -> None:
-        """The server is stopping: each Calls stream ends once its calls in flight have (so the
-        stop's grace is not spent waiting on an idle stream)."""
+        """The server is stopping: no more connections to the calls socket, and each open one ends
+        once its calls in flight have (so the stop's grace is not spent waiting on an idle one)."""
         with self._streams_lock:
             self._draining = True
-            streams = list(self._streams)
+            streams = list(self._streams) + list(self._listeners)
         for stream in streams:
             stream.drain()
-
-    def _run_streamed(self, stream: "_CallStream", call_id: int, data: bytes,
-                      context: "_StreamedCall") -> None:
-        """One call of a Calls stream, on a tool thread: as Execute, answered with a ResultFrame."""
-        response = None
-        try:
-            response = self._answer(_parse_request(data), context)
-        finally:
-            stream.finished(call_id, response)
 
     def _execute(self, request):
         try:
@@ -374,111 +370,6 @@ class WorkerServicer:
         return worker_pb2.ExecuteResponse(value=worker_pb2.Value(json=_utf8_safe(text)))
 
 
-class _StreamedCall:
-    """One call of a Calls stream as call.current_call() sees it: its own deadline and cancel."""
-
-    __slots__ = ("_deadline", "_stream", "cancelled")
-
-    def __init__(self, stream_context, deadline_us: int):
-        self._deadline = None if deadline_us <= 0 else time.monotonic() + deadline_us / 1e6
-        self._stream = stream_context
-        self.cancelled = False
-
-    def time_remaining(self) -> Optional[float]:
-        if self._deadline is None:
-            return None
-        return max(0.0, self._deadline - time.monotonic())
-
-    def is_active(self) -> bool:
-        if self.cancelled or (self._deadline is not None and time.monotonic() >= self._deadline):
-            return False
-        return self._stream.is_active()
-
-
-# Wakes a Calls stream's writer to check whether the stream is over.
-_WAKE = object()
-
-
-class _CallStream:
-    """The calls in flight on one Calls stream and the results waiting to be sent."""
-
-    def __init__(self, servicer: WorkerServicer, context, frames: Iterator[Any],
-                 threads: futures.ThreadPoolExecutor, draining: bool):
-        self._servicer = servicer
-        self._context = context
-        self._frames = frames
-        self._threads = threads
-        self._lock = threading.Lock()
-        self._calls: Dict[int, _StreamedCall] = {}
-        self._out: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
-        self._reading = True
-        self._draining = draining
-
-    def lead(self) -> None:
-        """On a tool thread: reads frames until one starts a call, hands the reading on to another
-        tool thread and runs that call here (the call's request wakes one thread, not two)."""
-        while True:
-            try:
-                frame = next(self._frames)
-            except (StopIteration, grpc.RpcError):
-                # Half-closed by the JVM, or cancelled, or it went away: its calls see cancelled().
-                self._end_reading()
-                return
-            kind = frame.WhichOneof("kind")
-            if kind == "request":
-                call_context = _StreamedCall(self._context, frame.deadline_us)
-                with self._lock:
-                    self._calls[frame.id] = call_context
-                try:
-                    self._threads.submit(self.lead)
-                except RuntimeError:  # the stream has ended meanwhile: nobody reads on
-                    pass
-                self._servicer._run_streamed(self, frame.id, frame.request, call_context)
-                return
-            if kind == "cancel":
-                with self._lock:
-                    cancelled = self._calls.get(frame.id)
-                if cancelled is not None:
-                    cancelled.cancelled = True
-
-    def _end_reading(self) -> None:
-        with self._lock:
-            self._reading = False
-            for call_context in self._calls.values():
-                call_context.cancelled = True
-        self._out.put(_WAKE)
-
-    def finished(self, call_id: int, response) -> None:
-        """Call ``call_id`` ended; nothing is sent for one cancelled or past its deadline (the JVM
-        has failed it already)."""
-        with self._lock:
-            call_context = self._calls.pop(call_id, None)
-        if response is not None and call_context is not None and call_context.is_active():
-            self._out.put(worker_pb2.ResultFrame(id=call_id, response=response))
-        else:
-            self._out.put(_WAKE)
-
-    def drain(self) -> None:
-        with self._lock:
-            self._draining = True
-        self._out.put(_WAKE)
-
-    def _over(self) -> bool:
-        with self._lock:
-            return not self._calls and (self._draining or not self._reading)
-
-    def results(self) -> Iterator[Any]:
-        """The writer (gRPC's thread for the RPC): yields each result as its call ends."""
-        while True:
-            item = self._out.get()
-            if item is not _WAKE:
-                yield item
-            elif not self._context.is_active():
-                return
-            if self._over():
-                return
-
-
 def _log_outcome(request, last_response, count: int, finished: bool = True) -> None:
     if not log.isEnabledFor(logging.DEBUG):
         return
@@ -555,13 +446,9 @@ class SocketError(Exception):
     """The server cannot listen on the requested Unix socket path."""
 
 
-def build_server(servicer: WorkerServicer, socket_path: str, threads: int,
-                 max_message_size: Optional[int] = None) -> grpc.Server:
-    """A gRPC server bound (not yet started) to ``unix:socket_path``.
-
-    A stale socket file at the path is removed first; any other kind of file is left alone.
-    Messages are limited to ``max_message_size`` bytes each way (None: no limit).
-    """
+def claim_socket_path(socket_path: str) -> str:
+    """The absolute path, checked to fit a Unix socket address; a stale socket there is removed,
+    any other kind of file is left alone (SocketError)."""
     path = os.path.abspath(socket_path)
     size = len(os.fsencode(path))
     if size > MAX_SOCKET_PATH_BYTES:
@@ -571,12 +458,22 @@ def build_server(servicer: WorkerServicer, socket_path: str, threads: int,
     try:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
-        mode = None
-    if mode is not None:
-        if not stat.S_ISSOCK(mode):
-            raise SocketError(
-                "socket path %s exists and is not a socket; refusing to replace it" % path)
-        os.unlink(path)
+        return path
+    if not stat.S_ISSOCK(mode):
+        raise SocketError(
+            "socket path %s exists and is not a socket; refusing to replace it" % path)
+    os.unlink(path)
+    return path
+
+
+def build_server(servicer: WorkerServicer, socket_path: str, threads: int,
+                 max_message_size: Optional[int] = None) -> grpc.Server:
+    """A gRPC server bound (not yet started) to ``unix:socket_path``.
+
+    A stale socket file at the path is removed first; any other kind of file is left alone.
+    Messages are limited to ``max_message_size`` bytes each way (None: no limit).
+    """
+    path = claim_socket_path(socket_path)
     limit = -1 if max_message_size is None else max_message_size + FRAME_MARGIN_BYTES
     server = grpc.server(
         futures.ThreadPoolExecutor(
@@ -591,7 +488,7 @@ def build_server(servicer: WorkerServicer, socket_path: str, threads: int,
         servicer.drain()
         return stop(grace)
 
-    server.stop = drain_then_stop  # Calls streams end when idle instead of holding the grace
+    server.stop = drain_then_stop  # calls-socket connections end when idle, not at the grace's end
     try:
         bound = server.add_insecure_port("unix:" + path)
     except RuntimeError as e:  # newer grpcio raises instead of returning 0
@@ -603,7 +500,7 @@ def build_server(servicer: WorkerServicer, socket_path: str, threads: int,
 
 
 def _add_servicer(servicer: WorkerServicer, server: grpc.Server) -> None:
-    """Registers the Worker service's five methods. Built here, not by grpc_tools' generated
+    """Registers the Worker service's four methods. Built here, not by grpc_tools' generated
     worker_pb2_grpc (which demands a grpcio at least as new as the one that generated it), and a
     request that protobuf cannot parse reaches the servicer as a _MalformedRequest instead of
     failing the RPC with a logged error."""
@@ -614,9 +511,6 @@ def _add_servicer(servicer: WorkerServicer, server: grpc.Server) -> None:
         "ExecuteStream": grpc.unary_stream_rpc_method_handler(
             servicer.ExecuteStream, request_deserializer=_parse_request,
             response_serializer=respond),
-        "Calls": grpc.stream_stream_rpc_method_handler(
-            servicer.Calls, request_deserializer=worker_pb2.CallFrame.FromString,
-            response_serializer=worker_pb2.ResultFrame.SerializeToString),
         "Ping": grpc.unary_unary_rpc_method_handler(
             servicer.Ping, request_deserializer=worker_pb2.PingRequest.FromString,
             response_serializer=worker_pb2.PingResponse.SerializeToString),

@@ -1,12 +1,12 @@
-"""The Calls stream driven in-process: many calls on one stream, each with its own id, deadline and cancel."""
+"""The calls socket: many calls on one connection, each with its own id, deadline and cancel."""
 
 import queue
+import socket
 import threading
 import time
 
-from conftest import FakeContext
 from snakepit_worker import Adapter, current_call, tool
-from snakepit_worker import server
+from snakepit_worker import call_socket, server
 from snakepit_worker._proto import worker_pb2
 from snakepit_worker.server import WorkerServicer
 
@@ -38,43 +38,43 @@ class Tools(Adapter):
 
 
 class Frames:
-    """The JVM's side of a stream: frames put here reach the worker; close() half-closes."""
+    """The JVM's side of a connection: frames written here reach the worker; close() half-closes."""
 
-    _END = object()
+    def __init__(self, sock):
+        self._sock = sock
 
-    def __init__(self):
-        self._frames = queue.Queue()
+    def _write(self, frame):
+        data = frame.SerializeToString()
+        self._sock.sendall(call_socket.LENGTH.pack(len(data)) + data)
 
     def call(self, call_id, tool_name, args_json="", deadline_us=0, raw=None):
         data = raw if raw is not None else worker_pb2.ExecuteRequest(
             tool=tool_name, args_json=args_json, call_id="c%d" % call_id).SerializeToString()
-        self._frames.put(worker_pb2.CallFrame(id=call_id, request=data, deadline_us=deadline_us))
+        self._write(worker_pb2.CallFrame(id=call_id, request=data, deadline_us=deadline_us))
 
     def cancel(self, call_id):
-        self._frames.put(worker_pb2.CallFrame(id=call_id, cancel=True))
+        self._write(worker_pb2.CallFrame(id=call_id, cancel=True))
 
     def close(self):
-        self._frames.put(self._END)
-
-    def __iter__(self):
-        while True:
-            frame = self._frames.get(timeout=LIMIT)
-            if frame is self._END:
-                return
-            yield frame
+        self._sock.shutdown(socket.SHUT_WR)
 
 
 class Results:
-    """The worker's answers, read on a thread of their own as the JVM reads them."""
+    """The worker's answers, read on a thread of their own as the JVM reads them; ``ended`` is set
+    once the worker closed the connection."""
 
-    def __init__(self, service, frames, context=None):
+    def __init__(self, sock):
         self._answers = queue.Queue()
         self.ended = threading.Event()
-        responses = service.Calls(frames, context or FakeContext())
+        reader = sock.makefile("rb")
 
         def drain():
-            for answer in responses:
-                self._answers.put(answer)
+            while True:
+                head = reader.read(call_socket.LENGTH.size)
+                if len(head) < call_socket.LENGTH.size:
+                    break
+                (size,) = call_socket.LENGTH.unpack(head)
+                self._answers.put(worker_pb2.ResultFrame.FromString(reader.read(size)))
             self.ended.set()
 
         threading.Thread(target=drain, daemon=True).start()
@@ -90,13 +90,23 @@ class Results:
         raise AssertionError("unexpected answer %s" % answer)
 
 
+def connect(service, max_frame=1 << 24):
+    """A connection to ``service`` over a real socket pair, as the calls socket's listener makes it."""
+    jvm, worker = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    jvm.settimeout(LIMIT)
+    connection = call_socket.CallConnection(service, worker, service._threads, max_frame,
+                                            draining=False)
+    assert service.track(connection)
+    connection.start()
+    return Frames(jvm), Results(jvm)
+
+
 def servicer(threads=4, max_message_size=None):
     return WorkerServicer(Tools(), "tests:Tools", threads, lambda grace, reason: None, max_message_size)
 
 
 def test_many_calls_on_one_stream_each_get_their_own_answer_by_id():
-    frames = Frames()
-    results = Results(servicer(), frames)
+    frames, results = connect(servicer())
     for i in range(50):
         frames.call(i, "add", '{"a": %d, "b": 1}' % i)
     answers = {}
@@ -110,8 +120,7 @@ def test_many_calls_on_one_stream_each_get_their_own_answer_by_id():
 
 def test_a_cancel_is_read_while_every_tool_thread_runs_a_call():
     service = servicer(threads=2)
-    frames = Frames()
-    results = Results(service, frames)
+    frames, results = connect(service)
     assert service.calls_streams() == 1
     frames.call(1, "wait", '{"name": "one"}')
     frames.call(2, "wait", '{"name": "two"}')
@@ -125,8 +134,7 @@ def test_a_cancel_is_read_while_every_tool_thread_runs_a_call():
 
 
 def test_calls_run_at_once_on_the_tool_threads_and_a_quick_one_passes_a_slow_one():
-    frames = Frames()
-    results = Results(servicer(threads=2), frames)
+    frames, results = connect(servicer(threads=2))
     frames.call(1, "wait", '{"name": "slow", "seconds": 2}')
     frames.call(2, "add", '{"a": 1}')
     first = results.next()
@@ -138,8 +146,7 @@ def test_calls_run_at_once_on_the_tool_threads_and_a_quick_one_passes_a_slow_one
 
 
 def test_each_call_has_its_own_deadline_and_call_id():
-    frames = Frames()
-    results = Results(servicer(), frames)
+    frames, results = connect(servicer())
     frames.call(7, "wait", '{"name": "a", "seconds": 0}', deadline_us=5_000_000)
     frames.call(8, "wait", '{"name": "b", "seconds": 0}')
     answers = {}
@@ -154,8 +161,7 @@ def test_each_call_has_its_own_deadline_and_call_id():
 
 
 def test_a_call_past_its_deadline_sees_cancelled_and_sends_nothing():
-    frames = Frames()
-    results = Results(servicer(), frames)
+    frames, results = connect(servicer())
     frames.call(1, "wait", '{"name": "late"}', deadline_us=200_000)
     frames.call(2, "add", '{"a": 2}')
     assert results.next().id == 2
@@ -165,8 +171,7 @@ def test_a_call_past_its_deadline_sees_cancelled_and_sends_nothing():
 
 
 def test_a_cancel_frame_stops_that_call_only():
-    frames = Frames()
-    results = Results(servicer(), frames)
+    frames, results = connect(servicer())
     frames.call(1, "wait", '{"name": "cancelled"}')
     frames.call(2, "wait", '{"name": "kept", "seconds": 0.5}')
     time.sleep(0.2)
@@ -179,8 +184,7 @@ def test_a_cancel_frame_stops_that_call_only():
 
 
 def test_errors_come_back_as_today_in_their_call_frame():
-    frames = Frames()
-    results = Results(servicer(max_message_size=1000), frames)
+    frames, results = connect(servicer(max_message_size=1000))
     frames.call(1, "fail", '{"message": "boom"}')
     error = results.next()
     assert error.id == 1 and error.response.error.type == "KeyError"
@@ -196,55 +200,70 @@ def test_errors_come_back_as_today_in_their_call_frame():
     frames.close()
 
 
-def test_the_stream_ends_when_the_jvm_goes_and_its_calls_see_cancelled():
-    context = FakeContext()
-    frames = Frames()
-    results = Results(servicer(), frames, context)
+def test_the_connection_ends_when_the_jvm_goes_and_its_calls_see_cancelled():
+    frames, results = connect(servicer())
     frames.call(1, "wait", '{"name": "orphan"}')
     time.sleep(0.2)
-    context.active = False
     frames.close()
-    assert results.ended.wait(LIMIT), "the stream outlived its caller"
+    assert results.ended.wait(LIMIT), "the connection outlived its caller"
+    results.none_within(0.2)
 
 
-def test_drain_ends_an_idle_stream_and_a_busy_one_once_its_calls_end():
+def test_drain_ends_an_idle_connection_and_a_busy_one_once_its_calls_end():
     service = servicer()
-    idle_frames, busy_frames = Frames(), Frames()
-    idle, busy = Results(service, idle_frames), Results(service, busy_frames)
+    _, idle = connect(service)
+    busy_frames, busy = connect(service)
     busy_frames.call(1, "wait", '{"name": "busy", "seconds": 0.5}')
     time.sleep(0.1)
     service.drain()
-    assert idle.ended.wait(LIMIT), "an idle stream held the stop"
+    assert idle.ended.wait(LIMIT), "an idle connection held the stop"
     assert not busy.ended.is_set()
     assert busy.next().id == 1
-    assert busy.ended.wait(LIMIT), "a drained stream outlived its last call"
+    assert busy.ended.wait(LIMIT), "a drained connection outlived its last call"
+    assert service.calls_streams() == 0
 
 
-def test_over_a_real_socket_calls_share_one_stream_and_a_stop_does_not_wait_out_its_grace(tmp_path):
-    import grpc
+def test_a_frame_over_the_limit_ends_the_connection():
+    frames, results = connect(servicer(), max_frame=100)
+    frames.call(1, "add", '{"a": 1, "pad": "%s"}' % ("x" * 200))
+    assert results.ended.wait(LIMIT), "an oversized frame was read"
+    results.none_within(0.2)
+
+
+def test_over_a_real_socket_calls_share_one_connection_and_a_stop_does_not_wait_out_its_grace(
+        tmp_path):
     service = servicer()
-    socket_path = str(tmp_path / "w.sock")
-    grpc_server = server.build_server(service, socket_path, 4, max_message_size=1 << 20)
+    grpc_server = server.build_server(service, str(tmp_path / "w.sock"), 4,
+                                      max_message_size=1 << 20)
+    calls_path = str(tmp_path / "w.calls.sock")
+    call_socket.CallListener(service, calls_path, 4, 1 << 20).start()
     grpc_server.start()
-    channel = grpc.insecure_channel("unix:" + socket_path)
+    jvm = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        calls = channel.stream_stream("/snakepit.v1.Worker/Calls",
-                                      request_serializer=worker_pb2.CallFrame.SerializeToString,
-                                      response_deserializer=worker_pb2.ResultFrame.FromString)
-        frames = Frames()
-        answers = calls(iter(frames), timeout=LIMIT)
+        jvm.settimeout(LIMIT)
+        jvm.connect(calls_path)
+        frames, results = Frames(jvm), Results(jvm)
         for i in range(20):
             frames.call(i, "add", '{"a": %d}' % i)
         got = {}
         for _ in range(20):
-            answer = next(answers)
+            answer = results.next()
             got[answer.id] = answer.response.value.json
         assert got == {i: str(i) for i in range(20)}
         assert service.calls_streams() == 1
         started = time.monotonic()
         grpc_server.stop(5.0).wait(LIMIT)
         took = time.monotonic() - started
-        assert took < 2.5, "the stop waited %.1f s on an idle Calls stream (grace 5 s)" % took
+        assert took < 2.5, "the stop waited %.1f s on an idle connection (grace 5 s)" % took
+        assert results.ended.wait(LIMIT), "the worker kept the connection after its stop"
+        refused = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            refused.connect(calls_path)
+            raise AssertionError("the calls socket still took connections after the stop")
+        except OSError:
+            pass
+        finally:
+            refused.close()
     finally:
-        channel.close()
+        jvm.close()
         grpc_server.stop(None)

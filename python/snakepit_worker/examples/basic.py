@@ -117,7 +117,7 @@ class BasicAdapter(Adapter):
 
     @tool
     def serving_thread(self):
-        """The thread running this call, and how many Calls streams the worker has open: shows the call path."""
+        """The thread running this call, and how many calls-socket connections the worker has open: shows the call path."""
         from snakepit_worker import server
         return {"thread": threading.current_thread().name, "streams": server.open_calls_streams()}
 

@@ -111,7 +111,7 @@ public final class Node implements Extension {
     this.registry = registry;
     WorkerJournal journal = registry == null ? WorkerJournal.none() : WorkerJournal.of(registry);
     PoolRuntime runtime = new PoolRuntime(ShimBinary.extract(cacheDir), WorkerPackage.unpack(cacheDir), runDir,
-        instance, transport::channel, journal);
+        instance, transport, journal);
     // Settle what earlier JVMs of this instance left before the first new worker is spawned.
     this.settlement = registry == null ? CompletableFuture.completedFuture(null) : registry.settle(false);
     settlement.whenComplete((report, error) -> {
@@ -178,7 +178,7 @@ public final class Node implements Extension {
         .withStopMessage(PoolActor.Stop.INSTANCE);
     ChildSpec<WorkerActor.Command> worker = ChildSpec.template("worker", PoolActor.WorkerStart.class,
             (PoolActor.WorkerStart start) -> WorkerActor.create(start.launch(), start.events(),
-                socket -> runtime.channels().apply(socket, s.worker().maxMessageSize()), runtime.journal()))
+                runtime.connections(), runtime.journal()))
         .withRestart(Restart.TEMPORARY)
         .withShutdown(ShutdownSpec.timeout(stop.workerShutdown()))
         .withStopMessage(WorkerActor.Stop.INSTANCE);

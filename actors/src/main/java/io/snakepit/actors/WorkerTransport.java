@@ -11,13 +11,16 @@ import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
 import io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory;
+import io.snakepit.actors.worker.CallSocket;
+import io.snakepit.actors.worker.WorkerConnections;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The node's gRPC channels to its workers' Unix sockets, built so that they work in any packaging of the application.
+ * The node's gRPC channels and calls-socket connections to its workers' Unix sockets, built so that they work in any
+ * packaging of the application.
  *
  * <p>Why it exists: the usual ways to open a {@code unix:} channel find the transport, the name resolver and the
  * {@code pick_first} policy through {@code META-INF/services} files, and a jar shaded without merging those files
@@ -27,7 +30,7 @@ import org.slf4j.LoggerFactory;
  * registered once with a warning that names the packaging fix. It also drops the {@code SO_KEEPALIVE} option that
  * gRPC asks of every transport: a Unix socket has none, and Netty warned about it at every connection.
  */
-final class WorkerTransport {
+final class WorkerTransport implements WorkerConnections {
   private static final Logger log = LoggerFactory.getLogger(WorkerTransport.class);
   private static final String PICK_FIRST = "pick_first";
 
@@ -44,11 +47,11 @@ final class WorkerTransport {
     ensurePickFirst();
   }
 
-  /** What a Calls frame may add around one message (the worker's server.FRAME_MARGIN_BYTES). */
+  /** What a call frame may add around one message (the worker's server.FRAME_MARGIN_BYTES). */
   static final int FRAME_MARGIN_BYTES = 1024;
 
-  /** A channel to the worker serving on {@code socketPath}, taking replies up to {@code maxMessageSize} bytes. */
-  ManagedChannel channel(String socketPath, int maxMessageSize) {
+  @Override
+  public ManagedChannel channel(String socketPath, int maxMessageSize) {
     return NettyChannelBuilder.forAddress(new DomainSocketAddress(socketPath))
         .channelType(EpollDomainSocketChannel.class)
         .eventLoopGroup(events)
@@ -58,9 +61,18 @@ final class WorkerTransport {
         .executor(callbacks)
         // gRPC turns an error in reading a reply into a cancelled call: out of memory is reported, not swallowed.
         .intercept(outOfMemory.clientInterceptor("the worker at " + socketPath))
-        // Room for a Calls frame's id and tags around a result of the limit (the worker keeps results within it).
-        .maxInboundMessageSize((int) Math.min(Integer.MAX_VALUE, (long) maxMessageSize + FRAME_MARGIN_BYTES))
+        .maxInboundMessageSize(maxFrame(maxMessageSize))
         .build();
+  }
+
+  @Override
+  public CallSocket callSocket(String socketPath, int maxMessageSize, CallSocket.Receiver receiver) {
+    return NettyCallSocket.open(events, socketPath, maxFrame(maxMessageSize), receiver, outOfMemory);
+  }
+
+  /** Room for a frame's id and tags around a result of the limit (the worker keeps results within it). */
+  private static int maxFrame(int maxMessageSize) {
+    return (int) Math.min(Integer.MAX_VALUE, (long) maxMessageSize + FRAME_MARGIN_BYTES);
   }
 
   /** Stops the threads; the channels are shut down by their workers before this. */

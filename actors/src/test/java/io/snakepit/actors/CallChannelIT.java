@@ -22,7 +22,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-/** call-channel: multiplexed calls share one Calls stream per worker; unary ones are an RPC each, as before. */
+/** call-channel: multiplexed calls share one calls-socket connection per worker; unary ones are an RPC each, as before. */
 class CallChannelIT {
   @RegisterExtension
   static final TestNode NODE = TestNode.of("callchannel", """

@@ -22,8 +22,9 @@ import org.openjdk.jmh.runner.options.TimeValue;
 import org.openjdk.jmh.runner.options.VerboseMode;
 
 /**
- * Dispatch: what the pool adds to a call, against grpc-java's async stub calling the same workers over the same Unix
- * sockets. JMH times {@link DispatchCalls} in a forked JVM, the pool and the raw stub taking turns by iteration:
+ * Dispatch: what the pool adds to a call, against a bare client calling the same workers over the same transport (their
+ * calls sockets). JMH times {@link DispatchCalls} in a forked JVM, the pool and the bare client taking turns by
+ * iteration:
  * throughput at saturation ({@link #IN_FLIGHT} threads, each with one call in flight) in one fork, and the latency of
  * one call alone (one thread, sampled) in another. Each measured iteration is one sample of the report.
  */
@@ -38,7 +39,7 @@ final class DispatchBench implements Bench {
   /** The in-flight bound, the same for both sides: the pool's slots, and JMH's threads. */
   static final int IN_FLIGHT = WORKERS * CONCURRENCY;
 
-  private static final String RAW = "floor: grpc-java async stub on the same sockets";
+  private static final String RAW = "floor: a bare client of the same calls sockets";
 
   /** The measured iterations of one JMH run, split by side, each side's in the order they ran. */
   private record Turns(List<Result> pool, List<Result> raw) {
@@ -103,14 +104,14 @@ final class DispatchBench implements Bench {
     }
     if (pool.isEmpty() || pool.size() != raw.size()) {
       throw new IllegalStateException("JMH returned " + pool.size() + " iterations of the pool and " + raw.size()
-          + " of the raw stub, " + mode + "; expected as many of each, at least one");
+          + " of the raw client, " + mode + "; expected as many of each, at least one");
     }
     return new Turns(pool, raw);
   }
 
   private static List<Measurement> measurements(Turns rates, Turns alone) {
     String setup = WORKERS + " workers, concurrency " + CONCURRENCY + " each. JMH, one forked JVM per mode, the pool"
-        + " and the raw stub taking turns by iteration (pool, raw, raw, pool, ...), one sample per measured iteration";
+        + " and the raw client taking turns by iteration (pool, raw, raw, pool, ...), one sample per measured iteration";
     List<Double> poolP50 = alone.pool(r -> r.getStatistics().getPercentile(50));
     List<Double> rawP50 = alone.raw(r -> r.getStatistics().getPercentile(50));
     List<Double> poolP99 = alone.pool(r -> r.getStatistics().getPercentile(99));
@@ -118,9 +119,10 @@ final class DispatchBench implements Bench {
     List<Measurement> out = new ArrayList<>();
     out.add(new Measurement("dispatch.throughput", "Dispatch", "ping at saturation, " + IN_FLIGHT + " in flight",
         "calls/s", new Series("snakepit pool", rates.pool(Result::getScore)), new Series(RAW,
-        rates.raw(Result::getScore)), Goal.ratioAtLeast(0.95, ">= 0.95x the raw stub"), setup + ". " + IN_FLIGHT
-        + " threads, each waiting for its call before the next, on both sides. The raw side uses the same transport"
-        + " (unix: target, Netty epoll) and a callback executor of the same size as the pool's, and deals its calls"
+        rates.raw(Result::getScore)), Goal.ratioAtLeast(0.95, ">= 0.95x the raw client"), setup + ". " + IN_FLIGHT
+        + " threads, each waiting for its call before the next, on both sides. The raw side speaks the pool's own"
+        + " transport (the workers' calls sockets: length-prefixed frames over Netty's epoll domain sockets, an event"
+        + " loop of the node's size, futures completed on it) with nothing around it, and deals its calls"
         + " round robin so that each worker always holds " + CONCURRENCY + " of them, as the pool keeps it: a floor"
         + " with perfect balance at no cost. On 2 cores the JVM and both Python workers share the CPU, so CPU the JVM"
         + " spends per call is taken from Python."));

@@ -1,14 +1,11 @@
 package io.snakepit.bench;
 
 import com.typesafe.config.ConfigFactory;
-import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
-import io.grpc.ManagedChannel;
-import io.grpc.stub.StreamObserver;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory;
 import io.snakepit.Pool;
 import io.snakepit.proto.ExecuteRequest;
 import io.snakepit.proto.ExecuteResponse;
-import io.snakepit.proto.WorkerGrpc;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -18,12 +15,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.Level;
@@ -37,7 +29,7 @@ import org.openjdk.jmh.runner.IterationType;
 
 /**
  * The JMH benchmark behind {@link DispatchBench}: one call of the trivial tool {@code ping}, through a snakepit pool or
- * straight through grpc-java's async stub to the same workers' sockets. The two sides take turns by iteration in one
+ * straight through a bare client of the same workers' calls sockets ({@link RawCallSocket}). The two sides take turns by iteration in one
  * fork, in the order pool, raw, raw, pool, ... ({@link #poolsTurn}), so that both meet the same JVM, the same workers
  * and the same moment of the machine, and drift cancels out. Each JMH thread makes one call and waits for it, so the
  * number of threads is the in-flight bound of both sides. Runs in a JVM that JMH forks; {@link DispatchBench} passes
@@ -55,7 +47,7 @@ public class DispatchCalls {
   @Benchmark
   public String ping(Workers w, Caller me) throws Exception {
     return w.poolsTurn ? w.pool.execute("ping", "{}").toCompletableFuture().get().json()
-        : w.rawPing(me.nextWorker(w.stubs.size())).get();
+        : w.rawPing(me.nextWorker(w.sockets.size())).get();
   }
 
   /** Whether the i-th iteration (counted apart for warm-up and measurement) is the pool's: A B B A A B B A ... */
@@ -85,15 +77,15 @@ public class DispatchCalls {
     }
   }
 
-  /** One node with {@link DispatchBench#WORKERS} workers, and grpc-java channels of this JVM's own to their sockets. */
+  /** One node with {@link DispatchBench#WORKERS} workers, and connections of this JVM's own to their calls sockets. */
   @State(Scope.Benchmark)
   public static class Workers {
     Node node;
     Pool pool;
-    private ExecutorService callbacks;
-    private final List<ManagedChannel> channels = new ArrayList<>();
-    private final List<WorkerGrpc.WorkerStub> stubs = new ArrayList<>();
-    private final AtomicLong callIds = new AtomicLong();
+    private EpollEventLoopGroup events;
+    private final List<RawCallSocket> sockets = new ArrayList<>();
+    private final com.google.protobuf.ByteString ping =
+        ExecuteRequest.newBuilder().setTool("ping").setArgsJson("{}").build().toByteString();
     private int warmups;
     private int measured;
     volatile boolean poolsTurn;
@@ -111,25 +103,22 @@ public class DispatchCalls {
           + DispatchBench.WORKERS + ", concurrency = " + DispatchBench.CONCURRENCY + " }");
       node.awaitReady();
       pool = node.snakepit.pool("p");
-      List<Path> sockets;
+      List<Path> found;
       try (Stream<Path> files = Files.walk(runDir)) {
-        sockets = files.filter(p -> p.getFileName().toString().endsWith(".sock")).sorted().toList();
+        found = files.filter(p -> p.getFileName().toString().endsWith(".calls.sock")).sorted().toList();
       }
-      if (sockets.size() != DispatchBench.WORKERS) {
-        throw new IllegalStateException("expected " + DispatchBench.WORKERS + " worker sockets under " + runDir
-            + ", found " + sockets);
+      if (found.size() != DispatchBench.WORKERS) {
+        throw new IllegalStateException("expected " + DispatchBench.WORKERS + " calls sockets under " + runDir
+            + ", found " + found);
       }
-      // As Snakepit builds its channels: the unix: target (Netty's epoll domain sockets) and a bounded executor of
-      // the same size for callbacks, so the transport and its threads are the same on both sides.
-      callbacks = boundedExecutor(Math.max(4, Runtime.getRuntime().availableProcessors() * 2));
-      for (Path socket : sockets) {
-        ManagedChannel channel = Grpc.newChannelBuilder("unix://" + socket, InsecureChannelCredentials.create())
-            .executor(callbacks).build();
-        channels.add(channel);
-        stubs.add(WorkerGrpc.newStub(channel));
+      // As the node's transport: Netty's epoll domain sockets on an event loop of as many threads as the node's.
+      events = new EpollEventLoopGroup(Math.min(4, Math.max(2, Runtime.getRuntime().availableProcessors())),
+          new DefaultThreadFactory("raw-calls-io", true));
+      for (Path socket : found) {
+        sockets.add(new RawCallSocket(events, socket));
       }
-      for (int i = 0; i < stubs.size(); i++) {
-        rawPing(i).get(30, TimeUnit.SECONDS); // connects every channel before the warm-up
+      for (int i = 0; i < sockets.size(); i++) {
+        rawPing(i).get(30, TimeUnit.SECONDS);
       }
     }
 
@@ -138,65 +127,28 @@ public class DispatchCalls {
       poolsTurn = poolsTurn(iteration.getType() == IterationType.WARMUP ? warmups++ : measured++);
     }
 
-    /** ping on worker {@code worker}, straight through its stub. */
+    /** ping on worker {@code worker}, straight through its calls socket. */
     CompletableFuture<String> rawPing(int worker) {
-      CompletableFuture<String> answer = new CompletableFuture<>();
-      ExecuteRequest request = ExecuteRequest.newBuilder().setTool("ping").setArgsJson("{}")
-          .setCallId("r" + callIds.incrementAndGet()).build();
-      stubs.get(worker).execute(request, new StreamObserver<>() {
-        private ExecuteResponse last;
-
-        @Override
-        public void onNext(ExecuteResponse value) {
-          last = value;
+      return sockets.get(worker).call(ping).thenApply(answer -> {
+        if (!answer.hasValue()) {
+          throw new IllegalStateException("ping failed: " + answer);
         }
-
-        @Override
-        public void onError(Throwable t) {
-          answer.completeExceptionally(t);
-        }
-
-        @Override
-        public void onCompleted() {
-          if (last != null && last.hasValue()) {
-            answer.complete(last.getValue().getJson());
-          } else {
-            answer.completeExceptionally(new IllegalStateException("ping failed: " + last));
-          }
-        }
+        return answer.getValue().getJson();
       });
-      return answer;
     }
 
     @TearDown(Level.Trial)
     public void stop() throws Exception {
-      for (ManagedChannel channel : channels) {
-        channel.shutdown();
+      for (RawCallSocket socket : sockets) {
+        socket.close();
       }
-      for (ManagedChannel channel : channels) {
-        if (!channel.awaitTermination(5, TimeUnit.SECONDS)) {
-          channel.shutdownNow();
-        }
-      }
-      if (callbacks != null) {
-        callbacks.shutdown();
+      if (events != null) {
+        events.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       }
       if (node != null) {
         node.close();
       }
       deleteTree(Path.of(System.getProperty("snakepit.run-dir")));
-    }
-
-    private static ExecutorService boundedExecutor(int threads) {
-      AtomicInteger n = new AtomicInteger();
-      ThreadPoolExecutor executor = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS,
-          new LinkedBlockingQueue<>(), r -> {
-            Thread t = new Thread(r, "raw-grpc-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-          });
-      executor.allowCoreThreadTimeOut(true);
-      return executor;
     }
   }
 

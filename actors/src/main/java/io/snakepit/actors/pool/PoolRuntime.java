@@ -1,14 +1,13 @@
 package io.snakepit.actors.pool;
 
-import io.grpc.ManagedChannel;
 import io.snakepit.actors.worker.Launch;
+import io.snakepit.actors.worker.WorkerConnections;
 import io.snakepit.actors.worker.WorkerJournal;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.Map;
-import java.util.function.BiFunction;
 
 /**
  * What every pool of one node shares: the unpacked shim and Python package, the socket directory, the instance name,
@@ -18,12 +17,11 @@ import java.util.function.BiFunction;
  * @param workerPackage the directory holding snakepit_worker
  * @param runDir the 0700 directory for the workers' sockets
  * @param instance this node's instance name
- * @param channels opens a gRPC channel to a socket path that takes results up to a size in bytes (the pool's
- *     max-message-size)
+ * @param connections opens a ready worker's gRPC channel and calls socket
  * @param journal where workers are journaled before they are used
  */
 public record PoolRuntime(Path shim, Path workerPackage, Path runDir, String instance,
-    BiFunction<String, Integer, ManagedChannel> channels, WorkerJournal journal) {
+    WorkerConnections connections, WorkerJournal journal) {
 
   private static final SecureRandom RANDOM = new SecureRandom();
 

@@ -58,6 +58,13 @@ public record Launch(Path shim, Path workerPackage, Path socket, String instance
     return cmd;
   }
 
+  /** The worker's calls socket (call-channel = multiplexed), beside its gRPC socket: {@code w-0-1.calls.sock}. */
+  public Path callsSocket() {
+    String name = socket.getFileName().toString();
+    return socket.resolveSibling((name.endsWith(".sock") ? name.substring(0, name.length() - 5) : name)
+        + ".calls.sock");
+  }
+
   /**
    * Python and the worker's arguments: {@code PYTHON PACKAGE/bin/snakepit_worker --adapter ...}. The worker starts
    * from a script, not with {@code -m}: {@code python -m} puts the working directory first on sys.path, where a
@@ -72,6 +79,10 @@ public record Launch(Path shim, Path workerPackage, Path socket, String instance
     cmd.add(settings.adapter());
     cmd.add("--socket");
     cmd.add(socket.toString());
+    if (settings.callChannel() == WorkerSettings.CallChannel.MULTIPLEXED) {
+      cmd.add("--calls-socket");
+      cmd.add(callsSocket().toString());
+    }
     cmd.add("--threads");
     cmd.add(Integer.toString(settings.threads()));
     cmd.add("--stop-grace");

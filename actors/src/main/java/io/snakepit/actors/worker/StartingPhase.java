@@ -129,9 +129,12 @@ final class StartingPhase {
       return Behaviors.same();
     }
     w.timers.cancel(StartDeadline.INSTANCE);
-    w.channel = new WorkerChannel(w.channels.apply(w.launch.socket().toString()),
-        w.launch.settings().callChannel() == WorkerSettings.CallChannel.MULTIPLEXED);
     WorkerSettings settings = w.launch.settings();
+    int limit = settings.maxMessageSize();
+    w.channel = new WorkerChannel(w.connections.channel(w.launch.socket().toString(), limit),
+        settings.callChannel() == WorkerSettings.CallChannel.MULTIPLEXED
+            ? receiver -> w.connections.callSocket(w.launch.callsSocket().toString(), limit, receiver)
+            : null);
     WorkerIdentity ready = w.identity;
     w.upkeep = new Upkeep(settings.health(), settings.recycle(), System.nanoTime(),
         () -> ProcStat.residentBytes(ready.pid()));

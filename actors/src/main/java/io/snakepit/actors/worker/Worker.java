@@ -9,7 +9,6 @@ import akka.actor.typed.javadsl.BehaviorBuilder;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.StashBuffer;
 import akka.actor.typed.javadsl.TimerScheduler;
-import io.grpc.ManagedChannel;
 import io.snakepit.WorkerCallException;
 import io.snakepit.WorkerCrashedException;
 import io.snakepit.actors.worker.WorkerActor.Command;
@@ -41,7 +40,7 @@ final class Worker {
   final Launch launch;
   final String id;
   final ActorRef<Event> pool;
-  final Function<String, ManagedChannel> channels;
+  final WorkerConnections connections;
   final WorkerJournal journal;
   /** How the pool's isolation mode contains it; chosen once. */
   final Containment containment;
@@ -72,14 +71,14 @@ final class Worker {
   WorkerCrashedException.Reason crashReason = WorkerCrashedException.Reason.LOST;
 
   Worker(ActorContext<Command> context, TimerScheduler<Command> timers, StashBuffer<Command> stash, Launch launch,
-      ActorRef<Event> pool, Function<String, ManagedChannel> channels, WorkerJournal journal) {
+      ActorRef<Event> pool, WorkerConnections connections, WorkerJournal journal) {
     this.context = context;
     this.timers = timers;
     this.stash = stash;
     this.launch = launch;
     this.id = launch.workerId();
     this.pool = pool;
-    this.channels = channels;
+    this.connections = connections;
     this.journal = journal;
     this.containment = Containment.of(launch);
     this.blocking = context.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(BLOCKING_DISPATCHER));

@@ -4,13 +4,11 @@ import akka.actor.DeadLetterSuppression;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.Behaviors;
-import io.grpc.ManagedChannel;
 import io.snakepit.WorkerStartException;
 import io.snakepit.proto.ExecuteResponse;
 import io.snakepit.shim.ShimEvent;
 import io.snakepit.shim.WorkerIdentity;
 import java.util.List;
-import java.util.function.Function;
 
 /**
  * One worker as an actor: its protocol, and {@link #create} which starts it. The actor owns the worker's shim, its
@@ -118,12 +116,12 @@ public final class WorkerActor {
    *
    * @param launch what to start
    * @param pool where to report
-   * @param channels opens a gRPC channel to a Unix socket path
+   * @param connections opens the gRPC channel and the calls socket to a ready worker
    * @param journal where the worker's identity is written before it is used
    */
   public static Behavior<Command> create(Launch launch, ActorRef<Event> pool,
-      Function<String, ManagedChannel> channels, WorkerJournal journal) {
+      WorkerConnections connections, WorkerJournal journal) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> Behaviors.withStash(STASH_CAPACITY,
-        stash -> new Worker(ctx, timers, stash, launch, pool, channels, journal).start())));
+        stash -> new Worker(ctx, timers, stash, launch, pool, connections, journal).start())));
   }
 }

@@ -20,16 +20,18 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
+import java.util.function.Function;
 
 /**
  * The gRPC channel to a ready worker's Python process, and its calls by id (to cancel them). Used on the actor's
- * thread; the completion callbacks run on gRPC's threads (or the deadline timer's) and must only tell the actor.
+ * thread; the completion callbacks run on gRPC's threads (or the calls socket's I/O thread, or the deadline
+ * timer's) and must only tell the actor.
  *
- * <p>Multiplexed, one-result calls share one long-lived Calls stream, opened by the first of them: each goes out as a
- * frame with its id and what is left of its deadline, and its result comes back as a frame with that id. Their
- * deadlines are kept here too (the worker only learns them), a cancel is a frame, and the stream breaking ends every
- * call on it with the stream's status, as each call's own RPC breaking does. Streaming calls keep their own
- * ExecuteStream RPC, so each keeps its own HTTP/2 flow control (a paced receiver's backpressure).
+ * <p>Multiplexed, one-result calls share one connection to the worker's calls socket, opened when the worker is ready:
+ * each goes out as a frame with its id and what is left of its deadline, and its result comes back as a frame with
+ * that id. Their deadlines are kept here too (the worker only learns them), a cancel is a frame, and the connection
+ * breaking ends every call on it as a transport failure, as each call's own RPC breaking does. Streaming calls keep
+ * their own ExecuteStream RPC, so each keeps its own HTTP/2 flow control (a paced receiver's backpressure).
  */
 final class WorkerChannel {
   private final ManagedChannel channel;
@@ -37,10 +39,14 @@ final class WorkerChannel {
   private final Map<Long, ClientCallStreamObserver<?>> calls = new HashMap<>();
   private final CallStream stream;
 
-  WorkerChannel(ManagedChannel channel, boolean multiplexed) {
+  /**
+   * @param channel the worker's gRPC channel
+   * @param callSocket opens the worker's calls socket for a receiver; null for one RPC per one-result call
+   */
+  WorkerChannel(ManagedChannel channel, Function<CallSocket.Receiver, CallSocket> callSocket) {
     this.channel = channel;
     this.stub = WorkerGrpc.newStub(channel);
-    this.stream = multiplexed ? new CallStream() : null;
+    this.stream = callSocket == null ? null : new CallStream(callSocket);
   }
 
   /**
@@ -128,20 +134,26 @@ final class WorkerChannel {
   }
 
   void shutdownNow() {
+    if (stream != null) {
+      stream.close();
+    }
     channel.shutdownNow();
   }
 
   /**
-   * The Calls stream and its calls waiting for a result. A call is ended once, by whichever comes first (its result,
-   * its deadline, its cancel, the stream's end) taking it out of {@code pending}.
+   * The calls socket's connection and its calls waiting for a result. A call is ended once, by whichever comes first
+   * (its result, its deadline, its cancel, the connection's end) taking it out of {@code pending}.
    */
-  private final class CallStream implements ClientResponseObserver<CallFrame, ResultFrame> {
+  private static final class CallStream implements CallSocket.Receiver {
     private final Map<Long, Pending> pending = new ConcurrentHashMap<>();
-    // Guarded by this: gRPC's request observer takes one writer at a time.
-    private ClientCallStreamObserver<CallFrame> frames;
+    private final CallSocket socket;
     private volatile boolean broken;
 
-    /** Sends the call on the stream (opening it if need be); false once the stream has ended: call it on its own. */
+    CallStream(Function<CallSocket.Receiver, CallSocket> connect) {
+      this.socket = connect.apply(this);
+    }
+
+    /** Sends the call on the connection; false once the connection has ended: call it on its own. */
     boolean start(ExecuteRequest request, long callId, long remainingNanos,
         BiConsumer<ExecuteResponse, Throwable> finished) {
       if (broken) {
@@ -150,8 +162,8 @@ final class WorkerChannel {
       Pending call = new Pending(finished);
       pending.put(callId, call);
       long remainingMicros = remainingNanos == Long.MAX_VALUE ? 0 : Math.max(1, remainingNanos / 1000);
-      send(CallFrame.newBuilder().setId(callId).setRequest(request.toByteString()).setDeadlineUs(remainingMicros)
-          .build());
+      socket.send(CallFrame.newBuilder().setId(callId).setRequest(request.toByteString())
+          .setDeadlineUs(remainingMicros).build());
       if (remainingNanos != Long.MAX_VALUE) {
         // After the request, so that a cancel never overtakes it.
         call.deadline = DEADLINES.schedule(
@@ -159,8 +171,8 @@ final class WorkerChannel {
             remainingNanos, TimeUnit.NANOSECONDS);
       }
       if (broken) {
-        // The stream ended while this call went in: it may have missed the sweep.
-        end(callId, Status.UNAVAILABLE.withDescription("the worker's call stream ended"));
+        // The connection ended while this call went in: it may have missed the sweep.
+        end(callId, Status.UNAVAILABLE.withDescription("the worker's calls socket closed"));
       }
       return true;
     }
@@ -170,30 +182,18 @@ final class WorkerChannel {
       Pending call = pending.remove(callId);
       if (call != null) {
         if (!broken) {
-          send(CallFrame.newBuilder().setId(callId).setCancel(true).build());
+          socket.send(CallFrame.newBuilder().setId(callId).setCancel(true).build());
         }
         call.finish(null, status.asRuntimeException());
       }
     }
 
-    private synchronized void send(CallFrame frame) {
-      if (frames == null) {
-        stub.calls(this);
-      }
-      try {
-        frames.onNext(frame);
-      } catch (RuntimeException ended) {
-        // The stream was cancelled or closed meanwhile; onError sweeps its calls.
-      }
+    void close() {
+      socket.close();
     }
 
     @Override
-    public void beforeStart(ClientCallStreamObserver<CallFrame> requests) {
-      frames = requests;
-    }
-
-    @Override
-    public void onNext(ResultFrame result) {
+    public void received(ResultFrame result) {
       Pending call = pending.remove(result.getId());
       if (call != null) {
         call.finish(result.getResponse(), null);
@@ -201,17 +201,15 @@ final class WorkerChannel {
     }
 
     @Override
-    public void onError(Throwable t) {
-      sweep(t);
+    public void closed(Throwable cause) {
+      // A transport failure either way: a call still here is held until the process's exit status says why.
+      sweep(cause == null
+          ? Status.UNAVAILABLE.withDescription("the worker closed its calls socket: it is stopping").asRuntimeException()
+          : Status.UNAVAILABLE.withDescription("the worker's calls socket broke").withCause(cause)
+              .asRuntimeException());
     }
 
-    @Override
-    public void onCompleted() {
-      // The worker ended the stream: it is stopping (a call still here would have had its result first).
-      sweep(Status.UNAVAILABLE.withDescription("the worker ended its call stream: it is stopping").asRuntimeException());
-    }
-
-    /** The stream ended: every call on it ends as its own RPC would have, and later calls are made one by one. */
+    /** The connection ended: every call on it ends as its own RPC would have, and later calls are made one by one. */
     private void sweep(Throwable t) {
       broken = true;
       for (Long id : pending.keySet()) {
