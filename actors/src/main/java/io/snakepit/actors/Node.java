@@ -11,6 +11,7 @@ import akka.actor.typed.javadsl.AskPattern;
 import akka.actor.typed.javadsl.Behaviors;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValueType;
+import io.snakepit.SnakepitEvent;
 import io.snakepit.actors.pool.LostCalls;
 import io.snakepit.actors.pool.PoolActor;
 import io.snakepit.actors.pool.PoolLink;
@@ -26,6 +27,7 @@ import io.snakepit.actors.worker.WorkerActor;
 import io.snakepit.actors.worker.WorkerJournal;
 import io.snakepit.persistence.Registry;
 import io.snakepit.persistence.RegistryClient;
+import io.snakepit.persistence.Settlement;
 import io.snakepit.persistence.SettlementReport;
 import io.snakepit.python.WorkerPackage;
 import io.snakepit.settings.SettingPaths;
@@ -34,9 +36,11 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -114,9 +118,11 @@ public final class Node implements Extension {
         instance, transport, journal);
     // Settle what earlier JVMs of this instance left before the first new worker is spawned.
     this.settlement = registry == null ? CompletableFuture.completedFuture(null) : registry.settle(false);
+    Events events = Events.of(system);
     settlement.whenComplete((report, error) -> {
       if (report != null) {
         SETTLEMENT.info(report.summary());
+        publish(report, events);
       }
     });
     List<ChildSpec<?>> poolSpecs = new ArrayList<>();
@@ -137,6 +143,24 @@ public final class Node implements Extension {
       transport.close();
       deleteRunDir();
     });
+  }
+
+  /** What the start settled, as events: each entry closed or skipped, and what was wrong with the journal. */
+  private static void publish(SettlementReport report, Events events) {
+    Instant now = Instant.now();
+    for (SettlementReport.Row row : report.rows()) {
+      int pid = row.entry().spawned() == null ? 0 : row.entry().spawned().identity().pid();
+      if (row.how() == Settlement.IMPOSTOR || !row.impostors().isEmpty()) {
+        events.publish(new SnakepitEvent.ImpostorSkipped(now, events.instance(), row.entry().workerId(), pid,
+            row.impostors()));
+      }
+      if (row.how() != null && row.how() != Settlement.IMPOSTOR) {
+        events.publish(new SnakepitEvent.OrphanSettled(now, events.instance(), row.entry().workerId(), pid,
+            row.how().name().toLowerCase(Locale.ROOT), report.dryRun() ? List.of() : row.processes(),
+            row.detail()));
+      }
+    }
+    report.journalWarnings().forEach(w -> events.publish(new SnakepitEvent.JournalDamaged(now, events.instance(), w)));
   }
 
   /** The configured pools, in name order (the order they start in). */

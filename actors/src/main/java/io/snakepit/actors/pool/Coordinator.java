@@ -11,6 +11,7 @@ import io.snakepit.JournalUnavailableException;
 import io.snakepit.PoolUnavailableException;
 import io.snakepit.SnakepitException;
 import io.snakepit.WorkerStartException;
+import io.snakepit.actors.Events;
 import io.snakepit.actors.pool.PoolActor.Abort;
 import io.snakepit.actors.pool.PoolActor.Begin;
 import io.snakepit.actors.pool.PoolActor.Command;
@@ -51,6 +52,8 @@ final class Coordinator {
   final SlotWorkers slotWorkers;
   final Dispatch dispatch;
   final Restarts restarts;
+  /** Where the pool's lifecycle is published. */
+  final Events events;
   /** Who waits for the first start; only the waiting and starting phases add to it. */
   final List<CompletableFuture<Void>> readyWaiters = new ArrayList<>();
   final List<CompletableFuture<Void>> stopWaiters = new ArrayList<>();
@@ -74,7 +77,8 @@ final class Coordinator {
     this.slots = new Slots(settings.name(), settings.workers(), settings.spares());
     this.slotWorkers = new SlotWorkers(context, timers, settings, runtime, slots,
         context.messageAdapter(WorkerActor.Event.class, FromWorker::new));
-    this.dispatch = new Dispatch(settings, settings.worker().concurrency(), System::nanoTime, context.getLog(),
+    this.events = Events.of(context.getSystem());
+    this.dispatch = new Dispatch(settings, settings.worker().concurrency(), System::nanoTime, context.getLog(), events,
         (slot, job) -> slot.worker().tell(new WorkerActor.Execute(job)));
     this.restarts = new Restarts(settings);
     this.starting = new StartingPhase(this);

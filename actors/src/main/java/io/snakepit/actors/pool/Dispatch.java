@@ -4,7 +4,10 @@ import io.snakepit.CircuitOpenException;
 import io.snakepit.PoolSaturatedException;
 import io.snakepit.QueueTimeoutException;
 import io.snakepit.SessionBusyException;
+import io.snakepit.SnakepitEvent;
+import io.snakepit.actors.Events;
 import io.snakepit.actors.worker.Job;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.function.BiConsumer;
@@ -23,6 +26,9 @@ final class Dispatch {
   private final Logger log;
   private final LongSupplier nanoClock;
   private final BiConsumer<Slot, Job> send;
+  private final Events events;
+  /** A call was refused as saturated since a call was last queued or sent: the event is published once a burst. */
+  private boolean saturated;
   /** Ready slots with room for another call, longest waiting first. */
   private final ArrayDeque<Slot> idle = new ArrayDeque<>();
   private final CallQueue<Job> queue;
@@ -32,8 +38,10 @@ final class Dispatch {
   private int workers;
 
   /** {@code concurrency}: calls one worker runs at once. {@code send}: give the call to the slot's worker. */
-  Dispatch(PoolSettings settings, int concurrency, LongSupplier nanoClock, Logger log, BiConsumer<Slot, Job> send) {
+  Dispatch(PoolSettings settings, int concurrency, LongSupplier nanoClock, Logger log, Events events,
+      BiConsumer<Slot, Job> send) {
     this.settings = settings;
+    this.events = events;
     this.concurrency = concurrency;
     this.log = log;
     this.nanoClock = nanoClock;
@@ -139,7 +147,14 @@ final class Dispatch {
   }
 
   private void enqueue(Job job) {
-    if (!queue.add(job)) {
+    if (queue.add(job)) {
+      saturated = false;
+    } else {
+      if (!saturated) {
+        saturated = true;
+        events.publish(new SnakepitEvent.PoolSaturated(Instant.now(), events.instance(), settings.name(),
+            queue.size()));
+      }
       job.fail(new PoolSaturatedException("pool '" + settings.name() + "' is saturated: all " + workers
           + " workers are busy and " + queue.size() + " calls are queued (queue-capacity " + queue.capacity()
           + "). Retry later, or raise snakepit.pools." + settings.name() + ".workers or .queue-capacity"));
@@ -147,6 +162,7 @@ final class Dispatch {
   }
 
   private void dispatch(Slot slot, Job job) {
+    saturated = false;
     sessions.bindIfNew(job.options().session(), slot);
     slot.callStarted();
     send.accept(slot, job);
@@ -188,6 +204,7 @@ final class Dispatch {
   void succeeded() {
     if (breaker.succeeded()) {
       log.info("pool '{}': circuit closed, the probe call succeeded", settings.name());
+      events.publish(new SnakepitEvent.CircuitClosed(Instant.now(), events.instance(), settings.name()));
       for (Slot slot : List.copyOf(idle)) {
         offer(slot); // the calls that waited for the probe
       }
@@ -200,6 +217,8 @@ final class Dispatch {
     if (why != null) {
       log.error("pool '{}': circuit open after {} failures in a row; calls fail at once for {} ms", settings.name(),
           breaker.failuresInARow(), settings.breakerReset().toMillis());
+      events.publish(new SnakepitEvent.CircuitOpened(Instant.now(), events.instance(), settings.name(),
+          breaker.failuresInARow(), settings.breakerReset(), why));
       failQueued(new CircuitOpenException("pool '" + settings.name() + "': " + why
           + " (workers lost without a call, failed starts, transport errors or deadlines) before this call reached a"
           + " worker; calls fail at once for " + settings.breakerReset().toMillis()

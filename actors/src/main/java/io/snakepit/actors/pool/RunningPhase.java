@@ -2,6 +2,7 @@ package io.snakepit.actors.pool;
 
 import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.Behaviors;
+import io.snakepit.SnakepitEvent;
 import io.snakepit.actors.pool.PoolActor.Abort;
 import io.snakepit.actors.pool.PoolActor.AwaitReady;
 import io.snakepit.actors.pool.PoolActor.Begin;
@@ -12,6 +13,7 @@ import io.snakepit.actors.pool.PoolActor.WorkerGone;
 import io.snakepit.actors.pool.PoolActor.WorkersUp;
 import io.snakepit.actors.worker.WorkerActor;
 import java.time.Duration;
+import java.time.Instant;
 
 /**
  * A pool that runs: every worker has been ready once. A worker that ends, is due for recycling or fails to start
@@ -28,6 +30,8 @@ final class RunningPhase {
   Behavior<Command> begin() {
     c.context.getLog().info("pool '{}' ready: {} workers, {} spares", c.settings.name(), c.slots.serving(),
         c.settings.spares());
+    c.events.publish(new SnakepitEvent.PoolReady(Instant.now(), c.events.instance(), c.settings.name(),
+        c.slots.serving(), c.settings.spares()));
     c.readyWaiters.forEach(p -> p.complete(null));
     c.readyWaiters.clear();
     return running();
@@ -92,22 +96,30 @@ final class RunningPhase {
     if (slot.inFlight() == 0) {
       c.context.getLog().info("pool '{}': replacing worker {} (recycled)", c.settings.name(), slot.workerId());
       c.slotWorkers.stop(slot);
-      replace(slot);
+      replace(slot, "recycled");
     }
   }
 
   /** A ready spare takes the slot at once (and a new spare starts), else a fresh worker starts in it. */
-  private void replace(Slot slot) {
+  private void replace(Slot slot, String why) {
+    String gone = slot.workerId();
     Slot spare = slot.spare ? null : c.slots.readySpare();
     if (spare == null) {
       c.slotWorkers.spawn(slot);
+      replaced(gone, slot.workerId(), why);
       return;
     }
     c.context.getLog().info("pool '{}': spare worker {} takes slot {}", c.settings.name(), spare.workerId(),
         slot.index);
     c.slots.giveWorker(spare, slot);
+    replaced(gone, slot.workerId(), why);
     c.slotWorkers.spawn(spare);
     c.dispatch.offer(slot);
+  }
+
+  private void replaced(String worker, String replacement, String why) {
+    c.events.publish(new SnakepitEvent.WorkerReplaced(Instant.now(), c.events.instance(), c.settings.name(), worker,
+        replacement, why));
   }
 
   /**
@@ -121,7 +133,9 @@ final class RunningPhase {
     }
     c.context.getLog().info("pool '{}': spare worker {} takes slot {}; its starting worker {} becomes a spare",
         c.settings.name(), spare.workerId(), waiting.index, waiting.workerId());
+    String starting = waiting.workerId();
     c.slots.swapWorkers(waiting, spare);
+    replaced(starting, waiting.workerId(), "spare");
     c.dispatch.offer(waiting);
   }
 
@@ -139,7 +153,7 @@ final class RunningPhase {
       c.dispatch.succeeded();
       c.context.getLog().warn("pool '{}': worker {} {} while serving a call; replacing it", c.settings.name(),
           exited.workerId(), exited.status());
-      replace(slot);
+      replace(slot, "crashed");
       return;
     }
     c.dispatch.failed();
@@ -150,13 +164,15 @@ final class RunningPhase {
       c.context.getLog().warn("pool '{}': worker {} {} without a call; slot {} lost {} workers without a call within"
           + " {} s (tainted): replacing it in {} ms", c.settings.name(), exited.workerId(), exited.status(),
           slot.index, crashes, c.settings.taintWindow().toSeconds(), delay.toMillis());
+      c.events.publish(new SnakepitEvent.WorkerTainted(Instant.now(), c.events.instance(), c.settings.name(),
+          exited.workerId(), slot.index, crashes, delay));
       slot.backOff();
       c.slotWorkers.respawnLater(slot, delay);
       return;
     }
     c.context.getLog().warn("pool '{}': worker {} {} without a call; replacing it", c.settings.name(),
         exited.workerId(), exited.status());
-    replace(slot);
+    replace(slot, "crashed");
   }
 
   private Behavior<Command> onRespawn(Respawn msg) {

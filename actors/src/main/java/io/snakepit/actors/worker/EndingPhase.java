@@ -3,6 +3,7 @@ package io.snakepit.actors.worker;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.BehaviorBuilder;
 import akka.actor.typed.javadsl.Behaviors;
+import io.snakepit.SnakepitEvent;
 import io.snakepit.WorkerCallException;
 import io.snakepit.WorkerCrashedException;
 import io.snakepit.actors.worker.WorkerActor.Command;
@@ -15,6 +16,7 @@ import io.snakepit.actors.worker.WorkerActor.ShimExited;
 import io.snakepit.actors.worker.WorkerActor.StopDeadline;
 import io.snakepit.shim.ExitStatus;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -79,6 +81,7 @@ final class EndingPhase {
 
   /** Tells the pool how the worker ended, ending its calls; NuProcess's exit report and Dispose may still come. */
   Behavior<Command> reportExit(String status, boolean requested) {
+    w.publishExit(requested ? "stopped" : reason(w.crashReason), status, duringCall());
     w.pool.tell(new Exited(w.id, status, requested, duringCall(), endCalls(status, requested)));
     return afterExit();
   }
@@ -156,6 +159,7 @@ final class EndingPhase {
   /** Stopping, and no exit report even after the shim was killed: report the end and wait for Dispose. */
   Behavior<Command> exitOverdue() {
     String status = giveUp();
+    w.publishExit("stopped", status, duringCall());
     w.pool.tell(new Exited(w.id, status, true, duringCall(), endCalls(status, true)));
     return w.stash.unstashAll(awaitingDispose());
   }
@@ -168,6 +172,11 @@ final class EndingPhase {
     return "stopped without an exit report from its shim";
   }
 
+  /** A crash's reason as {@link SnakepitEvent.WorkerExited} names it: memory-limit for MEMORY_LIMIT. */
+  static String reason(WorkerCrashedException.Reason reason) {
+    return reason.name().toLowerCase(Locale.ROOT).replace('_', '-');
+  }
+
   /** Whether it died serving calls; one killed for missed pings counts as unresponsive, whatever it was running. */
   private boolean duringCall() {
     return !w.calls.isEmpty() && (w.upkeep == null || !w.upkeep.unresponsive());
@@ -175,6 +184,7 @@ final class EndingPhase {
 
   /** Fails the calls in flight, except idempotent ones with attempts left after a crash: those are returned. */
   private List<Job> endCalls(String status, boolean requested) {
+    w.calls.forEach((callId, job) -> w.serving.publishEnd(callId, job, SnakepitEvent.Outcome.FAILED));
     if (requested) {
       w.calls.failAll(() -> new WorkerCallException("worker " + w.id + " stopped before the call finished: "
           + status, null));

@@ -10,6 +10,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BiConsumer;
 import java.util.function.Supplier;
 
 /**
@@ -36,7 +37,7 @@ final class InFlightCalls {
    * How a call ended: {@code failed} says whether for the worker's fault (transport, deadline), which the circuit
    * breaker counts; {@code settle} then completes the caller's stage (after the pool heard the worker is free).
    */
-  record Ended(boolean failed, Runnable settle) {}
+  record Ended(long callId, Job job, boolean failed, Runnable settle) {}
 
   /** The call's deadline: its own, else the pool's; zero for none. */
   Duration timeoutOf(Job job) {
@@ -71,7 +72,7 @@ final class InFlightCalls {
       // Cancelled by its caller, or past its deadline: the worker is fine and free for the next call.
       jobs.remove(id);
       boolean timedOut = !job.isDone();
-      return new Ended(timedOut, () -> {
+      return new Ended(id, job, timedOut, () -> {
         if (timedOut) {
           job.fail(timedOut(job));
         }
@@ -84,10 +85,10 @@ final class InFlightCalls {
     }
     jobs.remove(id);
     if (error != null) {
-      return new Ended(true, () -> job.fail(new WorkerCallException("call to worker " + workerId + " failed: "
+      return new Ended(id, job, true, () -> job.fail(new WorkerCallException("call to worker " + workerId + " failed: "
           + Status.fromThrowable(error), error)));
     }
-    return new Ended(false, () -> Outcomes.complete(job, last));
+    return new Ended(id, job, false, () -> Outcomes.complete(job, last));
   }
 
   /** Whether call {@code id}'s transport failure is held. */
@@ -102,7 +103,7 @@ final class InFlightCalls {
     if (failure == null || job == null) {
       return null;
     }
-    return new Ended(true, () -> job.fail(new WorkerCallException("call to worker " + workerId + " failed while its"
+    return new Ended(id, job, true, () -> job.fail(new WorkerCallException("call to worker " + workerId + " failed while its"
         + " process stayed up: " + Status.fromThrowable(failure), failure)));
   }
 
@@ -111,6 +112,11 @@ final class InFlightCalls {
     long id = nextId++;
     jobs.put(id, job);
     return id;
+  }
+
+  /** Each call still running, by id (before a crash or a stop ends them all). */
+  void forEach(BiConsumer<Long, Job> action) {
+    jobs.forEach(action);
   }
 
   boolean isEmpty() {

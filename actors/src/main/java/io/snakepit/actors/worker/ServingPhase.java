@@ -3,6 +3,10 @@ package io.snakepit.actors.worker;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.Behaviors;
+import io.snakepit.CallTimeoutException;
+import io.snakepit.SnakepitEvent;
+import io.snakepit.WorkerCallException;
+import io.snakepit.WorkerCrashedException;
 import io.snakepit.actors.worker.WorkerActor.CallFinished;
 import io.snakepit.actors.worker.WorkerActor.CancelCall;
 import io.snakepit.actors.worker.WorkerActor.Command;
@@ -21,6 +25,11 @@ import io.snakepit.actors.worker.WorkerActor.ShimExited;
 import io.snakepit.actors.worker.WorkerActor.Stop;
 import io.snakepit.actors.worker.WorkerActor.StopDeadline;
 import io.snakepit.actors.worker.WorkerActor.TransportGraceOver;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 
 /**
  * A worker that serves: {@code ready} (calls, pings, recycling) and {@code stopping} (the calls in flight finish
@@ -103,6 +112,8 @@ final class ServingPhase {
       }
     });
     w.channel.execute(job, callId, remaining, (last, error) -> self.tell(new CallFinished(callId, last, error)));
+    w.events.publish(new SnakepitEvent.CallStarted(Instant.now(), w.events.instance(), w.launch.pool(), w.id, callId,
+        job.request().getTool(), Duration.ofNanos(System.nanoTime() - job.submitted())));
     return Behaviors.same();
   }
 
@@ -136,6 +147,34 @@ final class ServingPhase {
       w.pool.tell(new WorkerActor.Idle(w.id, ended.failed()));
     }
     ended.settle().run();
+    publishEnd(ended.callId(), ended.job(), outcome(ended.job()));
+  }
+
+  /** Publishes that call {@code callId} ended, with {@code outcome}. */
+  void publishEnd(long callId, Job job, SnakepitEvent.Outcome outcome) {
+    w.events.publish(new SnakepitEvent.CallEnded(Instant.now(), w.events.instance(), w.launch.pool(), w.id, callId,
+        job.request().getTool(), outcome, Duration.ofNanos(System.nanoTime() - job.submitted())));
+  }
+
+  /** How a settled call ended, read from its caller's stage. */
+  private static SnakepitEvent.Outcome outcome(Job job) {
+    CompletableFuture<?> promise = job.promise();
+    if (promise.isCancelled()) {
+      return SnakepitEvent.Outcome.CANCELLED;
+    }
+    try {
+      promise.getNow(null);
+      return SnakepitEvent.Outcome.OK;
+    } catch (CompletionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof CallTimeoutException) {
+        return SnakepitEvent.Outcome.TIMEOUT;
+      }
+      return cause instanceof WorkerCallException || cause instanceof WorkerCrashedException
+          ? SnakepitEvent.Outcome.FAILED : SnakepitEvent.Outcome.ERROR;
+    } catch (CancellationException e) {
+      return SnakepitEvent.Outcome.CANCELLED;
+    }
   }
 
   private Behavior<Command> onCancelCall(CancelCall msg) {
@@ -177,5 +216,7 @@ final class ServingPhase {
   private void recycleDue(String reason) {
     w.context.getLog().info("worker {} is due for replacement: {}", w.id, reason);
     w.pool.tell(new WorkerActor.RecycleDue(w.id, reason));
+    w.events.publish(new SnakepitEvent.WorkerRecycled(Instant.now(), w.events.instance(), w.launch.pool(), w.id,
+        reason));
   }
 }

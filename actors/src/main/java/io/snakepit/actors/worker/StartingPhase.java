@@ -3,6 +3,7 @@ package io.snakepit.actors.worker;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.Behaviors;
+import io.snakepit.SnakepitEvent;
 import io.snakepit.WorkerCallException;
 import io.snakepit.WorkerStartException;
 import io.snakepit.actors.worker.WorkerActor.Command;
@@ -23,6 +24,7 @@ import io.snakepit.shim.ProcStat;
 import io.snakepit.shim.ShimEvent;
 import io.snakepit.shim.WorkerIdentity;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
@@ -93,12 +95,16 @@ final class StartingPhase {
   }
 
   private Behavior<Command> spawn() {
+    w.events.publish(new SnakepitEvent.WorkerReserved(Instant.now(), w.events.instance(), w.launch.pool(), w.id));
     FaultInjection.haltIfAsked("after-reserve");
     ActorRef<Command> self = w.context.getSelf();
     w.shim = ShimProcess.start(w.launch.command(w.containment), w.launch.environment(),
         event -> self.tell(new FromShim(event)), w.output, code -> self.tell(new ShimExited(code)));
     if (!w.shim.started()) {
       self.tell(new ShimExited(Integer.MIN_VALUE));
+    } else {
+      w.events.publish(new SnakepitEvent.WorkerSpawned(Instant.now(), w.events.instance(), w.launch.pool(), w.id,
+          w.shim.pid()));
     }
     w.timers.startSingleTimer(StartDeadline.INSTANCE, w.launch.settings().startTimeout());
     if (w.containment.limited().isPresent()) {
@@ -143,6 +149,8 @@ final class StartingPhase {
     }
     w.context.getLog().debug("worker {} ready: python pid {}, shim pid {}", w.id, ready.pid(), ready.shimPid());
     w.pool.tell(new WorkerActor.Ready(w.id, ready, w.context.getSelf()));
+    w.events.publish(new SnakepitEvent.WorkerReady(Instant.now(), w.events.instance(), w.launch.pool(), w.id,
+        ready.pid(), ready.pgid(), ready.shimPid(), ready.bootId(), Duration.ofNanos(System.nanoTime() - w.began)));
     return w.serving.ready();
   }
 
@@ -163,6 +171,7 @@ final class StartingPhase {
   }
 
   private Behavior<Command> startFailed(String status) {
+    w.publishExit("start-failed", status, false);
     w.pool.tell(new WorkerActor.StartFailed(w.id, w.diagnosis.error(status)));
     return Behaviors.stopped(); // never offered to the pool: nothing can be on its way here
   }

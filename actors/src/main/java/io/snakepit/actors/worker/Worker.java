@@ -10,7 +10,9 @@ import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.StashBuffer;
 import akka.actor.typed.javadsl.TimerScheduler;
 import io.snakepit.WorkerCallException;
+import io.snakepit.SnakepitEvent;
 import io.snakepit.WorkerCrashedException;
+import io.snakepit.actors.Events;
 import io.snakepit.actors.worker.WorkerActor.Command;
 import io.snakepit.actors.worker.WorkerActor.Dispose;
 import io.snakepit.actors.worker.WorkerActor.Event;
@@ -19,6 +21,7 @@ import io.snakepit.actors.worker.WorkerActor.FromShim;
 import io.snakepit.shim.ShimEvent;
 import io.snakepit.shim.WorkerIdentity;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.function.Function;
@@ -69,6 +72,10 @@ final class Worker {
   LimitHit limitHit;
   /** How its calls fail if it crashes: LOST until the shim reports how the worker ended. */
   WorkerCrashedException.Reason crashReason = WorkerCrashedException.Reason.LOST;
+  /** Where its lifecycle and calls are published. */
+  final Events events;
+  /** When its actor started (System.nanoTime), for how long it took to be ready. */
+  final long began = System.nanoTime();
 
   Worker(ActorContext<Command> context, TimerScheduler<Command> timers, StashBuffer<Command> stash, Launch launch,
       ActorRef<Event> pool, WorkerConnections connections, WorkerJournal journal) {
@@ -99,6 +106,13 @@ final class Worker {
     this.starting = new StartingPhase(this);
     this.serving = new ServingPhase(this);
     this.ending = new EndingPhase(this);
+    this.events = Events.of(context.getSystem());
+  }
+
+  /** Publishes that the worker's tree is gone: {@code reason} as {@link SnakepitEvent.WorkerExited} lists them. */
+  void publishExit(String reason, String status, boolean duringCall) {
+    events.publish(new SnakepitEvent.WorkerExited(Instant.now(), events.instance(), launch.pool(), id,
+        identity == null ? 0 : identity.pid(), shim == null ? 0 : shim.pid(), reason, status, duringCall));
   }
 
   /** Starts containing the worker; its first behaviour. */

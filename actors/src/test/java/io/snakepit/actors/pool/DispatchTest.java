@@ -12,6 +12,8 @@ import io.snakepit.PoolSaturatedException;
 import io.snakepit.PoolUnavailableException;
 import io.snakepit.QueueTimeoutException;
 import io.snakepit.SessionBusyException;
+import io.snakepit.SnakepitEvent;
+import io.snakepit.actors.Events;
 import io.snakepit.actors.worker.Job;
 import io.snakepit.proto.ExecuteRequest;
 import java.time.Duration;
@@ -27,6 +29,7 @@ class DispatchTest {
 
   private final AtomicLong now = new AtomicLong(1_000_000);
   private final List<String> sent = new ArrayList<>();
+  private final List<SnakepitEvent> events = new ArrayList<>();
   private Slots slots;
   private Dispatch dispatch;
 
@@ -36,7 +39,7 @@ class DispatchTest {
         Duration.ofSeconds(1), null, Duration.ofMillis(100), 3, Duration.ofMinutes(1), breakerMaxFailures,
         Duration.ofMillis(500), Duration.ofSeconds(10), 2);
     dispatch = new Dispatch(settings, concurrency, now::get, LoggerFactory.getLogger(DispatchTest.class),
-        (slot, job) -> sent.add(job.request().getTool() + "@" + slot.index));
+        Events.to(events::add, "node1"), (slot, job) -> sent.add(job.request().getTool() + "@" + slot.index));
     slots = new Slots("p", 2, 0);
     for (Slot slot : slots) {
       slots.spawn(slot, true);
@@ -128,6 +131,18 @@ class DispatchTest {
     PoolSaturatedException e = assertInstanceOf(PoolSaturatedException.class, failure(refused));
     assertTrue(e.getMessage().contains("2 calls are queued (queue-capacity 2)"), e.getMessage());
     assertEquals(2, dispatch.queued());
+    submit("f");
+    assertEquals(List.of("PoolSaturated p 2"), saturations(), "one event for the burst, not one per refused call");
+    callEnded(0);
+    submit("g");
+    submit("h");
+    assertEquals(List.of("PoolSaturated p 2", "PoolSaturated p 2"), saturations(),
+        "a burst after a call was taken again is published anew");
+  }
+
+  private List<String> saturations() {
+    return events.stream().filter(e -> e instanceof SnakepitEvent.PoolSaturated)
+        .map(e -> (SnakepitEvent.PoolSaturated) e).map(e -> "PoolSaturated " + e.pool() + " " + e.queued()).toList();
   }
 
   @Test
@@ -157,6 +172,10 @@ class DispatchTest {
     Job refused = submit("refused");
     CircuitOpenException e = assertInstanceOf(CircuitOpenException.class, failure(refused));
     assertTrue(e.getMessage().contains("the next call in 500 ms goes through as a probe"), e.getMessage());
+    SnakepitEvent.CircuitOpened opened = assertInstanceOf(SnakepitEvent.CircuitOpened.class, events.get(0));
+    assertEquals(List.of("node1", "p", 2, Duration.ofMillis(500)),
+        List.of(opened.instance(), opened.pool(), opened.failuresInARow(), opened.reset()));
+    assertEquals(1, events.size(), events::toString);
   }
 
   @Test
@@ -172,6 +191,8 @@ class DispatchTest {
     callEnded(0);
     assertEquals(List.of("probe@0", "waits@1"), sent);
     assertEquals(CircuitBreaker.State.CLOSED, dispatch.breaker().state());
+    assertEquals(List.of(SnakepitEvent.CircuitOpened.class, SnakepitEvent.CircuitClosed.class),
+        events.stream().map(Object::getClass).toList());
   }
 
   @Test
