@@ -1,5 +1,5 @@
 """python -m snakepit_worker --adapter pkg.module:Class --socket PATH [--calls-socket PATH] [--threads N]
-                            [--stop-grace S] [--max-message-size BYTES]
+                            [--stop-grace S] [--max-message-size BYTES] [--python-logs LEVEL]
 
 Exit codes:
   0   stopped gracefully (SIGTERM, SIGINT or a Shutdown call)
@@ -78,6 +78,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     except Exception as e:  # noqa: B902 - the stubs missing or broken
         _fail(EXIT_SERVER, "cannot start the gRPC server: %s: %s" % (type(e).__name__, e))
 
+    from snakepit_worker import logs
+    logs.install(options.python_logs)
+
     spec = options.adapter
     try:
         adapter_class = load_adapter_class(spec)
@@ -144,6 +147,10 @@ def _parse_command_line(argv: Optional[List[str]]) -> argparse.Namespace:
                         help="the largest request or answer; an answer over it is replaced by a "
                              "snakepit.MessageTooLarge error (default: no limit; the JVM passes "
                              "the pool's max-message-size)")
+    parser.add_argument("--python-logs", default="INFO",
+                        choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "off"),
+                        help="forward the root logger's records from this level up to the JVM as "
+                             "structured records (default INFO); off: leave logging alone")
     parser.add_argument("--log-level", default="INFO",
                         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                         help="the worker's own log lines on stderr (default INFO)")

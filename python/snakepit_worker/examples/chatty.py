@@ -1,12 +1,13 @@
 """ChattyAdapter: tools that write to stdout and stderr, for tests and benchmarks of how the node takes a
 worker's output (cut, escaped, rate-limited, never slowing the worker or the calls)."""
 
+import logging
 import os
 import random
 import threading
 import time
 
-from snakepit_worker import tool
+from snakepit_worker import current_call, tool
 from snakepit_worker.examples.basic import BasicAdapter
 
 _FDS = {"stdout": 1, "stderr": 2}
@@ -47,6 +48,20 @@ class ChattyAdapter(BasicAdapter):
         """Writes text as count lines on stdout or stderr (no buffering); returns the worker's pid."""
         _write_all(_FDS[stream], (text + "\n").encode() * count)
         return os.getpid()
+
+    @tool
+    def log(self, message, level="WARNING", logger="chatty", error=False):
+        """Logs message through Python's logging (with a traceback when error); returns the worker's pid
+        and the call's id."""
+        named = logging.getLogger(logger)
+        if error:
+            try:
+                raise ValueError("logged on purpose")
+            except ValueError:
+                named.log(logging.getLevelName(level), message, exc_info=True)
+        else:
+            named.log(logging.getLevelName(level), message)
+        return {"pid": os.getpid(), "call": current_call().call_id}
 
     @tool
     def write_bytes(self, hex, stream="stdout"):

@@ -93,6 +93,29 @@ class WorkerOutputIT {
   }
 
   @Test
+  void pythonLogRecordsReachThePythonLoggerAtTheirLevelWithTheCallAndTheTraceback() throws Exception {
+    Pool pool = NODE.pool("default");
+    String answer = await(pool.execute("log", "{\"message\": \"record-probe\", \"error\": true}")).json();
+    Matcher m = Pattern.compile("\\{\"pid\": (\\d+), \"call\": \"(c\\d+)\"}").matcher(answer);
+    assertTrue(m.matches(), answer);
+    ILoggingEvent event = LOG.await(e -> e.getFormattedMessage().contains("record-probe"));
+    assertEquals("snakepit.python.default", event.getLoggerName());
+    assertEquals(ch.qos.logback.classic.Level.WARN, event.getLevel());
+    Map<String, String> mdc = event.getMDCPropertyMap();
+    assertEquals(List.of("default", m.group(1), m.group(2)),
+        List.of(mdc.get("snakepit.pool"), mdc.get("snakepit.pid"), mdc.get("snakepit.call")), mdc.toString());
+    String text = event.getFormattedMessage();
+    assertTrue(text.startsWith("[" + mdc.get("snakepit.worker") + " chatty] record-probe\nTraceback"), text);
+    assertTrue(text.contains("ValueError: logged on purpose"), text);
+    // Below python-logs (INFO) nothing is forwarded; nothing of the record went out as a raw stderr line.
+    await(pool.execute("log", "{\"message\": \"debug-probe\", \"level\": \"DEBUG\"}"));
+    await(pool.execute("say", "{\"text\": \"after-debug\", \"stream\": \"stderr\"}"));
+    LOG.await(e -> e.getFormattedMessage().endsWith("stderr] after-debug"));
+    assertEquals(0, LOG.count(e -> e.getFormattedMessage().contains("debug-probe")
+        || e.getFormattedMessage().contains("snakepit-log")));
+  }
+
+  @Test
   void linesPastTheRateAreDroppedAndReportedAsOneLine() throws Exception {
     Pool pool = NODE.pool("default");
     await(pool.execute("say", "{\"text\": \"rate-probe\", \"stream\": \"stderr\", \"count\": 5000}"));
@@ -238,7 +261,8 @@ class WorkerOutputIT {
 
   /**
    * The node's log as it would be written: every event of every logger, formatted with a pattern that includes the
-   * MDC, counted in bytes; the events of the workers' loggers and the drop reports are kept for the assertions.
+   * MDC, counted in bytes; the events of the workers' loggers (raw output and Python records) are kept for the
+   * assertions.
    */
   static final class NodeLog extends AppenderBase<ILoggingEvent> {
     private final AtomicLong bytes = new AtomicLong();
@@ -264,7 +288,8 @@ class WorkerOutputIT {
     protected void append(ILoggingEvent event) {
       event.prepareForDeferredProcessing();
       bytes.addAndGet(encoder.encode(event).length);
-      if (event.getLoggerName().startsWith("snakepit.worker.") && kept.size() < 100_000) {
+      if ((event.getLoggerName().startsWith("snakepit.worker.") || event.getLoggerName().startsWith("snakepit.python."))
+          && kept.size() < 100_000) {
         kept.add(event);
       }
     }

@@ -89,6 +89,8 @@ public record Launch(Path shim, Path workerPackage, Path socket, String instance
     cmd.add(Double.toString(settings.stopGrace().toMillis() / 1000.0));
     cmd.add("--max-message-size");
     cmd.add(Integer.toString(settings.maxMessageSize()));
+    cmd.add("--python-logs");
+    cmd.add(settings.output().pythonLogs());
     return cmd;
   }
 

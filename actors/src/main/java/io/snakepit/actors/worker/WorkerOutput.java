@@ -31,10 +31,18 @@ final class WorkerOutput implements OutputLines {
   static final String MDC_PID = "snakepit.pid";
   /** The workers' loggers are named this plus their pool's name. */
   static final String LOGGER_PREFIX = "snakepit.worker.";
+  /** The loggers of the workers' forwarded Python log records are named this plus their pool's name. */
+  static final String PYTHON_LOGGER_PREFIX = "snakepit.python.";
+  /** The MDC key of the pool's name on forwarded Python log records. */
+  static final String MDC_POOL = "snakepit.pool";
+  /** The MDC key of the call a forwarded Python log record was logged in. */
+  static final String MDC_CALL = "snakepit.call";
 
   private final String workerId;
   private final WorkerSettings.Output settings;
   private final Logger log;
+  private final Logger pythonLog;
+  private final String pool;
   private final StderrTail tail;
   private final Target target;
   private final Pending stdout;
@@ -55,6 +63,8 @@ final class WorkerOutput implements OutputLines {
     this.later = later;
     this.settings = settings;
     this.log = LoggerFactory.getLogger(LOGGER_PREFIX + pool);
+    this.pythonLog = LoggerFactory.getLogger(PYTHON_LOGGER_PREFIX + pool);
+    this.pool = pool;
     this.tail = new StderrTail(stderrTail);
     this.stdout = new Pending(settings.maxLine());
     this.stderr = new Pending(settings.maxLine());
@@ -139,10 +149,16 @@ final class WorkerOutput implements OutputLines {
   }
 
   private void complete(boolean fromStderr, byte[] bytes, int from, int to, long cut) {
-    if (fromStderr) {
-      tail.add(bytes, from, to, cut);
+    PythonLogRecord record = fromStderr && cut == 0 ? PythonLogRecord.parse(bytes, from, to) : null;
+    if (record != null) {
+      record.text().lines().forEach(tail::add); // as many lines as the same text on stderr would be
+      target.record(record, bytes, from, to, System.nanoTime());
+    } else {
+      if (fromStderr) {
+        tail.add(bytes, from, to, cut);
+      }
+      target.line(fromStderr, bytes, from, to, cut, System.nanoTime());
     }
-    target.line(fromStderr, bytes, from, to, cut, System.nanoTime());
     askTickIfDue();
   }
 
@@ -192,6 +208,11 @@ final class WorkerOutput implements OutputLines {
   private interface Target {
     void line(boolean fromStderr, byte[] bytes, int from, int to, long cut, long now);
 
+    /** A forwarded Python log record, whose line is {@code bytes[from, to)}: by default, a stderr line as any other. */
+    default void record(PythonLogRecord record, byte[] bytes, int from, int to, long now) {
+      line(true, bytes, from, to, 0, now);
+    }
+
     /** Periodic work (and, with {@code last}, the last of it). */
     void tick(long now, boolean last);
 
@@ -240,6 +261,40 @@ final class WorkerOutput implements OutputLines {
       } finally {
         MDC.remove(MDC_WORKER);
         MDC.remove(MDC_PID);
+      }
+    }
+
+    /**
+     * A forwarded record goes to {@code snakepit.python.<pool>} at its own level, with the pool, worker, pid and call
+     * in the MDC, within the same rate as the raw lines.
+     */
+    @Override
+    public void record(PythonLogRecord record, byte[] bytes, int from, int to, long now) {
+      if (!rate.take(now)) {
+        dropped++;
+        return;
+      }
+      tick(now, false);
+      MDC.put(MDC_POOL, pool);
+      MDC.put(MDC_WORKER, workerId);
+      MDC.put(MDC_PID, pid);
+      if (!record.call().isEmpty()) {
+        MDC.put(MDC_CALL, record.call());
+      }
+      try {
+        String text = record.exception().isEmpty() ? record.message() : record.message() + "\n" + record.exception();
+        switch (record.level()) {
+          case "CRITICAL", "ERROR" -> pythonLog.error("[{} {}] {}", workerId, record.logger(), text);
+          case "WARNING" -> pythonLog.warn("[{} {}] {}", workerId, record.logger(), text);
+          case "DEBUG" -> pythonLog.debug("[{} {}] {}", workerId, record.logger(), text);
+          case "NOTSET" -> pythonLog.trace("[{} {}] {}", workerId, record.logger(), text);
+          default -> pythonLog.info("[{} {}] {}", workerId, record.logger(), text);
+        }
+      } finally {
+        MDC.remove(MDC_POOL);
+        MDC.remove(MDC_WORKER);
+        MDC.remove(MDC_PID);
+        MDC.remove(MDC_CALL);
       }
     }
 

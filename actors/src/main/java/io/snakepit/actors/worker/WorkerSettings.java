@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -84,9 +85,13 @@ public record WorkerSettings(String python, String adapter, List<String> pythonP
    * @param fileDir where {@code file} mode writes; empty: the node's run directory
    * @param fileMaxSize the size at which a worker's file is rotated
    * @param fileKeep how many rotated files a worker keeps
+   * @param pythonLogs from which level Python's log records are forwarded as structured records; "off" for none
    */
   public record Output(Mode mode, int maxLine, double rate, int burst, Duration droppedReportInterval, String fileDir,
-      long fileMaxSize, int fileKeep) {
+      long fileMaxSize, int fileKeep, String pythonLogs) {
+
+    /** The values python-logs takes. */
+    static final List<String> PYTHON_LOG_LEVELS = List.of("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "off");
 
     /** Where complete lines go. */
     public enum Mode { LOG, FILE, DISCARD }
@@ -134,7 +139,13 @@ public record WorkerSettings(String python, String adapter, List<String> pythonP
       if (!dir.isEmpty()) {
         dir = paths.resolve("snakepit." + prefix + "output-file.dir", c.getValue("output-file.dir")).toString();
       }
-      return new Output(mode, (int) maxLine, rate, burst, interval, dir, maxSize, keep);
+      String pythonLogs = c.getString("python-logs");
+      String level = pythonLogs.equalsIgnoreCase("off") ? "off" : pythonLogs.toUpperCase(Locale.ROOT);
+      if (!PYTHON_LOG_LEVELS.contains(level)) {
+        throw new IllegalArgumentException("python-logs is '" + pythonLogs + "': set the level from which Python's"
+            + " log records reach the node's log (DEBUG, INFO, WARNING, ERROR or CRITICAL), or off");
+      }
+      return new Output(mode, (int) maxLine, rate, burst, interval, dir, maxSize, keep, level);
     }
   }
 

@@ -19,7 +19,7 @@ class OutputSettingsTest {
 
   @Test
   void defaultsLogWithinTwoHundredLinesASecondAndCutAtEightKibibytes() {
-    assertEquals(new Output(Output.Mode.LOG, 8192, 200, 1000, Duration.ofSeconds(5), "", 10L * 1024 * 1024, 2),
+    assertEquals(new Output(Output.Mode.LOG, 8192, 200, 1000, Duration.ofSeconds(5), "", 10L * 1024 * 1024, 2, "INFO"),
         settings("").output());
     assertEquals(Output.Mode.FILE, settings("output = file").output().mode());
     assertEquals(Output.Mode.DISCARD, settings("output = discard").output().mode());

@@ -52,7 +52,7 @@ class WorkerOutputTest {
   }
 
   private static Output settings(Mode mode, double rate, int burst) {
-    return new Output(mode, 8192, rate, burst, Duration.ofSeconds(5), "", 10 * 1024 * 1024, 2);
+    return new Output(mode, 8192, rate, burst, Duration.ofSeconds(5), "", 10 * 1024 * 1024, 2, "INFO");
   }
 
   private WorkerOutput output(Output settings) {
@@ -101,6 +101,32 @@ class WorkerOutputTest {
     assertEquals("4242", first.getMDCPropertyMap().get(WorkerOutput.MDC_PID));
     assertEquals(WorkerOutput.LOGGER_PREFIX + pool, first.getLoggerName());
     assertEquals(null, org.slf4j.MDC.get(WorkerOutput.MDC_WORKER), "the reading thread's MDC is left clean");
+  }
+
+  @Test
+  void aForwardedPythonRecordIsLoggedAtItsLevelUnderThePythonLoggerWithTheCallInTheMdc() {
+    Logger python = (Logger) LoggerFactory.getLogger(WorkerOutput.PYTHON_LOGGER_PREFIX + pool);
+    python.addAppender(logged);
+    python.setAdditive(false);
+    try {
+      WorkerOutput out = output(settings(Mode.LOG, 200, 1000));
+      out.pid(4242);
+      line(out, true, PythonLogRecord.MARK + "{\"level\": \"WARNING\", \"logger\": \"model\", \"message\": "
+          + "\"slow \\u00e9\", \"call\": \"c7\", \"exception\": \"Traceback (most recent call last):\\nKeyError\"}");
+      line(out, true, PythonLogRecord.MARK + "{not json");
+      assertEquals(List.of("[w-0-1 model] slow é\nTraceback (most recent call last):\nKeyError",
+          "[w-0-1 stderr] \\x1esnakepit-log {not json"), messages());
+      ILoggingEvent record = logged.list.get(0);
+      assertEquals(Level.WARN, record.getLevel());
+      assertEquals(WorkerOutput.PYTHON_LOGGER_PREFIX + pool, record.getLoggerName());
+      assertEquals(java.util.Map.of(WorkerOutput.MDC_POOL, pool, WorkerOutput.MDC_WORKER, "w-0-1",
+          WorkerOutput.MDC_PID, "4242", WorkerOutput.MDC_CALL, "c7"), record.getMDCPropertyMap());
+      assertEquals(null, org.slf4j.MDC.get(WorkerOutput.MDC_CALL), "the reading thread's MDC is left clean");
+      assertEquals(List.of("WARNING model: slow é", "Traceback (most recent call last):", "KeyError",
+          "\\x1esnakepit-log {not json"), out.stderrTail().lines(), "the tail shows the record as text");
+    } finally {
+      python.detachAppender(logged);
+    }
   }
 
   @Test
