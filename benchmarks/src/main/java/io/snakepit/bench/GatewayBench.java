@@ -25,7 +25,8 @@ import java.util.stream.Stream;
  * Gateway: a client JVM (this one) calling {@code ping} through a node's gateway ({@code snakepit serve}, the
  * project's jar, in a JVM of its own, 2 workers) against the in-process pool of this JVM with 2 workers of its own, at
  * the same concurrency, the two taking turns window by window (gateway, pool, pool, gateway, ...). The node's CPU per
- * call comes from its /proc stat over each gateway window, its C2 compiler thread's share from /proc/PID/task.
+ * call comes from its /proc stat over each gateway window, its C2 compiler thread's share from /proc/PID/task; the
+ * client's (this JVM's) from /proc/self/stat over the same windows.
  */
 final class GatewayBench implements Bench {
   static final int WORKERS = 2;
@@ -120,6 +121,11 @@ final class GatewayBench implements Bench {
         Goal.none(), "utime + stime of the node's JVM (/proc/PID/stat) over each gateway window, divided by the"
         + " calls of that window; the baseline is this JVM's own over each pool window. On 2 cores the node's CPU"
         + " is taken from the Python workers."));
+    out.add(new Measurement(id + ".client", "Gateway CPU", "client CPU per call, concurrency " + concurrency, "µs",
+        new Series("the client JVM (this one), its caller threads included", each(gateway, Window::selfCpuMicros)),
+        null, Goal.none(), "utime + stime of this JVM (/proc/self/stat) over each gateway window, divided by the calls"
+        + " of that window: what the client costs, which on 2 cores is taken from the node and its workers. This JVM"
+        + " also holds the in-process side's node, idle during these windows."));
     out.add(new Measurement(id + ".c2", "Gateway CPU", "of which the C2 compiler, concurrency " + concurrency, "µs",
         new Series("the node's C2 compiler threads", each(gateway, Window::nodeC2Micros)), null, Goal.none(),
         "The node's C2 compiler threads (/proc/PID/task/*/stat) over each gateway window, per call. By"

@@ -29,7 +29,6 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
@@ -98,16 +97,18 @@ final class Gateway {
    *
    * <p>No executor of its own: a gateway call only checks the token, parses, and hands the call to a pool's actor,
    * none of which blocks, so a hand-off to another thread (two, with the message) would cost more than the work.
+   * gRPC's direct executor, not one that runs its tasks inline: only that one takes gRPC's direct path (no task queue
+   * per call, the request read without moving between threads); {@link GatewayGuard} does the guarding instead.
    */
   static Gateway start(List<Endpoint> listens, Tls tls, BindableService service, ServerInterceptor auth,
       int maxRequest, OutOfMemory outOfMemory) throws IOException {
     ServerCredentials tcpCredentials = tls == null ? InsecureServerCredentials.create() : credentials(tls);
-    Executor executor = task -> outOfMemory.guard(task, () -> "running a call of the gateway").run();
+    ServerInterceptor guard = new GatewayGuard(outOfMemory);
     List<Listener> started = new ArrayList<>();
     try {
       for (Endpoint endpoint : listens) {
-        started.add(endpoint instanceof Endpoint.Unix unix ? startUnix(unix, service, auth, maxRequest, executor)
-            : startTcp((Endpoint.Tcp) endpoint, tcpCredentials, service, auth, maxRequest, executor));
+        started.add(endpoint instanceof Endpoint.Unix unix ? startUnix(unix, service, auth, guard, maxRequest)
+            : startTcp((Endpoint.Tcp) endpoint, tcpCredentials, service, auth, guard, maxRequest));
       }
     } catch (IOException | RuntimeException e) {
       new Gateway(started).stop();
@@ -162,19 +163,23 @@ final class Gateway {
     return b.build();
   }
 
-  /** What every listener serves, and how: the gateway behind its token check, on the transport's threads. */
+  /**
+   * What every listener serves, and how: the gateway behind its token check, on the transport's threads, every
+   * handler (the token check's too) under the guard.
+   */
   private static Server serving(NettyServerBuilder builder, BindableService service, ServerInterceptor auth,
-      int maxRequest, Executor executor) {
-    return builder.executor(executor)
-        .addService(ServerInterceptors.intercept(service, auth))
+      ServerInterceptor guard, int maxRequest) {
+    // The last interceptor given runs first.
+    return builder.directExecutor()
+        .addService(ServerInterceptors.intercept(service, auth, guard))
         .maxInboundMessageSize(maxRequest)
         .build();
   }
 
   private static Listener startTcp(Endpoint.Tcp tcp, ServerCredentials credentials, BindableService service,
-      ServerInterceptor auth, int maxRequest, Executor executor) throws IOException {
+      ServerInterceptor auth, ServerInterceptor guard, int maxRequest) throws IOException {
     Server server = serving(NettyServerBuilder.forAddress(new InetSocketAddress(tcp.host(), tcp.port()), credentials),
-        service, auth, maxRequest, executor);
+        service, auth, guard, maxRequest);
     try {
       server.start();
     } catch (IOException e) {
@@ -189,7 +194,7 @@ final class Gateway {
    * at its path with the mode bind(2) gave it.
    */
   private static Listener startUnix(Endpoint.Unix unix, BindableService service, ServerInterceptor auth,
-      int maxRequest, Executor executor) throws IOException {
+      ServerInterceptor guard, int maxRequest) throws IOException {
     Path path = unix.path().toAbsolutePath().normalize();
     clearStale(path);
     byte[] nonce = new byte[4];
@@ -201,7 +206,7 @@ final class Gateway {
     Server server = serving(NettyServerBuilder.forAddress(new DomainSocketAddress(bound.toString()))
         .channelType(EpollServerDomainSocketChannel.class)
         .bossEventLoopGroup(loop)
-        .workerEventLoopGroup(loop), service, auth, maxRequest, executor);
+        .workerEventLoopGroup(loop), service, auth, guard, maxRequest);
     try {
       server.start();
       Files.setPosixFilePermissions(bound, PosixFilePermissions.fromString("rw-------"));

@@ -8,6 +8,7 @@ import com.google.protobuf.UnsafeByteOperations;
 import io.grpc.BindableService;
 import io.grpc.Context;
 import io.grpc.Deadline;
+import io.grpc.KnownLength;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
@@ -34,6 +35,7 @@ import io.snakepit.proto.Value;
 import java.io.IOException;
 import java.io.InputStream;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
@@ -49,10 +51,13 @@ final class GatewayService implements BindableService {
   /** Room above the largest pool's max-message-size for the gateway's own fields (pool, call id). */
   private static final int ENVELOPE = 64 * 1024;
 
-  /** An execute request as read from the wire: the request, or what is wrong with its bytes. */
-  private record Incoming(ExecuteRequest request, String problem) {}
+  /**
+   * An execute request as read from the wire: the request, or what is wrong with its bytes, or the out-of-memory
+   * error (already reported) that reading them ran into.
+   */
+  private record Incoming(ExecuteRequest request, String problem, Throwable outOfMemory) {}
 
-  private static final MethodDescriptor.Marshaller<Incoming> INCOMING = new MethodDescriptor.Marshaller<>() {
+  private final MethodDescriptor.Marshaller<Incoming> incoming = new MethodDescriptor.Marshaller<>() {
     @Override
     public InputStream stream(Incoming value) {
       return value.request().toByteString().newInput();
@@ -62,18 +67,24 @@ final class GatewayService implements BindableService {
     public Incoming parse(InputStream stream) {
       byte[] bytes;
       try {
-        bytes = stream.readAllBytes();
+        bytes = readMessage(stream);
       } catch (IOException e) {
         throw Status.INTERNAL.withDescription("cannot read the request: " + e.getMessage()).withCause(e)
             .asRuntimeException();
+      } catch (RuntimeException | Error e) {
+        // Parsed on the transport's thread, before any handler the gateway's guard wraps: guarded here.
+        if (!outOfMemory.handle(e, "reading a gateway request")) {
+          throw e;
+        }
+        return new Incoming(null, null, e);
       }
       try {
         // The payload may alias these bytes, which nothing else holds: one copy of a large payload fewer.
         CodedInputStream in = CodedInputStream.newInstance(bytes);
         in.enableAliasing(true);
-        return new Incoming(ExecuteRequest.parser().parseFrom(in), null);
+        return new Incoming(ExecuteRequest.parser().parseFrom(in), null, null);
       } catch (InvalidProtocolBufferException e) {
-        return new Incoming(null, problem(bytes, e));
+        return new Incoming(null, problem(bytes, e), null);
       }
     }
   };
@@ -97,17 +108,13 @@ final class GatewayService implements BindableService {
     return ServerServiceDefinition.builder(GatewayGrpc.SERVICE_NAME)
         .addMethod(parsedInCall(GatewayGrpc.getExecuteMethod()), ServerCalls.asyncUnaryCall(
             (Incoming in, StreamObserver<ExecuteResponse> out) -> {
-              if (refused(in, out)) {
-                out.onCompleted();
-              } else {
+              if (!refused(in, out)) {
                 execute(in.request(), out);
               }
             }))
         .addMethod(parsedInCall(GatewayGrpc.getExecuteStreamMethod()), ServerCalls.asyncServerStreamingCall(
             (Incoming in, StreamObserver<ExecuteResponse> out) -> {
-              if (refused(in, out)) {
-                out.onCompleted();
-              } else {
+              if (!refused(in, out)) {
                 executeStream(in.request(), out);
               }
             }))
@@ -116,17 +123,46 @@ final class GatewayService implements BindableService {
         .build();
   }
 
-  private static MethodDescriptor<Incoming, ExecuteResponse> parsedInCall(
+  private MethodDescriptor<Incoming, ExecuteResponse> parsedInCall(
       MethodDescriptor<ExecuteRequest, ExecuteResponse> method) {
-    return method.toBuilder(INCOMING, method.getResponseMarshaller()).build();
+    return method.toBuilder(incoming, method.getResponseMarshaller()).build();
   }
 
-  /** Answers a request that could not be parsed with snakepit.InvalidArguments; true if it did. */
+  /**
+   * The bytes of one request message. gRPC hands over a stream that knows its length: one array of that size, where
+   * {@code readAllBytes} would fill 8 KiB buffers and copy them.
+   */
+  static byte[] readMessage(InputStream stream) throws IOException {
+    if (!(stream instanceof KnownLength)) {
+      return stream.readAllBytes();
+    }
+    byte[] bytes = new byte[stream.available()];
+    int read = stream.readNBytes(bytes, 0, bytes.length);
+    if (read == bytes.length && stream.available() == 0) {
+      return bytes;
+    }
+    // Not what KnownLength promised: whatever the stream still has, after what was read.
+    byte[] rest = stream.readAllBytes();
+    byte[] all = Arrays.copyOf(bytes, read + rest.length);
+    System.arraycopy(rest, 0, all, read, rest.length);
+    return all;
+  }
+
+  /**
+   * Answers a request that could not be read: snakepit.InvalidArguments for bytes that are not a request, gRPC's
+   * status for a failed handler when reading them ran out of memory. True if it did; the caller then completes.
+   */
   private static boolean refused(Incoming in, StreamObserver<ExecuteResponse> out) {
+    if (in.outOfMemory() != null) {
+      out.onError(Status.UNKNOWN.withDescription(GatewayGuard.APPLICATION_ERROR).withCause(in.outOfMemory())
+          .asRuntimeException());
+      return true;
+    }
     if (in.problem() == null) {
       return false;
     }
     out.onNext(error(new InvalidArgumentsException(in.problem())));
+    out.onCompleted();
     return true;
   }
 

@@ -18,6 +18,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
@@ -27,9 +28,11 @@ import org.HdrHistogram.Recorder;
 /**
  * One run of {@code snakepit load}: the loop that makes the calls, the latency recording and the progress line.
  *
- * <p>The loop runs on the calling thread and holds one permit per call in flight; gRPC's callbacks record the
- * outcome and give the permit back, so {@code concurrency} calls in flight need no thread each. The callbacks run
- * on the channel's transport threads and only touch thread-safe counters and the {@link Recorder}.
+ * <p>An open loop runs on the calling thread and holds one permit per call in flight; gRPC's callbacks record the
+ * outcome and give the permit back, so {@code concurrency} calls in flight need no thread each. A closed loop starts
+ * {@code concurrency} calls and each answer's callback sends the next one: no thread is woken per call, which on a
+ * machine the client shares with the node leaves that CPU to the node. The callbacks run on the channel's transport
+ * threads and only touch thread-safe counters and the {@link Recorder}.
  */
 final class LoadRun {
   private static final long PROGRESS_EVERY_MILLIS = 1000;
@@ -69,6 +72,11 @@ final class LoadRun {
   private final Map<String, LongAdder> errors = new ConcurrentHashMap<>();
   private final LongAdder finished = new LongAdder();
   private final AtomicLong sent = new AtomicLong();
+  // Closed loop: sends asked for and not yet made; whoever raises it from 0 makes them, one at a time.
+  private final AtomicInteger sendsDue = new AtomicInteger();
+  // Closed loop: calls started, read and written only by whoever is making the sends.
+  private long started;
+  private GatewayGrpc.GatewayFutureStub gateway;
   // Written by the progress thread while the run lasts, by the calling thread after it: guarded by this.
   private final Histogram latencySoFar = new Histogram(3);
   private Histogram interval;
@@ -108,12 +116,11 @@ final class LoadRun {
 
   /** The loop: starts the plan's calls from {@link #start} on and waits until every one of them ended. */
   private void makeCalls(GatewayGrpc.GatewayFutureStub gateway) {
-    // Compared as time since the start: nanoTime may be anywhere in its range, and start + MAX_VALUE overflows.
-    long lasting = plan.duration() == null ? Long.MAX_VALUE : plan.duration().toNanos();
-    for (long i = 0; plan.requests() == 0 || i < plan.requests(); i++) {
-      long due;
-      if (plan.openLoop()) {
-        due = dueTime(i);
+    this.gateway = gateway;
+    if (plan.openLoop()) {
+      long lasting = lasting();
+      for (long i = 0; plan.requests() == 0 || i < plan.requests(); i++) {
+        long due = dueTime(i);
         if (due - start >= lasting) {
           break;
         }
@@ -124,18 +131,44 @@ final class LoadRun {
           inFlight.release();
           break;
         }
-      } else {
-        inFlight.acquireUninterruptibly();
-        due = System.nanoTime();
-        if (due - start >= lasting) {
-          inFlight.release();
-          break;
-        }
+        send(due);
       }
-      send(gateway, due);
+    } else {
+      // Each of the concurrency chains of calls holds a permit until it ends.
+      inFlight.acquireUninterruptibly(plan.concurrency());
+      for (int i = 0; i < plan.concurrency(); i++) {
+        sendNext();
+      }
     }
     // Each call ends by its gRPC deadline at the latest, so this wait is bounded by --timeout.
     inFlight.acquireUninterruptibly(plan.concurrency());
+  }
+
+  /** How long calls are started for, as time since the start (start + MAX_VALUE would overflow). */
+  private long lasting() {
+    return plan.duration() == null ? Long.MAX_VALUE : plan.duration().toNanos();
+  }
+
+  /**
+   * Closed loop: sends the next call of a chain, or ends the chain (gives its permit back) once the plan's calls are
+   * made or its time is up. Sends are made one at a time, never nested: a call that ends while a send is under way
+   * (one that fails at once does) leaves its next send to the loop below, so a node that fails every call cannot
+   * make the stack grow.
+   */
+  private void sendNext() {
+    if (sendsDue.getAndIncrement() != 0) {
+      return;
+    }
+    long lasting = lasting();
+    do {
+      long due = System.nanoTime();
+      if (due - start >= lasting || (plan.requests() > 0 && started >= plan.requests())) {
+        inFlight.release();
+      } else {
+        started++;
+        send(due);
+      }
+    } while (sendsDue.decrementAndGet() != 0);
   }
 
   /** When call {@code i} of an open loop is due: from the start, not from the previous call, so delays never add up. */
@@ -149,7 +182,7 @@ final class LoadRun {
     }
   }
 
-  private void send(GatewayGrpc.GatewayFutureStub gateway, long due) {
+  private void send(long due) {
     sent.incrementAndGet();
     // A call that closes without a message broke the protocol: the future stub fails it with INTERNAL.
     Futures.addCallback(gateway.withDeadlineAfter(plan.timeout().toNanos(), TimeUnit.NANOSECONDS)
@@ -175,7 +208,11 @@ final class LoadRun {
       errors.computeIfAbsent(errorType, type -> new LongAdder()).increment();
     }
     finished.increment();
-    inFlight.release();
+    if (plan.openLoop()) {
+      inFlight.release();
+    } else {
+      sendNext();
+    }
   }
 
   /** Moves what was recorded since the last drain into the running total, and returns the total. */
