@@ -111,9 +111,9 @@ public final class Node implements Extension {
     List<PoolSettings> settings = config.getObject("pools").entrySet().stream()
         .filter(e -> e.getValue().valueType() != ConfigValueType.NULL).map(Map.Entry::getKey).sorted()
         .map(name -> PoolSettings.fromConfig(name, config, paths)).toList();
-    // Subscribed before the settlement below, so that the log has what it settles.
-    this.audit = AuditLog.start(system, config, paths).orElse(null);
     Registry registry = config.getBoolean("registry.enabled") ? Registry.open(system, config, paths) : null;
+    // After the registry's checks of data-dir, before the settlement below: the log has what it settles.
+    this.audit = AuditLog.start(system, config, paths).orElse(null);
     paths.report().ifPresent(line -> LOG.info("{}", line));
     this.registry = registry;
     WorkerJournal journal = registry == null ? WorkerJournal.none() : WorkerJournal.of(registry);
