@@ -82,7 +82,7 @@ class AuditLogIT {
 
   @Test
   void aKilledARecycledAndAStoppedWorkerWithThePidsProcShowed() throws Exception {
-    String instance = "au-" + UUID.randomUUID().toString().substring(0, 8);
+    String instance = TestNodes.INSTANCE; // its own data directory: a journal and a lock of its own
     Path dataDir = Files.createTempDirectory("snakepit-audit-");
     ActorTestKit kit = ActorTestKit.create("audit", TestNodes.config("snakepit.instance = " + instance + "\n"
         + "snakepit.data-dir = \"" + dataDir + "\"\n" + """

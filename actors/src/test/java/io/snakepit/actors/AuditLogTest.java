@@ -5,18 +5,24 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.snakepit.SnakepitEvent;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
 
 /** The audit log's files: their modes, the JSON of a line, and rotation that loses no line it keeps. */
 class AuditLogTest {
@@ -72,12 +78,47 @@ class AuditLogTest {
 
   @Test
   void aSymlinkInPlaceOfTheAuditDirectoryIsRefused() throws Exception {
-    Path data = Files.createDirectory(dir.resolve("data"), java.nio.file.attribute.PosixFilePermissions
-        .asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+    Path data = Files.createDirectory(dir.resolve("data"),
+        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
     Files.createSymbolicLink(data.resolve("audit"), Files.createDirectory(dir.resolve("elsewhere")));
     IllegalStateException e = assertThrows(IllegalStateException.class, () -> AuditLog.open(data, "rot", 1000, 1));
     assertTrue(e.getMessage().contains(data.resolve("audit") + " is a symlink"), e.getMessage());
     assertFalse(Files.exists(dir.resolve("elsewhere/rot.jsonl")));
+  }
+
+  @Test
+  void aFailedWriteIsCountedAndLoggedOnceAndTheLogGoesOnOnceItWorks() throws Exception {
+    Logger logger = (Logger) LoggerFactory.getLogger(AuditLog.class);
+    ListAppender<ILoggingEvent> logged = new ListAppender<>();
+    logged.start();
+    logger.addAppender(logged);
+    try {
+      AuditLog log = AuditLog.open(dir, "rot", 10, 1);
+      Path current = AuditLog.file(dir, "rot");
+      // A directory with an entry where the rotation must delete the older file: every rotation fails.
+      Files.createDirectories(AuditLog.rotated(current, 1).resolve("in-the-way"));
+      for (int n = 100; n < 103; n++) {
+        log.append(reserved(n)); // the first goes into the empty file; the next two need a rotation
+      }
+      assertEquals(2, log.lost());
+      List<String> errors = logged.list.stream().filter(e -> e.getLevel() == Level.ERROR)
+          .map(ILoggingEvent::getFormattedMessage).toList();
+      assertEquals(1, errors.size(), "one ERROR for the outage: " + errors);
+      assertTrue(errors.get(0).contains(current.toString()) && errors.get(0).contains("snakepit.audit.enabled"),
+          errors.get(0));
+
+      Files.delete(AuditLog.rotated(current, 1).resolve("in-the-way"));
+      Files.delete(AuditLog.rotated(current, 1));
+      log.append(reserved(103));
+      log.close();
+      assertEquals(2, log.lost());
+      assertEquals(List.of(100), numbers(List.of(AuditLog.rotated(current, 1))));
+      assertEquals(List.of(103), numbers(List.of(current)));
+      assertTrue(logged.list.stream().anyMatch(e -> e.getFormattedMessage().contains("is written again; 2 events")),
+          "no line saying the log works again");
+    } finally {
+      logger.detachAppender(logged);
+    }
   }
 
   @Test
