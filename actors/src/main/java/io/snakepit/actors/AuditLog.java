@@ -17,6 +17,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
 import io.snakepit.SnakepitEvent;
 import io.snakepit.persistence.DataDirectory;
+import io.snakepit.persistence.Registry;
 import io.snakepit.settings.SettingPaths;
 import io.snakepit.shim.PrivateDirectory;
 import java.io.IOException;
@@ -119,7 +120,7 @@ public final class AuditLog {
       throw new IllegalArgumentException("snakepit.audit.max-size is " + maxSize + " bytes and keep is " + keep
           + ": set max-size to a size such as 10MiB and keep to 0 or more");
     }
-    AuditLog log = open(paths.path(snakepit, "data-dir"), snakepit.getString("instance"), maxSize, keep);
+    AuditLog log = open(paths.path(snakepit, "data-dir"), Registry.instanceName(snakepit), maxSize, keep);
     ActorRef<Object> writer = system.systemActorOf(log.writer(), "snakepit-audit",
         DispatcherSelector.fromConfig("snakepit.blocking-dispatcher"));
     boolean calls = settings.getBoolean("calls");

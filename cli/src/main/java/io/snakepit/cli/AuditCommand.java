@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import io.snakepit.actors.AuditLog;
+import io.snakepit.persistence.Registry;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -50,7 +51,8 @@ final class AuditCommand implements Callable<Integer> {
   String since;
 
   @Option(names = "--worker", paramLabel = "ID",
-      description = "Only the events of this worker (its id, as pool-slot-generation), including its replacement.")
+      description = "Only the events of this worker (its id, as pool-slot-generation), and the WorkerReplaced that"
+          + " named it as a replacement.")
   String worker;
 
   @Option(names = "--json", description = "Print the log's lines as they are: one JSON object a line.")
@@ -72,7 +74,13 @@ final class AuditCommand implements Callable<Integer> {
       System.err.println("snakepit: " + e.getMessage());
       return 1;
     }
-    String name = config.getString("snakepit.instance");
+    String name;
+    try {
+      name = Registry.instanceName(config.getConfig("snakepit")); // it goes into a path: no '/' or '..'
+    } catch (IllegalArgumentException e) {
+      System.err.println("snakepit: --instance: " + e.getMessage());
+      return 2;
+    }
     Path file = AuditLog.file(Path.of(config.getString("snakepit.data-dir")), name);
     List<Path> files = files(file);
     if (files.isEmpty()) {

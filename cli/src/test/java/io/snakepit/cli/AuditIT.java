@@ -77,6 +77,9 @@ class AuditIT {
     Nodes.Run flag = Nodes.snakepit("audit", "--data-dir", empty.toString(), "--pool", "x");
     assertEquals(2, flag.exit(), flag.err());
     assertTrue(flag.err().contains("--pool"), flag.err());
+    Nodes.Run escape = Nodes.snakepit("audit", "--data-dir", empty.toString(), "--instance", "../x");
+    assertEquals(2, escape.exit(), escape.err());
+    assertTrue(escape.err().contains("'../x'"), escape.err());
     Nodes.Run none = Nodes.snakepit("audit", "--data-dir", empty.toString());
     assertEquals(1, none.exit(), none.err());
     assertTrue(none.err().contains("no audit log") && none.err().contains(empty.resolve("audit").toString())
