@@ -85,6 +85,7 @@ public final class Node implements Extension {
   private final Path runDir;
   private final WorkerTransport transport;
   private final Registry registry;
+  private final AuditLog audit;
 
   /** The node of {@code system}, started on first use. */
   public static Node get(ActorSystem<?> system) {
@@ -111,6 +112,8 @@ public final class Node implements Extension {
         .filter(e -> e.getValue().valueType() != ConfigValueType.NULL).map(Map.Entry::getKey).sorted()
         .map(name -> PoolSettings.fromConfig(name, config, paths)).toList();
     Registry registry = config.getBoolean("registry.enabled") ? Registry.open(system, config, paths) : null;
+    // After the registry's checks of data-dir, before the settlement below: the log has what it settles.
+    this.audit = AuditLog.start(system, config, paths).orElse(null);
     paths.report().ifPresent(line -> LOG.info("{}", line));
     this.registry = registry;
     WorkerJournal journal = registry == null ? WorkerJournal.none() : WorkerJournal.of(registry);
@@ -182,6 +185,11 @@ public final class Node implements Extension {
    */
   public Optional<String> journalOutage() {
     return registry == null ? Optional.empty() : registry.outage().map(RegistryClient.Outage::describe);
+  }
+
+  /** The node's audit log; empty when it is turned off (snakepit.audit.enabled = off). */
+  public Optional<AuditLog> audit() {
+    return Optional.ofNullable(audit);
   }
 
   /** The root of the node's supervision tree (for inspection: WhichChildren, CountChildren). */

@@ -49,9 +49,11 @@ class PrivateDirectoriesIT {
       List<Path> files = Files.list(data).sorted().toList();
       assertTrue(files.contains(data.resolve(TestNodes.INSTANCE + ".lock")), files.toString());
       assertTrue(files.contains(data.resolve("registry-" + TestNodes.INSTANCE + ".mv.db")), files.toString());
+      assertTrue(files.contains(data.resolve("audit")), files.toString());
       for (Path f : files) {
-        assertEquals("rw-------", mode(f), f.toString());
+        assertEquals(Files.isDirectory(f) ? "rwx------" : "rw-------", mode(f), f.toString());
       }
+      assertEquals("rw-------", mode(AuditLog.file(data, TestNodes.INSTANCE)));
       assertFalse(Files.exists(stale, LinkOption.NOFOLLOW_LINKS), "the dead JVM's run directory is still there");
       List<Path> runDirs = Files.list(run).toList();
       assertEquals(1, runDirs.size(), runDirs.toString());
