@@ -45,12 +45,15 @@ final class HttpEndpoint {
   record Health(boolean ready, String json) {}
 
   private final HttpServer server;
+  private final Endpoint.Tcp address;
   private final ExecutorService executor;
   private final String scheme;
   private final boolean tokenRequired;
 
-  private HttpEndpoint(HttpServer server, ExecutorService executor, String scheme, boolean tokenRequired) {
+  private HttpEndpoint(HttpServer server, Endpoint.Tcp address, ExecutorService executor, String scheme,
+      boolean tokenRequired) {
     this.server = server;
+    this.address = address;
     this.executor = executor;
     this.scheme = scheme;
     this.tokenRequired = tokenRequired;
@@ -142,7 +145,7 @@ final class HttpEndpoint {
       }
     });
     server.start();
-    return new HttpEndpoint(server, executor, tls == null ? "http" : "https", tokenRequired);
+    return new HttpEndpoint(server, address, executor, tls == null ? "http" : "https", tokenRequired);
   }
 
   private static void handle(HttpExchange exchange, GatewayAuth auth, Supplier<String> metrics,
@@ -187,9 +190,7 @@ final class HttpEndpoint {
 
   /** Where it listens, with the port it got: {@code http://127.0.0.1:8558}. */
   String describe() {
-    InetSocketAddress a = server.getAddress();
-    String host = a.getAddress().getHostAddress();
-    return scheme + "://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
+    return scheme + "://" + new Endpoint.Tcp(address.host(), server.getAddress().getPort());
   }
 
   /** Whether requests must carry the gateway's token (the address is not a loopback one). */

@@ -9,12 +9,14 @@ import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.snakepit.SnakepitEvent;
+import io.snakepit.WorkerCrashedException;
 import io.snakepit.actors.Events;
 import io.snakepit.actors.Node;
 import io.snakepit.actors.pool.PoolLink;
 import io.snakepit.persistence.Settlement;
 import io.snakepit.shim.ProcStat;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -174,9 +176,7 @@ public final class NodeMetrics {
       if (w != null && w.rss != null) {
         registry.remove(w.rss);
       }
-      pool(e.pool()).exits.computeIfAbsent(e.reason(), reason -> Counter.builder("snakepit.worker.exits")
-          .tags("pool", e.pool(), "reason", reason).description("Worker process trees gone, by why")
-          .register(registry)).increment();
+      pool(e.pool()).exits(e.reason()).increment();
     } else if (event instanceof SnakepitEvent.CircuitOpened e) {
       pool(e.pool()).circuitOpen.set(1);
     } else if (event instanceof SnakepitEvent.CircuitClosed e) {
@@ -263,10 +263,21 @@ public final class NodeMetrics {
           .description("Calls waiting in the pool's queue").register(registry);
       Gauge.builder("snakepit.circuit.open", circuitOpen, AtomicInteger::get).tag("pool", name)
           .description("1 while the pool's circuit is open (calls fail at once), else 0").register(registry);
+      // Every exit reason exists from the start, at 0: an alert on a rate needs the series before the first exit.
+      List<String> reasons = new ArrayList<>(List.of("stopped", "start-failed"));
+      for (WorkerCrashedException.Reason r : WorkerCrashedException.Reason.values()) {
+        reasons.add(r.name().toLowerCase(Locale.ROOT).replace('_', '-'));
+      }
+      reasons.forEach(this::exits);
       if (!perWorker) {
         Gauge.builder("snakepit.worker.rss", () -> residentBytes(name)).baseUnit("bytes").tag("pool", name)
             .description("Resident memory of the pool's Python processes").register(registry);
       }
+    }
+
+    Counter exits(String reason) {
+      return exits.computeIfAbsent(reason, r -> Counter.builder("snakepit.worker.exits").tags("pool", name, "reason", r)
+          .description("Worker process trees gone, by why").register(registry));
     }
 
     ToolMeters tool(String tool) {

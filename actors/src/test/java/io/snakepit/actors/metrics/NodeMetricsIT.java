@@ -15,13 +15,12 @@ import io.snakepit.PythonException;
 import io.snakepit.Snakepit;
 import io.snakepit.WorkerCrashedException;
 import io.snakepit.testing.Awaits;
+import io.snakepit.testing.Scrapes;
 import io.snakepit.testing.TestNodes;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletionStage;
 import java.util.function.DoubleSupplier;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -100,23 +99,9 @@ class NodeMetricsIT {
       assertEquals(0, gauge(registry, "snakepit.circuit.open", "pool", "m"));
       assertTrue(gauge(registry, "snakepit.worker.rss", "pool", "m") > 1_000_000, "the replacement's memory");
 
-      everyNameOfTheContractIsScraped(registry.scrape());
+      Scrapes.assertEveryContractName(registry.scrape());
     } finally {
       kit.shutdownTestKit();
-    }
-  }
-
-  /** Each metric of {@link NodeMetrics#PROMETHEUS_NAMES} has a sample line with each of its labels. */
-  static void everyNameOfTheContractIsScraped(String text) {
-    for (Map.Entry<String, List<String>> metric : NodeMetrics.PROMETHEUS_NAMES.entrySet()) {
-      String name = metric.getKey();
-      Pattern sample = Pattern.compile("^" + Pattern.quote(name) + "(_bucket|_count|_sum)?\\{([^}]*)}",
-          Pattern.MULTILINE);
-      var found = sample.matcher(text);
-      assertTrue(found.find(), "no sample of " + name + " in:\n" + text);
-      for (String label : metric.getValue()) {
-        assertTrue(found.group(2).contains(label + "=\""), name + " has no label " + label + ": " + found.group());
-      }
     }
   }
 
