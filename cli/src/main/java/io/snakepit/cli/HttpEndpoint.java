@@ -103,10 +103,12 @@ final class HttpEndpoint {
   }
 
   /**
-   * Starts serving on {@code address}. {@code auth} checks requests when the address is not a loopback one;
-   * {@code metrics} writes the scrape, {@code health} the node's state.
+   * Starts serving on {@code address}. {@code auth} checks requests when the address is not a loopback one (null
+   * until the node has written its token: such requests are answered 503 until then); {@code metrics} writes the
+   * scrape, {@code health} the node's state.
    */
-  static HttpEndpoint start(Endpoint.Tcp address, Gateway.Tls tls, GatewayAuth auth, Supplier<String> metrics,
+  static HttpEndpoint start(Endpoint.Tcp address, Gateway.Tls tls, Supplier<GatewayAuth> auth,
+      Supplier<String> metrics,
       Supplier<Health> health) throws IOException {
     InetSocketAddress bind = new InetSocketAddress(address.host(), address.port());
     HttpServer server;
@@ -141,18 +143,25 @@ final class HttpEndpoint {
     server.setExecutor(executor);
     server.createContext("/", exchange -> {
       try (exchange) {
-        handle(exchange, tokenRequired ? auth : null, metrics, health);
+        handle(exchange, tokenRequired ? auth : () -> null, tokenRequired, metrics, health);
       }
     });
     server.start();
     return new HttpEndpoint(server, address, executor, tls == null ? "http" : "https", tokenRequired);
   }
 
-  private static void handle(HttpExchange exchange, GatewayAuth auth, Supplier<String> metrics,
-      Supplier<Health> health) throws IOException {
+  private static void handle(HttpExchange exchange, Supplier<GatewayAuth> tokens, boolean tokenRequired,
+      Supplier<String> metrics, Supplier<Health> health) throws IOException {
     String method = exchange.getRequestMethod();
     String path = exchange.getRequestURI().getPath();
-    if (auth != null && !auth.admits(exchange.getRequestHeaders().getFirst("Authorization"))) {
+    GatewayAuth auth = tokens.get();
+    if (tokenRequired && auth == null) {
+      exchange.getResponseHeaders().set("Retry-After", "5");
+      reply(exchange, 503, "text/plain; charset=utf-8", "the node is starting and has not written its token yet:"
+          + " retry once serve has printed its ready: line\n");
+      return;
+    }
+    if (tokenRequired && !auth.admits(exchange.getRequestHeaders().getFirst("Authorization"))) {
       exchange.getResponseHeaders().set("WWW-Authenticate", "Bearer");
       reply(exchange, 401, "text/plain; charset=utf-8", (exchange.getRequestHeaders().containsKey("Authorization")
           ? "the token this request carries is not this node's. " : "this request carries no token. ")

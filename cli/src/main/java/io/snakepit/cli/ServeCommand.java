@@ -32,6 +32,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -45,8 +46,8 @@ import picocli.CommandLine.Option;
         + " flags are relative to the working directory; relative paths in a --config file are relative to the"
         + " file's directory (or to its snakepit.base-dir).",
         "", "Exit status: 0 stopped by a signal; 1 could not start (a bad --config file, a pool that cannot"
-        + " start, the gateway or the HTTP endpoint cannot listen); 2 bad flags; 3 stopped itself because its journal failed writes;"
-        + " 4 out of memory (snakepit.on-out-of-memory = exit)."})
+        + " start, the gateway or the HTTP endpoint cannot listen); 2 bad flags; 3 stopped itself because its"
+        + " journal failed writes; 4 out of memory (snakepit.on-out-of-memory = exit)."})
 final class ServeCommand implements Callable<Integer> {
   private static final String DEFAULT_LISTEN = "127.0.0.1:50051";
   private static final String POOL = "default";
@@ -78,8 +79,8 @@ final class ServeCommand implements Callable<Integer> {
 
   @Option(names = "--http", paramLabel = "HOST:PORT|off",
       description = "Where the node serves /metrics (Prometheus) and /health over HTTP, or off (default:"
-          + " snakepit.http.address, " + "127.0.0.1:8558). An address other hosts can reach follows the gateway's"
-          + " rules: TLS with --tls-cert (or --insecure), and requests carry the gateway's token.")
+          + " snakepit.http.address, 127.0.0.1:8558). With --tls-cert it serves HTTPS. An address other hosts can"
+          + " reach follows the gateway's rules: TLS (or --insecure), and requests carry the gateway's token.")
   String http;
 
   @Option(names = "--tls-cert", paramLabel = "FILE",
@@ -207,8 +208,13 @@ final class ServeCommand implements Callable<Integer> {
         : new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     NodeMetrics metrics = registry == null ? null : NodeMetrics.bind(system, registry);
     Snakepit snakepit;
+    // The HTTP endpoint's token check, once the token is written; it serves from here on, /health saying how far.
+    AtomicReference<GatewayAuth> httpAuth = new AtomicReference<>();
     try {
       snakepit = Snakepit.get(system);
+      if (httpAddress != null) {
+        serveHttp(system, httpAddress, tls, httpAuth, registry, snakepit, metrics);
+      }
       Settlement settled = snakepit.settlement().toCompletableFuture().get();
       if (settled != null) {
         System.out.println(settled.summary());
@@ -218,6 +224,10 @@ final class ServeCommand implements Callable<Integer> {
     } catch (ExecutionException | RuntimeException e) {
       Throwable cause = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
       System.err.println("snakepit: the node could not start: " + cause.getMessage());
+      terminate(system);
+      return 1;
+    } catch (IOException e) {
+      System.err.println("snakepit: " + e.getMessage());
       terminate(system);
       return 1;
     }
@@ -249,22 +259,7 @@ final class ServeCommand implements Callable<Integer> {
           return akka.Done.getInstance();
         }));
     if (httpAddress != null) {
-      HttpEndpoint endpoint;
-      try {
-        endpoint = HttpEndpoint.start(httpAddress, tls, new GatewayAuth(GatewayToken.read(tokenFile), tokenFile),
-            registry::scrape, () -> health(snakepit, metrics));
-      } catch (IOException e) {
-        System.err.println("snakepit: " + e.getMessage());
-        terminate(system);
-        return 1;
-      }
-      CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceUnbind(), "snakepit-http",
-          () -> CompletableFuture.supplyAsync(() -> {
-            endpoint.stop();
-            return akka.Done.getInstance();
-          }));
-      System.out.println("http: /metrics and /health on " + endpoint.describe()
-          + (endpoint.tokenRequired() ? ", with the gateway's token" : ""));
+      httpAuth.set(new GatewayAuth(GatewayToken.read(tokenFile), tokenFile));
     }
     PoolSettings pool = Node.get(system).pools().stream().map(Node.PoolEntry::settings)
         .filter(p -> p.name().equals(POOL)).findFirst().orElseThrow();
@@ -280,6 +275,22 @@ final class ServeCommand implements Callable<Integer> {
       return 3;
     }
     return 0;
+  }
+
+  /** Starts the HTTP endpoint, stopped with the node, and prints where it listens. */
+  private static void serveHttp(ActorSystem<Void> system, Endpoint.Tcp address, Gateway.Tls tls,
+      AtomicReference<GatewayAuth> auth, PrometheusMeterRegistry registry, Snakepit snakepit, NodeMetrics metrics)
+      throws IOException {
+    HttpEndpoint endpoint = HttpEndpoint.start(address, tls, auth::get, registry::scrape,
+        () -> health(snakepit, metrics));
+    CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceUnbind(), "snakepit-http",
+        () -> CompletableFuture.supplyAsync(() -> {
+          endpoint.stop();
+          return akka.Done.getInstance();
+        }));
+    System.out.println("http: /metrics and /health on " + endpoint.describe()
+        + (endpoint.tokenRequired() ? ", with the gateway's token" : ""));
+    System.out.flush();
   }
 
   /**

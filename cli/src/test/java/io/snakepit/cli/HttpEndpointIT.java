@@ -17,11 +17,15 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -170,6 +174,41 @@ class HttpEndpointIT {
       HttpResponse<String> ok = get(url, "Authorization", "Bearer " + token);
       assertEquals(200, ok.statusCode(), ok.body());
       assertTrue(ok.body().contains("snakepit_workers{"), ok.body());
+    }
+  }
+
+  @Test
+  void withTheGatewaysCertificateAReachableAddressServesHttpsWithTheToken() throws Exception {
+    io.snakepit.testing.Requires.openssl();
+    Path pki = Files.createTempDirectory("snakepit-pki");
+    Nodes.Run made = Nodes.run(List.of("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        "-subj", "/CN=snakepit-test-http", "-addext", "subjectAltName=IP:127.0.0.1",
+        "-keyout", pki.resolve("server.key").toString(), "-out", pki.resolve("server.pem").toString()), Map.of(),
+        "openssl (apt-get install openssl)");
+    assertEquals(0, made.exit(), "openssl could not make a test certificate: " + made.err());
+    int port = Nodes.freePort();
+    try (Nodes.Node node = Nodes.serve("--workers", "1", "--http", "0.0.0.0:" + port,
+        "--tls-cert", pki.resolve("server.pem").toString(), "--tls-key", pki.resolve("server.key").toString())) {
+      assertEquals("http: /metrics and /health on https://0.0.0.0:" + port + ", with the gateway's token",
+          node.httpLine);
+      KeyStore trusted = KeyStore.getInstance("PKCS12");
+      trusted.load(null, null);
+      try (var in = Files.newInputStream(pki.resolve("server.pem"))) {
+        trusted.setCertificateEntry("node", CertificateFactory.getInstance("X.509").generateCertificate(in));
+      }
+      TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      tmf.init(trusted);
+      SSLContext tls = SSLContext.getInstance("TLS");
+      tls.init(null, tmf.getTrustManagers(), null);
+      HttpClient https = HttpClient.newBuilder().sslContext(tls).connectTimeout(Duration.ofSeconds(10)).build();
+      URI url = URI.create("https://127.0.0.1:" + port + "/health");
+      assertEquals(401, https.send(HttpRequest.newBuilder(url).timeout(LIMIT).build(),
+          HttpResponse.BodyHandlers.ofString()).statusCode());
+      HttpResponse<String> ok = https.send(HttpRequest.newBuilder(url).timeout(LIMIT)
+          .header("Authorization", "Bearer " + GatewayToken.read(node.tokenFile())).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, ok.statusCode(), ok.body());
+      assertTrue(ok.body().startsWith("{\"status\":\"ready\""), ok.body());
     }
   }
 }
