@@ -16,8 +16,8 @@ import java.util.concurrent.TimeUnit;
 final class Node implements AutoCloseable {
   /** The property that makes every benchmark node record its metrics (on), as snakepit serve's node does. */
   static final String METRICS_PROPERTY = "snakepit.bench.metrics";
-  private static final boolean METRICS = Boolean.parseBoolean(
-      System.getProperty(METRICS_PROPERTY, "off").replace("on", "true"));
+  private static final boolean METRICS = java.util.Set.of("on", "true")
+      .contains(System.getProperty(METRICS_PROPERTY, "off"));
   final String instance;
   final ActorSystem<Void> system;
   final Snakepit snakepit;
