@@ -3,7 +3,9 @@ package io.snakepit;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Extension;
 import akka.actor.typed.ExtensionId;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.snakepit.actors.Node;
+import io.snakepit.actors.metrics.NodeMetrics;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -48,6 +50,18 @@ public final class Snakepit implements Extension {
   /** The Snakepit of {@code system}, started on first use. */
   public static Snakepit get(ActorSystem<?> system) {
     return Id.INSTANCE.apply(system);
+  }
+
+  /**
+   * Records the node's metrics (workers by state, calls by outcome, call durations, queue, starts, exits, memory,
+   * circuit, settlement; see docs/OPERATIONS.md) in {@code registry}, a Micrometer registry of the application's.
+   * Call it before the first {@link #get}, so that every worker is counted from its start. Without it the node
+   * records no metrics; {@code snakepit serve} binds a Prometheus registry of its own.
+   *
+   * @throws IllegalStateException if the node of {@code system} has started already
+   */
+  public static void bindMetrics(ActorSystem<?> system, MeterRegistry registry) {
+    NodeMetrics.bind(system, registry);
   }
 
   private Snakepit(Node node) {

@@ -92,6 +92,11 @@ public final class Node implements Extension {
     return Id.INSTANCE.apply(system);
   }
 
+  /** Whether {@code system}'s node has started (without starting it). */
+  public static boolean started(ActorSystem<?> system) {
+    return system.hasExtension(Id.INSTANCE);
+  }
+
   private Node(ActorSystem<?> system) {
     // NuProcess's own shutdown hook stops its event threads, so exits would go unreported while coordinated
     // shutdown stops the workers. Must be set before NuProcess starts its first process.

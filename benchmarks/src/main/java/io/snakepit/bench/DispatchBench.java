@@ -90,7 +90,8 @@ final class DispatchBench implements Bench {
         .jvmArgsAppend("-Dsnakepit.python=" + c.python(), "-Dsnakepit.root=" + c.root(),
             "-D" + DispatchCalls.SCRATCH + "=" + c.scratch(),
             "-D" + DispatchCalls.INSTANCE + "=" + c.freshInstance("bench"),
-            "-D" + DispatchCalls.RUN_BASE + "=" + runBase)
+            "-D" + DispatchCalls.RUN_BASE + "=" + runBase,
+            "-D" + Node.METRICS_PROPERTY + "=" + System.getProperty(Node.METRICS_PROPERTY, "off"))
         .build();
     List<Result> pool = new ArrayList<>();
     List<Result> raw = new ArrayList<>();

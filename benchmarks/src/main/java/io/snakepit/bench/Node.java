@@ -4,6 +4,8 @@ import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.Behaviors;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.snakepit.Snakepit;
 import java.util.concurrent.TimeUnit;
 
@@ -12,6 +14,10 @@ import java.util.concurrent.TimeUnit;
  * and data directory.
  */
 final class Node implements AutoCloseable {
+  /** The property that makes every benchmark node record its metrics (on), as snakepit serve's node does. */
+  static final String METRICS_PROPERTY = "snakepit.bench.metrics";
+  private static final boolean METRICS = java.util.Set.of("on", "true")
+      .contains(System.getProperty(METRICS_PROPERTY, "off"));
   final String instance;
   final ActorSystem<Void> system;
   final Snakepit snakepit;
@@ -39,7 +45,11 @@ final class Node implements AutoCloseable {
   static Node start(Context c, String instance, String pools, String extra) {
     Config config = ConfigFactory.load(ConfigFactory.parseString("snakepit.pools { " + pools + " }\n" + extra)
         .withFallback(settings(c, instance)));
-    return new Node(instance, ActorSystem.create(Behaviors.empty(), "bench", config));
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "bench", config);
+    if (METRICS) {
+      Snakepit.bindMetrics(system, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+    }
+    return new Node(instance, system);
   }
 
   /** The settings every benchmark node shares: its names, the Python, the example adapter, quiet logs. */

@@ -36,6 +36,16 @@ final class GatewayAuth implements ServerInterceptor {
     return headers;
   }
 
+  /** Whether an {@code Authorization} value (null: none) carries the node's token; the HTTP endpoint asks too. */
+  boolean admits(String authorization) {
+    return authorization != null && MessageDigest.isEqual(digest(authorization), expected);
+  }
+
+  /** Where the token is and how a client sends it. */
+  String howTo() {
+    return howTo;
+  }
+
   @Override
   public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
       ServerCallHandler<Q, R> next) {

@@ -3,12 +3,17 @@ package io.snakepit.cli;
 import akka.actor.CoordinatedShutdown;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.Behaviors;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.snakepit.Settlement;
 import io.snakepit.Snakepit;
 import io.snakepit.actors.Node;
 import io.snakepit.actors.OutOfMemory;
+import io.snakepit.actors.metrics.NodeMetrics;
 import io.snakepit.actors.pool.PoolSettings;
 import io.snakepit.actors.worker.Isolation;
 import io.snakepit.persistence.DataDirectory;
@@ -21,11 +26,13 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -39,8 +46,8 @@ import picocli.CommandLine.Option;
         + " flags are relative to the working directory; relative paths in a --config file are relative to the"
         + " file's directory (or to its snakepit.base-dir).",
         "", "Exit status: 0 stopped by a signal; 1 could not start (a bad --config file, a pool that cannot"
-        + " start, the gateway cannot listen); 2 bad flags; 3 stopped itself because its journal failed writes;"
-        + " 4 out of memory (snakepit.on-out-of-memory = exit)."})
+        + " start, the gateway or the HTTP endpoint cannot listen); 2 bad flags; 3 stopped itself because its"
+        + " journal failed writes; 4 out of memory (snakepit.on-out-of-memory = exit)."})
 final class ServeCommand implements Callable<Integer> {
   private static final String DEFAULT_LISTEN = "127.0.0.1:50051";
   private static final String POOL = "default";
@@ -69,6 +76,12 @@ final class ServeCommand implements Callable<Integer> {
           + " on stop). An address other hosts can reach needs --tls-cert and --tls-key, or --insecure"
           + " (default: " + DEFAULT_LISTEN + ").")
   List<Endpoint> listen = new ArrayList<>();
+
+  @Option(names = "--http", paramLabel = "HOST:PORT|off",
+      description = "Where the node serves /metrics (Prometheus) and /health over HTTP, or off (default:"
+          + " snakepit.http.address, 127.0.0.1:8558). With --tls-cert it serves HTTPS. An address other hosts can"
+          + " reach follows the gateway's rules: TLS (or --insecure), and requests carry the gateway's token.")
+  String http;
 
   @Option(names = "--tls-cert", paramLabel = "FILE",
       description = "The gateway's TLS certificate chain (PEM); TCP listeners then serve TLS only.")
@@ -155,6 +168,23 @@ final class ServeCommand implements Callable<Integer> {
       System.err.println("snakepit: the node could not start: " + e.getMessage());
       return 1;
     }
+    Endpoint.Tcp httpAddress;
+    try {
+      httpAddress = HttpEndpoint.parse(config.getString("snakepit.http.address"),
+          http != null ? "--http" : "snakepit.http.address");
+    } catch (IllegalArgumentException e) {
+      System.err.println("snakepit: " + e.getMessage());
+      return 2;
+    }
+    String httpRefusal = HttpEndpoint.refusal(httpAddress, tls, insecure);
+    if (httpRefusal != null) {
+      System.err.println("snakepit: " + httpRefusal);
+      return 2;
+    }
+    String httpWarning = HttpEndpoint.insecureWarning(httpAddress, tls, insecure);
+    if (httpWarning != null) {
+      System.err.println(httpWarning);
+    }
     Path data = Path.of(config.getString("snakepit.data-dir"));
     try {
       DataDirectory.prepare(data).ifPresent(w -> System.err.println("snakepit: warning: " + w));
@@ -173,9 +203,18 @@ final class ServeCommand implements Callable<Integer> {
     Thread.setDefaultUncaughtExceptionHandler(
         outOfMemory.uncaughtHandler(Thread.getDefaultUncaughtExceptionHandler()));
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "snakepit", config);
+    // Bound before the node starts, so that its first workers are counted.
+    PrometheusMeterRegistry registry = httpAddress == null ? null
+        : new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    NodeMetrics metrics = registry == null ? null : NodeMetrics.bind(system, registry);
     Snakepit snakepit;
+    // The HTTP endpoint's token check, once the token is written; it serves from here on, /health saying how far.
+    AtomicReference<GatewayAuth> httpAuth = new AtomicReference<>();
     try {
       snakepit = Snakepit.get(system);
+      if (httpAddress != null) {
+        serveHttp(system, httpAddress, tls, httpAuth, registry, snakepit, metrics);
+      }
       Settlement settled = snakepit.settlement().toCompletableFuture().get();
       if (settled != null) {
         System.out.println(settled.summary());
@@ -185,6 +224,10 @@ final class ServeCommand implements Callable<Integer> {
     } catch (ExecutionException | RuntimeException e) {
       Throwable cause = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
       System.err.println("snakepit: the node could not start: " + cause.getMessage());
+      terminate(system);
+      return 1;
+    } catch (IOException e) {
+      System.err.println("snakepit: " + e.getMessage());
       terminate(system);
       return 1;
     }
@@ -215,6 +258,9 @@ final class ServeCommand implements Callable<Integer> {
           }
           return akka.Done.getInstance();
         }));
+    if (httpAddress != null) {
+      httpAuth.set(new GatewayAuth(GatewayToken.read(tokenFile), tokenFile));
+    }
     PoolSettings pool = Node.get(system).pools().stream().map(Node.PoolEntry::settings)
         .filter(p -> p.name().equals(POOL)).findFirst().orElseThrow();
     System.out.println("ready: " + pool.workers() + " workers of " + pool.worker().adapter()
@@ -229,6 +275,47 @@ final class ServeCommand implements Callable<Integer> {
       return 3;
     }
     return 0;
+  }
+
+  /** Starts the HTTP endpoint, stopped with the node, and prints where it listens. */
+  private static void serveHttp(ActorSystem<Void> system, Endpoint.Tcp address, Gateway.Tls tls,
+      AtomicReference<GatewayAuth> auth, PrometheusMeterRegistry registry, Snakepit snakepit, NodeMetrics metrics)
+      throws IOException {
+    HttpEndpoint endpoint = HttpEndpoint.start(address, tls, auth::get, registry::scrape,
+        () -> health(snakepit, metrics));
+    CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceUnbind(), "snakepit-http",
+        () -> CompletableFuture.supplyAsync(() -> {
+          endpoint.stop();
+          return akka.Done.getInstance();
+        }));
+    System.out.println("http: /metrics and /health on " + endpoint.describe()
+        + (endpoint.tokenRequired() ? ", with the gateway's token" : ""));
+    System.out.flush();
+  }
+
+  /**
+   * The node's health for {@code /health}: ready while every pool has a worker that takes calls and the journal
+   * takes writes; the JSON says, per pool, how many workers are ready and starting.
+   */
+  private static HttpEndpoint.Health health(Snakepit snakepit, NodeMetrics metrics) {
+    ObjectMapper json = new ObjectMapper();
+    ObjectNode body = json.createObjectNode();
+    ObjectNode pools = json.createObjectNode();
+    boolean ready = true;
+    for (String name : new TreeSet<>(snakepit.pools().keySet())) {
+      int serving = metrics.workers(name, NodeMetrics.State.IDLE) + metrics.workers(name, NodeMetrics.State.BUSY)
+          + metrics.workers(name, NodeMetrics.State.RETIRING);
+      ready &= serving > 0;
+      pools.putObject(name).put("ready", serving).put("starting", metrics.workers(name, NodeMetrics.State.STARTING));
+    }
+    String outage = snakepit.journalOutage().orElse(null);
+    ready &= outage == null;
+    body.put("status", ready ? "ready" : "unavailable");
+    body.set("pools", pools);
+    if (outage != null) {
+      body.put("journal", outage);
+    }
+    return new HttpEndpoint.Health(ready, body.toString());
   }
 
   /** The TLS files, or null for none; an {@link IllegalArgumentException} names a missing or clashing flag. */
@@ -273,6 +360,9 @@ final class ServeCommand implements Callable<Integer> {
     }
     if (python != null) {
       c.put(pool + "python", python);
+    }
+    if (http != null) {
+      c.put("snakepit.http.address", http);
     }
     if (!pythonPath.isEmpty()) {
       c.put(pool + "python-path",

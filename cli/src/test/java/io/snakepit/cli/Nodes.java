@@ -30,6 +30,8 @@ final class Nodes {
     final Path stderr;
     String readyLine;
     String settledLine;
+    /** The line saying where the HTTP endpoint listens, if it printed one. */
+    String httpLine;
     Path dataDir;
 
     Node(Process process, int port, Path stderr) {
@@ -152,6 +154,10 @@ final class Nodes {
       throws Exception {
     List<String> cmd = java(jvmOptions.toArray(String[]::new));
     cmd.addAll(List.of("-jar", jar().toString(), "serve", "--data-dir", dataDir.toString()));
+    if (!List.of(args).contains("--http")) {
+      // Not the default port: test nodes run side by side.
+      cmd.addAll(List.of("--http", "127.0.0.1:0"));
+    }
     cmd.addAll(List.of(args));
     Path stderr = Files.createTempFile("snakepit-serve", ".stderr");
     Process p = new ProcessBuilder(cmd).directory(workDir == null ? null : workDir.toFile())
@@ -164,6 +170,9 @@ final class Nodes {
       }
       if (line.startsWith("ready:")) {
         node.readyLine = line;
+      }
+      if (line.startsWith("http:")) {
+        node.httpLine = line;
       }
     });
     if (outcome == ReadyLine.Outcome.READY) {

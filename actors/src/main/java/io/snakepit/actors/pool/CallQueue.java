@@ -16,6 +16,8 @@ final class CallQueue<J> {
   private final int capacity;
   private final ToLongFunction<J> submitted;
   private final Predicate<J> done;
+  /** The queue's length as last changed, for threads other than the pool's (its metrics). */
+  private volatile int depth;
 
   CallQueue(int capacity, ToLongFunction<J> submitted, Predicate<J> done) {
     this.capacity = capacity;
@@ -29,6 +31,11 @@ final class CallQueue<J> {
 
   int size() {
     return calls.size();
+  }
+
+  /** The number of calls queued, readable from any thread (it lags a change by at most that change). */
+  int depth() {
+    return depth;
   }
 
   boolean isEmpty() {
@@ -46,6 +53,7 @@ final class CallQueue<J> {
       return false;
     }
     calls.addLast(call);
+    depth = calls.size();
     return true;
   }
 
@@ -53,6 +61,7 @@ final class CallQueue<J> {
   J next() {
     while (!calls.isEmpty()) {
       J call = calls.pollFirst();
+      depth = calls.size();
       if (!done.test(call)) {
         return call;
       }
@@ -61,13 +70,16 @@ final class CallQueue<J> {
   }
 
   boolean remove(J call) {
-    return calls.remove(call);
+    boolean removed = calls.remove(call);
+    depth = calls.size();
+    return removed;
   }
 
   /** Empties the queue; returns the calls it held, oldest first. */
   List<J> clear() {
     List<J> all = new ArrayList<>(calls);
     calls.clear();
+    depth = 0;
     return all;
   }
 
@@ -81,6 +93,7 @@ final class CallQueue<J> {
         && (done.test(calls.peekFirst()) || now - submitted.applyAsLong(calls.peekFirst()) >= limitNanos)) {
       expired.add(calls.pollFirst());
     }
+    depth = calls.size();
     return expired;
   }
 }

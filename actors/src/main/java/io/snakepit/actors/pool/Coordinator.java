@@ -84,6 +84,7 @@ final class Coordinator {
     this.starting = new StartingPhase(this);
     this.running = new RunningPhase(this);
     this.ending = new EndingPhase(this);
+    link.queueDepthFrom(dispatch.queueDepth());
     link.coordinatorUp(context.getSelf());
     context.pipeToSelf(link.settlement(), (done, error) -> error == null ? Begin.INSTANCE
         : new Abort(new SnakepitException("settling what an earlier JVM left failed, so no worker was started: "

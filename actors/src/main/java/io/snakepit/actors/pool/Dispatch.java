@@ -11,6 +11,7 @@ import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.function.BiConsumer;
+import java.util.function.IntSupplier;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 
@@ -75,6 +76,11 @@ final class Dispatch {
 
   int queued() {
     return queue.size();
+  }
+
+  /** The queue's length, readable from any thread. */
+  IntSupplier queueDepth() {
+    return queue::depth;
   }
 
   int sessions() {

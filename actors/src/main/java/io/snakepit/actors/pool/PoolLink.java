@@ -6,6 +6,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.IntSupplier;
 
 /**
  * What stays of a pool while its supervisor restarts its actors: where its current coordinator is (the {@code Pool}
@@ -17,6 +18,8 @@ public final class PoolLink {
   private final CompletionStage<?> settlement;
   /** The size of the last resize, 0 before any: a restarted coordinator keeps it. */
   private final AtomicInteger resizedTo = new AtomicInteger();
+  /** The current coordinator's queue length. */
+  private volatile IntSupplier queueDepth = () -> 0;
 
   /** @param settlement completes once earlier JVMs' leftovers are settled (or fails: then no worker may start) */
   public PoolLink(CompletionStage<?> settlement) {
@@ -37,6 +40,15 @@ public final class PoolLink {
   PoolSettings current(PoolSettings configured) {
     int workers = resizedTo.get();
     return workers > 0 ? configured.withWorkers(workers) : configured;
+  }
+
+  /** How many calls wait in the pool's queue now, read without a message to its actor (for its metrics). */
+  public int queued() {
+    return queueDepth.getAsInt();
+  }
+
+  void queueDepthFrom(IntSupplier depth) {
+    this.queueDepth = depth;
   }
 
   void resized(int workers) {
