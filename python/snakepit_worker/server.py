@@ -64,6 +64,10 @@ def _tracing_module():
             _tracing = module
         except ImportError:
             _tracing = False
+        except Exception as e:  # noqa: B902 - a broken opentelemetry install must not fail the calls
+            log.warning("tracing is off: opentelemetry is installed but cannot be used (%s: %s); the tools still"
+                        " read current_call().traceparent", type(e).__name__, e)
+            _tracing = False
     return _tracing
 
 
