@@ -76,6 +76,22 @@ class TracingIT {
   }
 
   @Test
+  void aUnaryRpcAlsoSendsTheTraceparentHeader() throws Exception {
+    Span parent = sdk.getTracer("test").spanBuilder("parent").startSpan();
+    CompletionStage<Result> header;
+    try (Scope ignored = parent.makeCurrent()) {
+      header = snakepit.pool("unary").execute("traceparent_header", "");
+    } finally {
+      parent.end();
+    }
+    String sent = json(await(header));
+    assertTrue(sent.startsWith("00-" + parent.getSpanContext().getTraceId() + "-"), sent);
+    List<SpanData> spans = finished(2);
+    assertTrue(spans.stream().anyMatch(s -> sent.contains("-" + s.getSpanId() + "-")
+        && s.getName().equals("snakepit.call traceparent_header")), "the header is the node's span: " + spans);
+  }
+
+  @Test
   void aStreamCarriesTheCallersTraceIntoPython() throws Exception {
     tracedCall("default", "stream_traceparent", () -> snakepit.pool("default")
         .stream("stream_traceparent", "{\"count\": 2}")
