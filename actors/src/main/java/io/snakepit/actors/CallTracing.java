@@ -27,6 +27,7 @@ import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
 
 /**
  * The node's calls as OpenTelemetry spans: one CLIENT span {@code snakepit.call <tool>} per call, a child of the
@@ -64,14 +65,19 @@ public final class CallTracing {
    * spans flushed) when the actor system terminates.
    */
   public static CallTracing of(ActorSystem<?> system) {
-    Config config = system.settings().config().getConfig("snakepit.tracing");
+    return of(system.settings().config(), system.getWhenTerminated());
+  }
+
+  /** As {@link #of(ActorSystem)}, from the whole configuration; an SDK it builds is closed when {@code stop} completes. */
+  static CallTracing of(Config root, CompletionStage<?> stop) {
+    Config config = root.getConfig("snakepit.tracing");
     String exporter = config.getString("exporter").toLowerCase(Locale.ROOT);
     switch (exporter) {
       case "none":
         return new CallTracing(null);
       case "otlp":
-        OpenTelemetrySdk sdk = otlp(config, system.settings().config().getString("snakepit.instance"));
-        system.getWhenTerminated().thenRun(sdk::close);
+        OpenTelemetrySdk sdk = otlp(config, root.getString("snakepit.instance"));
+        stop.thenRun(sdk::close);
         return new CallTracing(sdk);
       default:
         throw new IllegalArgumentException("snakepit.tracing.exporter = \"" + exporter + "\" is not known: set it"

@@ -2,7 +2,10 @@ package io.snakepit.actors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.typesafe.config.ConfigFactory;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.SpanContext;
 import io.opentelemetry.api.trace.TraceFlags;
@@ -10,6 +13,7 @@ import io.opentelemetry.api.trace.TraceState;
 import io.opentelemetry.context.Context;
 import io.snakepit.CallTimeoutException;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import org.junit.jupiter.api.Test;
 
@@ -38,5 +42,28 @@ class CallTracingTest {
     assertEquals("timeout", CallTracing.Call.outcome(new CompletionException(
         new CallTimeoutException("echo did not answer within 5 ms"))));
     assertEquals("error", CallTracing.Call.outcome(new IllegalStateException("x")));
+  }
+
+  @Test
+  void anUnknownExporterOrABadEndpointIsRefusedNamingTheSetting() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CallTracing.of(
+        ConfigFactory.parseString("snakepit.tracing.exporter = jaeger").withFallback(ConfigFactory.load()),
+        new CompletableFuture<Void>()));
+    assertTrue(e.getMessage().contains("snakepit.tracing.exporter = \"jaeger\" is not known"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> CallTracing.of(ConfigFactory.parseString(
+        "snakepit.tracing { exporter = otlp, endpoint = \"localhost:4318\" }").withFallback(ConfigFactory.load()),
+        new CompletableFuture<Void>()));
+    assertTrue(e.getMessage().contains("snakepit.tracing.endpoint = \"localhost:4318\" is not usable"),
+        e.getMessage());
+  }
+
+  @Test
+  void otlpBuildsAnSdkThatMakesSpansAndIsClosedAtStop() {
+    CompletableFuture<Void> stop = new CompletableFuture<>();
+    CallTracing tracing = CallTracing.of(ConfigFactory.parseString("snakepit.tracing.exporter = otlp")
+        .withFallback(ConfigFactory.load()), stop);
+    CallTracing.Call call = tracing.start(Context.root(), "p", "echo", "c1");
+    assertTrue(call.traceparent().matches("00-[0-9a-f]{32}-[0-9a-f]{16}-0[13]"), call.traceparent());
+    stop.complete(null);
   }
 }
