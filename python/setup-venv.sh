@@ -2,8 +2,9 @@
 # setup-venv.sh VENV_DIR
 #
 # Makes VENV_DIR a Python virtual environment with grpcio and protobuf, which the worker needs to
-# run, hatchling, which package-python.sh builds the worker's wheel with, and pytest, which runs
-# the worker package's unit tests (python/tests). Idempotent: when the
+# run, hatchling, which package-python.sh builds the worker's wheel with, pytest, which runs
+# the worker package's unit tests (python/tests), and opentelemetry-api, with which those tests and
+# the integration tests' workers exercise the worker's optional span per traced call. Idempotent: when the
 # environment already has them it does nothing and prints nothing. The base Python is
 # $SNAKEPIT_PYTHON, else python3 on PATH; it must be 3.9 or newer. Progress goes to stderr.
 set -eu
@@ -15,11 +16,11 @@ die() { say "error: $*"; exit 1; }
 venv=$1
 # The worker runs on grpcio 1.51.1 and protobuf 4.21.12 and up (pyproject.toml); the build's own
 # environment takes the newest, as a new user's pip would.
-packages=("grpcio>=1.51.1" "protobuf>=4.21.12" "hatchling" "pytest")
+packages=("grpcio>=1.51.1" "protobuf>=4.21.12" "hatchling" "pytest" "opentelemetry-api==1.45.0")
 
 ready() {
     [ -x "$venv/bin/python" ] &&
-        "$venv/bin/python" -c "import grpc, google.protobuf, hatchling, pytest" >/dev/null 2>&1
+        "$venv/bin/python" -c "import grpc, google.protobuf, hatchling, pytest, opentelemetry.trace" >/dev/null 2>&1
 }
 
 ready && exit 0
@@ -64,9 +65,9 @@ else
     fi
 fi
 
-say "installing grpcio, protobuf, hatchling, pytest (this takes a minute on first run)"
+say "installing grpcio, protobuf, hatchling, pytest, opentelemetry-api (this takes a minute on first run)"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${packages[@]}" >&2 ||
     die "pip could not install ${packages[*]} into $venv; see pip's messages above (is a package index reachable?)"
 
-ready || die "$venv/bin/python still cannot import grpc, google.protobuf, hatchling and pytest after pip install"
+ready || die "$venv/bin/python still cannot import grpc, google.protobuf, hatchling, pytest and opentelemetry after pip install"
 say "virtual environment ready: $venv/bin/python"

@@ -3,6 +3,10 @@
 A tool reads it with ``snakepit_worker.current_call()``. Long tools should check ``cancelled()``
 now and then (or wait with ``sleep()``), so that a call the JVM cancelled, or whose deadline
 passed, stops using the worker.
+
+``current_call().traceparent`` is the call's W3C trace context, as the JVM sent it (the
+``traceparent`` header value ``00-<trace id>-<span id>-<flags>`` of the node's span for the call):
+a tool can pass it on to services it calls. It is the empty string when the call is not traced.
 """
 
 import threading
@@ -18,9 +22,11 @@ _NO_DEADLINE = 1e8
 class CallContext:
     """The running call, as the tool sees it."""
 
-    def __init__(self, grpc_context=None, call_id: str = ""):
+    def __init__(self, grpc_context=None, call_id: str = "", traceparent: str = ""):
         self._grpc = grpc_context
         self.call_id = call_id
+        # The W3C traceparent of the call; "" when it is not traced.
+        self.traceparent = traceparent
 
     def time_remaining(self) -> Optional[float]:
         """Seconds until the caller's deadline, or None if the call has none."""
@@ -54,8 +60,8 @@ def current_call() -> CallContext:
     return getattr(_local, "call", _NO_CALL)
 
 
-def _enter(grpc_context, call_id: str) -> None:
-    _local.call = CallContext(grpc_context, call_id)
+def _enter(grpc_context, call_id: str, traceparent: str = "") -> None:
+    _local.call = CallContext(grpc_context, call_id, traceparent)
 
 
 def _leave() -> None:

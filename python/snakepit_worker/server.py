@@ -51,6 +51,46 @@ _SLOT_POLL_SECONDS = 0.25
 
 _SERVICERS: "list[WorkerServicer]" = []
 
+# snakepit_worker.tracing once imported, False when opentelemetry is not importable, None before the first traced call.
+_tracing: Any = None
+
+
+def _tracing_module():
+    """The tracing helper, imported at the first traced call (opentelemetry is optional and slow to import)."""
+    global _tracing
+    if _tracing is None:
+        try:
+            from snakepit_worker import tracing as module
+            _tracing = module
+        except ImportError:
+            _tracing = False
+        except Exception as e:  # noqa: B902 - a broken opentelemetry install must not fail the calls
+            log.warning("tracing is off: opentelemetry is installed but cannot be used (%s: %s); the tools still"
+                        " read current_call().traceparent", type(e).__name__, e)
+            _tracing = False
+    return _tracing
+
+
+def _call_span(request):
+    """A context manager running a SERVER span for the call, child of its traceparent; None when untraced."""
+    if not request.traceparent:
+        return None
+    module = _tracing_module()
+    return module.current_span(request.tool, request.call_id, request.traceparent) if module else None
+
+
+def _stream_span(request):
+    """A started SERVER span for a streaming call, child of its traceparent; None when untraced."""
+    if not request.traceparent:
+        return None
+    module = _tracing_module()
+    return module.start_span(request.tool, request.call_id, request.traceparent) if module else None
+
+
+def _span_outcome(span, response, finished: bool = True) -> None:
+    error = response is not None and response.HasField("error")
+    _tracing.outcome(span, response.error.type if error else None, finished)
+
 
 def open_calls_streams() -> int:
     """How many calls-socket connections this process's worker service has open."""
@@ -171,9 +211,15 @@ class WorkerServicer:
             return _CallError(INVALID_ARGUMENTS, request.problem).response
         if not self._take_slot(context):
             return None
-        call._enter(context, request.call_id)
+        call._enter(context, request.call_id, request.traceparent)
         try:
-            response = self._within_limit(request.tool, self._execute(request))
+            span = _call_span(request)
+            if span is None:
+                response = self._within_limit(request.tool, self._execute(request))
+            else:
+                with span as current:
+                    response = self._within_limit(request.tool, self._execute(request))
+                    _span_outcome(current, response)
         finally:
             call._leave()
             self._slots.release()
@@ -187,7 +233,9 @@ class WorkerServicer:
         if not self._take_slot(context):
             return
         count, response, finished = 0, None, False
-        call._enter(context, request.call_id)
+        call._enter(context, request.call_id, request.traceparent)
+        # A generator's frames may resume on other threads: its span is started and ended here, not made current.
+        span = _stream_span(request)
         responses = self._execute_stream(request, context)
         try:
             for response in responses:
@@ -199,6 +247,9 @@ class WorkerServicer:
             finished = True
         finally:
             responses.close()  # after an item over the limit: runs the tool's finally blocks
+            if span is not None:
+                _span_outcome(span, response, finished)
+                span.end()
             call._leave()
             self._slots.release()
             _log_outcome(request, response, count, finished)

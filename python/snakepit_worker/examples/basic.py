@@ -105,6 +105,23 @@ class BasicAdapter(Adapter):
             yield {"i": i}
 
     @tool
+    def traceparent(self):
+        """The call's W3C traceparent, as the worker received it ("" when the call is not traced)."""
+        return current_call().traceparent
+
+    @tool
+    def traceparent_header(self):
+        """The traceparent gRPC header of the call's RPC ("" on the calls socket, which has no headers)."""
+        metadata = getattr(current_call()._grpc, "invocation_metadata", None)
+        return dict(metadata() or ()).get("traceparent", "") if metadata else ""
+
+    @tool
+    def stream_traceparent(self, count=2):
+        """Yields the call's traceparent count times: a streaming call carries it too."""
+        for _ in range(count):
+            yield current_call().traceparent
+
+    @tool
     def pid(self):
         return os.getpid()
 

@@ -6,6 +6,8 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JavaType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.ByteString;
+import io.opentelemetry.context.Context;
+import io.snakepit.actors.CallTracing;
 import io.snakepit.actors.pool.PoolActor;
 import io.snakepit.actors.pool.PoolLink;
 import io.snakepit.actors.stream.CallSource;
@@ -44,16 +46,22 @@ public final class Pool {
   private final PoolLink actor;
   private final int maxMessageSize;
   private final ObjectMapper mapper;
+  private final CallTracing tracing;
 
   Pool(String name, PoolLink link, int maxMessageSize) {
-    this(name, link, maxMessageSize, DEFAULT_MAPPER);
+    this(name, link, maxMessageSize, new CallTracing(null));
   }
 
-  private Pool(String name, PoolLink link, int maxMessageSize, ObjectMapper mapper) {
+  Pool(String name, PoolLink link, int maxMessageSize, CallTracing tracing) {
+    this(name, link, maxMessageSize, DEFAULT_MAPPER, tracing);
+  }
+
+  private Pool(String name, PoolLink link, int maxMessageSize, ObjectMapper mapper, CallTracing tracing) {
     this.name = name;
     this.actor = link;
     this.maxMessageSize = maxMessageSize;
     this.mapper = mapper;
+    this.tracing = tracing;
   }
 
   /**
@@ -70,7 +78,7 @@ public final class Pool {
    * are unaffected). The mapper must not be reconfigured afterwards: it is used from many threads.
    */
   public Pool withObjectMapper(ObjectMapper mapper) {
-    return new Pool(name, actor, maxMessageSize, Objects.requireNonNull(mapper, "mapper"));
+    return new Pool(name, actor, maxMessageSize, Objects.requireNonNull(mapper, "mapper"), tracing);
   }
 
   /** The mapper of this pool's typed calls. */
@@ -218,8 +226,10 @@ public final class Pool {
       promise.completeExceptionally(refused);
       return promise;
     }
-    actor.tell(new PoolActor.Submit(new Job.Stream(request, Objects.requireNonNull(options, "options"),
-        System.nanoTime(), 0, onItem::accept, promise)));
+    CallTracing.Call trace = tracing.start(Context.current(), name, tool, request.getCallId());
+    trace.endWith(promise);
+    actor.tell(new PoolActor.Submit(new Job.Stream(traced(request, trace), Objects.requireNonNull(options, "options"),
+        System.nanoTime(), 0, onItem::accept, promise, trace)));
     return promise;
   }
 
@@ -254,9 +264,16 @@ public final class Pool {
     if (refused != null) {
       return Source.failed(refused);
     }
+    // The caller's context is taken here: the source is materialized on the stream's threads, outside it.
+    Context caller = Context.current();
     // The request is built per materialization, so that each call has its own id.
-    return Source.fromGraph(new CallSource(tool, STREAM_WINDOW, (items, promise) -> actor.tell(new PoolActor.Submit(
-        new Job.Stream(request(tool, argsJson, null), options, System.nanoTime(), 0, items, promise)))));
+    return Source.fromGraph(new CallSource(tool, STREAM_WINDOW, (items, promise) -> {
+      ExecuteRequest request = request(tool, argsJson, null);
+      CallTracing.Call trace = tracing.start(caller, name, tool, request.getCallId());
+      trace.endWith(promise);
+      actor.tell(new PoolActor.Submit(new Job.Stream(traced(request, trace), options, System.nanoTime(), 0, items,
+          promise, trace)));
+    }));
   }
 
   /**
@@ -323,7 +340,10 @@ public final class Pool {
       promise.completeExceptionally(refused);
       return promise;
     }
-    actor.tell(new PoolActor.Submit(new Job.Unary(request, options, System.nanoTime(), 0, promise)));
+    CallTracing.Call trace = tracing.start(Context.current(), name, request.getTool(), request.getCallId());
+    trace.endWith(promise);
+    actor.tell(new PoolActor.Submit(new Job.Unary(traced(request, trace), options, System.nanoTime(), 0, promise,
+        trace)));
     return promise;
   }
 
@@ -362,6 +382,11 @@ public final class Pool {
       }
     }
     return -1;
+  }
+
+  /** {@code request} carrying its call's traceparent, when the call is traced. */
+  private static ExecuteRequest traced(ExecuteRequest request, CallTracing.Call trace) {
+    return trace.traceparent().isEmpty() ? request : request.toBuilder().setTraceparent(trace.traceparent()).build();
   }
 
   private static ExecuteRequest request(String tool, String argsJson, byte[] payload) {

@@ -4,6 +4,8 @@ import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Extension;
 import akka.actor.typed.ExtensionId;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.opentelemetry.api.OpenTelemetry;
+import io.snakepit.actors.CallTracing;
 import io.snakepit.actors.Node;
 import io.snakepit.actors.metrics.NodeMetrics;
 import java.util.LinkedHashMap;
@@ -36,7 +38,7 @@ public final class Snakepit implements Extension {
 
     @Override
     public Snakepit createExtension(ActorSystem<?> system) {
-      return new Snakepit(Node.get(system));
+      return new Snakepit(Node.get(system), CallTracing.of(system));
     }
   }
 
@@ -46,6 +48,7 @@ public final class Snakepit implements Extension {
   private final Node node;
   private final Map<String, Pool> pools = new LinkedHashMap<>();
   private final CompletionStage<Settlement> settlement;
+  private final CallTracing tracing;
 
   /** The Snakepit of {@code system}, started on first use. */
   public static Snakepit get(ActorSystem<?> system) {
@@ -64,12 +67,27 @@ public final class Snakepit implements Extension {
     NodeMetrics.bind(system, registry);
   }
 
-  private Snakepit(Node node) {
+  private Snakepit(Node node, CallTracing tracing) {
     this.node = node;
+    this.tracing = tracing;
     for (Node.PoolEntry p : node.pools()) {
-      pools.put(p.settings().name(), new Pool(p.settings().name(), p.link(), p.settings().worker().maxMessageSize()));
+      pools.put(p.settings().name(), new Pool(p.settings().name(), p.link(), p.settings().worker().maxMessageSize(),
+          tracing));
     }
     this.settlement = node.settlement().thenApply(report -> report == null ? null : Settlement.of(report));
+  }
+
+  /**
+   * Makes every later call's span with {@code openTelemetry} (the application's own SDK, say), in place of
+   * {@code GlobalOpenTelemetry} or the exporter {@code snakepit.tracing} configures. Each call is a CLIENT span
+   * {@code snakepit.call <tool>}, a child of the caller's current context, and its traceparent reaches the tool as
+   * {@code current_call().traceparent}.
+   *
+   * @return this
+   */
+  public Snakepit useOpenTelemetry(OpenTelemetry openTelemetry) {
+    tracing.use(openTelemetry);
+    return this;
   }
 
   /**

@@ -10,10 +10,12 @@ import io.grpc.Context;
 import io.grpc.Deadline;
 import io.grpc.KnownLength;
 import io.grpc.MethodDescriptor;
+import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
+import io.opentelemetry.context.Scope;
 import io.snakepit.CallOptions;
 import io.snakepit.InvalidArgumentsException;
 import io.snakepit.Pool;
@@ -105,7 +107,7 @@ final class GatewayService implements BindableService {
 
   @Override
   public ServerServiceDefinition bindService() {
-    return ServerServiceDefinition.builder(GatewayGrpc.SERVICE_NAME)
+    return ServerInterceptors.intercept(ServerServiceDefinition.builder(GatewayGrpc.SERVICE_NAME)
         .addMethod(parsedInCall(GatewayGrpc.getExecuteMethod()), ServerCalls.asyncUnaryCall(
             (Incoming in, StreamObserver<ExecuteResponse> out) -> {
               if (!refused(in, out)) {
@@ -120,7 +122,7 @@ final class GatewayService implements BindableService {
             }))
         .addMethod(GatewayGrpc.getPingMethod(), ServerCalls.asyncUnaryCall(this::ping))
         .addMethod(GatewayGrpc.getScaleMethod(), ServerCalls.asyncUnaryCall(this::scale))
-        .build();
+        .build(), new GatewayTracing());
   }
 
   private MethodDescriptor<Incoming, ExecuteResponse> parsedInCall(
@@ -189,9 +191,13 @@ final class GatewayService implements BindableService {
     if (pool == null) {
       return;
     }
-    CompletableFuture<Result> call = (request.getHasPayload()
-        ? pool.execute(request.getTool(), request.getArgsJson(), request.getPayload().toByteArray(), options())
-        : pool.execute(request.getTool(), request.getArgsJson(), options())).toCompletableFuture();
+    CompletableFuture<Result> call;
+    // The client's trace context is the parent of the node's span for the call.
+    try (Scope traced = GatewayTracing.parent(request).makeCurrent()) {
+      call = (request.getHasPayload()
+          ? pool.execute(request.getTool(), request.getArgsJson(), request.getPayload().toByteArray(), options())
+          : pool.execute(request.getTool(), request.getArgsJson(), options())).toCompletableFuture();
+    }
     // The client's cancellation (or its deadline) cancels the call in the worker.
     Context.current().addListener(context -> call.cancel(true), Runnable::run);
     // A future drops what its callback throws: running out of memory while answering must still be reported.
@@ -208,9 +214,12 @@ final class GatewayService implements BindableService {
     if (pool == null) {
       return;
     }
-    CompletableFuture<Void> call = pool.executeStream(request.getTool(), request.getArgsJson(), options(),
-        item -> outOfMemory.guard(() -> response.onNext(value(item)),
-            () -> "sending an item of a gateway stream of " + request.getTool()).run()).toCompletableFuture();
+    CompletableFuture<Void> call;
+    try (Scope traced = GatewayTracing.parent(request).makeCurrent()) {
+      call = pool.executeStream(request.getTool(), request.getArgsJson(), options(),
+          item -> outOfMemory.guard(() -> response.onNext(value(item)),
+              () -> "sending an item of a gateway stream of " + request.getTool()).run()).toCompletableFuture();
+    }
     Context.current().addListener(context -> call.cancel(true), Runnable::run);
     call.whenComplete((done, error) -> outOfMemory.guard(() -> {
       if (call.isCancelled()) {

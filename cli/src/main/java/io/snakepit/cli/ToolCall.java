@@ -1,5 +1,8 @@
 package io.snakepit.cli;
 
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
+import io.grpc.stub.MetadataUtils;
 import io.snakepit.proto.ExecuteRequest;
 import java.io.IOException;
 import java.io.InputStream;
@@ -10,14 +13,23 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.regex.Pattern;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /**
  * The options that name one call, shared by {@code call} and {@code load} (a picocli mixin): the tool, its JSON
  * arguments, the pool and each call's deadline.
  */
 final class ToolCall {
+  private static final Pattern TRACEPARENT =
+      Pattern.compile("[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}");
+
+  @Spec(Spec.Target.MIXEE)
+  CommandSpec spec;
 
   @Parameters(index = "0", paramLabel = "TOOL", description = "The tool's name.")
   String tool;
@@ -39,13 +51,37 @@ final class ToolCall {
       description = "Each call's deadline, from when it is sent (default: ${DEFAULT-VALUE}).")
   long timeoutSeconds;
 
+  @Option(names = "--traceparent", paramLabel = "00-TRACE-SPAN-FLAGS",
+      description = "A W3C trace context (the traceparent header's value, e.g. 00-<32 hex>-<16 hex>-01): the node's"
+          + " span for each call is its child, and the tool reads it as current_call().traceparent's trace.")
+  String traceparent;
+
   /**
    * The request every call sends.
    *
    * @throws IOException if the arguments' file or standard input cannot be read, naming which
    */
   ExecuteRequest request() throws IOException {
-    return ExecuteRequest.newBuilder().setTool(tool).setArgsJson(argsJson()).setPool(pool).build();
+    ExecuteRequest.Builder b = ExecuteRequest.newBuilder().setTool(tool).setArgsJson(argsJson()).setPool(pool);
+    if (traceparent != null) {
+      b.setTraceparent(traceparent);
+    }
+    return b.build();
+  }
+
+  /** {@code channel}, sending {@code --traceparent} (if given) as every call's {@code traceparent} header. */
+  ManagedChannelBuilder<?> traced(ManagedChannelBuilder<?> channel) {
+    if (traceparent != null) {
+      if (!TRACEPARENT.matcher(traceparent).matches()) {
+        throw new ParameterException(spec.commandLine(), "--traceparent " + traceparent + " is not a W3C traceparent:"
+            + " write 00-<trace id, 32 lowercase hex>-<parent span id, 16 lowercase hex>-<flags, 2 hex>,"
+            + " e.g. 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+      }
+      Metadata headers = new Metadata();
+      headers.put(GatewayTracing.TRACEPARENT, traceparent);
+      channel.intercept(MetadataUtils.newAttachHeadersInterceptor(headers));
+    }
+    return channel;
   }
 
   /** The arguments' JSON: the JSON argument itself, or what {@code @FILE} or {@code -} holds (read once). */

@@ -2,6 +2,7 @@ package io.snakepit.actors.worker;
 
 import io.snakepit.CallOptions;
 import io.snakepit.Result;
+import io.snakepit.actors.CallTracing;
 import io.snakepit.proto.ExecuteRequest;
 import java.util.concurrent.CompletableFuture;
 
@@ -19,6 +20,9 @@ public sealed interface Job {
 
   /** When the call was submitted (System.nanoTime), for its deadline and its time in the queue. */
   long submitted();
+
+  /** The call's trace: its span in the node and the traceparent in its request. */
+  CallTracing.Call trace();
 
   /** How many times this call was started on a worker that then crashed. */
   int attempt();
@@ -38,19 +42,25 @@ public sealed interface Job {
 
   /** One request, one result. */
   record Unary(ExecuteRequest request, CallOptions options, long submitted, int attempt,
-      CompletableFuture<Result> promise) implements Job {
+      CompletableFuture<Result> promise, CallTracing.Call trace) implements Job {
+    /** An untraced call. */
+    public Unary(ExecuteRequest request, CallOptions options, long submitted, int attempt,
+        CompletableFuture<Result> promise) {
+      this(request, options, submitted, attempt, promise, CallTracing.NONE);
+    }
+
     @Override
     public Job nextAttempt() {
-      return new Unary(request, options, submitted, attempt + 1, promise);
+      return new Unary(request, options, submitted, attempt + 1, promise, trace);
     }
   }
 
   /** One request, a stream of results handed to {@code items} in order. */
   record Stream(ExecuteRequest request, CallOptions options, long submitted, int attempt, StreamItems items,
-      CompletableFuture<Void> promise) implements Job {
+      CompletableFuture<Void> promise, CallTracing.Call trace) implements Job {
     @Override
     public Job nextAttempt() {
-      return new Stream(request, options, submitted, attempt + 1, items, promise);
+      return new Stream(request, options, submitted, attempt + 1, items, promise, trace);
     }
   }
 }

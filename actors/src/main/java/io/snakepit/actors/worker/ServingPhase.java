@@ -111,6 +111,7 @@ final class ServingPhase {
         self.tell(new CancelCall(callId));
       }
     });
+    job.trace().worker(w.id);
     w.channel.execute(job, callId, remaining, (last, error) -> self.tell(new CallFinished(callId, last, error)));
     w.events.publish(new SnakepitEvent.CallStarted(Instant.now(), w.events.instance(), w.launch.pool(), w.id, callId,
         job.request().getTool(), Duration.ofNanos(System.nanoTime() - job.submitted())));

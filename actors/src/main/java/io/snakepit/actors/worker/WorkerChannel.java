@@ -1,9 +1,11 @@
 package io.snakepit.actors.worker;
 
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
+import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
 import io.snakepit.proto.CallFrame;
 import io.snakepit.proto.ExecuteRequest;
@@ -34,6 +36,8 @@ import java.util.function.Function;
  * their own ExecuteStream RPC, so each keeps its own HTTP/2 flow control (a paced receiver's backpressure).
  */
 final class WorkerChannel {
+  /** The W3C trace context header an RPC carries besides its request's field, for the worker's own interceptors. */
+  static final Metadata.Key<String> TRACEPARENT = Metadata.Key.of("traceparent", Metadata.ASCII_STRING_MARSHALLER);
   private final ManagedChannel channel;
   private final WorkerGrpc.WorkerStub stub;
   private final Map<Long, ClientCallStreamObserver<?>> calls = new HashMap<>();
@@ -57,6 +61,12 @@ final class WorkerChannel {
   void execute(Job job, long callId, long remainingNanos, BiConsumer<ExecuteResponse, Throwable> finished) {
     WorkerGrpc.WorkerStub callStub = remainingNanos == Long.MAX_VALUE ? stub
         : stub.withDeadlineAfter(remainingNanos, TimeUnit.NANOSECONDS);
+    String traceparent = job.request().getTraceparent();
+    if (!traceparent.isEmpty() && (job instanceof Job.Stream || stream == null)) {
+      Metadata headers = new Metadata();
+      headers.put(TRACEPARENT, traceparent);
+      callStub = callStub.withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));
+    }
     if (job instanceof Job.Stream stream) {
       StreamItems items = stream.items();
       callStub.executeStream(job.request(), new Observer(callId, finished) {
