@@ -19,7 +19,9 @@ import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
 import java.security.spec.PKCS8EncodedKeySpec;
 import java.util.Base64;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -30,16 +32,21 @@ import javax.net.ssl.SSLParameters;
 import javax.net.ssl.TrustManagerFactory;
 
 /**
- * The node's HTTP endpoint ({@code serve --http}): {@code /metrics} in Prometheus' text format and {@code /health}.
- * On a loopback address it serves anyone on the host; on another it follows the gateway's rules: TLS with the
- * gateway's certificate (or {@code --insecure}, with a warning), and every request must carry the gateway's token as
- * {@code Authorization: Bearer TOKEN}.
+ * The node's HTTP endpoint ({@code serve --http}): {@code /metrics} in Prometheus' text format, {@code /health}, and
+ * the dashboard: its page at {@code /} and the JSON it reads ({@code /api/history}, {@code /api/events}). On a
+ * loopback address it serves anyone on the host; on another it follows the gateway's rules: TLS with the gateway's
+ * certificate (or {@code --insecure}, with a warning), and every request for data must carry the gateway's token as
+ * {@code Authorization: Bearer TOKEN}. The page's own files hold no data and are served without it, since a browser
+ * cannot send that header when it opens a page; the page then sends it with each of its requests.
  */
 final class HttpEndpoint {
   /** The value of {@code --http} (or {@code snakepit.http.address}) that turns the endpoint off. */
   static final String OFF = "off";
   /** Prometheus' text exposition format, version 0.0.4. */
   static final String METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+  /** What a page of this endpoint may load and run: its own files only, no inline script, no framing. */
+  static final String CONTENT_SECURITY_POLICY = "default-src 'self'; img-src 'self' data:; base-uri 'none';"
+      + " form-action 'none'; frame-ancestors 'none'";
 
   /** How the node is, for {@code /health}: ready or not, and the JSON body that says so. */
   record Health(boolean ready, String json) {}
@@ -109,7 +116,9 @@ final class HttpEndpoint {
    */
   static HttpEndpoint start(Endpoint.Tcp address, Gateway.Tls tls, Supplier<GatewayAuth> auth,
       Supplier<String> metrics,
-      Supplier<Health> health) throws IOException {
+      Supplier<Health> health, Dashboard dashboard) throws IOException {
+    Map<String, Page> pages = new HashMap<>();
+    Dashboard.ASSETS.forEach((path, asset) -> pages.put(path, new Page(asset.type(), asset.read())));
     InetSocketAddress bind = new InetSocketAddress(address.host(), address.port());
     HttpServer server;
     try {
@@ -134,8 +143,9 @@ final class HttpEndpoint {
           + " another --http HOST:PORT, or --http off", e);
     }
     boolean tokenRequired = !address.loopback();
-    // Two threads: a scrape and a health probe at once; a scrape reads /proc and a few maps, and never blocks long.
-    ExecutorService executor = Executors.newFixedThreadPool(2, r -> {
+    // Four threads: a scrape, a health probe and a dashboard's requests at once; each reads /proc and a few maps at
+    // most, and never blocks long.
+    ExecutorService executor = Executors.newFixedThreadPool(4, r -> {
       Thread t = new Thread(r, "snakepit-http");
       t.setDaemon(true);
       return t;
@@ -143,17 +153,27 @@ final class HttpEndpoint {
     server.setExecutor(executor);
     server.createContext("/", exchange -> {
       try (exchange) {
-        handle(exchange, tokenRequired ? auth : () -> null, tokenRequired, metrics, health);
+        handle(exchange, tokenRequired ? auth : () -> null, tokenRequired, metrics, health, dashboard, pages);
       }
     });
     server.start();
     return new HttpEndpoint(server, address, executor, tls == null ? "http" : "https", tokenRequired);
   }
 
+  /** One of the dashboard's files, read once at start. */
+  private record Page(String type, byte[] bytes) {}
+
   private static void handle(HttpExchange exchange, Supplier<GatewayAuth> tokens, boolean tokenRequired,
-      Supplier<String> metrics, Supplier<Health> health) throws IOException {
+      Supplier<String> metrics, Supplier<Health> health, Dashboard dashboard, Map<String, Page> pages)
+      throws IOException {
     String method = exchange.getRequestMethod();
     String path = exchange.getRequestURI().getPath();
+    Page page = pages.get(path);
+    if (page != null && (method.equals("GET") || method.equals("HEAD"))) {
+      // The page's files hold no data: served without the token, which the page then sends with its requests.
+      reply(exchange, 200, page.type(), page.bytes());
+      return;
+    }
     GatewayAuth auth = tokens.get();
     if (tokenRequired && auth == null) {
       exchange.getResponseHeaders().set("Retry-After", "5");
@@ -179,15 +199,25 @@ final class HttpEndpoint {
         Health h = health.get();
         reply(exchange, h.ready() ? 200 : 503, "application/json", h.json() + "\n");
       }
+      case "/api/history" -> reply(exchange, 200, "application/json", dashboard.historyJson() + "\n");
+      case "/api/events" -> reply(exchange, 200, "application/json", dashboard.eventsJson() + "\n");
       default -> reply(exchange, 404, "text/plain; charset=utf-8", "no " + path + " here: the node serves"
-          + " /metrics and /health\n");
+          + " /metrics, /health, /api/history, /api/events and the dashboard at /\n");
     }
   }
 
   private static void reply(HttpExchange exchange, int status, String type, String body) throws IOException {
-    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+    reply(exchange, status, type, body.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** Answers with {@code bytes}, never cached, never sniffed as another type, never framed. */
+  private static void reply(HttpExchange exchange, int status, String type, byte[] bytes) throws IOException {
     exchange.getResponseHeaders().set("Content-Type", type);
     exchange.getResponseHeaders().set("Cache-Control", "no-store");
+    exchange.getResponseHeaders().set("X-Content-Type-Options", "nosniff");
+    exchange.getResponseHeaders().set("Content-Security-Policy", CONTENT_SECURITY_POLICY);
+    exchange.getResponseHeaders().set("X-Frame-Options", "DENY");
+    exchange.getResponseHeaders().set("Referrer-Policy", "no-referrer");
     boolean head = exchange.getRequestMethod().equals("HEAD");
     exchange.sendResponseHeaders(status, head ? -1 : bytes.length);
     if (!head) {

@@ -78,9 +78,10 @@ final class ServeCommand implements Callable<Integer> {
   List<Endpoint> listen = new ArrayList<>();
 
   @Option(names = "--http", paramLabel = "HOST:PORT|off",
-      description = "Where the node serves /metrics (Prometheus) and /health over HTTP, or off (default:"
-          + " snakepit.http.address, 127.0.0.1:8558). With --tls-cert it serves HTTPS. An address other hosts can"
-          + " reach follows the gateway's rules: TLS (or --insecure), and requests carry the gateway's token.")
+      description = "Where the node serves /metrics (Prometheus), /health and its dashboard (/) over HTTP, or off"
+          + " (default: snakepit.http.address, 127.0.0.1:8558). With --tls-cert it serves HTTPS. An address other"
+          + " hosts can reach follows the gateway's rules: TLS (or --insecure), and requests for data carry the"
+          + " gateway's token (the dashboard: open it as https://HOST:PORT/#token=TOKEN).")
   String http;
 
   @Option(names = "--tls-cert", paramLabel = "FILE",
@@ -176,6 +177,13 @@ final class ServeCommand implements Callable<Integer> {
       System.err.println("snakepit: " + e.getMessage());
       return 2;
     }
+    Dashboard.Settings dashboardSettings;
+    try {
+      dashboardSettings = Dashboard.Settings.of(config);
+    } catch (ConfigException e) {
+      System.err.println("snakepit: " + e.getMessage());
+      return 2;
+    }
     String httpRefusal = HttpEndpoint.refusal(httpAddress, tls, insecure);
     if (httpRefusal != null) {
       System.err.println("snakepit: " + httpRefusal);
@@ -207,13 +215,14 @@ final class ServeCommand implements Callable<Integer> {
     PrometheusMeterRegistry registry = httpAddress == null ? null
         : new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     NodeMetrics metrics = registry == null ? null : NodeMetrics.bind(system, registry);
+    Dashboard dashboard = httpAddress == null ? null : Dashboard.bind(system, dashboardSettings);
     Snakepit snakepit;
     // The HTTP endpoint's token check, once the token is written; it serves from here on, /health saying how far.
     AtomicReference<GatewayAuth> httpAuth = new AtomicReference<>();
     try {
       snakepit = Snakepit.get(system);
       if (httpAddress != null) {
-        serveHttp(system, httpAddress, tls, httpAuth, registry, snakepit, metrics);
+        serveHttp(system, httpAddress, tls, httpAuth, registry, snakepit, metrics, dashboard);
       }
       Settlement settled = snakepit.settlement().toCompletableFuture().get();
       if (settled != null) {
@@ -279,16 +288,16 @@ final class ServeCommand implements Callable<Integer> {
 
   /** Starts the HTTP endpoint, stopped with the node, and prints where it listens. */
   private static void serveHttp(ActorSystem<Void> system, Endpoint.Tcp address, Gateway.Tls tls,
-      AtomicReference<GatewayAuth> auth, PrometheusMeterRegistry registry, Snakepit snakepit, NodeMetrics metrics)
-      throws IOException {
+      AtomicReference<GatewayAuth> auth, PrometheusMeterRegistry registry, Snakepit snakepit, NodeMetrics metrics,
+      Dashboard dashboard) throws IOException {
     HttpEndpoint endpoint = HttpEndpoint.start(address, tls, auth::get, registry::scrape,
-        () -> health(snakepit, metrics));
+        () -> health(snakepit, metrics), dashboard);
     CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceUnbind(), "snakepit-http",
         () -> CompletableFuture.supplyAsync(() -> {
           endpoint.stop();
           return akka.Done.getInstance();
         }));
-    System.out.println("http: /metrics and /health on " + endpoint.describe()
+    System.out.println("http: /metrics, /health and the dashboard / on " + endpoint.describe()
         + (endpoint.tokenRequired() ? ", with the gateway's token" : ""));
     System.out.flush();
   }

@@ -35,7 +35,7 @@ import org.junit.jupiter.api.Test;
 class HttpEndpointIT {
   private static final Duration LIMIT = Duration.ofSeconds(30);
   private static final Pattern LINE = Pattern.compile(
-      "http: /metrics and /health on (http://127\\.0\\.0\\.1:(\\d+))(, with the gateway's token)?");
+      "http: /metrics, /health and the dashboard / on (http://127\\.0\\.0\\.1:(\\d+))(, with the gateway's token)?");
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
 
   private HttpResponse<String> get(String url, String... headers) throws Exception {
@@ -161,8 +161,8 @@ class HttpEndpointIT {
   void withInsecureAReachableAddressServesOnlyRequestsWithTheToken() throws Exception {
     int port = Nodes.freePort();
     try (Nodes.Node node = Nodes.serve("--workers", "1", "--http", "0.0.0.0:" + port, "--insecure")) {
-      assertEquals("http: /metrics and /health on http://0.0.0.0:" + port + ", with the gateway's token",
-          node.httpLine);
+      assertEquals("http: /metrics, /health and the dashboard / on http://0.0.0.0:" + port
+          + ", with the gateway's token", node.httpLine);
       assertTrue(node.stderr().stream().anyMatch(l -> l.startsWith("snakepit: warning: --insecure: the HTTP"
           + " endpoint serves 0.0.0.0:" + port + " without TLS")), node.stderr()::toString);
       String url = "http://127.0.0.1:" + port + "/metrics";
@@ -189,8 +189,8 @@ class HttpEndpointIT {
     int port = Nodes.freePort();
     try (Nodes.Node node = Nodes.serve("--workers", "1", "--http", "0.0.0.0:" + port,
         "--tls-cert", pki.resolve("server.pem").toString(), "--tls-key", pki.resolve("server.key").toString())) {
-      assertEquals("http: /metrics and /health on https://0.0.0.0:" + port + ", with the gateway's token",
-          node.httpLine);
+      assertEquals("http: /metrics, /health and the dashboard / on https://0.0.0.0:" + port
+          + ", with the gateway's token", node.httpLine);
       KeyStore trusted = KeyStore.getInstance("PKCS12");
       trusted.load(null, null);
       try (var in = Files.newInputStream(pki.resolve("server.pem"))) {
