@@ -40,14 +40,25 @@
     try {
       const wantHistory = historyJson === null
           || Date.now() - historyAt >= Math.max(1000, Math.min(5000, historyJson.intervalSeconds * 1000));
-      const [status, events, hist] = await Promise.all([getJson('status'), getJson('api/events'),
+      // Each part is drawn from what did answer; any that did not puts up the banner.
+      const [status, events, hist] = await Promise.allSettled([getJson('status'), getJson('api/events'),
           wantHistory ? getJson('api/history') : Promise.resolve(historyJson)]);
-      if (wantHistory) {
-        historyJson = hist;
+      if (wantHistory && hist.status === 'fulfilled') {
+        historyJson = hist.value;
         historyAt = Date.now();
       }
-      render(status, events);
-      answered(status);
+      if (status.status === 'fulfilled') {
+        renderStatus(status.value);
+      }
+      if (events.status === 'fulfilled') {
+        renderEventsIfNew(events.value);
+      }
+      const failure = [status, events, hist].find(r => r.status === 'rejected');
+      if (failure) {
+        failed(failure.reason);
+      } else {
+        answered(status.value);
+      }
     } catch (e) {
       failed(e);
     } finally {
@@ -89,7 +100,7 @@
     banner.hidden = false;
   }
 
-  function render(status, events) {
+  function renderStatus(status) {
     text(document.getElementById('instance'), status.instance);
     document.title = 'Snakepit ' + status.instance;
     const seen = new Set();
@@ -110,6 +121,9 @@
         pools.delete(name);
       }
     }
+  }
+
+  function renderEventsIfNew(events) {
     const key = events.seen + ' ' + (events.events.length ? events.events[0].time : '');
     if (key !== eventsKey) {
       eventsKey = key;
@@ -327,6 +341,7 @@
   }
 
   function format(v) {
+    if (v === 0) return '0';
     return v >= 100 ? String(Math.round(v)) : v >= 10 ? v.toFixed(0) : v >= 1 ? v.toFixed(1) : v.toFixed(2);
   }
 
