@@ -27,7 +27,6 @@ import java.util.function.Predicate;
 import java.util.stream.StreamSupport;
 import org.junit.jupiter.api.Test;
 import org.openqa.selenium.OutputType;
-import org.openqa.selenium.TakesScreenshot;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
 import org.openqa.selenium.chrome.ChromeOptions;
@@ -35,7 +34,8 @@ import org.openqa.selenium.chrome.ChromeOptions;
 /**
  * The dashboard in a real headless Chromium (Debian's chromium and chromium-driver, driven by Selenium; nothing is
  * downloaded): it lists a node's workers with their real pids, its charts count calls, a worker killed with SIGKILL
- * is seen replaced with its exit in the events, and a node that stops answering shows a banner until it is back.
+ * is seen replaced with its exit in the events, and a node that stops answering shows a banner until it is back; on
+ * an address that needs the token, the page asks for it and takes it from its address's fragment.
  */
 class DashboardBrowserIT {
   private static final Path CHROMIUM = Path.of("/usr/bin/chromium");
@@ -135,20 +135,21 @@ class DashboardBrowserIT {
         .findFirst().orElseThrow(() -> new AssertionError("no worker of slot " + slot + " on the page: " + page));
   }
 
-  @Test
-  void thePageShowsTheWorkersAndAKilledOneReplacedAndANodeThatStopsAnswering() throws Exception {
-    assumeTrue(Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER), "the browser test needs "
-        + CHROMIUM + " and " + CHROMEDRIVER + " (Debian: apt-get install chromium chromium-driver); "
-        + (Files.isExecutable(CHROMIUM) ? "" : CHROMIUM + " is missing; ")
-        + (Files.isExecutable(CHROMEDRIVER) ? "" : CHROMEDRIVER + " is missing"));
-    Path dataDir = Files.createTempDirectory("snakepit-data");
-    int httpPort = Nodes.freePort();
-    String page = "http://127.0.0.1:" + httpPort + "/";
-    Path profile = Files.createTempDirectory("snakepit-chromium");
-    Set<Procs.Proc> browser = new LinkedHashSet<>();
-    Nodes.Node node = Nodes.serveIn(dataDir, "--workers", "2", "--http", "127.0.0.1:" + httpPort);
-    ChromeDriver driver = null;
-    try {
+  /**
+   * A headless Chromium under Selenium, with its own profile; closing it quits it and asserts that none of its
+   * processes outlives it (those left are killed by pid, and the test fails).
+   */
+  private static final class Browser implements AutoCloseable {
+    final Path profile;
+    final ChromeDriver driver;
+    final Set<Procs.Proc> processes = new LinkedHashSet<>();
+
+    Browser() throws Exception {
+      assumeTrue(Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER), "the browser test needs "
+          + CHROMIUM + " and " + CHROMEDRIVER + " (Debian: apt-get install chromium chromium-driver); "
+          + (Files.isExecutable(CHROMIUM) ? "" : CHROMIUM + " is missing; ")
+          + (Files.isExecutable(CHROMEDRIVER) ? "" : CHROMEDRIVER + " is missing"));
+      profile = Files.createTempDirectory("snakepit-chromium");
       // The driver and the browser are named outright, so that Selenium never looks for (or downloads) either.
       ChromeDriverService service = new ChromeDriverService.Builder()
           .usingDriverExecutable(CHROMEDRIVER.toFile()).usingAnyFreePort()
@@ -158,8 +159,41 @@ class DashboardBrowserIT {
       options.addArguments("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000",
           "--user-data-dir=" + profile.resolve("profile"));
       driver = new ChromeDriver(service, options);
-      driver.get(page);
-      browser.addAll(browserProcesses(profile));
+      see();
+    }
+
+    /** Notes the browser's processes now (a page opened may have started more). */
+    void see() {
+      processes.addAll(browserProcesses(profile));
+    }
+
+    void open(String url) {
+      driver.get(url);
+      see();
+    }
+
+    @Override
+    public void close() throws Exception {
+      see();
+      driver.quit();
+      List<Procs.Proc> left = Procs.awaitGone(new ArrayList<>(processes), Duration.ofSeconds(15));
+      for (Procs.Proc p : left) {
+        Procs.kill(p.pid(), 9);
+      }
+      assertTrue(left.isEmpty(), "browser processes outlived the test (killed now): " + left);
+      assertTrue(!processes.isEmpty(), "the test saw the browser's processes");
+    }
+  }
+
+  @Test
+  void thePageShowsTheWorkersAndAKilledOneReplacedAndANodeThatStopsAnswering() throws Exception {
+    Path dataDir = Files.createTempDirectory("snakepit-data");
+    int httpPort = Nodes.freePort();
+    Nodes.Node node = null;
+    try (Browser browser = new Browser()) {
+      ChromeDriver driver = browser.driver;
+      node = Nodes.serveIn(dataDir, "--workers", "2", "--http", "127.0.0.1:" + httpPort);
+      browser.open("http://127.0.0.1:" + httpPort + "/");
 
       Set<Integer> workers = pythons(node);
       assertEquals(2, workers.size(), Nodes.tree(node)::toString);
@@ -170,6 +204,7 @@ class DashboardBrowserIT {
       for (JsonNode row : shown.get("rows")) {
         assertTrue(row.get("text").asText().contains(row.get("pid").asText()), "the pid is on the page: " + row);
       }
+      browser.see();
 
       ManagedChannel gateway = node.channel();
       try {
@@ -206,7 +241,6 @@ class DashboardBrowserIT {
       assertTrue(row(replaced, slot).get("text").asText().contains(killedWorker),
           "the slot's last exit names the killed worker: " + row(replaced, slot));
       screenshot(driver, "dashboard");
-      browser.addAll(browserProcesses(profile));
 
       // The node goes: the page says so; a node on the same address comes back: the page shows it again.
       node.close();
@@ -218,17 +252,35 @@ class DashboardBrowserIT {
       await(driver, "the banner gone and the new node's workers " + again,
           p -> p.get("banner").isNull() && listsExactly(p, again));
     } finally {
-      if (driver != null) {
-        browser.addAll(browserProcesses(profile));
-        driver.quit();
+      if (node != null) {
+        node.close();
       }
-      node.close();
     }
-    List<Procs.Proc> left = Procs.awaitGone(new ArrayList<>(browser), Duration.ofSeconds(15));
-    for (Procs.Proc p : left) {
-      Procs.kill(p.pid(), 9);
+  }
+
+  @Test
+  void onAReachableAddressThePageTakesTheTokenFromItsFragment() throws Exception {
+    int httpPort = Nodes.freePort();
+    try (Browser browser = new Browser();
+        Nodes.Node node = Nodes.serve("--workers", "1", "--http", "0.0.0.0:" + httpPort, "--insecure")) {
+      ChromeDriver driver = browser.driver;
+      String page = "http://127.0.0.1:" + httpPort + "/";
+      browser.open(page);
+      await(driver, "a banner asking for the token", p -> !p.get("banner").isNull()
+          && p.get("banner").asText().contains("#token=TOKEN") && p.get("events").size() == 0);
+
+      String token = GatewayToken.read(node.tokenFile());
+      browser.open("about:blank");
+      browser.open(page + "#token=" + token);
+      int worker = pythons(node).iterator().next();
+      await(driver, "the worker " + worker + " with the token sent", p -> p.get("banner").isNull()
+          && listsExactly(p, Set.of(worker)) && StreamSupport.stream(p.get("events").spliterator(), false)
+              .anyMatch(e -> e.get("event").asText().equals("WorkerReady")
+                  && e.get("pid").asText().equals(String.valueOf(worker))));
+      assertEquals(page, driver.getCurrentUrl(), "the token is taken out of the address bar");
+      driver.navigate().refresh();
+      await(driver, "the worker again after a reload (the tab keeps the token)",
+          p -> p.get("banner").isNull() && listsExactly(p, Set.of(worker)));
     }
-    assertTrue(left.isEmpty(), "browser processes outlived the test (killed now): " + left);
-    assertTrue(!browser.isEmpty(), "the test saw the browser's processes");
   }
 }
