@@ -33,9 +33,10 @@ import javax.net.ssl.TrustManagerFactory;
 
 /**
  * The node's HTTP endpoint ({@code serve --http}): {@code /metrics} in Prometheus' text format, {@code /health}, and
- * the dashboard: its page at {@code /} and the JSON it reads ({@code /api/history}, {@code /api/events}). On a
- * loopback address it serves anyone on the host; on another it follows the gateway's rules: TLS with the gateway's
- * certificate (or {@code --insecure}, with a warning), and every request for data must carry the gateway's token as
+ * the node's pools and workers as JSON at {@code /status} ({@code io.snakepit.NodeStatus}), and the dashboard: its
+ * page at {@code /} and the JSON it reads besides ({@code /api/history}, {@code /api/events}). On a loopback address
+ * it serves anyone on the host; on another it follows the gateway's rules: TLS with the gateway's certificate (or
+ * {@code --insecure}, with a warning), and every request for data must carry the gateway's token as
  * {@code Authorization: Bearer TOKEN}. The page's own files hold no data and are served without it, since a browser
  * cannot send that header when it opens a page; the page then sends it with each of its requests.
  */
@@ -112,11 +113,11 @@ final class HttpEndpoint {
   /**
    * Starts serving on {@code address}. {@code auth} checks requests when the address is not a loopback one (null
    * until the node has written its token: such requests are answered 503 until then); {@code metrics} writes the
-   * scrape, {@code health} the node's state.
+   * scrape, {@code health} the node's state, {@code status} its pools and workers as JSON.
    */
   static HttpEndpoint start(Endpoint.Tcp address, Gateway.Tls tls, Supplier<GatewayAuth> auth,
-      Supplier<String> metrics,
-      Supplier<Health> health, Dashboard dashboard) throws IOException {
+      Supplier<String> metrics, Supplier<Health> health, Supplier<String> status, Dashboard dashboard)
+      throws IOException {
     Map<String, Page> pages = new HashMap<>();
     Dashboard.ASSETS.forEach((path, asset) -> pages.put(path, new Page(asset.type(), asset.read())));
     InetSocketAddress bind = new InetSocketAddress(address.host(), address.port());
@@ -153,7 +154,8 @@ final class HttpEndpoint {
     server.setExecutor(executor);
     server.createContext("/", exchange -> {
       try (exchange) {
-        handle(exchange, tokenRequired ? auth : () -> null, tokenRequired, metrics, health, dashboard, pages);
+        handle(exchange, tokenRequired ? auth : () -> null, tokenRequired, metrics, health, status, dashboard,
+            pages);
       }
     });
     server.start();
@@ -164,8 +166,8 @@ final class HttpEndpoint {
   private record Page(String type, byte[] bytes) {}
 
   private static void handle(HttpExchange exchange, Supplier<GatewayAuth> tokens, boolean tokenRequired,
-      Supplier<String> metrics, Supplier<Health> health, Dashboard dashboard, Map<String, Page> pages)
-      throws IOException {
+      Supplier<String> metrics, Supplier<Health> health, Supplier<String> status, Dashboard dashboard,
+      Map<String, Page> pages) throws IOException {
     String method = exchange.getRequestMethod();
     String path = exchange.getRequestURI().getPath();
     Page page = pages.get(path);
@@ -199,10 +201,11 @@ final class HttpEndpoint {
         Health h = health.get();
         reply(exchange, h.ready() ? 200 : 503, "application/json", h.json() + "\n");
       }
+      case "/status" -> reply(exchange, 200, "application/json", status.get() + "\n");
       case "/api/history" -> reply(exchange, 200, "application/json", dashboard.historyJson() + "\n");
       case "/api/events" -> reply(exchange, 200, "application/json", dashboard.eventsJson() + "\n");
       default -> reply(exchange, 404, "text/plain; charset=utf-8", "no " + path + " here: the node serves"
-          + " /metrics, /health, /api/history, /api/events and the dashboard at /\n");
+          + " /metrics, /health, /status, /api/history, /api/events and the dashboard at /\n");
     }
   }
 

@@ -78,10 +78,10 @@ final class ServeCommand implements Callable<Integer> {
   List<Endpoint> listen = new ArrayList<>();
 
   @Option(names = "--http", paramLabel = "HOST:PORT|off",
-      description = "Where the node serves /metrics (Prometheus), /health and its dashboard (/) over HTTP, or off"
-          + " (default: snakepit.http.address, 127.0.0.1:8558). With --tls-cert it serves HTTPS. An address other"
-          + " hosts can reach follows the gateway's rules: TLS (or --insecure), and requests for data carry the"
-          + " gateway's token (the dashboard: open it as https://HOST:PORT/#token=TOKEN).")
+      description = "Where the node serves /metrics (Prometheus), /health, /status (JSON) and its dashboard (/) over"
+          + " HTTP, or off (default: snakepit.http.address, 127.0.0.1:8558). With --tls-cert it serves HTTPS. An"
+          + " address other hosts can reach follows the gateway's rules: TLS (or --insecure), and requests for data"
+          + " carry the gateway's token (the dashboard: open it as https://HOST:PORT/#token=TOKEN).")
   String http;
 
   @Option(names = "--tls-cert", paramLabel = "FILE",
@@ -291,7 +291,7 @@ final class ServeCommand implements Callable<Integer> {
       AtomicReference<GatewayAuth> auth, PrometheusMeterRegistry registry, Snakepit snakepit, NodeMetrics metrics,
       Dashboard dashboard) throws IOException {
     HttpEndpoint endpoint = HttpEndpoint.start(address, tls, auth::get, registry::scrape,
-        () -> health(snakepit, metrics), dashboard);
+        () -> health(snakepit, metrics), () -> snakepit.status().toJson(), dashboard);
     CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceUnbind(), "snakepit-http",
         () -> CompletableFuture.supplyAsync(() -> {
           endpoint.stop();

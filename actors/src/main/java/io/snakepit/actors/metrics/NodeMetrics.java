@@ -37,17 +37,18 @@ import org.slf4j.LoggerFactory;
  */
 public final class NodeMetrics {
   /** Every metric as a Prometheus registry names it, with its labels: the contract of docs/OPERATIONS.md. */
-  public static final Map<String, List<String>> PROMETHEUS_NAMES = Map.of(
-      "snakepit_workers", List.of("pool", "state"),
-      "snakepit_calls_total", List.of("pool", "tool", "outcome"),
-      "snakepit_call_duration_seconds", List.of("pool", "tool"),
-      "snakepit_queue_depth", List.of("pool"),
-      "snakepit_queue_wait_seconds", List.of("pool"),
-      "snakepit_worker_start_duration_seconds", List.of("pool"),
-      "snakepit_worker_exits_total", List.of("pool", "reason"),
-      "snakepit_worker_rss_bytes", List.of("pool"),
-      "snakepit_settled_total", List.of("outcome"),
-      "snakepit_circuit_open", List.of("pool"));
+  public static final Map<String, List<String>> PROMETHEUS_NAMES = Map.ofEntries(
+      Map.entry("snakepit_workers", List.of("pool", "state")),
+      Map.entry("snakepit_calls_total", List.of("pool", "tool", "outcome")),
+      Map.entry("snakepit_call_duration_seconds", List.of("pool", "tool")),
+      Map.entry("snakepit_queue_depth", List.of("pool")),
+      Map.entry("snakepit_queue_wait_seconds", List.of("pool")),
+      Map.entry("snakepit_worker_start_duration_seconds", List.of("pool")),
+      Map.entry("snakepit_worker_exits_total", List.of("pool", "reason")),
+      Map.entry("snakepit_worker_rss_bytes", List.of("pool")),
+      Map.entry("snakepit_worker_health", List.of("pool")),
+      Map.entry("snakepit_settled_total", List.of("outcome")),
+      Map.entry("snakepit_circuit_open", List.of("pool")));
 
   /** A worker's state as {@code snakepit_workers} counts it. */
   public enum State {
@@ -165,6 +166,9 @@ public final class NodeMetrics {
         w.rss = Gauge.builder("snakepit.worker.rss", w, WorkerMeters::residentBytes).baseUnit("bytes")
             .tags("pool", e.pool(), "worker", e.worker())
             .description("Resident memory of a worker's Python process").register(registry);
+        String id = e.worker();
+        w.health = Gauge.builder("snakepit.worker.health", () -> health(id)).tags("pool", e.pool(), "worker", id)
+            .description("A worker's health score, 0 to 1, at the node's last evaluation").register(registry);
       }
     } else if (event instanceof SnakepitEvent.WorkerRecycled e) {
       WorkerMeters w = workers.get(e.worker());
@@ -175,6 +179,9 @@ public final class NodeMetrics {
       WorkerMeters w = workers.remove(e.worker());
       if (w != null && w.rss != null) {
         registry.remove(w.rss);
+      }
+      if (w != null && w.health != null) {
+        registry.remove(w.health);
       }
       pool(e.pool()).exits(e.reason()).increment();
     } else if (event instanceof SnakepitEvent.CircuitOpened e) {
@@ -217,6 +224,18 @@ public final class NodeMetrics {
       }
     }
     return sum;
+  }
+
+  /** Worker {@code id}'s health at the node's last evaluation; NaN before one, or before the node started. */
+  private double health(String id) {
+    Node n = node.get();
+    return n == null ? Double.NaN : n.watch().health(id);
+  }
+
+  /** The lowest health of {@code pool}'s workers at the node's last evaluation; NaN before one. */
+  private double lowestHealth(String pool) {
+    Node n = node.get();
+    return n == null ? Double.NaN : n.watch().lowestHealth(pool);
   }
 
   private int queued(PoolMeters p) {
@@ -272,6 +291,9 @@ public final class NodeMetrics {
       if (!perWorker) {
         Gauge.builder("snakepit.worker.rss", () -> residentBytes(name)).baseUnit("bytes").tag("pool", name)
             .description("Resident memory of the pool's Python processes").register(registry);
+        Gauge.builder("snakepit.worker.health", () -> lowestHealth(name)).tag("pool", name)
+            .description("The lowest health score, 0 to 1, of the pool's workers at the node's last evaluation")
+            .register(registry);
       }
     }
 
@@ -315,6 +337,7 @@ public final class NodeMetrics {
     volatile boolean ready;
     volatile boolean retiring;
     volatile Meter rss;
+    volatile Meter health;
 
     WorkerMeters(PoolMeters pool) {
       this.pool = pool;

@@ -226,13 +226,14 @@
     const tr = el('tr', 'worker');
     tr.dataset.worker = w.id;
     tr.dataset.slot = String(w.slot);
-    tr.dataset.pid = w.pid == null ? '' : String(w.pid);
+    // A worker still starting has no Python yet: its pid reads 0 (or null).
+    tr.dataset.pid = w.pid ? String(w.pid) : '';
     tr.dataset.state = w.state;
     cell(tr, w.id, 'mono');
     cell(tr, String(w.slot), 'num');
     cell(tr, w.state, 'state-' + w.state);
-    cell(tr, w.pid == null ? '–' : String(w.pid), 'num mono');
-    cell(tr, w.shimPid == null ? '–' : String(w.shimPid), 'num mono');
+    cell(tr, w.pid ? String(w.pid) : '–', 'num mono');
+    cell(tr, w.shimPid ? String(w.shimPid) : '–', 'num mono');
     cell(tr, w.calls == null ? '–' : String(w.calls), 'num');
     cell(tr, w.failed == null ? '–' : String(w.failed), 'num');
     cell(tr, w.rssBytes == null ? '–' : (w.rssBytes / 1048576).toFixed(1) + ' MiB', 'num');
@@ -241,7 +242,8 @@
         'num ' + (w.health == null ? '' : w.health >= 0.8 ? 'health-good' : w.health >= 0.5 ? 'health-warn'
             : 'health-bad'));
     if (w.healthFactors) {
-      health.title = Object.entries(w.healthFactors).map(([k, v]) => k + ' ' + Number(v).toFixed(2)).join(', ');
+      health.title = Object.entries(w.healthFactors).map(([k, v]) => k + ' ' + Number(v).toFixed(2)).join(', ')
+          + (w.healthWhy ? ': ' + w.healthWhy : '');
     }
     cell(tr, w.uptimeSeconds == null ? '–' : duration(w.uptimeSeconds), 'num');
     const exit = w.lastExit;
