@@ -72,7 +72,8 @@
     const banner = document.getElementById('banner');
     banner.hidden = true;
     banner.textContent = '';
-    text(document.getElementById('updated'), 'updated ' + clock(new Date()) + ' (node time ' + status.time + ')');
+    text(document.getElementById('updated'), 'updated ' + clock(new Date()) + ' (node time ' + timeOfDay(status.time)
+        + ' UTC)');
   }
 
   function failed(e) {
@@ -317,13 +318,15 @@
     for (const [cls, points] of lines) {
       let d = '';
       let run = 0; // points in the current stretch: a lone one is drawn as a dot
+      let last = null;
       for (const [t, v] of [...points, [0, null]]) {
         if (v == null) {
-          if (run === 1) d += 'l0.1 0';
+          if (run === 1) nodes.push(svgEl('circle', { class: 's-' + cls, cx: last[0], cy: last[1], r: 1.5 }));
           run = 0;
           continue;
         }
-        d += (run ? 'L' : 'M') + x(t).toFixed(1) + ' ' + y(v).toFixed(1);
+        last = [x(t).toFixed(1), y(v).toFixed(1)];
+        d += (run ? 'L' : 'M') + last[0] + ' ' + last[1];
         run++;
       }
       if (d) nodes.push(svgEl('path', { class: 's-' + cls, d }));
