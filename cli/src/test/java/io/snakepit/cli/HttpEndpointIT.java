@@ -112,7 +112,8 @@ class HttpEndpointIT {
       assertEquals(2, body.get("pools").get("default").get("ready").asInt(), health.body());
       HttpResponse<String> missing = get(base + "/nothing");
       assertEquals(404, missing.statusCode());
-      assertEquals("no /nothing here: the node serves /metrics, /health and /status\n", missing.body());
+      assertEquals("no /nothing here: the node serves /metrics, /health, /status, /api/history, /api/events and the"
+          + " dashboard at /\n", missing.body());
     }
   }
 
