@@ -103,7 +103,7 @@ public record NodeStatus(String instance, Instant time, List<PoolStatus> pools) 
       pool.put("spares", p.spares());
       pool.put("queued", p.queued());
       pool.put("circuitOpen", p.circuitOpen());
-      pool.put("lowestHealth", p.lowestHealth());
+      pool.put("lowestHealth", p.lowestHealth() == null ? null : round(p.lowestHealth(), 3));
       ArrayNode workers = pool.putArray("workers");
       for (WorkerStatus w : p.workers()) {
         ObjectNode worker = workers.addObject();

@@ -9,6 +9,7 @@ import io.snakepit.proto.GatewayGrpc;
 import io.snakepit.proto.StatusRequest;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -80,7 +81,7 @@ final class StatusCommand implements Callable<Integer> {
   static List<String> render(JsonNode status) {
     List<String> lines = new ArrayList<>();
     Instant now = Instant.parse(status.path("time").asText(Instant.now().toString()));
-    lines.add("node " + status.path("instance").asText() + " at " + now);
+    lines.add("node " + status.path("instance").asText() + " at " + now.truncatedTo(ChronoUnit.SECONDS));
     for (JsonNode pool : status.path("pools")) {
       lines.add("");
       JsonNode workers = pool.path("workers");
@@ -93,7 +94,7 @@ final class StatusCommand implements Callable<Integer> {
         lines.add("  no live worker");
         continue;
       }
-      String row = "  %-22s %7s %-9s %7s %7s %8s %6s %6s %8s  %s";
+      String row = "  %-22s %7s %-9s %7s %7s %8s %6s %7s %8s  %s";
       lines.add(String.format(Locale.ROOT, row, "WORKER", "PID", "STATE", "CALLS", "FAILED", "RSS MiB", "CPU %",
           "HEALTH", "UPTIME", "LAST EXIT"));
       List<String> notes = new ArrayList<>();

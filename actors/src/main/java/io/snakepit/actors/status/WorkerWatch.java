@@ -14,6 +14,7 @@ import io.snakepit.actors.worker.WorkerSettings;
 import io.snakepit.shim.ProcStat;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -231,7 +232,7 @@ public final class WorkerWatch {
       result.add(new NodeStatus.PoolStatus(pool.settings.name(), pool.link.size(pool.settings),
           pool.settings.spares(), pool.link.queued(), pool.circuitOpen, Double.isNaN(lowest) ? null : lowest, ws));
     }
-    return new NodeStatus(instance, Instant.now(), result);
+    return new NodeStatus(instance, Instant.now().truncatedTo(ChronoUnit.MILLIS), result);
   }
 
   /** One pool: its slots' history, its circuit, and the health recycle it has asked for. */

@@ -18,6 +18,7 @@ import io.snakepit.SnakepitEvent;
 import io.snakepit.actors.Events;
 import io.snakepit.testing.Procs;
 import io.snakepit.testing.TestNode;
+import io.snakepit.testing.TestNodes;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -242,5 +243,22 @@ class WorkerStatusIT {
     }
     assertTrue(EVENTS.stream().noneMatch(e -> e instanceof SnakepitEvent.CallEnded c && c.pool().equals("leaky")
         && c.outcome() != SnakepitEvent.Outcome.OK), "no call of the pool failed");
+
+    // The audit log has the recycle, with its reason.
+    Path audit = TestNodes.DATA_DIR.resolve("audit").resolve(TestNodes.INSTANCE + ".jsonl");
+    long until = System.nanoTime() + LIMIT.toNanos();
+    JsonNode line = null;
+    while (line == null && System.nanoTime() < until) {
+      if (Files.exists(audit)) {
+        for (String l : Files.readAllLines(audit)) {
+          if (l.contains("\"WorkerRecycled\"") && l.contains("\"" + id + "\"")) {
+            line = new ObjectMapper().readTree(l);
+          }
+        }
+      }
+      Thread.sleep(100);
+    }
+    assertNotNull(line, "no WorkerRecycled line for " + id + " in " + audit);
+    assertEquals(event.reason(), line.get("reason").asText());
   }
 }
