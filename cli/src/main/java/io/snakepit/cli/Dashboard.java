@@ -55,12 +55,13 @@ final class Dashboard {
       Duration history = c.getDuration("history");
       int events = c.getInt("events");
       if (interval.compareTo(Duration.ofMillis(100)) < 0) {
-        throw new ConfigException.BadValue("snakepit.http.dashboard.sample-interval", "it is " + interval
-            + ": give 100ms or more (for example 5s)");
+        throw new ConfigException.BadValue("snakepit.http.dashboard.sample-interval", "it is "
+            + c.getValue("sample-interval").unwrapped() + ": give 100ms or more (for example 5s)");
       }
       if (history.compareTo(interval) < 0 || history.dividedBy(interval) > 100_000) {
-        throw new ConfigException.BadValue("snakepit.http.dashboard.history", "it is " + history + " at one sample"
-            + " every " + interval + ": give at least one interval and at most 100000 (for example 15m)");
+        throw new ConfigException.BadValue("snakepit.http.dashboard.history", "it is "
+            + c.getValue("history").unwrapped() + " at one sample every " + c.getValue("sample-interval").unwrapped()
+            + ": give at least one interval and at most 100000 intervals (for example 15m)");
       }
       if (events < 1 || events > 100_000) {
         throw new ConfigException.BadValue("snakepit.http.dashboard.events", "it is " + events
