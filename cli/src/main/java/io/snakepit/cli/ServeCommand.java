@@ -179,7 +179,7 @@ final class ServeCommand implements Callable<Integer> {
     }
     Dashboard.Settings dashboardSettings;
     try {
-      dashboardSettings = Dashboard.Settings.of(config);
+      dashboardSettings = httpAddress == null ? null : Dashboard.Settings.of(config);
     } catch (ConfigException e) {
       System.err.println("snakepit: " + e.getMessage());
       return 2;
