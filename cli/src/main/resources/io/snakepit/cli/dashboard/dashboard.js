@@ -237,8 +237,8 @@
     cell(tr, w.shimPid ? String(w.shimPid) : '–', 'num mono');
     cell(tr, w.calls == null ? '–' : String(w.calls), 'num');
     cell(tr, w.failed == null ? '–' : String(w.failed), 'num');
-    cell(tr, w.rssBytes == null ? '–' : (w.rssBytes / 1048576).toFixed(1) + ' MiB', 'num');
-    cell(tr, w.cpuPercent == null ? '–' : w.cpuPercent.toFixed(1) + ' %', 'num');
+    cell(tr, w.rssBytes == null || !w.pid ? '–' : (w.rssBytes / 1048576).toFixed(1) + ' MiB', 'num');
+    cell(tr, w.cpuPercent == null || !w.pid ? '–' : w.cpuPercent.toFixed(1) + ' %', 'num');
     const health = cell(tr, w.health == null ? '–' : Math.round(w.health * 100) + ' %',
         'num ' + (w.health == null ? '' : w.health >= 0.8 ? 'health-good' : w.health >= 0.5 ? 'health-warn'
             : 'health-bad'));
