@@ -145,6 +145,15 @@ public final class Snakepit implements Extension {
     return node.journalOutage();
   }
 
+  /**
+   * What the node's pools and workers are doing now: per pool its size, queue and circuit, per live worker its pids,
+   * state, calls, resident memory, CPU use, health score (with its factors), uptime and how its slot's previous worker
+   * ended. {@link NodeStatus#toJson()} is what the HTTP endpoint's {@code /status} serves.
+   */
+  public NodeStatus status() {
+    return node.status();
+  }
+
   /** Completes once every worker of every pool is up. */
   public CompletionStage<Void> ready() {
     return CompletableFuture.allOf(pools.values().stream().map(p -> p.ready().toCompletableFuture())

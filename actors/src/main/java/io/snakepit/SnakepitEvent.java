@@ -54,7 +54,10 @@ public sealed interface SnakepitEvent {
   record WorkerExited(Instant time, String instance, String pool, String worker, int pid, int shimPid, String reason,
       String status, boolean duringCall) implements SnakepitEvent {}
 
-  /** A worker is due for replacement ({@code reason}: calls, age or memory); it finishes the calls it has. */
+  /**
+   * A worker is due for replacement ({@code reason}: calls, age, memory, or a health score below
+   * {@code recycle.min-health}); it finishes the calls it has.
+   */
   record WorkerRecycled(Instant time, String instance, String pool, String worker, String reason)
       implements SnakepitEvent {}
 

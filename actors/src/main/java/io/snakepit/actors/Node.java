@@ -11,12 +11,14 @@ import akka.actor.typed.javadsl.AskPattern;
 import akka.actor.typed.javadsl.Behaviors;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValueType;
+import io.snakepit.NodeStatus;
 import io.snakepit.SnakepitEvent;
 import io.snakepit.actors.pool.LostCalls;
 import io.snakepit.actors.pool.PoolActor;
 import io.snakepit.actors.pool.PoolLink;
 import io.snakepit.actors.pool.PoolRuntime;
 import io.snakepit.actors.pool.PoolSettings;
+import io.snakepit.actors.status.WorkerWatch;
 import io.snakepit.actors.supervision.ChildSpec;
 import io.snakepit.actors.supervision.Restart;
 import io.snakepit.actors.supervision.ShutdownSpec;
@@ -86,6 +88,7 @@ public final class Node implements Extension {
   private final WorkerTransport transport;
   private final Registry registry;
   private final AuditLog audit;
+  private final WorkerWatch watch;
 
   /** The node of {@code system}, started on first use. */
   public static Node get(ActorSystem<?> system) {
@@ -116,6 +119,7 @@ public final class Node implements Extension {
     List<PoolSettings> settings = config.getObject("pools").entrySet().stream()
         .filter(e -> e.getValue().valueType() != ConfigValueType.NULL).map(Map.Entry::getKey).sorted()
         .map(name -> PoolSettings.fromConfig(name, config, paths)).toList();
+    WorkerWatch.interval(config); // refused before anything is opened, as a pool's bad setting is
     Registry registry = config.getBoolean("registry.enabled") ? Registry.open(system, config, paths) : null;
     // After the registry's checks of data-dir, before the settlement below: the log has what it settles.
     this.audit = AuditLog.start(system, config, paths).orElse(null);
@@ -139,6 +143,9 @@ public final class Node implements Extension {
       pools.add(new PoolEntry(s, link));
       poolSpecs.add(poolSupervisor(s, runtime, link));
     }
+    // Before the first worker is reserved: the watch sees every worker from its start.
+    this.watch = WorkerWatch.start(system, pools.stream().map(p -> new WorkerWatch.Pool(p.settings(), p.link()))
+        .toList());
     // The node's tree: root (one_for_one) -> per pool (rest_for_one: coordinator, then its worker supervisor).
     this.root = system.systemActorOf(Supervisor.create(Strategy.ONE_FOR_ONE, 5, Duration.ofMinutes(1), poolSpecs),
         "snakepit", Props.empty());
@@ -198,6 +205,16 @@ public final class Node implements Extension {
   /** The node's audit log; empty when it is turned off (snakepit.audit.enabled = off). */
   public Optional<AuditLog> audit() {
     return Optional.ofNullable(audit);
+  }
+
+  /** What the node's pools and workers are doing now. */
+  public NodeStatus status() {
+    return watch.status();
+  }
+
+  /** The node's view of its workers: their state, resources and health. */
+  public WorkerWatch watch() {
+    return watch;
   }
 
   /** The root of the node's supervision tree (for inspection: WhichChildren, CountChildren). */

@@ -20,7 +20,8 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
- * How {@code snakepit call} and {@code snakepit load} reach a gateway: its address, its TLS, and its token.
+ * How {@code snakepit call}, {@code load}, {@code scale} and {@code status} reach a gateway: its address, its TLS, and
+ * its token.
  *
  * <p>The token comes from {@code --token-file FILE}; else from {@code --data-dir DIR} when given; else from the
  * {@code SNAKEPIT_TOKEN} variable; else from the default data directory, {@code data}. The file is

@@ -33,6 +33,8 @@ import io.snakepit.proto.PingResponse;
 import io.snakepit.proto.PythonError;
 import io.snakepit.proto.ScaleRequest;
 import io.snakepit.proto.ScaleResponse;
+import io.snakepit.proto.StatusRequest;
+import io.snakepit.proto.StatusResponse;
 import io.snakepit.proto.Value;
 import java.io.IOException;
 import java.io.InputStream;
@@ -122,6 +124,7 @@ final class GatewayService implements BindableService {
             }))
         .addMethod(GatewayGrpc.getPingMethod(), ServerCalls.asyncUnaryCall(this::ping))
         .addMethod(GatewayGrpc.getScaleMethod(), ServerCalls.asyncUnaryCall(this::scale))
+        .addMethod(GatewayGrpc.getStatusMethod(), ServerCalls.asyncUnaryCall(this::status))
         .build(), new GatewayTracing());
   }
 
@@ -235,6 +238,12 @@ final class GatewayService implements BindableService {
   private void ping(PingRequest request, StreamObserver<PingResponse> response) {
     response.onNext(PingResponse.newBuilder().setPid((int) ProcessHandle.current().pid())
         .setAdapter("gateway").addAllTools(snakepit.pools().keySet()).build());
+    response.onCompleted();
+  }
+
+  /** The node's pools and workers, as /status has them. */
+  private void status(StatusRequest request, StreamObserver<StatusResponse> response) {
+    response.onNext(StatusResponse.newBuilder().setJson(snakepit.status().toJson()).build());
     response.onCompleted();
   }
 

@@ -30,7 +30,8 @@ import javax.net.ssl.SSLParameters;
 import javax.net.ssl.TrustManagerFactory;
 
 /**
- * The node's HTTP endpoint ({@code serve --http}): {@code /metrics} in Prometheus' text format and {@code /health}.
+ * The node's HTTP endpoint ({@code serve --http}): {@code /metrics} in Prometheus' text format, {@code /health}, and
+ * {@code /status} (its pools and workers as JSON, {@code io.snakepit.NodeStatus}).
  * On a loopback address it serves anyone on the host; on another it follows the gateway's rules: TLS with the
  * gateway's certificate (or {@code --insecure}, with a warning), and every request must carry the gateway's token as
  * {@code Authorization: Bearer TOKEN}.
@@ -105,11 +106,10 @@ final class HttpEndpoint {
   /**
    * Starts serving on {@code address}. {@code auth} checks requests when the address is not a loopback one (null
    * until the node has written its token: such requests are answered 503 until then); {@code metrics} writes the
-   * scrape, {@code health} the node's state.
+   * scrape, {@code health} the node's state, {@code status} its pools and workers as JSON.
    */
   static HttpEndpoint start(Endpoint.Tcp address, Gateway.Tls tls, Supplier<GatewayAuth> auth,
-      Supplier<String> metrics,
-      Supplier<Health> health) throws IOException {
+      Supplier<String> metrics, Supplier<Health> health, Supplier<String> status) throws IOException {
     InetSocketAddress bind = new InetSocketAddress(address.host(), address.port());
     HttpServer server;
     try {
@@ -143,7 +143,7 @@ final class HttpEndpoint {
     server.setExecutor(executor);
     server.createContext("/", exchange -> {
       try (exchange) {
-        handle(exchange, tokenRequired ? auth : () -> null, tokenRequired, metrics, health);
+        handle(exchange, tokenRequired ? auth : () -> null, tokenRequired, metrics, health, status);
       }
     });
     server.start();
@@ -151,7 +151,7 @@ final class HttpEndpoint {
   }
 
   private static void handle(HttpExchange exchange, Supplier<GatewayAuth> tokens, boolean tokenRequired,
-      Supplier<String> metrics, Supplier<Health> health) throws IOException {
+      Supplier<String> metrics, Supplier<Health> health, Supplier<String> status) throws IOException {
     String method = exchange.getRequestMethod();
     String path = exchange.getRequestURI().getPath();
     GatewayAuth auth = tokens.get();
@@ -179,8 +179,9 @@ final class HttpEndpoint {
         Health h = health.get();
         reply(exchange, h.ready() ? 200 : 503, "application/json", h.json() + "\n");
       }
+      case "/status" -> reply(exchange, 200, "application/json", status.get() + "\n");
       default -> reply(exchange, 404, "text/plain; charset=utf-8", "no " + path + " here: the node serves"
-          + " /metrics and /health\n");
+          + " /metrics, /health and /status\n");
     }
   }
 

@@ -78,8 +78,8 @@ final class ServeCommand implements Callable<Integer> {
   List<Endpoint> listen = new ArrayList<>();
 
   @Option(names = "--http", paramLabel = "HOST:PORT|off",
-      description = "Where the node serves /metrics (Prometheus) and /health over HTTP, or off (default:"
-          + " snakepit.http.address, 127.0.0.1:8558). With --tls-cert it serves HTTPS. An address other hosts can"
+      description = "Where the node serves /metrics (Prometheus), /health and /status (JSON) over HTTP, or off"
+          + " (default: snakepit.http.address, 127.0.0.1:8558). With --tls-cert it serves HTTPS. An address other hosts can"
           + " reach follows the gateway's rules: TLS (or --insecure), and requests carry the gateway's token.")
   String http;
 
@@ -282,7 +282,7 @@ final class ServeCommand implements Callable<Integer> {
       AtomicReference<GatewayAuth> auth, PrometheusMeterRegistry registry, Snakepit snakepit, NodeMetrics metrics)
       throws IOException {
     HttpEndpoint endpoint = HttpEndpoint.start(address, tls, auth::get, registry::scrape,
-        () -> health(snakepit, metrics));
+        () -> health(snakepit, metrics), () -> snakepit.status().toJson());
     CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceUnbind(), "snakepit-http",
         () -> CompletableFuture.supplyAsync(() -> {
           endpoint.stop();

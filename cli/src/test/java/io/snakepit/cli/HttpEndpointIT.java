@@ -110,7 +110,9 @@ class HttpEndpointIT {
       JsonNode body = new ObjectMapper().readTree(health.body());
       assertEquals("ready", body.get("status").asText(), health.body());
       assertEquals(2, body.get("pools").get("default").get("ready").asInt(), health.body());
-      assertEquals(404, get(base + "/nothing").statusCode());
+      HttpResponse<String> missing = get(base + "/nothing");
+      assertEquals(404, missing.statusCode());
+      assertEquals("no /nothing here: the node serves /metrics, /health and /status\n", missing.body());
     }
   }
 

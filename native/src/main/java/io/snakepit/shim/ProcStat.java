@@ -83,6 +83,21 @@ public record ProcStat(int pid, char state, int ppid, int pgrp, int session, lon
     return 0;
   }
 
+  /**
+   * The CPU time a process has used so far, user and system (fields 14 and 15 of /proc/PID/stat), in seconds; -1
+   * if it is gone. Its children's time is not in it.
+   */
+  public static double cpuSeconds(int pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc", Integer.toString(pid), "stat"));
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).trim().split(" ");
+      // f[0] is field 3: utime (14) is f[11], stime (15) f[12].
+      return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / (double) CLOCK_TICKS;
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+  }
+
   /** How long ago this process started, from its start time and the system's uptime. */
   public Duration age() {
     try {

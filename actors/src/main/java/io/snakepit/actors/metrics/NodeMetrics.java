@@ -49,6 +49,7 @@ public final class NodeMetrics {
       Map.entry("snakepit_worker_rss_bytes", List.of("pool")),
       Map.entry("snakepit_worker_rss_max_bytes", List.of("pool")),
       Map.entry("snakepit_worker_memory_limit_bytes", List.of("pool")),
+      Map.entry("snakepit_worker_health", List.of("pool")),
       Map.entry("snakepit_settled_total", List.of("outcome")),
       Map.entry("snakepit_journal_damaged_total", List.of()),
       Map.entry("snakepit_circuit_open", List.of("pool")));
@@ -172,6 +173,9 @@ public final class NodeMetrics {
         w.rss = Gauge.builder("snakepit.worker.rss", w, WorkerMeters::residentBytes).baseUnit("bytes")
             .tags("pool", e.pool(), "worker", e.worker())
             .description("Resident memory of a worker's Python process").register(registry);
+        String id = e.worker();
+        w.health = Gauge.builder("snakepit.worker.health", () -> health(id)).tags("pool", e.pool(), "worker", id)
+            .description("A worker's health score, 0 to 1, at the node's last evaluation").register(registry);
       }
     } else if (event instanceof SnakepitEvent.WorkerRecycled e) {
       WorkerMeters w = workers.get(e.worker());
@@ -182,6 +186,9 @@ public final class NodeMetrics {
       WorkerMeters w = workers.remove(e.worker());
       if (w != null && w.rss != null) {
         registry.remove(w.rss);
+      }
+      if (w != null && w.health != null) {
+        registry.remove(w.health);
       }
       pool(e.pool()).exits(e.reason()).increment();
     } else if (event instanceof SnakepitEvent.CircuitOpened e) {
@@ -238,6 +245,18 @@ public final class NodeMetrics {
       }
     }
     return max;
+  }
+
+  /** Worker {@code id}'s health at the node's last evaluation; NaN before one, or before the node started. */
+  private double health(String id) {
+    Node n = node.get();
+    return n == null ? Double.NaN : n.watch().health(id);
+  }
+
+  /** The lowest health of {@code pool}'s workers at the node's last evaluation; NaN before one. */
+  private double lowestHealth(String pool) {
+    Node n = node.get();
+    return n == null ? Double.NaN : n.watch().lowestHealth(pool);
   }
 
   private int queued(PoolMeters p) {
@@ -327,6 +346,9 @@ public final class NodeMetrics {
       if (!perWorker) {
         Gauge.builder("snakepit.worker.rss", () -> residentBytes(name)).baseUnit("bytes").tag("pool", name)
             .description("Resident memory of the pool's Python processes").register(registry);
+        Gauge.builder("snakepit.worker.health", () -> lowestHealth(name)).tag("pool", name)
+            .description("The lowest health score, 0 to 1, of the pool's workers at the node's last evaluation")
+            .register(registry);
       }
     }
 
@@ -370,6 +392,7 @@ public final class NodeMetrics {
     volatile boolean ready;
     volatile boolean retiring;
     volatile Meter rss;
+    volatile Meter health;
 
     WorkerMeters(PoolMeters pool) {
       this.pool = pool;

@@ -120,10 +120,23 @@ final class Coordinator {
         .onMessage(FromWorker.class, msg -> onWorkerEvent(msg, submit, react))
         .onMessage(WorkerStartReply.class, msg -> onWorkerStartReply(msg, react))
         .onMessage(WorkersGone.class, msg -> with(() -> slotWorkers.supervisorGone(msg.workers())))
+        .onMessage(PoolActor.RecycleWorker.class, this::onRecycleWorker)
         .onMessageEquals(SweepQueue.INSTANCE, () -> with(dispatch::expireQueued))
         .onMessageEquals(SweepSessions.INSTANCE, () -> with(dispatch::expireSessions))
         .onMessageEquals(PoolActor.HealthRound.INSTANCE, () -> with(() -> healthRounds.next(slots.withReadyWorker())
             .forEach(slot -> slot.worker().tell(WorkerActor.HealthTick.INSTANCE))));
+  }
+
+  /** Passes a recycle request on to the worker, if it is still its slot's ready worker (not draining already). */
+  private Behavior<Command> onRecycleWorker(PoolActor.RecycleWorker msg) {
+    Slot slot = slots.current(msg.workerId());
+    if (slot != null && slot.state() == Slot.State.READY && slot.worker() != null) {
+      slot.worker().tell(new WorkerActor.Recycle(msg.reason()));
+    } else {
+      context.getLog().debug("pool '{}': worker {} is not a ready worker of the pool any more; not recycling it ({})",
+          settings.name(), msg.workerId(), msg.reason());
+    }
+    return Behaviors.same();
   }
 
   /** The phases before the end (waiting, starting, running): calls are taken, and a stop begins the end. */

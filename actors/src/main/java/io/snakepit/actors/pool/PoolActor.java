@@ -46,6 +46,13 @@ public final class PoolActor {
   /** Stop every worker, then complete the promise and stop. */
   public record Shutdown(CompletableFuture<Void> promise) implements Command {}
 
+  /**
+   * Recycle worker {@code workerId} (the node's health evaluation asks it): if it is still the ready worker of its
+   * slot, it is told to, and goes the way of any recycled worker (it finishes its calls, a fresh one takes its slot,
+   * {@code WorkerRecycled} says {@code reason}); otherwise nothing is done.
+   */
+  public record RecycleWorker(String workerId, String reason) implements Command {}
+
   /** The pool's worker supervisor is up (again): workers start under it. */
   public record WorkersUp(ActorRef<Supervisor.Command> workers) implements Command {}
 

@@ -42,6 +42,11 @@ public final class PoolLink {
     return workers > 0 ? configured.withWorkers(workers) : configured;
   }
 
+  /** How many serving workers the pool keeps now: the size of its last resize, else {@code configured}'s. */
+  public int size(PoolSettings configured) {
+    return current(configured).workers();
+  }
+
   /** How many calls wait in the pool's queue now, read without a message to its actor (for its metrics). */
   public int queued() {
     return queueDepth.getAsInt();

@@ -52,6 +52,10 @@ final class ServingPhase {
         .onMessageEquals(HealthTick.INSTANCE, this::onHealthTick)
         .onMessage(PingAnswered.class, this::onPingAnswered)
         .onMessageEquals(RecycleTick.INSTANCE, this::onRecycleTick)
+        .onMessage(WorkerActor.Recycle.class, msg -> {
+          w.upkeep.asked(msg.reason()).ifPresent(this::recycleDue);
+          return Behaviors.same();
+        })
         .onMessageEquals(LimitTick.INSTANCE, w::onLimitTick)
         .onMessage(FromShim.class, msg -> w.onShimEvent(msg, status -> w.ending.reportExit(status, false)))
         .onMessage(ShimExited.class, msg -> w.ending.onShimDied(msg, status -> w.ending.reportExit(status, false)))
@@ -74,6 +78,7 @@ final class ServingPhase {
         .onMessage(TransportGraceOver.class, msg -> onTransportGraceOver(msg, false))
         .onMessage(CancelCall.class, this::onCancelCall)
         .onMessageEquals(LimitTick.INSTANCE, w::onLimitTick)
+        .onMessage(WorkerActor.Recycle.class, msg -> Behaviors.same()) // stopping anyway
         .onMessage(FromShim.class, msg -> w.onShimEvent(msg, status -> w.ending.reportExit(status, true)))
         .onMessage(ShimExited.class, msg -> w.ending.onShimDied(msg, status -> w.ending.reportExit(status, true)))
         .onMessageEquals(StopDeadline.INSTANCE, w.ending::onStopDeadline)

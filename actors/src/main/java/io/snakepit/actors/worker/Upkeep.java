@@ -104,6 +104,11 @@ final class Upkeep {
     return memory();
   }
 
+  /** Recycling asked for from outside (the node's health evaluation): {@code reason}, unless it is due already. */
+  Optional<String> asked(String reason) {
+    return due(reason);
+  }
+
   /** Whether the periodic check is needed at all (a time to live or a memory bound is set). */
   boolean ticks() {
     return !recycle.ttl().isZero() || recycle.maxRssBytes() > 0;

@@ -41,6 +41,12 @@ public final class WorkerActor {
    */
   public enum Dispose implements Command { INSTANCE }
 
+  /**
+   * Be recycled for {@code reason} (its pool passes on the node's health evaluation): a ready worker is then due for
+   * replacement as by its own recycle settings, once; a worker in another phase ignores it.
+   */
+  public record Recycle(String reason) implements Command {}
+
   /** What a worker tells its pool. */
   public sealed interface Event {
     String workerId();
@@ -67,7 +73,7 @@ public final class WorkerActor {
   /** A call reached the worker after its process had ended; it never ran, and goes back to the pool. */
   public record Bounced(String workerId, Job job) implements Event {}
 
-  /** The worker is due for replacement (calls, age or memory); it still serves the calls it has. */
+  /** The worker is due for replacement (calls, age, memory or health); it still serves the calls it has. */
   public record RecycleDue(String workerId, String reason) implements Event {}
 
   record FromShim(ShimEvent event) implements Command {}

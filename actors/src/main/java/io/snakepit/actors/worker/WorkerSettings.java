@@ -72,7 +72,40 @@ public record WorkerSettings(String python, String adapter, List<String> pythonP
    * Recycling: a worker is drained and replaced after {@code maxCalls} calls, after {@code ttl}, or once its Python
    * process's resident memory passes {@code maxRssBytes}; zero turns each off.
    */
-  public record Recycle(long maxCalls, Duration ttl, long maxRssBytes) {}
+  public record Recycle(long maxCalls, Duration ttl, long maxRssBytes, MinHealth minHealth) {
+    /** Without recycling for health. */
+    public Recycle(long maxCalls, Duration ttl, long maxRssBytes) {
+      this(maxCalls, ttl, maxRssBytes, MinHealth.OFF);
+    }
+  }
+
+  /**
+   * Recycling for health ({@code recycle.min-health}): a ready worker whose health score stays below
+   * {@code threshold} for {@code evaluations} evaluations in a row, and is at least {@code after} old, is recycled;
+   * {@code threshold} 0 turns it off.
+   */
+  public record MinHealth(double threshold, int evaluations, Duration after) {
+    public static final MinHealth OFF = new MinHealth(0, 3, Duration.ofSeconds(30));
+
+    public boolean on() {
+      return threshold > 0;
+    }
+
+    static MinHealth fromConfig(Config c, String prefix) {
+      double threshold = c.getDouble("recycle.min-health");
+      if (!(threshold >= 0 && threshold < 1)) {
+        throw new IllegalArgumentException("snakepit." + prefix + "recycle.min-health is " + threshold + ": set a"
+            + " health score from 0 to below 1 under which a worker is recycled, e.g. 0.5, or 0 to turn it off");
+      }
+      int evaluations = c.getInt("recycle.min-health-evaluations");
+      if (evaluations < 1) {
+        throw new IllegalArgumentException("snakepit." + prefix + "recycle.min-health-evaluations is " + evaluations
+            + ": set how many evaluations in a row a worker's health must be below recycle.min-health, at least 1,"
+            + " e.g. 3");
+      }
+      return new MinHealth(threshold, evaluations, c.getDuration("recycle.min-health-after"));
+    }
+  }
 
   /**
    * What becomes of the workers' stdout and stderr ({@link WorkerOutput}; reference.conf documents each setting).
@@ -192,7 +225,8 @@ public record WorkerSettings(String python, String adapter, List<String> pythonP
         Map.copyOf(env), Math.max(c.getInt("threads"), concurrency), c.getDuration("start-timeout"),
         c.getDuration("stop-grace"), c.getInt("stderr-tail"), concurrency, c.getDuration("call-timeout"),
         health(c),
-        new Recycle(c.getLong("recycle.max-calls"), c.getDuration("recycle.ttl"), c.getBytes("recycle.max-rss")),
+        new Recycle(c.getLong("recycle.max-calls"), c.getDuration("recycle.ttl"), c.getBytes("recycle.max-rss"),
+            MinHealth.fromConfig(c, prefix)),
         c.getInt("retry.max-attempts"), Isolation.fromConfig(c.getConfig("isolation")),
         c.getDuration("lifeline-grace"), (int) maxMessageSize, passEnv(c.getStringList("pass-env")),
         Output.fromConfig(c, paths, prefix), CallChannel.fromConfig(c, prefix));

@@ -50,9 +50,21 @@ class NodeMetricsIT {
     return r.get("snakepit.calls").tags("pool", "m", "tool", tool, "outcome", outcome).counter().count();
   }
 
+  /** The value once it is a number (a health score is NaN until the node's first evaluation). */
+  private static double awaitScored(DoubleSupplier value) throws InterruptedException {
+    long deadline = System.nanoTime() + LIMIT.toNanos();
+    double seen = value.getAsDouble();
+    while (Double.isNaN(seen) && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+      seen = value.getAsDouble();
+    }
+    return seen;
+  }
+
   @Test
   void callsExitsStatesQueueAndMemoryOfARealPool() throws Exception {
     ActorTestKit kit = ActorTestKit.create("metrics", TestNodes.config("""
+        snakepit.status.interval = 200ms
         snakepit.pools.default = null
         snakepit.pools.m { workers = 1, restart-backoff { min = 100ms, max = 200ms } }
         """));
@@ -75,6 +87,8 @@ class NodeMetricsIT {
       double rss = gauge(registry, "snakepit.worker.rss", "pool", "m");
       assertTrue(rss > 1_000_000, "the worker's resident memory reads " + rss + " bytes");
       assertEquals(1, registry.get("snakepit.worker.start.duration").tags("pool", "m").timer().count());
+      double health = awaitScored(() -> gauge(registry, "snakepit.worker.health", "pool", "m"));
+      assertTrue(health > 0.7 && health <= 1, "the lowest health of the pool's workers: " + health);
 
       // The only worker busy, a second call waits in the queue; then the worker is killed under its call.
       CompletionStage<?> running = pool.execute("sleep", "{\"seconds\": 30}");
@@ -109,6 +123,7 @@ class NodeMetricsIT {
   void perWorkerMemoryHasAWorkerLabelUntilTheWorkerIsGone() throws Exception {
     ActorTestKit kit = ActorTestKit.create("metrics-per-worker", TestNodes.config("""
         snakepit.metrics.per-worker = on
+        snakepit.status.interval = 200ms
         snakepit.pools.default = null
         snakepit.pools.w { workers = 1, restart-backoff { min = 100ms, max = 200ms } }
         """));
@@ -122,10 +137,14 @@ class NodeMetricsIT {
       assertEquals(1, first.size(), "one series per worker: " + first);
       String worker = first.iterator().next().getId().getTag("worker");
       assertTrue(first.iterator().next().value() > 1_000_000, "resident memory of worker " + worker);
+      double health = awaitScored(() -> gauge(registry, "snakepit.worker.health", "pool", "w", "worker", worker));
+      assertTrue(health > 0.7 && health <= 1, "the health of worker " + worker + ": " + health);
       ProcessHandle.of(pid).orElseThrow().destroyForcibly();
       Awaits.eventually(LIMIT, () -> Awaits.await(pool.execute("ping", "{}")));
       awaitValue("series of the killed worker", () -> registry.find("snakepit.worker.rss")
           .tags(List.of(Tag.of("worker", worker))).gauges().size(), 0);
+      assertEquals(0, registry.find("snakepit.worker.health").tags(List.of(Tag.of("worker", worker))).gauges()
+          .size(), "the killed worker's health series is gone");
       assertTrue(registry.scrape().contains("snakepit_worker_rss_bytes{pool=\"w\",worker=\""),
           "the replacement's series: " + registry.scrape());
     } finally {
