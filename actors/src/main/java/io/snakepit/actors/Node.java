@@ -160,8 +160,11 @@ public final class Node implements Extension {
     });
   }
 
-  /** What the start settled, as events: each entry closed or skipped, and what was wrong with the journal. */
-  private static void publish(SettlementReport report, Events events) {
+  /**
+   * What a settlement did, as events: each entry closed or skipped, and what was wrong with the journal. The node's
+   * start publishes its own; {@code snakepit reap} hands them to the reaped instance's audit log.
+   */
+  public static void publish(SettlementReport report, Events events) {
     Instant now = Instant.now();
     for (SettlementReport.Row row : report.rows()) {
       int pid = row.entry().spawned() == null ? 0 : row.entry().spawned().identity().pid();

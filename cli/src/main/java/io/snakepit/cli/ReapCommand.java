@@ -3,6 +3,9 @@ package io.snakepit.cli;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.Behaviors;
 import com.typesafe.config.Config;
+import io.snakepit.actors.AuditLog;
+import io.snakepit.actors.Events;
+import io.snakepit.actors.Node;
 import io.snakepit.persistence.InstanceLock;
 import io.snakepit.persistence.Registry;
 import io.snakepit.persistence.SettlementReport;
@@ -64,6 +67,9 @@ final class ReapCommand implements Callable<Integer> {
         return held ? 3 : 1;
       }
       SettlementReport report = registry.settle(dryRun).toCompletableFuture().get(10, TimeUnit.MINUTES);
+      if (!dryRun) {
+        audit(config.getConfig("snakepit"), name, report);
+      }
       System.out.println("instance " + name + (report.pidfd() ? "" : " (no pidfd on this kernel: signals by pid)"));
       System.out.print(report.table());
       System.out.println(report.summary());
@@ -71,6 +77,24 @@ final class ReapCommand implements Callable<Integer> {
     } finally {
       system.terminate();
       system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    }
+  }
+
+  /**
+   * Writes what was settled to the instance's audit log, as its node's start would have: whatever kills a process
+   * of the instance leaves a line there. Nothing when the instance's audit log is off.
+   */
+  private void audit(Config snakepit, String name, SettlementReport report) {
+    Config settings = snakepit.getConfig("audit");
+    if (!settings.getBoolean("enabled") || report.rows().isEmpty() && report.journalWarnings().isEmpty()) {
+      return;
+    }
+    AuditLog log = AuditLog.open(dataDir.toAbsolutePath(), name, settings.getBytes("max-size"),
+        settings.getInt("keep"));
+    try {
+      Node.publish(report, Events.to(log::append, name));
+    } finally {
+      log.close();
     }
   }
 

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.snakepit.actors.AuditLog;
+
 import io.grpc.ManagedChannel;
 import io.snakepit.proto.ExecuteRequest;
 import io.snakepit.proto.GatewayGrpc;
@@ -74,6 +76,15 @@ class ReapIT {
     assertEquals(0, real.exit(), real.out());
     assertTrue(real.out().contains("settled: 1 entries, 1 killed, 0 impostors skipped"), real.out());
     assertEquals(List.of(), Procs.awaitGone(orphans, Duration.ofSeconds(10)));
+    // The kill is in the instance's audit log, naming every process it signalled.
+    List<String> settled = Files.readAllLines(AuditLog.file(dataDir, TestNodes.INSTANCE)).stream()
+        .filter(l -> l.contains("\"event\":\"OrphanSettled\"")).toList();
+    assertEquals(1, settled.size(), "one OrphanSettled line: " + settled);
+    for (Procs.Proc p : orphans) {
+      assertTrue(settled.get(0).matches(".*\"processes\":\\[[^\\]]*\\b" + p.pid() + "\\b.*"),
+          "pid " + p.pid() + " in " + settled.get(0));
+    }
+    assertTrue(settled.get(0).contains("\"settlement\":\"killed\""), settled.get(0));
 
     Run again = reap(dataDir);
     assertTrue(again.out().contains("settled: 0 entries"), again.out());

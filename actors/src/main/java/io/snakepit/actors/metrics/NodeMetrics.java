@@ -12,7 +12,6 @@ import io.snakepit.SnakepitEvent;
 import io.snakepit.WorkerCrashedException;
 import io.snakepit.actors.Events;
 import io.snakepit.actors.Node;
-import io.snakepit.actors.pool.PoolLink;
 import io.snakepit.persistence.Settlement;
 import io.snakepit.shim.ProcStat;
 import java.time.Duration;
@@ -42,12 +41,17 @@ public final class NodeMetrics {
       Map.entry("snakepit_calls_total", List.of("pool", "tool", "outcome")),
       Map.entry("snakepit_call_duration_seconds", List.of("pool", "tool")),
       Map.entry("snakepit_queue_depth", List.of("pool")),
+      Map.entry("snakepit_queue_capacity", List.of("pool")),
       Map.entry("snakepit_queue_wait_seconds", List.of("pool")),
+      Map.entry("snakepit_pool_saturated_total", List.of("pool")),
       Map.entry("snakepit_worker_start_duration_seconds", List.of("pool")),
       Map.entry("snakepit_worker_exits_total", List.of("pool", "reason")),
       Map.entry("snakepit_worker_rss_bytes", List.of("pool")),
+      Map.entry("snakepit_worker_rss_max_bytes", List.of("pool")),
+      Map.entry("snakepit_worker_memory_limit_bytes", List.of("pool")),
       Map.entry("snakepit_worker_health", List.of("pool")),
       Map.entry("snakepit_settled_total", List.of("outcome")),
+      Map.entry("snakepit_journal_damaged_total", List.of()),
       Map.entry("snakepit_circuit_open", List.of("pool")));
 
   /** A worker's state as {@code snakepit_workers} counts it. */
@@ -81,6 +85,7 @@ public final class NodeMetrics {
   private final Map<String, PoolMeters> pools = new ConcurrentHashMap<>();
   private final Map<String, WorkerMeters> workers = new ConcurrentHashMap<>();
   private final Map<String, Counter> settled = new ConcurrentHashMap<>();
+  private final Counter journalDamaged;
 
   /**
    * @param node the node once it has started, else null: its pools' queues are read at scrape time
@@ -97,6 +102,8 @@ public final class NodeMetrics {
           + ")");
     }
     this.node = node;
+    this.journalDamaged = Counter.builder("snakepit.journal.damaged")
+        .description("Journal files found damaged, rolled back or recreated at a start").register(registry);
     pools.forEach(this::pool);
     // Every way a settlement ends exists from the start, at 0: an alert on its rate needs the series before the first.
     for (Settlement how : Settlement.values()) {
@@ -192,6 +199,10 @@ public final class NodeMetrics {
       settled(e.settlement()).increment();
     } else if (event instanceof SnakepitEvent.ImpostorSkipped) {
       settled("impostor").increment();
+    } else if (event instanceof SnakepitEvent.PoolSaturated e) {
+      pool(e.pool()).saturated.increment();
+    } else if (event instanceof SnakepitEvent.JournalDamaged) {
+      journalDamaged.increment();
     }
   }
 
@@ -226,6 +237,16 @@ public final class NodeMetrics {
     return sum;
   }
 
+  private long largestResidentBytes(String pool) {
+    long max = 0;
+    for (WorkerMeters w : workers.values()) {
+      if (w.pool.name.equals(pool)) {
+        max = Math.max(max, w.residentBytes());
+      }
+    }
+    return max;
+  }
+
   /** Worker {@code id}'s health at the node's last evaluation; NaN before one, or before the node started. */
   private double health(String id) {
     Node n = node.get();
@@ -239,20 +260,44 @@ public final class NodeMetrics {
   }
 
   private int queued(PoolMeters p) {
-    PoolLink link = p.link;
-    if (link == null) {
+    Node.PoolEntry entry = entry(p);
+    return entry == null ? 0 : entry.link().queued();
+  }
+
+  private int queueCapacity(PoolMeters p) {
+    Node.PoolEntry entry = entry(p);
+    return entry == null ? 0 : entry.settings().queueCapacity();
+  }
+
+  /**
+   * The memory one worker of the pool may use before something acts: the smaller of {@code recycle.max-rss} (it is
+   * recycled) and {@code isolation.limits.memory} (it is killed), 0 when neither is set.
+   */
+  private long memoryLimit(PoolMeters p) {
+    Node.PoolEntry entry = entry(p);
+    if (entry == null) {
+      return 0;
+    }
+    long recycle = entry.settings().worker().recycle().maxRssBytes();
+    long kernel = entry.settings().worker().isolation().limits().memoryBytes();
+    if (recycle > 0 && kernel > 0) {
+      return Math.min(recycle, kernel);
+    }
+    return Math.max(recycle, kernel);
+  }
+
+  /** The pool's entry in the started node, found once; null before the node has started. */
+  private Node.PoolEntry entry(PoolMeters p) {
+    Node.PoolEntry entry = p.entry;
+    if (entry == null) {
       Node n = node.get();
       if (n == null) {
-        return 0;
+        return null;
       }
-      link = n.pools().stream().filter(e -> e.settings().name().equals(p.name)).map(Node.PoolEntry::link)
-          .findFirst().orElse(null);
-      if (link == null) {
-        return 0;
-      }
-      p.link = link;
+      entry = n.pools().stream().filter(e -> e.settings().name().equals(p.name)).findFirst().orElse(null);
+      p.entry = entry;
     }
-    return link.queued();
+    return entry;
   }
 
   /** One pool's meters; those by tool and by reason are made on first use. */
@@ -261,9 +306,10 @@ public final class NodeMetrics {
     final Timer queueWait;
     final Timer startDuration;
     final AtomicInteger circuitOpen = new AtomicInteger();
+    final Counter saturated;
     final Map<String, ToolMeters> tools = new ConcurrentHashMap<>();
     final Map<String, Counter> exits = new ConcurrentHashMap<>();
-    volatile PoolLink link;
+    volatile Node.PoolEntry entry;
 
     PoolMeters(String name) {
       this.name = name;
@@ -280,6 +326,15 @@ public final class NodeMetrics {
       }
       Gauge.builder("snakepit.queue.depth", this, NodeMetrics.this::queued).tag("pool", name)
           .description("Calls waiting in the pool's queue").register(registry);
+      Gauge.builder("snakepit.queue.capacity", this, NodeMetrics.this::queueCapacity).tag("pool", name)
+          .description("The pool's queue bound (queue-capacity): past it calls fail at once").register(registry);
+      this.saturated = Counter.builder("snakepit.pool.saturated").tag("pool", name)
+          .description("Times the pool refused calls with its queue full (once per burst)").register(registry);
+      Gauge.builder("snakepit.worker.memory.limit", this, NodeMetrics.this::memoryLimit).baseUnit("bytes")
+          .tag("pool", name).description("Memory one worker may use: the smaller of recycle.max-rss and"
+              + " isolation.limits.memory, 0 for none").register(registry);
+      Gauge.builder("snakepit.worker.rss.max", () -> largestResidentBytes(name)).baseUnit("bytes").tag("pool", name)
+          .description("Resident memory of the pool's largest Python process").register(registry);
       Gauge.builder("snakepit.circuit.open", circuitOpen, AtomicInteger::get).tag("pool", name)
           .description("1 while the pool's circuit is open (calls fail at once), else 0").register(registry);
       // Every exit reason exists from the start, at 0: an alert on a rate needs the series before the first exit.

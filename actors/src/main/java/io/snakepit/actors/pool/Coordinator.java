@@ -153,10 +153,13 @@ final class Coordinator {
     return Behaviors.same();
   }
 
-  /** No serving worker while the journal fails writes (so none can start): the error that says why. */
+  /**
+   * No serving worker while the journal fails writes (so none can start): the error that says why. The journal's
+   * state is one read, asked first: the slots are walked only during an outage, not on every call.
+   */
   Optional<JournalUnavailableException> noLiveWorker() {
-    return slots.noServingWorker() ? runtime.journal().unavailable().map(why -> new JournalUnavailableException(
-        "pool '" + settings.name() + "' has no live worker: " + why)) : Optional.empty();
+    return runtime.journal().unavailable().filter(why -> slots.noServingWorker())
+        .map(why -> new JournalUnavailableException("pool '" + settings.name() + "' has no live worker: " + why));
   }
 
   Behavior<Command> with(Runnable action) {

@@ -93,6 +93,20 @@ class NodeMetricsTest {
   }
 
   @Test
+  void saturationAndJournalDamageAreCountedFromZero() {
+    NodeMetrics m = metrics("");
+    assertEquals(0, registry.get("snakepit.pool.saturated").tags("pool", "p").counter().count());
+    assertEquals(0, registry.get("snakepit.journal.damaged").counter().count());
+    m.record(new SnakepitEvent.PoolSaturated(T, "i", "p", 1000));
+    m.record(new SnakepitEvent.PoolSaturated(T, "i", "p", 1000));
+    m.record(new SnakepitEvent.JournalDamaged(T, "i", "the journal data/registry.mv.db was damaged"));
+    assertEquals(2, registry.get("snakepit.pool.saturated").tags("pool", "p").counter().count());
+    assertEquals(1, registry.get("snakepit.journal.damaged").counter().count());
+    assertEquals(0, registry.get("snakepit.queue.capacity").tags("pool", "p").gauge().value(), "no node yet");
+    assertEquals(0, registry.get("snakepit.worker.memory.limit").tags("pool", "p").gauge().value(), "no node yet");
+  }
+
+  @Test
   void aToolBoundBelowOneIsRefusedNamingTheSetting() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> metrics("max-tools = 0"));
     assertTrue(e.getMessage().contains("snakepit.metrics.max-tools = 0"), e.getMessage());
