@@ -182,6 +182,10 @@ class DashboardBrowserIT {
       }
       assertTrue(left.isEmpty(), "browser processes outlived the test (killed now): " + left);
       assertTrue(!processes.isEmpty(), "the test saw the browser's processes");
+      // The profile (some megabytes) goes with the browser.
+      try (var files = Files.walk(profile)) {
+        files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+      }
     }
   }
 
