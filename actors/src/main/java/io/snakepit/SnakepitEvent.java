@@ -75,6 +75,14 @@ public sealed interface SnakepitEvent {
   record WorkerReplaced(Instant time, String instance, String pool, String worker, String replacement, String why)
       implements SnakepitEvent {}
 
+  /**
+   * Worker {@code worker}'s output went past its pool's rate limit ({@code output-rate}): {@code lines} lines of its
+   * stdout and stderr (and forwarded log records) were dropped since the last such event, at most one per
+   * {@code output-dropped-report} interval.
+   */
+  record OutputDropped(Instant time, String instance, String pool, String worker, long lines)
+      implements SnakepitEvent {}
+
   /** Worker {@code worker} took call {@code callId} after it waited {@code queued} in the pool. */
   record CallStarted(Instant time, String instance, String pool, String worker, long callId, String tool,
       Duration queued) implements SnakepitEvent {}

@@ -182,6 +182,28 @@ class EventsIT {
   }
 
   @Test
+  void outputPastThePoolsRateIsReportedAsDroppedLines() throws Exception {
+    ActorTestKit kit = node("events-output", """
+        snakepit.pools.default = null
+        snakepit.pools.loud {
+          workers = 1, adapter = "snakepit_worker.examples.chatty:ChattyAdapter"
+          output-rate = 10, output-burst = 5, output-dropped-report = 200ms
+        }
+        """);
+    try {
+      Pool pool = Snakepit.get(kit.system()).pool("loud");
+      result(pool.ready().toCompletableFuture());
+      result(pool.execute("say", "{\"text\": \"loud\", \"count\": 500}").toCompletableFuture());
+      // 500 lines against a burst of 5: most are dropped, and reported within a report interval or two.
+      SnakepitEvent.OutputDropped dropped = await(SnakepitEvent.OutputDropped.class, e -> e.pool().equals("loud"));
+      assertTrue(dropped.lines() > 0 && dropped.lines() <= 500, "lines dropped: " + dropped.lines());
+      assertTrue(dropped.worker().startsWith("loud-0-"), dropped.worker());
+    } finally {
+      kit.shutdownTestKit();
+    }
+  }
+
+  @Test
   void startsSettleAnOrphanSkipAnImpostorAndReportADamagedJournal() throws Exception {
     String instance = "ev-" + UUID.randomUUID().toString().substring(0, 8);
     Path dataDir = Files.createTempDirectory("snakepit-events-");

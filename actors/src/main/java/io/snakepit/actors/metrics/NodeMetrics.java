@@ -50,6 +50,7 @@ public final class NodeMetrics {
       Map.entry("snakepit_worker_rss_max_bytes", List.of("pool")),
       Map.entry("snakepit_worker_memory_limit_bytes", List.of("pool")),
       Map.entry("snakepit_worker_health", List.of("pool")),
+      Map.entry("snakepit_worker_output_dropped_total", List.of("pool")),
       Map.entry("snakepit_settled_total", List.of("outcome")),
       Map.entry("snakepit_journal_damaged_total", List.of()),
       Map.entry("snakepit_circuit_open", List.of("pool")));
@@ -199,6 +200,8 @@ public final class NodeMetrics {
       settled(e.settlement()).increment();
     } else if (event instanceof SnakepitEvent.ImpostorSkipped) {
       settled("impostor").increment();
+    } else if (event instanceof SnakepitEvent.OutputDropped e) {
+      pool(e.pool()).outputDropped.increment(e.lines());
     } else if (event instanceof SnakepitEvent.PoolSaturated e) {
       pool(e.pool()).saturated.increment();
     } else if (event instanceof SnakepitEvent.JournalDamaged) {
@@ -307,6 +310,7 @@ public final class NodeMetrics {
     final Timer startDuration;
     final AtomicInteger circuitOpen = new AtomicInteger();
     final Counter saturated;
+    final Counter outputDropped;
     final Map<String, ToolMeters> tools = new ConcurrentHashMap<>();
     final Map<String, Counter> exits = new ConcurrentHashMap<>();
     volatile Node.PoolEntry entry;
@@ -328,6 +332,9 @@ public final class NodeMetrics {
           .description("Calls waiting in the pool's queue").register(registry);
       Gauge.builder("snakepit.queue.capacity", this, NodeMetrics.this::queueCapacity).tag("pool", name)
           .description("The pool's queue bound (queue-capacity): past it calls fail at once").register(registry);
+      this.outputDropped = Counter.builder("snakepit.worker.output.dropped").tag("pool", name)
+          .description("Lines of the workers' output (and forwarded log records) dropped by the pool's output-rate")
+          .register(registry);
       this.saturated = Counter.builder("snakepit.pool.saturated").tag("pool", name)
           .description("Times the pool refused calls with its queue full (once per burst)").register(registry);
       Gauge.builder("snakepit.worker.memory.limit", this, NodeMetrics.this::memoryLimit).baseUnit("bytes")

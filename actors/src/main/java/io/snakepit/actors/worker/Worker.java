@@ -87,6 +87,7 @@ final class Worker {
     this.pool = pool;
     this.connections = connections;
     this.journal = journal;
+    this.events = Events.of(context.getSystem());
     this.containment = Containment.of(launch);
     this.blocking = context.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(BLOCKING_DISPATCHER));
     this.timeline = StopTimeline.of(launch.settings());
@@ -100,13 +101,13 @@ final class Worker {
           } catch (IllegalStateException stopping) {
             // The actor system is going down; the actor's stop closes the output, which does the last of its work.
           }
-        });
+        }, lines -> events.publish(new SnakepitEvent.OutputDropped(Instant.now(), events.instance(), launch.pool(),
+            id, lines)));
     this.diagnosis = new StartDiagnosis(id, launch.settings(), output.stderrTail());
     this.calls = new InFlightCalls(id, launch.settings().callTimeout());
     this.starting = new StartingPhase(this);
     this.serving = new ServingPhase(this);
     this.ending = new EndingPhase(this);
-    this.events = Events.of(context.getSystem());
   }
 
   /** Publishes that the worker's tree is gone: {@code reason} as {@link SnakepitEvent.WorkerExited} lists them. */

@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.function.Consumer;
+import java.util.function.LongConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -48,6 +49,7 @@ final class WorkerOutput implements OutputLines {
   private final Pending stdout;
   private final Pending stderr;
   private final Consumer<Runnable> later;
+  private final LongConsumer droppedReport;
   private String pid = "";
   private boolean closed;
   private boolean tickAsked;
@@ -55,12 +57,14 @@ final class WorkerOutput implements OutputLines {
   /**
    * The output of worker {@code workerId} of pool {@code pool}; {@code runDir} is where {@code output = file} puts its
    * files unless {@code output-file.dir} is set; {@code later} runs a task once, about a second later (the node's
-   * scheduler), for the target's periodic work.
+   * scheduler), for the target's periodic work; {@code droppedReport} takes the count of lines the rate limit dropped,
+   * each time it is reported (the worker publishes it as {@code OutputDropped}).
    */
   WorkerOutput(String workerId, String pool, WorkerSettings.Output settings, int stderrTail, Path runDir,
-      Consumer<Runnable> later) {
+      Consumer<Runnable> later, LongConsumer droppedReport) {
     this.workerId = workerId;
     this.later = later;
+    this.droppedReport = droppedReport;
     this.settings = settings;
     this.log = LoggerFactory.getLogger(LOGGER_PREFIX + pool);
     this.pythonLog = LoggerFactory.getLogger(PYTHON_LOGGER_PREFIX + pool);
@@ -314,6 +318,7 @@ final class WorkerOutput implements OutputLines {
           MDC.remove(MDC_WORKER);
           MDC.remove(MDC_PID);
         }
+        droppedReport.accept(dropped);
         dropped = 0;
         lastReport = now;
       }

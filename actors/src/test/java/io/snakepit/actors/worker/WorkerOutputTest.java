@@ -29,6 +29,8 @@ class WorkerOutputTest {
   private final String pool = "unit" + POOLS.incrementAndGet();
   /** The ticks the output asked for, not yet run. */
   private final List<Runnable> ticksAsked = new java.util.ArrayList<>();
+  /** The counts handed on for the worker's OutputDropped events. */
+  private final List<Long> droppedReports = new java.util.ArrayList<>();
   private final Logger logger = (Logger) LoggerFactory.getLogger(WorkerOutput.LOGGER_PREFIX + pool);
   /** Takes each event's MDC when it is logged, as an asynchronous appender would. */
   private final ListAppender<ILoggingEvent> logged = new ListAppender<>() {
@@ -56,7 +58,7 @@ class WorkerOutputTest {
   }
 
   private WorkerOutput output(Output settings) {
-    return new WorkerOutput("w-0-1", pool, settings, 40, runDir, ticksAsked::add);
+    return new WorkerOutput("w-0-1", pool, settings, 40, runDir, ticksAsked::add, droppedReports::add);
   }
 
   private static void line(WorkerOutput out, boolean stderr, String text) {
@@ -150,6 +152,7 @@ class WorkerOutputTest {
     String report = messages.get(messages.size() - 1);
     assertEquals("dropped " + (1000 - (messages.size() - 1)) + " lines of output from worker w-0-1", report);
     assertEquals(1, messages.stream().filter(m -> m.startsWith("dropped ")).count());
+    assertEquals(List.of((long) (1000 - (messages.size() - 1))), droppedReports, "the same count, for the event");
   }
 
   @Test
