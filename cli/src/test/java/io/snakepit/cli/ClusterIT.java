@@ -118,8 +118,15 @@ class ClusterIT {
       System.out.println("cluster: the survivors removed the killed node " + (System.nanoTime() - lostAt) / 1_000_000
           + " ms after its workers were gone");
 
-      // Restarted with the same data directory, instance and port: it rejoins, settling its own entry only.
+      // reap against the shared database finds this node's one open entry, and nothing of the others'.
       Map<String, Long> rowsAfterLoss = journalRows(pg);
+      Nodes.Run reap = Nodes.snakepit("reap", "--dry-run", "--data-dir", members.get(1).dataDir().toString(),
+          "--instance", members.get(1).instance(), "--config", conf.toString());
+      assertEquals(0, reap.exit(), reap.out() + "\n" + reap.err());
+      assertTrue(reap.out().contains("would settle: 1 entries"), reap.out());
+      assertEquals(rowsAfterLoss, journalRows(pg), "reap --dry-run wrote to the journal");
+
+      // Restarted with the same data directory, instance and port: it rejoins, settling its own entry only.
       Nodes.Node back = start(members.get(1), conf, seeds);
       nodes.set(1, back);
       assertTrue(back.settledLine != null && back.settledLine.startsWith("settled: 1 entries"),
@@ -139,6 +146,24 @@ class ClusterIT {
       for (Nodes.Node n : nodes) {
         n.close();
       }
+    }
+  }
+
+  @Test
+  void sameInstanceInAnotherDataDirectoryIsRefusedOnASharedJournal() throws Exception {
+    Requires.postgres();
+    Path conf = Files.createTempFile("snakepit-twin", ".conf");
+    Files.writeString(conf, TestNodes.postgres());
+    try (Nodes.Node first = Nodes.serveIn(Files.createTempDirectory("snakepit-twin-1"), "--workers", "1",
+        "--instance", "twin", "--config", conf.toString())) {
+      Nodes.Run second = Nodes.run(cmd(List.of(), Files.createTempDirectory("snakepit-twin-2"), "--workers", "1",
+          "--http", "off", "--listen", "127.0.0.1:" + Nodes.freePort(), "--instance", "twin", "--config",
+          conf.toString()), Map.of(), "serve twin");
+      assertEquals(1, second.exit(), second.out() + "\n" + second.err());
+      assertTrue(second.err().contains("is in use by another live JVM") && second.err().contains("--instance"),
+          second.err());
+      assertFalse(second.out().contains("ready:"), second.out());
+      assertTrue(first.process.isAlive(), "the first node died");
     }
   }
 
