@@ -37,7 +37,9 @@ public record ClusterSettings(String host, int port, List<Seed> seeds, Duration 
 
   // Only an address literal is judged by its value: a name other than localhost may resolve anywhere.
   private static final Pattern LITERAL = Pattern.compile("[0-9.]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*");
-  private static final Pattern HOST_PORT = Pattern.compile("\\[([0-9A-Fa-f:.]+)]:(\\d{1,5})|([^:\\[\\]\\s]+):(\\d{1,5})");
+  // [IPV6]:PORT or HOST:PORT.
+  private static final Pattern HOST_PORT =
+      Pattern.compile("\\[([0-9A-Fa-f:.]+)]:(\\d{1,5})|([^:\\[\\]\\s]+):(\\d{1,5})");
 
   public ClusterSettings {
     seeds = List.copyOf(seeds);
