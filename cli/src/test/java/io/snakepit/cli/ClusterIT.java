@@ -168,6 +168,34 @@ class ClusterIT {
   }
 
   @Test
+  void aNodeTheClusterDownedStopsWithStatusFiveAndItsWorkers() throws Exception {
+    Path conf = Files.createTempFile("snakepit-downed", ".conf");
+    Files.writeString(conf, "akka.cluster.split-brain-resolver.stable-after = 4s\n");
+    // Of two nodes, keep-majority keeps the side with the lowest address: the one on the lower port.
+    List<Integer> ports = new ArrayList<>(List.of(Nodes.freePort(), Nodes.freePort()));
+    ports.sort(null);
+    Member keeper = new Member("downed-a", Files.createTempDirectory("snakepit-downed-a"), ports.get(0));
+    Member paused = new Member("downed-b", Files.createTempDirectory("snakepit-downed-b"), ports.get(1));
+    String seeds = "127.0.0.1:" + keeper.clusterPort() + ",127.0.0.1:" + paused.clusterPort();
+    try (Nodes.Node a = start(keeper, conf, seeds); Nodes.Node b = start(paused, conf, seeds)) {
+      Set<String> both = Set.of(keeper.address(), paused.address());
+      awaitCluster(a, c0 -> upMembers(c0).equals(both), "both members Up");
+      List<Procs.Proc> tree = Nodes.tree(b);
+      Procs.kill(b.pid(), 19); // SIGSTOP: b looks lost to a, then comes back downed
+      try {
+        awaitCluster(a, c0 -> addresses(c0.get("members")).equals(Set.of(keeper.address())), "b removed");
+      } finally {
+        Procs.kill(b.pid(), 18); // SIGCONT
+      }
+      assertTrue(b.process.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "the downed node still runs");
+      assertEquals(5, b.process.exitValue(), String.join("\n", b.stderr()));
+      assertTrue(b.stderr().stream().anyMatch(l -> l.contains("the cluster downed it")), String.join("\n",
+          b.stderr()));
+      assertEquals(List.of(), Procs.awaitGone(tree, Duration.ofSeconds(10)), "the downed node's workers still run");
+    }
+  }
+
+  @Test
   void nodeWithoutClusterFlagsRunsAloneWithNoClusterPort() throws Exception {
     try (Nodes.Node node = Nodes.serve("--workers", "1", "--http", "off")) {
       assertFalse(node.readyLine.contains(", cluster "), node.readyLine);
