@@ -34,7 +34,9 @@ final class GatewayBench implements Bench {
   static final int[] CONCURRENCIES = {8, 1};
   /** Clock ticks per second of /proc's CPU times (USER_HZ, 100 on every Linux the project runs on). */
   private static final double TICKS_PER_SECOND = 100;
-  private static final Pattern READY = Pattern.compile("^ready: .* gateway on (\\S+):(\\d+),.* token in (\\S+)$");
+  // A clustered node's line ends with ", cluster NAME@HOST:PORT (N members)" after the token file.
+  private static final Pattern READY =
+      Pattern.compile("^ready: .* gateway on (\\S+):(\\d+),.* token in (\\S+?)(?:, cluster .*)?$");
   private static final String GATEWAY = "gateway: client JVM -> serve -> workers";
   private static final String POOL = "in-process pool, same concurrency";
 

@@ -39,6 +39,11 @@ final class ReapCommand implements Callable<Integer> {
   @Option(names = "--dry-run", description = "Report what would be done; signal nothing and journal nothing.")
   boolean dryRun;
 
+  @Option(names = "--config", paramLabel = "FILE",
+      description = "The node's --config file (HOCON), for its journal: a node whose snakepit.registry.db is a"
+          + " shared PostgreSQL database is reaped there, and only this host's entries of the instance are settled.")
+  Path configFile;
+
   @Override
   public Integer call() throws Exception {
     List<String> instances = instance != null ? List.of(instance) : instancesIn(dataDir);
@@ -54,7 +59,13 @@ final class ReapCommand implements Callable<Integer> {
   }
 
   private int reap(String name) throws Exception {
-    Config config = NodeConfig.load(null, dataDir, dataDir, name, Map.of("akka.loglevel", "WARNING"), Map.of());
+    Config config;
+    try {
+      config = NodeConfig.load(configFile, dataDir, dataDir, name, Map.of("akka.loglevel", "WARNING"), Map.of());
+    } catch (NodeConfig.BadFile e) {
+      System.err.println("snakepit: " + e.getMessage());
+      return 1;
+    }
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "snakepit-reap", config);
     try {
       Registry registry;

@@ -16,6 +16,8 @@ import io.snakepit.actors.OutOfMemory;
 import io.snakepit.actors.metrics.NodeMetrics;
 import io.snakepit.actors.pool.PoolSettings;
 import io.snakepit.actors.worker.Isolation;
+import io.snakepit.cluster.ClusterSettings;
+import io.snakepit.cluster.Membership;
 import io.snakepit.persistence.DataDirectory;
 import io.snakepit.persistence.Registry;
 import java.io.IOException;
@@ -26,6 +28,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
@@ -47,10 +50,13 @@ import picocli.CommandLine.Option;
         + " file's directory (or to its snakepit.base-dir).",
         "", "Exit status: 0 stopped by a signal; 1 could not start (a bad --config file, a pool that cannot"
         + " start, the gateway or the HTTP endpoint cannot listen); 2 bad flags; 3 stopped itself because its"
-        + " journal failed writes; 4 out of memory (snakepit.on-out-of-memory = exit)."})
+        + " journal failed writes; 4 out of memory (snakepit.on-out-of-memory = exit); 5 the cluster downed it (split"
+        + " brain resolver) or it left the cluster."})
 final class ServeCommand implements Callable<Integer> {
   private static final String DEFAULT_LISTEN = "127.0.0.1:50051";
   private static final String POOL = "default";
+  /** The actor system's name, part of every cluster address: every node of a cluster must use the same. */
+  static final String SYSTEM = "snakepit";
 
   @Option(names = "--config", paramLabel = "FILE",
       description = "A HOCON file of settings, as in reference.conf (snakepit { ... }): more pools, the pool"
@@ -96,8 +102,24 @@ final class ServeCommand implements Callable<Integer> {
   Path tlsClientCa;
 
   @Option(names = "--insecure", description = "Serve an address other hosts can reach without TLS, for a network"
-      + " that something else protects. Prints a warning at every start.")
+      + " that something else protects; also lets a --cluster-host other hosts can reach carry cluster traffic in"
+      + " clear text. Prints a warning at every start.")
   boolean insecure;
+
+  @Option(names = "--cluster-port", paramLabel = "PORT",
+      description = "Run the node as a member of a cluster, its cluster transport on this TCP port"
+          + " (snakepit.cluster.port). Needs --seed. Without it the node runs alone. See docs/CLUSTER.md.")
+  Integer clusterPort;
+
+  @Option(names = "--cluster-host", paramLabel = "HOST",
+      description = "The address other nodes reach this one at (snakepit.cluster.host, default 127.0.0.1). One"
+          + " other hosts can reach needs --insecure: cluster traffic is not encrypted yet.")
+  String clusterHost;
+
+  @Option(names = "--seed", paramLabel = "HOST:PORT", split = ",",
+      description = "The cluster nodes to join through, comma-separated or repeated (snakepit.cluster.seeds). Give"
+          + " every node the same list; the node whose own address comes first may start a new cluster.")
+  List<String> seeds = new ArrayList<>();
 
   @Option(names = "--data-dir", paramLabel = "DIR",
       description = "The node's state directory: instance locks, the embedded journal and the gateway's token,"
@@ -169,6 +191,25 @@ final class ServeCommand implements Callable<Integer> {
       System.err.println("snakepit: the node could not start: " + e.getMessage());
       return 1;
     }
+    Optional<ClusterSettings> cluster;
+    try {
+      cluster = ClusterSettings.fromConfig(config.getConfig("snakepit"));
+    } catch (ConfigException | IllegalArgumentException e) {
+      System.err.println("snakepit: " + e.getMessage());
+      return 2;
+    }
+    if (cluster.isPresent()) {
+      String clusterRefusal = cluster.get().refusal();
+      if (clusterRefusal != null) {
+        System.err.println("snakepit: " + clusterRefusal);
+        return 2;
+      }
+      String clusterWarning = cluster.get().warning();
+      if (clusterWarning != null) {
+        System.err.println(clusterWarning);
+      }
+      config = cluster.get().over(config, SYSTEM);
+    }
     Endpoint.Tcp httpAddress;
     try {
       httpAddress = HttpEndpoint.parse(config.getString("snakepit.http.address"),
@@ -210,7 +251,10 @@ final class ServeCommand implements Callable<Integer> {
     // This JVM is the node's: threads that nobody else watches report running out of memory too.
     Thread.setDefaultUncaughtExceptionHandler(
         outOfMemory.uncaughtHandler(Thread.getDefaultUncaughtExceptionHandler()));
-    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "snakepit", config);
+    long startedAt = System.nanoTime();
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), SYSTEM, config);
+    // Akka joins the seeds in the background while the node settles and starts its workers.
+    Membership membership = cluster.map(c -> Membership.of(system, c)).orElse(null);
     // Bound before the node starts, so that its first workers are counted.
     PrometheusMeterRegistry registry = httpAddress == null ? null
         : new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -222,7 +266,7 @@ final class ServeCommand implements Callable<Integer> {
     try {
       snakepit = Snakepit.get(system);
       if (httpAddress != null) {
-        serveHttp(system, httpAddress, tls, httpAuth, registry, snakepit, metrics, dashboard);
+        serveHttp(system, httpAddress, tls, httpAuth, registry, snakepit, metrics, dashboard, membership);
       }
       Settlement settled = snakepit.settlement().toCompletableFuture().get();
       if (settled != null) {
@@ -230,6 +274,13 @@ final class ServeCommand implements Callable<Integer> {
         System.out.flush();
       }
       snakepit.ready().toCompletableFuture().get();
+      if (membership != null) {
+        membership.awaitUp(startedAt);
+      }
+    } catch (TimeoutException e) {
+      System.err.println("snakepit: the node could not start: " + e.getMessage());
+      terminate(system);
+      return 1;
     } catch (ExecutionException | RuntimeException e) {
       Throwable cause = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
       System.err.println("snakepit: the node could not start: " + cause.getMessage());
@@ -274,9 +325,17 @@ final class ServeCommand implements Callable<Integer> {
         .filter(p -> p.name().equals(POOL)).findFirst().orElseThrow();
     System.out.println("ready: " + pool.workers() + " workers of " + pool.worker().adapter()
         + ", gateway on " + gateway.describe() + ", isolation " + pool.worker().isolation().mode().configName()
-        + ", token in " + tokenFile);
+        + ", token in " + tokenFile + (membership == null ? "" : ", " + membership.describe()));
     System.out.flush();
     system.getWhenTerminated().toCompletableFuture().get();
+    CoordinatedShutdown.Reason reason = CoordinatedShutdown.get(system).getShutdownReason().orElse(null);
+    if (reason instanceof CoordinatedShutdown.ClusterDowningReason$
+        || reason instanceof CoordinatedShutdown.ClusterLeavingReason$) {
+      System.err.println("snakepit: the node stopped: " + (reason instanceof CoordinatedShutdown.ClusterDowningReason$
+          ? "the cluster downed it (the split brain resolver kept another side, or an operator downed it)"
+          : "it left the cluster") + "; its workers stopped with it. Start it again to rejoin");
+      return 5;
+    }
     // A node that stopped itself because its journal failed writes exits non-zero: its service manager restarts it.
     if (CoordinatedShutdown.get(system).getShutdownReason().orElse(null)
         instanceof Registry.JournalOutage outage) {
@@ -289,9 +348,9 @@ final class ServeCommand implements Callable<Integer> {
   /** Starts the HTTP endpoint, stopped with the node, and prints where it listens. */
   private static void serveHttp(ActorSystem<Void> system, Endpoint.Tcp address, Gateway.Tls tls,
       AtomicReference<GatewayAuth> auth, PrometheusMeterRegistry registry, Snakepit snakepit, NodeMetrics metrics,
-      Dashboard dashboard) throws IOException {
+      Dashboard dashboard, Membership membership) throws IOException {
     HttpEndpoint endpoint = HttpEndpoint.start(address, tls, auth::get, registry::scrape,
-        () -> health(snakepit, metrics), () -> snakepit.status().toJson(), dashboard);
+        () -> health(snakepit, metrics, membership), () -> snakepit.status().toJson(), dashboard);
     CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceUnbind(), "snakepit-http",
         () -> CompletableFuture.supplyAsync(() -> {
           endpoint.stop();
@@ -304,9 +363,10 @@ final class ServeCommand implements Callable<Integer> {
 
   /**
    * The node's health for {@code /health}: ready while every pool has a worker that takes calls and the journal
-   * takes writes; the JSON says, per pool, how many workers are ready and starting.
+   * takes writes; the JSON says, per pool, how many workers are ready and starting, and on a clustered node, under
+   * {@code cluster}, its address and status and every member's (readiness does not depend on it).
    */
-  private static HttpEndpoint.Health health(Snakepit snakepit, NodeMetrics metrics) {
+  private static HttpEndpoint.Health health(Snakepit snakepit, NodeMetrics metrics, Membership membership) {
     ObjectMapper json = new ObjectMapper();
     ObjectNode body = json.createObjectNode();
     ObjectNode pools = json.createObjectNode();
@@ -323,6 +383,9 @@ final class ServeCommand implements Callable<Integer> {
     body.set("pools", pools);
     if (outage != null) {
       body.put("journal", outage);
+    }
+    if (membership != null) {
+      body.set("cluster", membership.toJson(json));
     }
     return new HttpEndpoint.Health(ready, body.toString());
   }
@@ -372,6 +435,18 @@ final class ServeCommand implements Callable<Integer> {
     }
     if (http != null) {
       c.put("snakepit.http.address", http);
+    }
+    if (clusterPort != null) {
+      c.put(ClusterSettings.PORT, clusterPort);
+    }
+    if (clusterHost != null) {
+      c.put(ClusterSettings.HOST, clusterHost);
+    }
+    if (!seeds.isEmpty()) {
+      c.put(ClusterSettings.SEEDS, seeds.stream().map(String::trim).filter(x -> !x.isEmpty()).toList());
+    }
+    if (insecure) {
+      c.put("snakepit.cluster.insecure", true);
     }
     if (!pythonPath.isEmpty()) {
       c.put(pool + "python-path",

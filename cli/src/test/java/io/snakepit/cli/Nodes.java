@@ -50,7 +50,9 @@ final class Nodes {
       if (at < 0) {
         throw new AssertionError("the ready line names no token file: " + readyLine);
       }
-      return Path.of(readyLine.substring(at + ", token in ".length()));
+      String rest = readyLine.substring(at + ", token in ".length());
+      int cluster = rest.indexOf(", cluster ");
+      return Path.of(cluster < 0 ? rest : rest.substring(0, cluster));
     }
 
     /** A channel to the gateway on 127.0.0.1 that sends the node's token with every call. */

@@ -35,6 +35,8 @@ public final class Registry implements AutoCloseable {
   /** How long a stopping node waits for the deletions that follow a snapshot before it closes the journal. */
   private static final Duration HOUSEKEEPING_LIMIT = Duration.ofSeconds(2);
   private final InstanceLock lock;
+  /** The claim on the persistence id in a shared PostgreSQL journal; null with any other journal. */
+  private volatile JournalLease lease;
   private final RegistryClient client;
   private final String instance;
   private final String incarnation = UUID.randomUUID().toString().substring(0, 8);
@@ -86,9 +88,12 @@ public final class Registry implements AutoCloseable {
     InstanceLock lock = InstanceLock.acquire(dataDir, instance);
     // Processes started from now on are this JVM's: only older ones can be what an earlier one left.
     long openedAt = ProcStat.nowTicks();
+    JournalLease lease = null;
     try {
       Config db = registry.getConfig("db");
       JournalSchema.requireNoCloseOnExit(db.getString("url"));
+      lease = JournalLease.acquire(db.getString("url"), db.getString("user"), db.getString("password"),
+          WorkerRegistry.persistenceId(host(), instance).id()).orElse(null);
       List<String> journalWarnings = new ArrayList<>();
       JournalSchema.ensureOrSetAside(db.getString("url"), db.getString("user"), db.getString("password"))
           .ifPresent(journalWarnings::add);
@@ -106,11 +111,15 @@ public final class Registry implements AutoCloseable {
       Registry r = new Registry(system, lock, client, instance, reaper, blocking, journalWarnings,
           JournalSchema.h2File(db.getString("url")).map(Path::toString)
               .orElse(db.getString("url").split("\\?", 2)[0])); // a URL's query may hold a password
+      r.lease = lease;
       r.watchOutages(outage.getDuration("probe-interval"), outage.getDuration("exit-after"));
       r.closeJournalOnStop(db);
       system.getWhenTerminated().whenComplete((done, error) -> r.close());
       return r;
     } catch (RuntimeException e) {
+      if (lease != null) {
+        lease.close();
+      }
       lock.close();
       throw e;
     }
@@ -288,6 +297,10 @@ public final class Registry implements AutoCloseable {
 
   @Override
   public void close() {
+    JournalLease held = lease;
+    if (held != null) {
+      held.close();
+    }
     lock.close();
   }
 }

@@ -1,0 +1,211 @@
+package io.snakepit.cluster;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A node's cluster settings, {@code snakepit.cluster} (the flags of {@code serve} set them): where the node listens
+ * for other nodes and which nodes it joins through. Without a port the node runs alone with Akka's local provider,
+ * and none of this applies. It exists so that the Akka configuration of a clustered node (provider, artery, seeds,
+ * the split brain resolver, serialization) is made in one place, from settings checked with messages that say what
+ * to fix.
+ *
+ * @param host the address other nodes reach this one at, and where it listens
+ * @param port the TCP port of artery, the cluster's transport
+ * @param seeds the nodes to join through; this node's own address first starts a new cluster
+ * @param joinTimeout how long the node waits to become a member before it gives up
+ * @param insecure whether a host other nodes can reach may carry cluster traffic unencrypted
+ */
+public record ClusterSettings(String host, int port, List<Seed> seeds, Duration joinTimeout, boolean insecure) {
+  /** The setting that turns clustering on. */
+  public static final String PORT = "snakepit.cluster.port";
+  /** Where a node listens for other nodes. */
+  public static final String HOST = "snakepit.cluster.host";
+  /** The nodes to join through. */
+  public static final String SEEDS = "snakepit.cluster.seeds";
+
+  // Only an address literal is judged by its value: a name other than localhost may resolve anywhere.
+  private static final Pattern LITERAL = Pattern.compile("[0-9.]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*");
+  // [IPV6]:PORT or HOST:PORT.
+  private static final Pattern HOST_PORT =
+      Pattern.compile("\\[([0-9A-Fa-f:.]+)]:(\\d{1,5})|([^:\\[\\]\\s]+):(\\d{1,5})");
+
+  public ClusterSettings {
+    seeds = List.copyOf(seeds);
+  }
+
+  /**
+   * One seed node.
+   *
+   * @param host its cluster host
+   * @param port its cluster port
+   */
+  public record Seed(String host, int port) {
+    /** Its Akka address in the actor system {@code system}. */
+    public String address(String system) {
+      return "akka://" + system + "@" + hostPort();
+    }
+
+    /** {@code HOST:PORT}, IPv6 in brackets. */
+    public String hostPort() {
+      return (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
+    }
+  }
+
+  /**
+   * The settings under {@code snakepit}, or empty when the node runs alone (no {@code cluster.port}).
+   *
+   * @throws IllegalArgumentException naming the flag and the setting, the bad value and the fix
+   */
+  public static Optional<ClusterSettings> fromConfig(Config snakepit) {
+    Config c = snakepit.getConfig("cluster");
+    List<String> seedTexts = c.hasPath("seeds") ? c.getStringList("seeds") : List.of();
+    if (!c.hasPath("port")) {
+      if (!seedTexts.isEmpty()) {
+        throw new IllegalArgumentException("--seed / " + SEEDS + " is " + seedTexts + " but no cluster port is set:"
+            + " give --cluster-port PORT (" + PORT + ") too, or no seeds to run the node alone");
+      }
+      return Optional.empty();
+    }
+    int port;
+    try {
+      port = c.getInt("port");
+    } catch (ConfigException.WrongType e) {
+      throw new IllegalArgumentException("--cluster-port / " + PORT + " is '" + c.getValue("port").unwrapped()
+          + "': give a TCP port from 1 to 65535, e.g. 25520");
+    }
+    if (port < 1 || port > 65535) {
+      throw new IllegalArgumentException("--cluster-port / " + PORT + " is " + port
+          + ": give a TCP port from 1 to 65535, e.g. 25520");
+    }
+    String host = c.getString("host").trim();
+    if (host.isEmpty() || host.contains(" ") || host.contains("/")) {
+      throw new IllegalArgumentException("--cluster-host / " + HOST + " is '" + host + "': give the address other"
+          + " nodes reach this one at, e.g. 10.0.0.5 or node1.example.net");
+    }
+    if (host.startsWith("[") && host.endsWith("]")) {
+      host = host.substring(1, host.length() - 1);
+    }
+    List<Seed> seeds = new ArrayList<>();
+    for (String s : seedTexts) {
+      seeds.add(parseSeed(s));
+    }
+    if (seeds.isEmpty()) {
+      String self = new Seed(host, port).hostPort();
+      throw new IllegalArgumentException("--cluster-port " + port + " needs --seed HOST:PORT[,HOST:PORT...] (" + SEEDS
+          + "): the nodes to join through. To start a new cluster, give this node's own address first: --seed "
+          + self);
+    }
+    Duration joinTimeout = c.getDuration("join-timeout");
+    if (joinTimeout.isNegative() || joinTimeout.isZero()) {
+      throw new IllegalArgumentException("snakepit.cluster.join-timeout is " + joinTimeout + ": give a positive"
+          + " duration, e.g. 60s");
+    }
+    return Optional.of(new ClusterSettings(host, port, seeds, joinTimeout, c.getBoolean("insecure")));
+  }
+
+  /** Parses one seed, {@code HOST:PORT} or {@code [IPV6]:PORT}. */
+  static Seed parseSeed(String text) {
+    Matcher m = HOST_PORT.matcher(text.trim());
+    if (!m.matches()) {
+      throw new IllegalArgumentException("--seed / " + SEEDS + ": '" + text + "' is not HOST:PORT: give the"
+          + " cluster address of a node, e.g. 10.0.0.5:25520 or [fd00::5]:25520, several separated by commas");
+    }
+    String host = m.group(1) != null ? m.group(1) : m.group(3);
+    int port = Integer.parseInt(m.group(2) != null ? m.group(2) : m.group(4));
+    if (port < 1 || port > 65535) {
+      throw new IllegalArgumentException("--seed / " + SEEDS + ": '" + text + "' has port " + port
+          + ": give a TCP port from 1 to 65535");
+    }
+    return new Seed(host, port);
+  }
+
+  /** These settings with {@code insecure} changed. */
+  public ClusterSettings withInsecure(boolean insecure) {
+    return new ClusterSettings(host, port, seeds, joinTimeout, insecure);
+  }
+
+  /** These settings with {@code port} changed. */
+  public ClusterSettings withPort(int port) {
+    return new ClusterSettings(host, port, seeds, joinTimeout, insecure);
+  }
+
+  /** This node's own address as a seed would name it. */
+  public Seed self() {
+    return new Seed(host, port);
+  }
+
+  /** Whether only this host can reach {@link #host()}: 127.0.0.0/8, ::1 or localhost. */
+  public boolean loopback() {
+    if (host.equalsIgnoreCase("localhost")) {
+      return true;
+    }
+    if (!LITERAL.matcher(host).matches()) {
+      return false;
+    }
+    try {
+      return InetAddress.getByName(host).isLoopbackAddress();
+    } catch (UnknownHostException e) {
+      return false;
+    }
+  }
+
+  /**
+   * Why the node must not listen for other nodes as configured, or null if it may. Snakepit does not yet set up
+   * artery's TLS, so cluster traffic is clear text: a host other hosts can reach needs an explicit
+   * {@code --insecure} ({@code snakepit.cluster.insecure}).
+   */
+  public String refusal() {
+    if (loopback() || insecure) {
+      return null;
+    }
+    return "--cluster-host " + host + " can be reached from other hosts, and cluster traffic between nodes (every"
+        + " call's arguments and results, once pools span nodes) is not encrypted: snakepit does not set up TLS for"
+        + " it yet. Give --insecure (or snakepit.cluster.insecure = on) if a private network or a VPN protects"
+        + " the nodes, or use a loopback host (see docs/CLUSTER.md)";
+  }
+
+  /** The warning a node that listens for other nodes in clear text prints at every start, or null. */
+  public String warning() {
+    if (loopback()) {
+      return null;
+    }
+    return "snakepit: warning: cluster traffic on " + self().hostPort() + " is not encrypted"
+        + " (--insecure / snakepit.cluster.insecure): only a private network or a VPN may carry it";
+  }
+
+  /**
+   * The Akka settings of a clustered node in the actor system {@code system}, to lay over its configuration: the
+   * cluster provider, artery over TCP on host:port, the seed nodes, the split brain resolver as the downing
+   * provider, and no Java serialization. The resolver's strategy and stable-after stay as configured under
+   * {@code akka.cluster.split-brain-resolver} (Akka's default keep-majority, 20s).
+   */
+  public Config akka(String system) {
+    return ConfigFactory.parseMap(Map.of(
+        "akka.actor.provider", "cluster",
+        "akka.remote.artery.transport", "tcp",
+        "akka.remote.artery.canonical.hostname", host,
+        "akka.remote.artery.canonical.port", port,
+        "akka.actor.allow-java-serialization", "off",
+        "akka.actor.warn-about-java-serializer-usage", "on",
+        "akka.cluster.downing-provider-class", "akka.cluster.sbr.SplitBrainResolverProvider"))
+        .withValue("akka.cluster.seed-nodes",
+            ConfigValueFactory.fromIterable(seeds.stream().map(s -> s.address(system)).toList()));
+  }
+
+  /** {@code config} with this node's cluster settings over it (see {@link #akka(String)}). */
+  public Config over(Config config, String system) {
+    return akka(system).withFallback(config);
+  }
+}

@@ -1,0 +1,75 @@
+package io.snakepit.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import akka.actor.typed.javadsl.Adapter;
+import akka.serialization.Serialization;
+import akka.serialization.SerializationExtension;
+import akka.serialization.Serializers;
+import akka.serialization.jackson.JacksonCborSerializer;
+import com.typesafe.config.ConfigFactory;
+import java.io.IOException;
+import java.io.Serializable;
+import java.net.ServerSocket;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** A clustered node's actor system serializes cluster messages with Jackson CBOR, and refuses Java serialization. */
+class ClusterSerializationTest {
+  /** A message between nodes, arguments as bytes as a call's would travel. */
+  record Probe(String pool, byte[] arguments, List<String> path) implements ClusterMessage {}
+
+  /** A message that forgot the marker: Java serialization would be its only way out. */
+  record Forgotten(String what) implements Serializable {}
+
+  private static ActorTestKit kit;
+
+  @BeforeAll
+  static void start() throws IOException {
+    int port;
+    try (ServerSocket s = new ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    ClusterSettings settings = new ClusterSettings("127.0.0.1", port,
+        List.of(new ClusterSettings.Seed("127.0.0.1", port)), Duration.ofSeconds(30), false);
+    kit = ActorTestKit.create("snakepit", settings.over(ConfigFactory.load(), "snakepit"));
+  }
+
+  @AfterAll
+  static void stop() {
+    kit.shutdownTestKit();
+  }
+
+  @Test
+  void clusteredNodeHasJavaSerializationOff() {
+    assertFalse(kit.system().settings().config().getBoolean("akka.actor.allow-java-serialization"));
+    assertEquals("cluster", kit.system().settings().config().getString("akka.actor.provider"));
+  }
+
+  @Test
+  void clusterMessageRoundTripsThroughJacksonCbor() throws Exception {
+    Serialization serialization = SerializationExtension.get(Adapter.toClassic(kit.system()));
+    Probe probe = new Probe("default", new byte[] {0, 1, (byte) 0xff}, List.of("a", "b"));
+    akka.serialization.Serializer serializer = serialization.findSerializerFor(probe);
+    assertEquals(JacksonCborSerializer.class, serializer.getClass());
+    byte[] bytes = serialization.serialize(probe).get();
+    Probe back = (Probe) serialization.deserialize(bytes, serializer.identifier(),
+        Serializers.manifestFor(serializer, probe)).get();
+    assertEquals(probe.pool(), back.pool());
+    assertEquals(List.of((byte) 0, (byte) 1, (byte) 0xff), List.of(back.arguments()[0], back.arguments()[1],
+        back.arguments()[2]));
+    assertEquals(probe.path(), back.path());
+  }
+
+  @Test
+  void messageWithoutTheMarkerIsNotJavaSerialized() {
+    Serialization serialization = SerializationExtension.get(Adapter.toClassic(kit.system()));
+    assertThrows(Exception.class, () -> serialization.serialize(new Forgotten("x")).get());
+  }
+}

@@ -1,0 +1,342 @@
+package io.snakepit.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.snakepit.testing.PostgresServer;
+import io.snakepit.testing.Procs;
+import io.snakepit.testing.Requires;
+import io.snakepit.testing.TestNodes;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Predicate;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Three {@code snakepit serve} JVMs on this host form a cluster through their seeds, sharing one private PostgreSQL
+ * journal; one is killed with {@code kill -9}, its workers die by the lifeline, the others' split brain resolver downs
+ * and removes it, and it comes back with the same data directory and instance, settling only its own entries.
+ */
+class ClusterIT {
+  private static final Pattern HTTP = Pattern.compile("http: /metrics and /health on (http://127\\.0\\.0\\.1:\\d+)");
+  private static final Duration MEMBERSHIP_LIMIT = Duration.ofSeconds(40);
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  /** One node of the test cluster: its instance, data directory and cluster port. */
+  private record Member(String instance, Path dataDir, int clusterPort) {
+    String address() {
+      return "snakepit@127.0.0.1:" + clusterPort;
+    }
+  }
+
+  @Test
+  void threeNodesFormAClusterAndALostNodeIsDownedAndRejoinsSettlingOnlyItsOwn() throws Exception {
+    Requires.postgres();
+    PostgresServer pg = PostgresServer.shared();
+    // Short of Akka's 20 s default, so that the survivors down the lost node quickly.
+    Path conf = Files.createTempFile("snakepit-cluster", ".conf");
+    Files.writeString(conf, TestNodes.postgres() + "akka.cluster.split-brain-resolver.stable-after = 4s\n");
+    List<Member> members = new ArrayList<>();
+    for (String name : List.of("cluster-a", "cluster-b", "cluster-c")) {
+      members.add(new Member(name, Files.createTempDirectory("snakepit-" + name), Nodes.freePort()));
+    }
+    String seeds = String.join(",", members.stream().map(m -> "127.0.0.1:" + m.clusterPort()).toList());
+    List<Nodes.Node> nodes = new ArrayList<>(List.of());
+    try {
+      // The first seed starts the cluster; the other two join it together.
+      nodes.add(start(members.get(0), conf, seeds));
+      CompletableFuture<Nodes.Node> b = CompletableFuture.supplyAsync(() -> startUnchecked(members.get(1), conf,
+          seeds));
+      CompletableFuture<Nodes.Node> c = CompletableFuture.supplyAsync(() -> startUnchecked(members.get(2), conf,
+          seeds));
+      nodes.add(b.join());
+      nodes.add(c.join());
+      for (int i = 0; i < 3; i++) {
+        String ready = nodes.get(i).readyLine;
+        assertTrue(ready.contains(", token in ") && ready.contains(", cluster " + members.get(i).address() + " ("),
+            ready);
+        assertTrue(ready.endsWith(" members)") || ready.endsWith(" member)"), ready);
+      }
+      Set<String> all = Set.of(members.get(0).address(), members.get(1).address(), members.get(2).address());
+      for (Nodes.Node node : nodes) {
+        JsonNode cluster = awaitCluster(node, c0 -> upMembers(c0).equals(all), "all three members Up");
+        assertEquals("Up", cluster.get("status").asText(), cluster.toString());
+      }
+
+      Map<String, Long> rowsBefore = journalRows(pg);
+      String idA = persistenceId(members.get(0));
+      String idB = persistenceId(members.get(1));
+      String idC = persistenceId(members.get(2));
+      assertTrue(rowsBefore.keySet().containsAll(List.of(idA, idB, idC)), "journal rows by id: " + rowsBefore);
+
+      // kill -9 of node b: its worker tree is gone by the lifeline.
+      Nodes.Node lost = nodes.get(1);
+      List<Procs.Proc> tree = Nodes.tree(lost);
+      assertFalse(tree.isEmpty(), "node b has no worker processes");
+      Set<Integer> othersWorkers = new HashSet<>();
+      for (Nodes.Node n : List.of(nodes.get(0), nodes.get(2))) {
+        Nodes.tree(n).forEach(p -> othersWorkers.add(p.pid()));
+      }
+      Procs.kill(lost.pid(), 9);
+      assertEquals(List.of(), Procs.awaitGone(tree, Duration.ofSeconds(10)),
+          "node b's workers still alive 10 s after kill -9 of its JVM");
+      lost.process.waitFor();
+
+      // The survivors down it (keep-majority: two of three) and remove it.
+      String bAddress = members.get(1).address();
+      Set<String> survivors = Set.of(members.get(0).address(), members.get(2).address());
+      long lostAt = System.nanoTime();
+      for (Nodes.Node n : List.of(nodes.get(0), nodes.get(2))) {
+        awaitCluster(n, c0 -> addresses(c0.get("members")).equals(survivors)
+            && addresses(c0.get("unreachable")).isEmpty(), "node b removed");
+      }
+      System.out.println("cluster: the survivors removed the killed node " + (System.nanoTime() - lostAt) / 1_000_000
+          + " ms after its workers were gone");
+
+      // reap against the shared database finds this node's one open entry, and nothing of the others'.
+      Map<String, Long> rowsAfterLoss = journalRows(pg);
+      Nodes.Run reap = Nodes.snakepit("reap", "--dry-run", "--data-dir", members.get(1).dataDir().toString(),
+          "--instance", members.get(1).instance(), "--config", conf.toString());
+      assertEquals(0, reap.exit(), reap.out() + "\n" + reap.err());
+      assertTrue(reap.out().contains("would settle: 1 entries"), reap.out());
+      assertEquals(rowsAfterLoss, journalRows(pg), "reap --dry-run wrote to the journal");
+
+      // Restarted with the same data directory, instance and port: it rejoins, settling its own entry only.
+      Nodes.Node back = start(members.get(1), conf, seeds);
+      nodes.set(1, back);
+      assertTrue(back.settledLine != null && back.settledLine.startsWith("settled: 1 entries"),
+          "the restarted node settles its one open entry: " + back.settledLine);
+      assertTrue(back.readyLine.contains(", cluster " + bAddress + " ("), back.readyLine);
+      for (Nodes.Node n : nodes) {
+        awaitCluster(n, c0 -> upMembers(c0).equals(all), "all three members Up again");
+      }
+      Map<String, Long> rowsAfter = journalRows(pg);
+      assertEquals(rowsAfterLoss.get(idA), rowsAfter.get(idA), "node a's journal rows changed: " + rowsAfter);
+      assertEquals(rowsAfterLoss.get(idC), rowsAfter.get(idC), "node c's journal rows changed: " + rowsAfter);
+      assertTrue(rowsAfter.get(idB) > rowsAfterLoss.get(idB), "node b journaled nothing: " + rowsAfter);
+      for (int pid : othersWorkers) {
+        assertTrue(Procs.of(pid).isPresent(), "a process of node a or c (pid " + pid + ") died: " + othersWorkers);
+      }
+    } finally {
+      for (Nodes.Node n : nodes) {
+        n.close();
+      }
+    }
+  }
+
+  @Test
+  void sameInstanceInAnotherDataDirectoryIsRefusedOnASharedJournal() throws Exception {
+    Requires.postgres();
+    Path conf = Files.createTempFile("snakepit-twin", ".conf");
+    Files.writeString(conf, TestNodes.postgres());
+    try (Nodes.Node first = Nodes.serveIn(Files.createTempDirectory("snakepit-twin-1"), "--workers", "1",
+        "--instance", "twin", "--config", conf.toString())) {
+      Nodes.Run second = Nodes.run(cmd(List.of(), Files.createTempDirectory("snakepit-twin-2"), "--workers", "1",
+          "--http", "off", "--listen", "127.0.0.1:" + Nodes.freePort(), "--instance", "twin", "--config",
+          conf.toString()), Map.of(), "serve twin");
+      assertEquals(1, second.exit(), second.out() + "\n" + second.err());
+      assertTrue(second.err().contains("is in use by another live JVM") && second.err().contains("--instance"),
+          second.err());
+      assertFalse(second.out().contains("ready:"), second.out());
+      assertTrue(first.process.isAlive(), "the first node died");
+    }
+  }
+
+  @Test
+  void aNodeTheClusterDownedStopsWithStatusFiveAndItsWorkers() throws Exception {
+    Path conf = Files.createTempFile("snakepit-downed", ".conf");
+    Files.writeString(conf, "akka.cluster.split-brain-resolver.stable-after = 4s\n");
+    // Of two nodes, keep-majority keeps the side with the lowest address: the one on the lower port.
+    List<Integer> ports = new ArrayList<>(List.of(Nodes.freePort(), Nodes.freePort()));
+    ports.sort(null);
+    Member keeper = new Member("downed-a", Files.createTempDirectory("snakepit-downed-a"), ports.get(0));
+    Member paused = new Member("downed-b", Files.createTempDirectory("snakepit-downed-b"), ports.get(1));
+    String seeds = "127.0.0.1:" + keeper.clusterPort() + ",127.0.0.1:" + paused.clusterPort();
+    try (Nodes.Node a = start(keeper, conf, seeds); Nodes.Node b = start(paused, conf, seeds)) {
+      Set<String> both = Set.of(keeper.address(), paused.address());
+      awaitCluster(a, c0 -> upMembers(c0).equals(both), "both members Up");
+      List<Procs.Proc> tree = Nodes.tree(b);
+      Procs.kill(b.pid(), 19); // SIGSTOP: b looks lost to a, then comes back downed
+      try {
+        awaitCluster(a, c0 -> addresses(c0.get("members")).equals(Set.of(keeper.address())), "b removed");
+      } finally {
+        Procs.kill(b.pid(), 18); // SIGCONT
+      }
+      assertTrue(b.process.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "the downed node still runs");
+      assertEquals(5, b.process.exitValue(), String.join("\n", b.stderr()));
+      assertTrue(b.stderr().stream().anyMatch(l -> l.contains("the cluster downed it")), String.join("\n",
+          b.stderr()));
+      assertEquals(List.of(), Procs.awaitGone(tree, Duration.ofSeconds(10)), "the downed node's workers still run");
+    }
+  }
+
+  @Test
+  void nodeWithoutClusterFlagsRunsAloneWithNoClusterPort() throws Exception {
+    try (Nodes.Node node = Nodes.serve("--workers", "1", "--http", "off")) {
+      assertFalse(node.readyLine.contains(", cluster "), node.readyLine);
+      assertEquals(Set.of(node.port), listeningPorts(node.pid()),
+          "a node without --cluster-port listens only on its gateway's port");
+    }
+  }
+
+  @Test
+  void unreachableSeedsEndTheStartWithinTheJoinTimeout() throws Exception {
+    int port = Nodes.freePort();
+    int nobody = Nodes.freePort();
+    long start = System.nanoTime();
+    Nodes.Run run = Nodes.run(cmd(List.of("-Dsnakepit.cluster.join-timeout=5s"), Files.createTempDirectory(
+        "snakepit-lonely"), "--workers", "1", "--http", "off", "--listen", "127.0.0.1:" + Nodes.freePort(),
+        "--cluster-port", Integer.toString(port), "--seed", "127.0.0.1:" + nobody), Map.of(), "serve");
+    long took = (System.nanoTime() - start) / 1_000_000;
+    assertEquals(1, run.exit(), run.err());
+    assertTrue(run.err().contains("snakepit.cluster.join-timeout = 5 s") && run.err().contains("127.0.0.1:" + nobody),
+        run.err());
+    assertFalse(run.out().contains("ready:"), run.out());
+    System.out.println("cluster: serve with an unreachable seed gave up after " + took + " ms");
+  }
+
+  @Test
+  void badClusterFlagsAreRefusedNamingTheFlag() throws Exception {
+    Path data = Files.createTempDirectory("snakepit-bad");
+    Nodes.Run noSeed = Nodes.snakepit("serve", "--data-dir", data.toString(), "--cluster-port", "25520");
+    assertEquals(2, noSeed.exit(), noSeed.err());
+    assertTrue(noSeed.err().contains("--seed 127.0.0.1:25520"), noSeed.err());
+    Nodes.Run badSeed = Nodes.snakepit("serve", "--data-dir", data.toString(), "--cluster-port", "25520",
+        "--seed", "node1");
+    assertEquals(2, badSeed.exit(), badSeed.err());
+    assertTrue(badSeed.err().contains("--seed") && badSeed.err().contains("'node1'"), badSeed.err());
+    Nodes.Run open = Nodes.snakepit("serve", "--data-dir", data.toString(), "--cluster-port", "25520",
+        "--cluster-host", "10.1.2.3", "--seed", "10.1.2.3:25520");
+    assertEquals(2, open.exit(), open.err());
+    assertTrue(open.err().contains("--cluster-host 10.1.2.3") && open.err().contains("--insecure"), open.err());
+  }
+
+  private static List<String> cmd(List<String> jvm, Path dataDir, String... args) {
+    List<String> cmd = Nodes.java(jvm.toArray(String[]::new));
+    cmd.addAll(List.of("-jar", Nodes.jar().toString(), "serve", "--data-dir", dataDir.toString()));
+    cmd.addAll(List.of(args));
+    return cmd;
+  }
+
+  private static Nodes.Node start(Member m, Path conf, String seeds) throws Exception {
+    return Nodes.serveIn(m.dataDir(), "--workers", "1", "--instance", m.instance(), "--config", conf.toString(),
+        "--cluster-port", Integer.toString(m.clusterPort()), "--seed", seeds);
+  }
+
+  private static Nodes.Node startUnchecked(Member m, Path conf, String seeds) {
+    try {
+      return start(m, conf, seeds);
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** The persistence id of a node's registry: this host's name and its instance. */
+  private static String persistenceId(Member m) throws IOException {
+    return "snakepit-registry|" + Files.readString(Path.of("/proc/sys/kernel/hostname")).trim() + "|" + m.instance();
+  }
+
+  /** Journal rows by persistence id, in the shared database. */
+  private static Map<String, Long> journalRows(PostgresServer pg) throws SQLException {
+    Map<String, Long> rows = new TreeMap<>();
+    try (Connection c = DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password());
+        Statement s = c.createStatement();
+        ResultSet r = s.executeQuery("SELECT persistence_id, count(*) FROM event_journal"
+            + " WHERE persistence_id LIKE 'snakepit-registry|%|cluster-%' GROUP BY persistence_id")) {
+      while (r.next()) {
+        rows.put(r.getString(1), r.getLong(2));
+      }
+    }
+    return rows;
+  }
+
+  /** Polls the node's /health until its {@code cluster} section satisfies {@code done}, at most 40 s. */
+  private static JsonNode awaitCluster(Nodes.Node node, Predicate<JsonNode> done, String what) throws Exception {
+    Matcher m = HTTP.matcher(node.httpLine == null ? "" : node.httpLine);
+    assertTrue(m.matches(), "no http: line: " + node.httpLine);
+    long deadline = System.nanoTime() + MEMBERSHIP_LIMIT.toNanos();
+    JsonNode cluster = null;
+    while (System.nanoTime() < deadline) {
+      HttpResponse<String> r = CLIENT.send(HttpRequest.newBuilder(URI.create(m.group(1) + "/health"))
+          .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+      cluster = JSON.readTree(r.body()).get("cluster");
+      assertTrue(cluster != null, "/health has no cluster section: " + r.body());
+      if (done.test(cluster)) {
+        return cluster;
+      }
+      Thread.sleep(200);
+    }
+    throw new AssertionError("not " + what + " within " + MEMBERSHIP_LIMIT.toSeconds() + " s; last seen " + cluster);
+  }
+
+  private static Set<String> upMembers(JsonNode cluster) {
+    Set<String> up = new HashSet<>();
+    cluster.get("members").forEach(m -> {
+      if (m.get("status").asText().equals("Up")) {
+        up.add(m.get("address").asText());
+      }
+    });
+    return up;
+  }
+
+  private static Set<String> addresses(JsonNode list) {
+    Set<String> out = new HashSet<>();
+    list.forEach(e -> out.add(e.isObject() ? e.get("address").asText() : e.asText()));
+    return out;
+  }
+
+  /** The TCP ports process {@code pid} listens on: its socket inodes matched against /proc/net/tcp and tcp6. */
+  private static Set<Integer> listeningPorts(int pid) throws IOException {
+    Set<String> inodes = new HashSet<>();
+    try (var fds = Files.list(Path.of("/proc", Integer.toString(pid), "fd"))) {
+      for (Path fd : fds.toList()) {
+        try {
+          String target = Files.readSymbolicLink(fd).toString();
+          if (target.startsWith("socket:[")) {
+            inodes.add(target.substring("socket:[".length(), target.length() - 1));
+          }
+        } catch (IOException gone) {
+          // closed meanwhile
+        }
+      }
+    }
+    Set<Integer> ports = new HashSet<>();
+    for (String table : List.of("/proc/net/tcp", "/proc/net/tcp6")) {
+      List<String> lines = Files.readAllLines(Path.of(table));
+      for (String line : lines.subList(1, lines.size())) {
+        String[] f = line.trim().split("\\s+");
+        // local_address is HEXIP:HEXPORT, st 0A is LISTEN, the inode is the tenth field.
+        if (f[3].equals("0A") && inodes.contains(f[9])) {
+          ports.add(Integer.parseInt(f[1].substring(f[1].indexOf(':') + 1), 16));
+        }
+      }
+    }
+    assertNotEquals(0, ports.size(), "process " + pid + " listens on no TCP port at all");
+    return ports;
+  }
+}
