@@ -4,8 +4,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
-import java.net.InetAddress;
-import java.net.UnknownHostException;
+import io.snakepit.settings.LoopbackHost;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,7 +35,6 @@ public record ClusterSettings(String host, int port, List<Seed> seeds, Duration 
   public static final String SEEDS = "snakepit.cluster.seeds";
 
   // Only an address literal is judged by its value: a name other than localhost may resolve anywhere.
-  private static final Pattern LITERAL = Pattern.compile("[0-9.]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*");
   // [IPV6]:PORT or HOST:PORT.
   private static final Pattern HOST_PORT =
       Pattern.compile("\\[([0-9A-Fa-f:.]+)]:(\\d{1,5})|([^:\\[\\]\\s]+):(\\d{1,5})");
@@ -148,17 +146,7 @@ public record ClusterSettings(String host, int port, List<Seed> seeds, Duration 
 
   /** Whether only this host can reach {@link #host()}: 127.0.0.0/8, ::1 or localhost. */
   public boolean loopback() {
-    if (host.equalsIgnoreCase("localhost")) {
-      return true;
-    }
-    if (!LITERAL.matcher(host).matches()) {
-      return false;
-    }
-    try {
-      return InetAddress.getByName(host).isLoopbackAddress();
-    } catch (UnknownHostException e) {
-      return false;
-    }
+    return LoopbackHost.is(host);
   }
 
   /**

@@ -1,9 +1,7 @@
 package io.snakepit.cli;
 
-import java.net.InetAddress;
-import java.net.UnknownHostException;
+import io.snakepit.settings.LoopbackHost;
 import java.nio.file.Path;
-import java.util.regex.Pattern;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.TypeConversionException;
 
@@ -17,22 +15,9 @@ sealed interface Endpoint {
    * @param port the TCP port
    */
   record Tcp(String host, int port) implements Endpoint {
-    // Only an address literal is judged by its value: a name other than localhost may resolve anywhere.
-    private static final Pattern LITERAL = Pattern.compile("[0-9.]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*");
-
     /** Whether only this host can reach the address: 127.0.0.0/8, ::1 or localhost. */
     boolean loopback() {
-      if (host.equalsIgnoreCase("localhost")) {
-        return true;
-      }
-      if (!LITERAL.matcher(host).matches()) {
-        return false;
-      }
-      try {
-        return InetAddress.getByName(host).isLoopbackAddress();
-      } catch (UnknownHostException e) {
-        return false;
-      }
+      return LoopbackHost.is(host);
     }
 
     @Override

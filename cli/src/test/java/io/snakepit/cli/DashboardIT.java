@@ -18,7 +18,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.List;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.StreamSupport;
 import org.junit.jupiter.api.Test;
@@ -32,21 +31,18 @@ class DashboardIT {
   private static final Pattern LINE = Pattern.compile(
       "http: /metrics, /health and the dashboard / on (http://[0-9.]+:(\\d+))(, with the gateway's token)?");
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+  private final HttpPages pages = new HttpPages(LIMIT);
   private final ObjectMapper json = new ObjectMapper();
 
   private HttpResponse<String> get(String url, String... headers) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).timeout(LIMIT);
-    if (headers.length > 0) {
-      b.headers(headers);
-    }
-    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    return pages.get(url, headers);
   }
 
+
   private static String base(Nodes.Node node) {
-    Matcher m = LINE.matcher(node.httpLine == null ? "" : node.httpLine);
-    assertTrue(m.matches(), "the http line: " + node.httpLine);
-    return m.group(1);
+    return HttpPages.base(node, LINE);
   }
+
 
   private static String header(HttpResponse<?> r, String name) {
     return r.headers().firstValue(name).orElse("");

@@ -22,7 +22,6 @@ import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
@@ -36,21 +35,17 @@ class HttpEndpointIT {
   private static final Duration LIMIT = Duration.ofSeconds(30);
   private static final Pattern LINE = Pattern.compile(
       "http: /metrics, /health and the dashboard / on (http://127\\.0\\.0\\.1:(\\d+))(, with the gateway's token)?");
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+  private final HttpPages pages = new HttpPages(LIMIT);
 
   private HttpResponse<String> get(String url, String... headers) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).timeout(LIMIT);
-    if (headers.length > 0) {
-      b.headers(headers);
-    }
-    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    return pages.get(url, headers);
   }
 
+
   private static String base(Nodes.Node node) {
-    Matcher m = LINE.matcher(node.httpLine == null ? "" : node.httpLine);
-    assertTrue(m.matches(), "the http line: " + node.httpLine);
-    return m.group(1);
+    return HttpPages.base(node, LINE);
   }
+
 
   private static void call(ManagedChannel gateway, String tool, String argsJson, boolean ok) {
     ExecuteResponse r = GatewayGrpc.newBlockingStub(gateway).execute(ExecuteRequest.newBuilder().setTool(tool)
