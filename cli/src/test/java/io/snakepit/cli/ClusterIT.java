@@ -32,7 +32,6 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Predicate;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
@@ -42,7 +41,8 @@ import org.junit.jupiter.api.Test;
  * and removes it, and it comes back with the same data directory and instance, settling only its own entries.
  */
 class ClusterIT {
-  private static final Pattern HTTP = Pattern.compile("http: /metrics and /health on (http://127\\.0\\.0\\.1:\\d+)");
+  private static final Pattern HTTP = Pattern.compile(
+      "http: /metrics, /health and the dashboard / on (http://127\\.0\\.0\\.1:\\d+)");
   private static final Duration MEMBERSHIP_LIMIT = Duration.ofSeconds(40);
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
@@ -277,12 +277,11 @@ class ClusterIT {
 
   /** Polls the node's /health until its {@code cluster} section satisfies {@code done}, at most 40 s. */
   private static JsonNode awaitCluster(Nodes.Node node, Predicate<JsonNode> done, String what) throws Exception {
-    Matcher m = HTTP.matcher(node.httpLine == null ? "" : node.httpLine);
-    assertTrue(m.matches(), "no http: line: " + node.httpLine);
+    String base = HttpPages.base(node, HTTP);
     long deadline = System.nanoTime() + MEMBERSHIP_LIMIT.toNanos();
     JsonNode cluster = null;
     while (System.nanoTime() < deadline) {
-      HttpResponse<String> r = CLIENT.send(HttpRequest.newBuilder(URI.create(m.group(1) + "/health"))
+      HttpResponse<String> r = CLIENT.send(HttpRequest.newBuilder(URI.create(base + "/health"))
           .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
       cluster = JSON.readTree(r.body()).get("cluster");
       assertTrue(cluster != null, "/health has no cluster section: " + r.body());
