@@ -164,7 +164,7 @@ public final class Pool {
       return CompletableFuture.failedFuture(e);
     }
     CompletableFuture<Result> call = submit(request(tool, argsJson, null), options).toCompletableFuture();
-    // Mapped off the worker actor's thread (which completes the call): a large result would hold it up.
+    // Mapped off the thread that completes the call (the workers' I/O thread): a large result would hold it up.
     CompletableFuture<T> typed = call.thenApplyAsync(r -> TypedJson.result(mapper, tool, r, resultType),
         ForkJoinPool.commonPool());
     // Cancelling the caller's stage must still reach the worker, as it does for execute(tool, argsJson, options).

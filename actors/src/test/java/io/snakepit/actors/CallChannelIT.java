@@ -63,6 +63,20 @@ class CallChannelIT {
     assertEquals(pid, Long.parseLong(await(pool.execute("pid", "")).json()), "the worker was replaced");
   }
 
+  @Test
+  void aMultiplexedCallTakesTheShortWayAndEndsOnTheCallsSocketsThreadNotThroughTheWorkerActor() throws Exception {
+    // The continuation is attached while the tool sleeps, so it runs on the thread that completes the stage.
+    assertTrue(completingThread(snakepit.pool("default")).startsWith("snakepit-grpc-io"),
+        "the pool's short way (WorkerPort) completes a call where its result frame arrives");
+    String unary = completingThread(snakepit.pool("unary"));
+    assertTrue(unary.contains("dispatcher") && !unary.startsWith("snakepit-grpc-io"),
+        "an RPC's end goes through the worker actor: " + unary);
+  }
+
+  private static String completingThread(Pool pool) throws Exception {
+    return await(pool.execute("sleep", "{\"seconds\": 0.2}").thenApply(r -> Thread.currentThread().getName()));
+  }
+
   private Set<Integer> streamCounts = new HashSet<>();
 
   private Set<String> servingThreads(Pool pool) throws Exception {

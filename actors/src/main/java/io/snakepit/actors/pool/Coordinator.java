@@ -29,6 +29,7 @@ import io.snakepit.actors.pool.PoolActor.WorkersUp;
 import io.snakepit.actors.supervision.Supervisor;
 import io.snakepit.actors.worker.Job;
 import io.snakepit.actors.worker.WorkerActor;
+import io.snakepit.actors.worker.WorkerPort;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -79,7 +80,7 @@ final class Coordinator {
         context.messageAdapter(WorkerActor.Event.class, FromWorker::new));
     this.events = Events.of(context.getSystem());
     this.dispatch = new Dispatch(settings, settings.worker().concurrency(), System::nanoTime, context.getLog(), events,
-        (slot, job) -> slot.worker().tell(new WorkerActor.Execute(job)));
+        Coordinator::send);
     this.restarts = new Restarts(settings);
     this.starting = new StartingPhase(this);
     this.running = new RunningPhase(this);
@@ -98,6 +99,14 @@ final class Coordinator {
     if (!settings.queueTimeout().isZero()) {
       timers.startTimerWithFixedDelay(SweepQueue.INSTANCE,
           Duration.ofMillis(Math.max(10, Math.min(100, settings.queueTimeout().toMillis() / 4))));
+    }
+  }
+
+  /** Gives {@code job} to {@code slot}'s worker: through its port when it takes it there, else to its actor. */
+  private static void send(Slot slot, Job job) {
+    WorkerPort port = slot.port();
+    if (port == null || !port.tryExecute(job)) {
+      slot.worker().tell(new WorkerActor.Execute(job));
     }
   }
 
@@ -227,7 +236,7 @@ final class Coordinator {
     }
     if (event instanceof WorkerActor.Ready ready) {
       slotWorkers.attach(slot, ready.worker());
-      slot.becameReady();
+      slot.becameReady(ready.port());
     } else if (event instanceof WorkerActor.Idle idle) {
       if (idle.failed()) {
         dispatch.failed();

@@ -3,6 +3,7 @@ package io.snakepit.actors.pool;
 import akka.actor.typed.ActorRef;
 import io.snakepit.actors.worker.Job;
 import io.snakepit.actors.worker.WorkerActor;
+import io.snakepit.actors.worker.WorkerPort;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.EnumSet;
@@ -61,6 +62,8 @@ final class Slot {
   private int generation;
   private String workerId;
   private ActorRef<WorkerActor.Command> worker;
+  /** Where its ready worker takes one-result calls without a message to its actor; null: none (or not ready). */
+  private WorkerPort port;
   private int inFlight;
   private int startFailures;
   private boolean retiring;
@@ -92,6 +95,10 @@ final class Slot {
     return worker;
   }
 
+  WorkerPort port() {
+    return port;
+  }
+
   int inFlight() {
     return inFlight;
   }
@@ -111,6 +118,7 @@ final class Slot {
     generation++;
     workerId = poolShortName + "-" + index + "-" + generation;
     worker = null;
+    port = null;
     inFlight = 0;
     state = supervisorUp ? State.STARTING : State.AWAITING_SUPERVISOR;
     return workerId;
@@ -156,8 +164,9 @@ final class Slot {
     return true;
   }
 
-  /** Its worker reported ready. */
-  void becameReady() {
+  /** Its worker reported ready, with {@code port} for its calls (null: they go to its actor). */
+  void becameReady(WorkerPort port) {
+    this.port = port;
     if (state == State.STOPPING) {
       return; // told to stop already: it stays on its way out
     }
@@ -245,6 +254,7 @@ final class Slot {
     require(spare.state == State.READY, "give its worker away");
     workerId = spare.workerId;
     worker = spare.worker;
+    port = spare.port;
     inFlight = 0;
     startFailures = 0;
     state = State.READY;
@@ -255,12 +265,15 @@ final class Slot {
     require(state == State.STARTING && spare.state == State.READY, "swap workers");
     String startingId = workerId;
     ActorRef<WorkerActor.Command> starting = worker;
+    WorkerPort startingPort = port;
     workerId = spare.workerId;
     worker = spare.worker;
+    port = spare.port;
     state = State.READY;
     startFailures = 0;
     spare.workerId = startingId;
     spare.worker = starting;
+    spare.port = startingPort;
     spare.state = State.STARTING;
   }
 

@@ -35,6 +35,7 @@ final class EndingPhase {
 
   /** The shim's EXIT line: the whole tree is gone. {@code exited} follows once the containment is released. */
   Behavior<Command> onExitLine(ExitStatus exit, Function<String, Behavior<Command>> exited) {
+    w.closePort();
     w.crashReason = StartDiagnosis.crashReason(exit);
     w.checkLimits();
     if (w.limitHit != null) {
@@ -49,6 +50,7 @@ final class EndingPhase {
 
   /** The shim exited without an EXIT line: it was killed, so nothing took its tree down. Do it here. */
   Behavior<Command> onShimDied(ShimExited msg, Function<String, Behavior<Command>> ended) {
+    w.closePort();
     List<Integer> killed = w.shim.sweep();
     String status = "its shim (pid " + w.shim.pid() + ") died unexpectedly (NuProcess exit code "
         + msg.nuProcessCode() + ")";

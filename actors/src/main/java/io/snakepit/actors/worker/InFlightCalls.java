@@ -15,7 +15,8 @@ import java.util.function.Supplier;
 
 /**
  * The calls a worker is running, by call id, and the transport failures held until the process's exit status is
- * known (see {@link StopTimeline#TRANSPORT_GRACE}). Plain state, used on the actor's thread only.
+ * known (see {@link StopTimeline#TRANSPORT_GRACE}). Used on the worker actor's thread and, for the short way's calls,
+ * by its {@link WorkerPort} from the pool's actor and the calls socket's thread: each method is atomic.
  */
 final class InFlightCalls {
   private final String workerId;
@@ -62,7 +63,7 @@ final class InFlightCalls {
    * is nothing to do now: the call is unknown (it already ended), or its transport failure is now held
    * ({@link #isHeld}) until the exit status arrives.
    */
-  Ended finish(long id, ExecuteResponse last, Throwable error) {
+  synchronized Ended finish(long id, ExecuteResponse last, Throwable error) {
     Job job = jobs.get(id);
     if (job == null) {
       return null;
@@ -92,12 +93,12 @@ final class InFlightCalls {
   }
 
   /** Whether call {@code id}'s transport failure is held. */
-  boolean isHeld(long id) {
+  synchronized boolean isHeld(long id) {
     return heldFailures.containsKey(id);
   }
 
   /** Call {@code id}'s grace is over and its process stayed up: how it ended, or null if it ended meanwhile. */
-  Ended graceOver(long id) {
+  synchronized Ended graceOver(long id) {
     Throwable failure = heldFailures.remove(id);
     Job job = jobs.remove(id);
     if (failure == null || job == null) {
@@ -108,18 +109,18 @@ final class InFlightCalls {
   }
 
   /** Adds a call; returns its id. */
-  long add(Job job) {
+  synchronized long add(Job job) {
     long id = nextId++;
     jobs.put(id, job);
     return id;
   }
 
   /** Each call still running, by id (before a crash or a stop ends them all). */
-  void forEach(BiConsumer<Long, Job> action) {
+  synchronized void forEach(BiConsumer<Long, Job> action) {
     jobs.forEach(action);
   }
 
-  boolean isEmpty() {
+  synchronized boolean isEmpty() {
     return jobs.isEmpty();
   }
 
@@ -127,7 +128,7 @@ final class InFlightCalls {
    * The worker crashed: fails every call with {@code crashed}, except idempotent ones with attempts left (of
    * {@code maxAttempts} in all) whose caller still waits: those are returned, counted one attempt more, to run again.
    */
-  List<Job> crash(int maxAttempts, Supplier<? extends Throwable> crashed) {
+  synchronized List<Job> crash(int maxAttempts, Supplier<? extends Throwable> crashed) {
     List<Job> retry = new ArrayList<>();
     for (Job job : jobs.values()) {
       if (job.options().idempotent() && job.attempt() + 1 < maxAttempts && !job.isDone()) {
@@ -141,12 +142,12 @@ final class InFlightCalls {
   }
 
   /** Fails every call with {@code error} (the worker stopped). */
-  void failAll(Supplier<? extends Throwable> error) {
+  synchronized void failAll(Supplier<? extends Throwable> error) {
     jobs.values().forEach(job -> job.fail(error.get()));
     clear();
   }
 
-  private void clear() {
+  private synchronized void clear() {
     jobs.clear();
     heldFailures.clear();
   }

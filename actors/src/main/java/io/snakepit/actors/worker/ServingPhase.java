@@ -89,6 +89,7 @@ final class ServingPhase {
 
   /** From starting or ready. */
   Behavior<Command> onStop() {
+    w.closePort();
     w.timers.cancel(RecycleTick.INSTANCE);
     if (w.shim != null) {
       // Stdin stays open: EOF means the JVM is gone, and would cut the grace to lifeline-grace.
@@ -163,7 +164,7 @@ final class ServingPhase {
   }
 
   /** How a settled call ended, read from its caller's stage. */
-  private static SnakepitEvent.Outcome outcome(Job job) {
+  static SnakepitEvent.Outcome outcome(Job job) {
     CompletableFuture<?> promise = job.promise();
     if (promise.isCancelled()) {
       return SnakepitEvent.Outcome.CANCELLED;

@@ -148,7 +148,10 @@ final class StartingPhase {
       w.timers.startTimerWithFixedDelay(WorkerActor.RecycleTick.INSTANCE, Duration.ofSeconds(1));
     }
     w.context.getLog().debug("worker {} ready: python pid {}, shim pid {}", w.id, ready.pid(), ready.shimPid());
-    w.pool.tell(new WorkerActor.Ready(w.id, ready, w.context.getSelf()));
+    if (w.channel.multiplexing() && !w.upkeep.readsMemoryPerCall()) {
+      w.port = new WorkerPort(w);
+    }
+    w.pool.tell(new WorkerActor.Ready(w.id, ready, w.context.getSelf(), w.port));
     w.events.publish(new SnakepitEvent.WorkerReady(Instant.now(), w.events.instance(), w.launch.pool(), w.id,
         ready.pid(), ready.pgid(), ready.shimPid(), ready.bootId(), Duration.ofNanos(System.nanoTime() - w.began)));
     return w.serving.ready();

@@ -6,8 +6,8 @@ import java.util.function.LongSupplier;
 
 /**
  * A ready worker's upkeep: the pings it missed in a row, and when it is due for recycling (calls served, age, the
- * resident memory of its Python process). Each answer that needs an action says so once; plain state, used on the
- * actor's thread only.
+ * resident memory of its Python process). Each answer that needs an action says so once. Used on the actor's thread,
+ * and by its {@link WorkerPort} when a call ends there: each method is atomic.
  */
 final class Upkeep {
   private final WorkerSettings.Health health;
@@ -37,7 +37,7 @@ final class Upkeep {
    * At a health tick: whether a ping goes now. None does while one is unanswered, nor when the worker answered a
    * call since the last tick (that shows as much as a ping would, and a busy pool then sends none).
    */
-  boolean startPing() {
+  synchronized boolean startPing() {
     if (pingInFlight) {
       return false;
     }
@@ -50,7 +50,7 @@ final class Upkeep {
   }
 
   /** Records a ping's answer; true when the worker missed too many in a row and is to be killed now. */
-  boolean pingAnswered(boolean ok) {
+  synchronized boolean pingAnswered(boolean ok) {
     pingInFlight = false;
     if (ok) {
       pingsMissed = 0;
@@ -64,12 +64,12 @@ final class Upkeep {
     return false;
   }
 
-  int pingsMissed() {
+  synchronized int pingsMissed() {
     return pingsMissed;
   }
 
   /** Whether it was killed for missed pings (its death then says nothing about the calls it ran). */
-  boolean unresponsive() {
+  synchronized boolean unresponsive() {
     return unresponsive;
   }
 
@@ -77,7 +77,7 @@ final class Upkeep {
    * A call ended, {@code answered} by the worker (its result or the tool's exception, not a transport error or a
    * deadline); the reason the worker is now due for recycling, the first time it is.
    */
-  Optional<String> callDone(boolean answered) {
+  synchronized Optional<String> callDone(boolean answered) {
     if (answered) {
       answeredSinceTick = true;
       pingsMissed = 0;
@@ -93,7 +93,7 @@ final class Upkeep {
   }
 
   /** The periodic check at {@code now} (System.nanoTime): age and memory. */
-  Optional<String> tick(long now) {
+  synchronized Optional<String> tick(long now) {
     Duration ttl = recycle.ttl();
     if (!ttl.isZero() && now - readyAt >= ttl.toNanos()) {
       Optional<String> due = due("older than recycle.ttl " + ttl.toSeconds() + " s");
@@ -105,8 +105,13 @@ final class Upkeep {
   }
 
   /** Recycling asked for from outside (the node's health evaluation): {@code reason}, unless it is due already. */
-  Optional<String> asked(String reason) {
+  synchronized Optional<String> asked(String reason) {
     return due(reason);
+  }
+
+  /** Whether an ended call reads the Python process's memory (recycle.max-rss is set): not on the calls socket's thread. */
+  boolean readsMemoryPerCall() {
+    return recycle.maxRssBytes() > 0;
   }
 
   /** Whether the periodic check is needed at all (a time to live or a memory bound is set). */

@@ -68,6 +68,8 @@ final class Worker {
   WorkerChannel channel;
   /** Set once ready. */
   Upkeep upkeep;
+  /** Set once ready, unless every call takes the long way (call-channel = unary, recycle.max-rss set). */
+  WorkerPort port;
   /** The limit the kernel counted a hit of, once one was (the worker is then killed). */
   LimitHit limitHit;
   /** How its calls fail if it crashes: LOST until the shim reports how the worker ended. */
@@ -138,6 +140,13 @@ final class Worker {
     return Behaviors.same();
   }
 
+  /** The worker stops serving (told to stop, or its process ended): calls start and end only here from now on. */
+  void closePort() {
+    if (port != null) {
+      port.close();
+    }
+  }
+
   /** A limit was reached: the worker is killed (its state is unknown) and its end says which limit. */
   Behavior<Command> onLimitTick() {
     checkLimits();
@@ -178,6 +187,7 @@ final class Worker {
   }
 
   private Behavior<Command> onPostStop() {
+    closePort();
     output.close();
     if (shim != null) {
       // Stopped without a Stop (the actor system is going down): the shim takes the tree down on stdin EOF.

@@ -52,8 +52,12 @@ public final class WorkerActor {
     String workerId();
   }
 
-  /** The worker is serving; it takes calls from now on. */
-  public record Ready(String workerId, WorkerIdentity identity, ActorRef<Command> worker) implements Event {}
+  /**
+   * The worker is serving; it takes calls from now on. {@code port}: where the pool starts its one-result calls
+   * itself ({@link WorkerPort}), null when they all go as {@link Execute}.
+   */
+  public record Ready(String workerId, WorkerIdentity identity, ActorRef<Command> worker, WorkerPort port)
+      implements Event {}
 
   /** A call finished; the worker can take another. {@code failed}: it failed for the worker's fault, not the tool's. */
   public record Idle(String workerId, boolean failed) implements Event {}

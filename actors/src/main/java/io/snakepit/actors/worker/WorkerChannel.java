@@ -26,8 +26,9 @@ import java.util.function.Function;
 
 /**
  * The gRPC channel to a ready worker's Python process, and its calls by id (to cancel them). Used on the actor's
- * thread; the completion callbacks run on gRPC's threads (or the calls socket's I/O thread, or the deadline
- * timer's) and must only tell the actor.
+ * thread, except the calls socket's short way ({@link #multiplexing}, {@link #executeMultiplexed},
+ * {@link #cancelMultiplexed}), safe from any thread; the completion callbacks run on gRPC's threads (or the calls
+ * socket's I/O thread, or the deadline timer's) and must only tell an actor or settle a call.
  *
  * <p>Multiplexed, one-result calls share one connection to the worker's calls socket, opened when the worker is ready:
  * each goes out as a frame with its id and what is left of its deadline, and its result comes back as a frame with
@@ -98,6 +99,27 @@ final class WorkerChannel {
     } else {
       callStub.execute(job.request(), new Observer(callId, finished));
     }
+  }
+
+  /** Whether one-result calls go on the calls socket now (it is open and has not ended). Safe from any thread. */
+  boolean multiplexing() {
+    return stream != null && !stream.broken;
+  }
+
+  /**
+   * Starts one-result {@code job} on the calls socket, from any thread ({@link WorkerPort}'s short way); if the
+   * connection ended meanwhile, {@code finished} gets a transport failure at once, as a call on it would.
+   */
+  void executeMultiplexed(Job job, long callId, long remainingNanos, BiConsumer<ExecuteResponse, Throwable> finished) {
+    if (!stream.start(job.request(), callId, remainingNanos, finished)) {
+      finished.accept(null, Status.UNAVAILABLE.withDescription("the worker's calls socket closed")
+          .asRuntimeException());
+    }
+  }
+
+  /** Cancels multiplexed call {@code callId}, from any thread; its end comes as a cancel. */
+  void cancelMultiplexed(long callId) {
+    stream.end(callId, Status.CANCELLED.withDescription("cancelled by the caller"));
   }
 
   /** Asks for {@code n} more messages of a paced call, from whichever thread its receiver runs on. */

@@ -43,7 +43,7 @@ class DispatchTest {
     slots = new Slots("p", 2, 0);
     for (Slot slot : slots) {
       slots.spawn(slot, true);
-      slot.becameReady();
+      slot.becameReady(null);
       dispatch.offer(slot);
     }
   }

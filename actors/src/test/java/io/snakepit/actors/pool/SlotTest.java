@@ -16,7 +16,7 @@ class SlotTest {
 
   private Slot ready(Slot s) {
     s.spawn("p", true);
-    s.becameReady();
+    s.becameReady(null);
     return s;
   }
 
@@ -94,14 +94,14 @@ class SlotTest {
     slot.spawn("p", true);
     assertEquals(2, slot.startFailed());
     slot.spawn("p", true);
-    slot.becameReady();
+    slot.becameReady(null);
     assertEquals(0, slot.startFailures());
   }
 
   @Test
   void aVacantSlotCannotFailToStartOrBecomeReady() {
     assertThrows(IllegalStateException.class, slot::startFailed);
-    assertThrows(IllegalStateException.class, slot::becameReady);
+    assertThrows(IllegalStateException.class, () -> slot.becameReady(null));
     assertThrows(IllegalStateException.class, slot::backOff);
     assertThrows(IllegalStateException.class, slot::stop);
   }
@@ -159,7 +159,7 @@ class SlotTest {
     slot.spawn("p", true);
     slot.stop();
     assertEquals(State.STOPPING, slot.state());
-    slot.becameReady();
+    slot.becameReady(null);
     assertEquals(State.STOPPING, slot.state());
     assertTrue(slot.alive());
     assertThrows(IllegalStateException.class, () -> slot.spawn("p", true));

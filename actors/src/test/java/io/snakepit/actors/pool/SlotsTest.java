@@ -44,11 +44,11 @@ class SlotsTest {
     assertTrue(slots.noServingWorker());
     slots.forEach(s -> slots.spawn(s, true));
     assertFalse(slots.noneAlive());
-    slots.get(2).becameReady();
+    slots.get(2).becameReady(null);
     assertTrue(slots.noServingWorker(), "a ready spare serves no calls");
     assertFalse(slots.allReady());
-    slots.get(0).becameReady();
-    slots.get(1).becameReady();
+    slots.get(0).becameReady(null);
+    slots.get(1).becameReady(null);
     assertFalse(slots.noServingWorker());
     assertTrue(slots.allReady());
   }
@@ -58,13 +58,13 @@ class SlotsTest {
     slots.forEach(s -> slots.spawn(s, true));
     assertNull(slots.readySpare());
     assertSame(slots.get(0), slots.startingServingSlot());
-    slots.get(2).becameReady();
+    slots.get(2).becameReady(null);
     assertNull(slots.readySpare(), "its actor is not known yet");
     slots.get(2).attach(Refs.worker("spare"));
     assertSame(slots.get(2), slots.readySpare());
     slots.get(0).startFailed();
     assertSame(slots.get(1), slots.startingServingSlot(), "a slot whose start failed waits out its backoff");
-    slots.get(1).becameReady();
+    slots.get(1).becameReady(null);
     assertNull(slots.startingServingSlot());
   }
 
@@ -72,7 +72,7 @@ class SlotsTest {
   void aSlotThatTookASparesWorkerIsFoundByThatWorkersId() {
     slots.forEach(s -> slots.spawn(s, true));
     Slot spare = slots.get(2);
-    spare.becameReady();
+    spare.becameReady(null);
     String spareWorker = spare.workerId();
     slots.giveWorker(spare, slots.get(0));
     assertSame(slots.get(0), slots.current(spareWorker));
@@ -82,7 +82,7 @@ class SlotsTest {
   void afterASwapEachWorkerIdFindsItsNewSlot() {
     slots.forEach(s -> slots.spawn(s, true));
     Slot spare = slots.get(2);
-    spare.becameReady();
+    spare.becameReady(null);
     String ready = spare.workerId();
     String starting = slots.get(1).workerId();
     slots.swapWorkers(slots.get(1), spare);
