@@ -1,5 +1,6 @@
 """python -m snakepit_worker --adapter pkg.module:Class --socket PATH [--calls-socket PATH] [--threads N]
                             [--stop-grace S] [--max-message-size BYTES] [--python-logs LEVEL]
+                            [--restore-state FILE]
 
 Exit codes:
   0   stopped gracefully (SIGTERM, SIGINT or a Shutdown call)
@@ -7,6 +8,7 @@ Exit codes:
   2   bad command line, or the adapter spec names no Adapter subclass
   3   importing the adapter's module failed
   4   the adapter could not be initialised: its constructor or setup() raised
+  6   the adapter's restore(state) raised, or --restore-state names a file that holds no JSON object
   5   the server could not start: grpcio or protobuf missing or older than the floor (see
       snakepit_worker.floor), the generated stubs missing, socket unusable, readiness
       descriptor unusable
@@ -48,6 +50,7 @@ EXIT_USAGE = 2
 EXIT_ADAPTER_IMPORT = 3
 EXIT_ADAPTER_INIT = 4
 EXIT_SERVER = 5
+EXIT_RESTORE = 6
 
 READY_FD_ENV = "SNAKEPIT_READY_FD"
 
@@ -102,6 +105,9 @@ def main(argv: Optional[List[str]] = None) -> None:
         traceback.print_exc()
         watchdog.exit_now(EXIT_ADAPTER_INIT)
 
+    if options.restore_state is not None:
+        _restore(adapter, spec, options.restore_state)
+
     stop = watchdog.GracefulStop(options.stop_grace)
     servicer = server.WorkerServicer(adapter, spec, options.threads, stop.request,
                                      options.max_message_size)
@@ -125,6 +131,34 @@ def main(argv: Optional[List[str]] = None) -> None:
                   % (ready_fd, READY_FD_ENV, ready_fd, e))
     log.info("serving %s on %s (pid %d)", spec, options.socket, os.getpid())
     stop.wait_then_stop(grpc_server, adapter)
+
+
+def _restore(adapter, spec: str, path: str) -> None:
+    """Gives the adapter the state its slot's last worker left (before any call can arrive)."""
+    import json
+    restore = getattr(adapter, "restore", None)
+    if restore is None:
+        print("snakepit_worker: adapter '%s' was given the state of the worker it replaces (%s) but"
+              " defines no restore(self, state): define restore, or turn off snapshots for this pool"
+              % (spec, path), file=sys.stderr)
+        watchdog.exit_now(EXIT_RESTORE)
+    try:
+        with open(path, "rb") as f:
+            state = json.loads(f.read().decode("utf-8"))
+        if not isinstance(state, dict):
+            raise ValueError("the state is a JSON %s, not an object" % type(state).__name__)
+    except (OSError, ValueError) as e:
+        print("snakepit_worker: cannot read the state to restore from %s (--restore-state): %s"
+              % (path, e), file=sys.stderr)
+        watchdog.exit_now(EXIT_RESTORE)
+    try:
+        restore(state)
+    except BaseException as e:  # noqa: B902 - includes SystemExit from restore()
+        print("snakepit_worker: adapter '%s' failed to restore the state of the worker it replaces:"
+              " %s: %s" % (spec, type(e).__name__, e), file=sys.stderr)
+        traceback.print_exc()
+        watchdog.exit_now(EXIT_RESTORE)
+    log.info("restored the state of the worker this one replaces (%d bytes)", os.path.getsize(path))
 
 
 def _parse_command_line(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -151,6 +185,10 @@ def _parse_command_line(argv: Optional[List[str]]) -> argparse.Namespace:
                         choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "off"),
                         help="forward the root logger's records from this level up to the JVM as "
                              "structured records (default INFO); off: leave logging alone")
+    parser.add_argument("--restore-state", default=None, metavar="FILE",
+                        help="a JSON object to hand to the adapter's restore(state) after setup() "
+                             "and before the first call: the state its slot's last worker left "
+                             "(the JVM writes it when snapshots are on)")
     parser.add_argument("--log-level", default="INFO",
                         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                         help="the worker's own log lines on stderr (default INFO)")

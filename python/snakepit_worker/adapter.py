@@ -52,6 +52,12 @@ class Adapter:
     A method that overrides a tool stays a tool (under the name the base class gave it) even
     without its own ``@tool``; set the attribute to ``None`` in a subclass to withdraw a tool.
     The worker instantiates the class with no arguments.
+
+    An adapter with state worth keeping defines two more methods (the base class has neither):
+    ``snapshot(self) -> dict``, the state as JSON values, which the pool takes while no tool runs
+    (when the worker is recycled or stopped, and every ``snapshot.interval``), and
+    ``restore(self, state)``, called after ``setup()`` and before the first call in the worker
+    that replaces it, including after a crash (with the last snapshot taken).
     """
 
     # Tool name -> attribute name; computed for each subclass when it is defined.

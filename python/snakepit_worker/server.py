@@ -337,6 +337,46 @@ class WorkerServicer:
             stop()
         return worker_pb2.ShutdownResponse()
 
+    def Snapshot(self, request, context):
+        """The adapter's snapshot(), taken once every tool call in flight has ended (none starts
+        meanwhile), so it sees the state between calls. An adapter without snapshot() answers
+        supported=false."""
+        snapshot = getattr(self._adapter, "snapshot", None)
+        if snapshot is None:
+            return worker_pb2.SnapshotResponse(supported=False)
+        remaining = context.time_remaining()
+        deadline = None if remaining is None else time.monotonic() + remaining
+        taken = 0
+        try:
+            for _ in range(self._threads):
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                if not self._slots.acquire(timeout=left):
+                    context.abort(grpc.StatusCode.DEADLINE_EXCEEDED,
+                                  "tool calls still ran when the snapshot's deadline passed")
+                taken += 1
+            try:
+                state = snapshot()
+            except Exception as e:  # noqa: B902 - the adapter's own error, reported to the JVM
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION, _clip(
+                    "%s.snapshot() raised %s: %s" % (type(self._adapter).__name__,
+                                                     type(e).__name__, e), 1000))
+            if not isinstance(state, dict):
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                              "%s.snapshot() returned a JSON %s, not a dict: return the state as a dict "
+                              "of JSON values" % (type(self._adapter).__name__,
+                                                  _json_kind(state)))
+            try:
+                data = json.dumps(state, default=self._adapter.json_default).encode("utf-8")
+            except (TypeError, ValueError) as e:
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                              "%s.snapshot() returned a dict JSON cannot hold: %s (convert the "
+                              "value, or override json_default)" % (type(self._adapter).__name__,
+                                                                     e))
+            return worker_pb2.SnapshotResponse(supported=True, state_json=data)
+        finally:
+            for _ in range(taken):
+                self._slots.release()
+
     # --- helpers ----------------------------------------------------------------------------
 
     def _within_limit(self, tool_name: str, response):
@@ -551,7 +591,7 @@ def build_server(servicer: WorkerServicer, socket_path: str, threads: int,
 
 
 def _add_servicer(servicer: WorkerServicer, server: grpc.Server) -> None:
-    """Registers the Worker service's four methods. Built here, not by grpc_tools' generated
+    """Registers the Worker service's methods. Built here, not by grpc_tools' generated
     worker_pb2_grpc (which demands a grpcio at least as new as the one that generated it), and a
     request that protobuf cannot parse reaches the servicer as a _MalformedRequest instead of
     failing the RPC with a logged error."""
@@ -565,6 +605,9 @@ def _add_servicer(servicer: WorkerServicer, server: grpc.Server) -> None:
         "Ping": grpc.unary_unary_rpc_method_handler(
             servicer.Ping, request_deserializer=worker_pb2.PingRequest.FromString,
             response_serializer=worker_pb2.PingResponse.SerializeToString),
+        "Snapshot": grpc.unary_unary_rpc_method_handler(
+            servicer.Snapshot, request_deserializer=worker_pb2.SnapshotRequest.FromString,
+            response_serializer=worker_pb2.SnapshotResponse.SerializeToString),
         "Shutdown": grpc.unary_unary_rpc_method_handler(
             servicer.Shutdown, request_deserializer=worker_pb2.ShutdownRequest.FromString,
             response_serializer=worker_pb2.ShutdownResponse.SerializeToString),

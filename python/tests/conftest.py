@@ -41,6 +41,18 @@ class FakeContext:
         self.callbacks.append(callback)
         return True
 
+    def abort(self, code, details):
+        raise Aborted(code, details)
+
+
+class Aborted(Exception):
+    """What FakeContext.abort raises, as grpc's does, with the status a test checks."""
+
+    def __init__(self, code, details):
+        super().__init__("%s: %s" % (code, details))
+        self.code = code
+        self.details = details
+
 
 @pytest.fixture
 def context():

@@ -1,10 +1,12 @@
 """The worker's service driven in-process, without a socket: tool dispatch and every error it makes."""
 
+import json
 import sys
 
+import grpc
 import pytest
 
-from conftest import FakeContext
+from conftest import Aborted, FakeContext
 from snakepit_worker import Adapter, current_call, tool
 from snakepit_worker import server
 from snakepit_worker._proto import worker_pb2
@@ -274,3 +276,70 @@ def test_a_socket_path_that_is_too_long_or_not_a_socket_is_refused(tmp_path):
     with pytest.raises(server.SocketError, match="is not a socket; refusing to replace it"):
         server.build_server(servicer(), str(regular), 1)
     assert regular.read_text() == "keep me"
+
+
+class Counter(Adapter):
+    def __init__(self, state=None):
+        self.count = 0
+        self.state = state
+
+    @tool
+    def incr(self):
+        self.count += 1
+        return self.count
+
+    def snapshot(self):
+        return {"count": self.count} if self.state is None else self.state
+
+
+def snapshot(adapter, threads=2, remaining=None):
+    return servicer(adapter, threads=threads).Snapshot(worker_pb2.SnapshotRequest(), FakeContext(remaining=remaining))
+
+
+def test_an_adapter_without_snapshot_has_no_state_to_keep():
+    response = snapshot(Tools())
+    assert (response.supported, response.state_json) == (False, b"")
+
+
+def test_a_snapshot_is_the_adapters_state_as_json():
+    adapter = Counter()
+    adapter.incr()
+    adapter.incr()
+    response = snapshot(adapter)
+    assert response.supported
+    assert json.loads(response.state_json) == {"count": 2}
+
+
+@pytest.mark.parametrize("state, expected", [
+    ([1, 2], "Counter.snapshot() returned a JSON array, not a dict"),
+    ({"when": {1, 2}}, "Counter.snapshot() returned a dict JSON cannot hold"),
+])
+def test_a_snapshot_that_is_no_json_object_is_refused_naming_the_adapter_and_the_fix(state, expected):
+    with pytest.raises(Aborted) as refused:
+        snapshot(Counter(state))
+    assert refused.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert expected in refused.value.details
+
+
+def test_a_snapshot_that_raises_is_refused_with_the_adapters_error():
+    class Failing(Counter):
+        def snapshot(self):
+            raise RuntimeError("no state today")
+
+    with pytest.raises(Aborted) as refused:
+        snapshot(Failing())
+    assert refused.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert "Failing.snapshot() raised RuntimeError: no state today" in refused.value.details
+
+
+def test_a_snapshot_waits_for_the_running_calls_and_gives_up_at_its_deadline():
+    service = servicer(Counter(), threads=2)
+    assert service._slots.acquire(timeout=1)  # a call is running
+    try:
+        with pytest.raises(Aborted) as late:
+            service.Snapshot(worker_pb2.SnapshotRequest(), FakeContext(remaining=0.1))
+        assert late.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+        # Every slot it took is given back: both are free once the running call ends.
+    finally:
+        service._slots.release()
+    assert all(service._slots.acquire(timeout=1) for _ in range(2))

@@ -83,6 +83,20 @@ public sealed interface SnakepitEvent {
   record OutputDropped(Instant time, String instance, String pool, String worker, long lines)
       implements SnakepitEvent {}
 
+  /**
+   * The pool now keeps {@code bytes} of state that worker {@code worker}'s adapter gave in its {@code snapshot()}: the
+   * state a replacement of its slot's worker gets in {@code restore(state)}.
+   */
+  record StateSaved(Instant time, String instance, String pool, String worker, long bytes) implements SnakepitEvent {}
+
+  /** Worker {@code worker}'s snapshot was not kept ({@code reason}); its slot keeps the one before, if any. */
+  record SnapshotFailed(Instant time, String instance, String pool, String worker, String reason)
+      implements SnakepitEvent {}
+
+  /** Worker {@code worker} started with the {@code bytes} of state its slot's last worker left, and is ready. */
+  record StateRestored(Instant time, String instance, String pool, String worker, long bytes)
+      implements SnakepitEvent {}
+
   /** Worker {@code worker} took call {@code callId} after it waited {@code queued} in the pool. */
   record CallStarted(Instant time, String instance, String pool, String worker, long callId, String tool,
       Duration queued) implements SnakepitEvent {}

@@ -52,8 +52,9 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class AuditLog {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(AuditLog.class);
   private static final ObjectMapper MAPPER = new ObjectMapper();
+  /** The events written only with {@code calls = on}: two per call, and a state kept every snapshot interval. */
   private static final Set<String> CALLS = Set.of(SnakepitEvent.CallStarted.class.getSimpleName(),
-      SnakepitEvent.CallEnded.class.getSimpleName());
+      SnakepitEvent.CallEnded.class.getSimpleName(), SnakepitEvent.StateSaved.class.getSimpleName());
 
   /** Asks the writer to answer once every event before it is written. */
   private record Drain(ActorRef<Done> replyTo) {}

@@ -182,6 +182,43 @@ class EventsIT {
   }
 
   @Test
+  void aWorkersStateIsSavedRestoredIntoItsReplacementAndRefusedPastItsBound() throws Exception {
+    ActorTestKit kit = node("events-state", """
+        snakepit.pools.default = null
+        snakepit.pools.counter {
+          workers = 1, adapter = "snakepit_worker.examples.counter:CounterAdapter", recycle.max-calls = 2
+        }
+        snakepit.pools.growing {
+          workers = 1, adapter = "snakepit_worker.examples.counter:GrowingStateAdapter", recycle.max-calls = 2
+          snapshot.max-bytes = 1KiB
+        }
+        """);
+    try {
+      Pool counter = Snakepit.get(kit.system()).pool("counter");
+      result(counter.ready().toCompletableFuture());
+      result(counter.execute("incr", "{}").toCompletableFuture());
+      result(counter.execute("incr", "{}").toCompletableFuture()); // recycled: its state goes to the next worker
+      SnakepitEvent.StateSaved saved = await(SnakepitEvent.StateSaved.class, e -> e.pool().equals("counter"));
+      SnakepitEvent.WorkerReplaced replaced = await(SnakepitEvent.WorkerReplaced.class,
+          e -> e.worker().equals(saved.worker()));
+      SnakepitEvent.StateRestored restored = await(SnakepitEvent.StateRestored.class,
+          e -> e.worker().equals(replaced.replacement()));
+      assertEquals(saved.bytes(), restored.bytes());
+
+      // 400 KiB of state against a bound of 1 KiB, asked for as the worker is recycled.
+      Pool growing = Snakepit.get(kit.system()).pool("growing");
+      result(growing.ready().toCompletableFuture());
+      result(growing.execute("incr", "{}").toCompletableFuture());
+      result(growing.execute("incr", "{}").toCompletableFuture());
+      SnakepitEvent.SnapshotFailed failed = await(SnakepitEvent.SnapshotFailed.class,
+          e -> e.pool().equals("growing"));
+      assertTrue(failed.reason().contains("over snapshot.max-bytes 1024"), failed.reason());
+    } finally {
+      kit.shutdownTestKit();
+    }
+  }
+
+  @Test
   void outputPastThePoolsRateIsReportedAsDroppedLines() throws Exception {
     ActorTestKit kit = node("events-output", """
         snakepit.pools.default = null

@@ -65,6 +65,8 @@ final class Coordinator {
   final RunningPhase running;
   final EndingPhase ending;
   private final HealthRounds healthRounds;
+  /** A worker said its adapter defines no snapshot(): recycled workers are replaced without asking for one. */
+  boolean stateless;
   private long retryKeys;
 
   Coordinator(ActorContext<Command> context, TimerScheduler<Command> timers, PoolSettings settings,
@@ -248,6 +250,14 @@ final class Coordinator {
       slot.exited();
       dispatch.withdraw(slot);
       retry(exited.retry());
+    } else if (event instanceof WorkerActor.StateTaken taken && taken.state() != null) {
+      slot.keepAdapterState(taken.state());
+    } else if (event instanceof WorkerActor.StartFailed failed && slot.adapterState() != null) {
+      // A state that did not come back up is not offered again: the slot's next worker starts without it.
+      context.getLog().warn("pool '{}': worker {} was given the state of its slot's last worker and failed to start;"
+          + " its next worker starts without that state ({} bytes): {}", settings.name(), slot.workerId(),
+          slot.adapterState().length, failed.error().getMessage());
+      slot.keepAdapterState(null);
     }
     Behavior<Command> next = slot.retiring() ? onRetiringEvent(slot, event) : react.apply(slot, event);
     checkResized();

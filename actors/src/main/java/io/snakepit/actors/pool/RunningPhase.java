@@ -71,6 +71,13 @@ final class RunningPhase {
         c.dispatch.withdraw(slot);
         replaceIfDrained(slot);
       }
+    } else if (event instanceof WorkerActor.StateTaken taken) {
+      if (!taken.supported()) {
+        c.stateless = true;
+      }
+      if (slot.draining() && slot.snapshotAsked()) {
+        replaceIfDrained(slot);
+      }
     } else if (event instanceof WorkerActor.StartFailed failed) {
       return onStartFailed(slot, failed);
     } else if (event instanceof WorkerActor.Exited exited) {
@@ -91,9 +98,16 @@ final class RunningPhase {
     return Behaviors.same();
   }
 
-  /** A recycled worker with no call left is stopped; a spare or a fresh one takes its slot. */
+  /**
+   * A recycled worker with no call left is stopped; a spare or a fresh one takes its slot. With snapshot.on-stop, it
+   * is first asked for its adapter's state (unless the pool learnt that its adapter keeps none), which its
+   * replacement then restores; the answer, whatever it is, brings this back.
+   */
   private void replaceIfDrained(Slot slot) {
-    if (slot.inFlight() == 0) {
+    if (slot.inFlight() == 0 && c.settings.worker().snapshot().onStop() && !c.stateless && !slot.snapshotAsked()) {
+      slot.askedForSnapshot();
+      slot.worker().tell(WorkerActor.TakeSnapshot.INSTANCE);
+    } else if (slot.inFlight() == 0) {
       c.context.getLog().info("pool '{}': replacing worker {} (recycled)", c.settings.name(), slot.workerId());
       c.slotWorkers.stop(slot);
       replace(slot, "recycled");
@@ -103,7 +117,8 @@ final class RunningPhase {
   /** A ready spare takes the slot at once (and a new spare starts), else a fresh worker starts in it. */
   private void replace(Slot slot, String why) {
     String gone = slot.workerId();
-    Slot spare = slot.spare ? null : c.slots.readySpare();
+    // A spare is already running without the slot's state: a slot with state starts a fresh worker that restores it.
+    Slot spare = slot.spare || slot.adapterState() != null ? null : c.slots.readySpare();
     if (spare == null) {
       c.slotWorkers.spawn(slot);
       replaced(gone, slot.workerId(), why);
@@ -128,7 +143,7 @@ final class RunningPhase {
    */
   private void takeOverAStart(Slot spare) {
     Slot waiting = c.slots.startingServingSlot();
-    if (waiting == null) {
+    if (waiting == null || waiting.adapterState() != null) { // its starting worker restores the slot's state
       return;
     }
     c.context.getLog().info("pool '{}': spare worker {} takes slot {}; its starting worker {} becomes a spare",

@@ -67,6 +67,10 @@ final class Slot {
   private int inFlight;
   private int startFailures;
   private boolean retiring;
+  /** The last state its workers' adapter gave (snapshot()), for the slot's next worker; null for none. */
+  private byte[] adapterState;
+  /** Its drained worker was asked for a snapshot before it is replaced. */
+  private boolean snapshotAsked;
 
   Slot(int index, boolean spare) {
     this.index = index;
@@ -107,6 +111,25 @@ final class Slot {
     return startFailures;
   }
 
+  /** The adapter's state the slot's next worker restores; null for none. */
+  byte[] adapterState() {
+    return adapterState;
+  }
+
+  /** Keeps {@code state} (UTF-8 JSON) for the slot's next worker; null forgets it. */
+  void keepAdapterState(byte[] state) {
+    this.adapterState = state;
+  }
+
+  /** Whether its drained worker was asked for a snapshot, which its replacement waits for. */
+  boolean snapshotAsked() {
+    return snapshotAsked;
+  }
+
+  void askedForSnapshot() {
+    snapshotAsked = true;
+  }
+
   /** Whether its worker is ready, not draining, and has room for one more of {@code concurrency} calls. */
   boolean hasRoom(int concurrency) {
     return state == State.READY && inFlight < concurrency;
@@ -119,6 +142,7 @@ final class Slot {
     workerId = poolShortName + "-" + index + "-" + generation;
     worker = null;
     port = null;
+    snapshotAsked = false;
     inFlight = 0;
     state = supervisorUp ? State.STARTING : State.AWAITING_SUPERVISOR;
     return workerId;

@@ -99,7 +99,8 @@ final class SlotWorkers {
   }
 
   private void launch(String workerId) {
-    Launch launch = runtime.launch(settings, workerId);
+    Slot slot = slots.current(workerId);
+    Launch launch = runtime.launch(settings, workerId).withRestoreState(slot == null ? null : slot.adapterState());
     context.ask(Supervisor.Reply.class, supervisor, Duration.ofSeconds(30),
         replyTo -> new Supervisor.StartFromTemplate(new PoolActor.WorkerStart(launch, events), replyTo),
         (reply, error) -> new PoolActor.WorkerStartReply(workerId, reply, error));

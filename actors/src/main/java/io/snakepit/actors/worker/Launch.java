@@ -20,12 +20,39 @@ import java.util.Map;
  * @param nonce the worker's unique key in the registry, carried in the environment of its whole tree
  * @param settings the pool's worker settings
  * @param markers further variables that mark the tree (the registry's, which settlement checks)
+ * @param restoreState the state the slot's last worker left (UTF-8 JSON from its adapter's snapshot()), for this
+ *     one's restore(state); null for none
  */
 public record Launch(Path shim, Path workerPackage, Path socket, String instance, String workerId, String nonce,
-    WorkerSettings settings, Map<String, String> markers) {
+    WorkerSettings settings, Map<String, String> markers, byte[] restoreState) {
 
   public Launch {
     markers = Map.copyOf(markers);
+  }
+
+  /** A launch that restores no state. */
+  public Launch(Path shim, Path workerPackage, Path socket, String instance, String workerId, String nonce,
+      WorkerSettings settings, Map<String, String> markers) {
+    this(shim, workerPackage, socket, instance, workerId, nonce, settings, markers, null);
+  }
+
+  /** The same launch, handing {@code state} (null: none) to the adapter's restore(state). */
+  public Launch withRestoreState(byte[] state) {
+    return new Launch(shim, workerPackage, socket, instance, workerId, nonce, settings, markers, state);
+  }
+
+  /**
+   * Where the state to restore is written for the worker to read, beside its socket: {@code w-0-1.state.json}
+   * (0600, in the node's private run directory), removed once the worker is ready or gone.
+   */
+  public Path stateFile() {
+    return besideSocket(".state.json");
+  }
+
+  /** {@code w-0-1} + {@code suffix}, beside the worker's socket {@code w-0-1.sock}. */
+  private Path besideSocket(String suffix) {
+    String name = socket.getFileName().toString();
+    return socket.resolveSibling((name.endsWith(".sock") ? name.substring(0, name.length() - 5) : name) + suffix);
   }
 
   /** A launch with no markers beyond the instance, worker and nonce. */
@@ -60,9 +87,7 @@ public record Launch(Path shim, Path workerPackage, Path socket, String instance
 
   /** The worker's calls socket (call-channel = multiplexed), beside its gRPC socket: {@code w-0-1.calls.sock}. */
   public Path callsSocket() {
-    String name = socket.getFileName().toString();
-    return socket.resolveSibling((name.endsWith(".sock") ? name.substring(0, name.length() - 5) : name)
-        + ".calls.sock");
+    return besideSocket(".calls.sock");
   }
 
   /**
@@ -91,6 +116,10 @@ public record Launch(Path shim, Path workerPackage, Path socket, String instance
     cmd.add(Integer.toString(settings.maxMessageSize()));
     cmd.add("--python-logs");
     cmd.add(settings.output().pythonLogs());
+    if (restoreState != null) {
+      cmd.add("--restore-state");
+      cmd.add(stateFile().toString());
+    }
     return cmd;
   }
 

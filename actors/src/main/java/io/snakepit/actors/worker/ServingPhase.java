@@ -3,6 +3,7 @@ package io.snakepit.actors.worker;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.Behaviors;
+import io.grpc.Status;
 import io.snakepit.CallTimeoutException;
 import io.snakepit.SnakepitEvent;
 import io.snakepit.WorkerCallException;
@@ -57,6 +58,9 @@ final class ServingPhase {
           return Behaviors.same();
         })
         .onMessageEquals(LimitTick.INSTANCE, w::onLimitTick)
+        .onMessageEquals(WorkerActor.SnapshotTick.INSTANCE, this::takeSnapshot)
+        .onMessageEquals(WorkerActor.TakeSnapshot.INSTANCE, this::takeSnapshot)
+        .onMessage(WorkerActor.SnapshotAnswered.class, this::onSnapshotAnswered)
         .onMessage(FromShim.class, msg -> w.onShimEvent(msg, status -> w.ending.reportExit(status, false)))
         .onMessage(ShimExited.class, msg -> w.ending.onShimDied(msg, status -> w.ending.reportExit(status, false)))
         .onMessageEquals(Stop.INSTANCE, this::onStop)
@@ -79,6 +83,12 @@ final class ServingPhase {
         .onMessage(CancelCall.class, this::onCancelCall)
         .onMessageEquals(LimitTick.INSTANCE, w::onLimitTick)
         .onMessage(WorkerActor.Recycle.class, msg -> Behaviors.same()) // stopping anyway
+        .onMessageEquals(WorkerActor.SnapshotTick.INSTANCE, Behaviors::same)
+        .onMessageEquals(WorkerActor.TakeSnapshot.INSTANCE, () -> {
+          w.pool.tell(new WorkerActor.StateTaken(w.id, null, true)); // too late: the slot keeps its last state
+          return Behaviors.same();
+        })
+        .onMessage(WorkerActor.SnapshotAnswered.class, this::onSnapshotAnswered)
         .onMessage(FromShim.class, msg -> w.onShimEvent(msg, status -> w.ending.reportExit(status, true)))
         .onMessage(ShimExited.class, msg -> w.ending.onShimDied(msg, status -> w.ending.reportExit(status, true)))
         .onMessageEquals(StopDeadline.INSTANCE, w.ending::onStopDeadline)
@@ -91,6 +101,7 @@ final class ServingPhase {
   Behavior<Command> onStop() {
     w.closePort();
     w.timers.cancel(RecycleTick.INSTANCE);
+    w.timers.cancel(WorkerActor.SnapshotTick.INSTANCE);
     if (w.shim != null) {
       // Stdin stays open: EOF means the JVM is gone, and would cut the grace to lifeline-grace.
       w.shim.send("STOP " + w.timeline.shimGrace().toMillis());
@@ -182,6 +193,51 @@ final class ServingPhase {
     } catch (CancellationException e) {
       return SnakepitEvent.Outcome.CANCELLED;
     }
+  }
+
+  /** Asks the worker for its adapter's state, unless a snapshot is on its way already (its answer serves both). */
+  private Behavior<Command> takeSnapshot() {
+    if (!w.snapshotInFlight) {
+      w.snapshotInFlight = true;
+      ActorRef<Command> self = w.context.getSelf();
+      w.channel.snapshot(w.launch.settings().snapshot().timeout(),
+          (response, error) -> self.tell(new WorkerActor.SnapshotAnswered(response, error)));
+    }
+    return Behaviors.same();
+  }
+
+  /** The pool hears of every snapshot answer: a state to keep, none (and why, in an event), or no snapshot() at all. */
+  private Behavior<Command> onSnapshotAnswered(WorkerActor.SnapshotAnswered msg) {
+    w.snapshotInFlight = false;
+    WorkerSettings.Snapshot settings = w.launch.settings().snapshot();
+    String pool = w.launch.pool();
+    String failed = null;
+    byte[] state = null;
+    boolean supported = true;
+    if (msg.error() != null) {
+      Status status = Status.fromThrowable(msg.error());
+      failed = status.getCode() == Status.Code.DEADLINE_EXCEEDED
+          ? "no snapshot within snapshot.timeout " + settings.timeout().toMillis() + " ms (it waits for the worker's"
+              + " running calls): raise snakepit.pools." + pool + ".snapshot.timeout, or make snapshot() quicker"
+          : status.getCode() == Status.Code.FAILED_PRECONDITION ? status.getDescription()
+          : "the worker did not answer the snapshot: " + status;
+    } else if (!msg.response().getSupported()) {
+      supported = false;
+      w.timers.cancel(WorkerActor.SnapshotTick.INSTANCE); // nothing to take: the adapter defines no snapshot()
+    } else if (msg.response().getStateJson().size() > settings.maxBytes()) {
+      failed = "the state is " + msg.response().getStateJson().size() + " bytes, over snapshot.max-bytes "
+          + settings.maxBytes() + ": keep less in snapshot(), or raise snakepit.pools." + pool + ".snapshot.max-bytes";
+    } else {
+      state = msg.response().getStateJson().toByteArray();
+    }
+    if (failed != null) {
+      w.context.getLog().warn("worker {}: snapshot not kept, its slot keeps the last one: {}", w.id, failed);
+      w.events.publish(new SnakepitEvent.SnapshotFailed(Instant.now(), w.events.instance(), pool, w.id, failed));
+    } else if (state != null) {
+      w.events.publish(new SnakepitEvent.StateSaved(Instant.now(), w.events.instance(), pool, w.id, state.length));
+    }
+    w.pool.tell(new WorkerActor.StateTaken(w.id, state, supported));
+    return Behaviors.same();
   }
 
   private Behavior<Command> onCancelCall(CancelCall msg) {

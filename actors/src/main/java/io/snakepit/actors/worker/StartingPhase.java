@@ -44,7 +44,10 @@ final class StartingPhase {
 
   /** Prepares the containment, then the rest follows by messages. */
   Behavior<Command> begin() {
-    w.context.pipeToSelf(CompletableFuture.supplyAsync(w.containment::prepare, w.blocking),
+    w.context.pipeToSelf(CompletableFuture.supplyAsync(() -> {
+          w.writeRestoreState();
+          return w.containment.prepare();
+        }, w.blocking),
         (cgroups, error) -> error == null ? new Prepared(cgroups) : new Refused(Worker.unwrap(error)));
     return behavior();
   }
@@ -147,6 +150,9 @@ final class StartingPhase {
     if (w.upkeep.ticks()) {
       w.timers.startTimerWithFixedDelay(WorkerActor.RecycleTick.INSTANCE, Duration.ofSeconds(1));
     }
+    if (!settings.snapshot().interval().isZero()) {
+      w.timers.startTimerWithFixedDelay(WorkerActor.SnapshotTick.INSTANCE, settings.snapshot().interval());
+    }
     w.context.getLog().debug("worker {} ready: python pid {}, shim pid {}", w.id, ready.pid(), ready.shimPid());
     if (w.channel.multiplexing() && !w.upkeep.readsMemoryPerCall()) {
       w.port = new WorkerPort(w);
@@ -154,6 +160,11 @@ final class StartingPhase {
     w.pool.tell(new WorkerActor.Ready(w.id, ready, w.context.getSelf(), w.port));
     w.events.publish(new SnakepitEvent.WorkerReady(Instant.now(), w.events.instance(), w.launch.pool(), w.id,
         ready.pid(), ready.pgid(), ready.shimPid(), ready.bootId(), Duration.ofNanos(System.nanoTime() - w.began)));
+    if (w.launch.restoreState() != null) {
+      w.removeRestoreState();
+      w.events.publish(new SnakepitEvent.StateRestored(Instant.now(), w.events.instance(), w.launch.pool(), w.id,
+          w.launch.restoreState().length));
+    }
     return w.serving.ready();
   }
 

@@ -20,8 +20,17 @@ import io.snakepit.actors.worker.WorkerActor.Execute;
 import io.snakepit.actors.worker.WorkerActor.FromShim;
 import io.snakepit.shim.ShimEvent;
 import io.snakepit.shim.WorkerIdentity;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SeekableByteChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Set;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.function.Function;
@@ -140,6 +149,40 @@ final class Worker {
     return Behaviors.same();
   }
 
+  /** Whether a snapshot is on its way (one at a time). */
+  boolean snapshotInFlight;
+
+  /**
+   * Writes the state to restore where the worker reads it (--restore-state), readable by this user only; on the
+   * blocking dispatcher, before the spawn.
+   */
+  void writeRestoreState() {
+    byte[] state = launch.restoreState();
+    if (state == null) {
+      return;
+    }
+    Path file = launch.stateFile();
+    try (SeekableByteChannel out = Files.newByteChannel(file, Set.of(StandardOpenOption.CREATE,
+        StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE),
+        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))) {
+      out.write(ByteBuffer.wrap(state));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the state to restore into worker " + id + " to " + file + ": "
+          + e.getMessage() + ". Check the run directory (snakepit.run-dir)", e);
+    }
+  }
+
+  /** The state to restore was read (the worker is ready) or is no longer needed (it is gone). */
+  void removeRestoreState() {
+    if (launch.restoreState() != null) {
+      try {
+        Files.deleteIfExists(launch.stateFile());
+      } catch (IOException e) {
+        context.getLog().warn("worker {}: cannot remove {}: {}", id, launch.stateFile(), e.getMessage());
+      }
+    }
+  }
+
   /** The worker stops serving (told to stop, or its process ended): calls start and end only here from now on. */
   void closePort() {
     if (port != null) {
@@ -188,6 +231,7 @@ final class Worker {
 
   private Behavior<Command> onPostStop() {
     closePort();
+    removeRestoreState();
     output.close();
     if (shim != null) {
       // Stopped without a Stop (the actor system is going down): the shim takes the tree down on stdin EOF.

@@ -6,6 +6,7 @@ import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.Behaviors;
 import io.snakepit.WorkerStartException;
 import io.snakepit.proto.ExecuteResponse;
+import io.snakepit.proto.SnapshotResponse;
 import io.snakepit.shim.ShimEvent;
 import io.snakepit.shim.WorkerIdentity;
 import java.util.List;
@@ -47,6 +48,12 @@ public final class WorkerActor {
    */
   public record Recycle(String reason) implements Command {}
 
+  /**
+   * Take the adapter's state now ({@code snapshot()}): its pool asks a drained worker before replacing it. The answer
+   * is a {@link StateTaken}, whatever happens (unless the process ends first: then its exit).
+   */
+  public enum TakeSnapshot implements Command { INSTANCE }
+
   /** What a worker tells its pool. */
   public sealed interface Event {
     String workerId();
@@ -80,6 +87,13 @@ public final class WorkerActor {
   /** The worker is due for replacement (calls, age, memory or health); it still serves the calls it has. */
   public record RecycleDue(String workerId, String reason) implements Event {}
 
+  /**
+   * The adapter's state as its {@code snapshot()} returned it (UTF-8 JSON), or null when none was taken:
+   * {@code supported} false when the adapter defines no snapshot, else it failed (the worker said why: a
+   * {@code SnapshotFailed} event and its log).
+   */
+  public record StateTaken(String workerId, byte[] state, boolean supported) implements Event {}
+
   record FromShim(ShimEvent event) implements Command {}
 
   record ShimExited(int nuProcessCode) implements Command {}
@@ -105,6 +119,12 @@ public final class WorkerActor {
   record Released(Throwable error) implements Command {}
 
   enum LimitTick implements Command { INSTANCE }
+
+  /** Take a snapshot: every snapshot.interval while serving. */
+  enum SnapshotTick implements Command { INSTANCE }
+
+  /** The worker answered a snapshot ({@code response}), or did not ({@code error}). */
+  record SnapshotAnswered(SnapshotResponse response, Throwable error) implements Command {}
 
   /** Ping the worker now, unless it answered a call since the last tick: sent by its pool's health rounds. */
   public enum HealthTick implements Command { INSTANCE }

@@ -13,6 +13,8 @@ import io.snakepit.proto.ExecuteResponse;
 import io.snakepit.proto.PingRequest;
 import io.snakepit.proto.PingResponse;
 import io.snakepit.proto.ResultFrame;
+import io.snakepit.proto.SnapshotRequest;
+import io.snakepit.proto.SnapshotResponse;
 import io.snakepit.proto.WorkerGrpc;
 import java.time.Duration;
 import java.util.HashMap;
@@ -161,6 +163,29 @@ final class WorkerChannel {
           @Override
           public void onCompleted() {
             answered.accept(true, "");
+          }
+        });
+  }
+
+  /** Asks for the adapter's state within {@code timeout}; {@code answered} gets the response or the error. */
+  void snapshot(Duration timeout, BiConsumer<SnapshotResponse, Throwable> answered) {
+    stub.withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS).snapshot(SnapshotRequest.getDefaultInstance(),
+        new StreamObserver<>() {
+          private SnapshotResponse response;
+
+          @Override
+          public void onNext(SnapshotResponse value) {
+            response = value;
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            answered.accept(null, t);
+          }
+
+          @Override
+          public void onCompleted() {
+            answered.accept(response, null);
           }
         });
   }

@@ -35,11 +35,33 @@ import java.util.Map;
  *     prefixed)
  * @param output what becomes of the workers' stdout and stderr
  * @param callChannel how one-result calls reach a worker: many on one stream, or an RPC each
+ * @param snapshot when the adapter's state is taken, to be restored into the worker that replaces it
  */
 public record WorkerSettings(String python, String adapter, List<String> pythonPath, Map<String, String> env,
     int threads, Duration startTimeout, Duration stopGrace, int stderrTail, int concurrency, Duration callTimeout,
     Health health, Recycle recycle, int retryAttempts, Isolation isolation, Duration lifelineGrace,
-    int maxMessageSize, List<String> passEnv, Output output, CallChannel callChannel) {
+    int maxMessageSize, List<String> passEnv, Output output, CallChannel callChannel, Snapshot snapshot) {
+
+  /**
+   * The adapter's state ({@code snapshot()} and {@code restore(state)} in Python): taken every {@code interval} (zero:
+   * only at a stop) and, when {@code onStop}, as the worker stops (recycled, resized away, the pool stopping); a state
+   * over {@code maxBytes} is refused, and one not taken within {@code timeout} is given up on.
+   */
+  public record Snapshot(Duration interval, long maxBytes, Duration timeout, boolean onStop) {
+    static Snapshot fromConfig(Config c, String prefix) {
+      long maxBytes = c.getBytes("snapshot.max-bytes");
+      if (maxBytes < 1 || maxBytes > 64L << 20) {
+        throw new IllegalArgumentException("snakepit." + prefix + "snapshot.max-bytes is " + maxBytes + " bytes: set"
+            + " the largest state a worker's snapshot() may return, from 1 byte to 64MiB, e.g. 1MiB");
+      }
+      Duration timeout = c.getDuration("snapshot.timeout");
+      if (timeout.isZero() || timeout.isNegative()) {
+        throw new IllegalArgumentException("snakepit." + prefix + "snapshot.timeout is " + timeout.toMillis()
+            + " ms: set how long a snapshot may wait for the worker's running calls and take, e.g. 5s");
+      }
+      return new Snapshot(c.getDuration("snapshot.interval"), maxBytes, timeout, c.getBoolean("snapshot.on-stop"));
+    }
+  }
 
   /** How one-result calls reach a worker (reference.conf documents {@code call-channel}). */
   public enum CallChannel {
@@ -229,7 +251,7 @@ public record WorkerSettings(String python, String adapter, List<String> pythonP
             MinHealth.fromConfig(c, prefix)),
         c.getInt("retry.max-attempts"), Isolation.fromConfig(c.getConfig("isolation")),
         c.getDuration("lifeline-grace"), (int) maxMessageSize, passEnv(c.getStringList("pass-env")),
-        Output.fromConfig(c, paths, prefix), CallChannel.fromConfig(c, prefix));
+        Output.fromConfig(c, paths, prefix), CallChannel.fromConfig(c, prefix), Snapshot.fromConfig(c, prefix));
   }
 
   private static Health health(Config c) {
