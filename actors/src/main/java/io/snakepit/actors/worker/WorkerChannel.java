@@ -11,7 +11,6 @@ import io.snakepit.proto.CallFrame;
 import io.snakepit.proto.ExecuteRequest;
 import io.snakepit.proto.ExecuteResponse;
 import io.snakepit.proto.PingRequest;
-import io.snakepit.proto.PingResponse;
 import io.snakepit.proto.ResultFrame;
 import io.snakepit.proto.SnapshotRequest;
 import io.snakepit.proto.SnapshotResponse;
@@ -151,43 +150,39 @@ final class WorkerChannel {
   /** Pings the worker; {@code answered} gets whether it answered within {@code timeout}, and why not. */
   void ping(Duration timeout, BiConsumer<Boolean, String> answered) {
     stub.withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS).ping(PingRequest.getDefaultInstance(),
-        new StreamObserver<>() {
-          @Override
-          public void onNext(PingResponse value) {}
-
-          @Override
-          public void onError(Throwable t) {
-            answered.accept(false, Status.fromThrowable(t).toString());
-          }
-
-          @Override
-          public void onCompleted() {
-            answered.accept(true, "");
-          }
-        });
+        new Answer<>((response, error) -> answered.accept(error == null,
+            error == null ? "" : Status.fromThrowable(error).toString())));
   }
 
   /** Asks for the adapter's state within {@code timeout}; {@code answered} gets the response or the error. */
   void snapshot(Duration timeout, BiConsumer<SnapshotResponse, Throwable> answered) {
     stub.withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS).snapshot(SnapshotRequest.getDefaultInstance(),
-        new StreamObserver<>() {
-          private SnapshotResponse response;
+        new Answer<>(answered));
+  }
 
-          @Override
-          public void onNext(SnapshotResponse value) {
-            response = value;
-          }
+  /** The answer of a unary RPC, or its error, handed to {@code answered} once. */
+  private static final class Answer<T> implements StreamObserver<T> {
+    private final BiConsumer<T, Throwable> answered;
+    private T response;
 
-          @Override
-          public void onError(Throwable t) {
-            answered.accept(null, t);
-          }
+    Answer(BiConsumer<T, Throwable> answered) {
+      this.answered = answered;
+    }
 
-          @Override
-          public void onCompleted() {
-            answered.accept(response, null);
-          }
-        });
+    @Override
+    public void onNext(T value) {
+      response = value;
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      answered.accept(null, t);
+    }
+
+    @Override
+    public void onCompleted() {
+      answered.accept(response, null);
+    }
   }
 
   void shutdownNow() {
