@@ -51,6 +51,7 @@ public final class NodeMetrics {
       Map.entry("snakepit_worker_memory_limit_bytes", List.of("pool")),
       Map.entry("snakepit_worker_health", List.of("pool")),
       Map.entry("snakepit_worker_output_dropped_total", List.of("pool")),
+      Map.entry("snakepit_worker_snapshot_failures_total", List.of("pool")),
       Map.entry("snakepit_settled_total", List.of("outcome")),
       Map.entry("snakepit_journal_damaged_total", List.of()),
       Map.entry("snakepit_circuit_open", List.of("pool")));
@@ -202,6 +203,8 @@ public final class NodeMetrics {
       settled("impostor").increment();
     } else if (event instanceof SnakepitEvent.OutputDropped e) {
       pool(e.pool()).outputDropped.increment(e.lines());
+    } else if (event instanceof SnakepitEvent.SnapshotFailed e) {
+      pool(e.pool()).snapshotFailures.increment();
     } else if (event instanceof SnakepitEvent.PoolSaturated e) {
       pool(e.pool()).saturated.increment();
     } else if (event instanceof SnakepitEvent.JournalDamaged) {
@@ -311,6 +314,7 @@ public final class NodeMetrics {
     final AtomicInteger circuitOpen = new AtomicInteger();
     final Counter saturated;
     final Counter outputDropped;
+    final Counter snapshotFailures;
     final Map<String, ToolMeters> tools = new ConcurrentHashMap<>();
     final Map<String, Counter> exits = new ConcurrentHashMap<>();
     volatile Node.PoolEntry entry;
@@ -334,6 +338,9 @@ public final class NodeMetrics {
           .description("The pool's queue bound (queue-capacity): past it calls fail at once").register(registry);
       this.outputDropped = Counter.builder("snakepit.worker.output.dropped").tag("pool", name)
           .description("Lines of the workers' output (and forwarded log records) dropped by the pool's output-rate")
+          .register(registry);
+      this.snapshotFailures = Counter.builder("snakepit.worker.snapshot.failures").tag("pool", name)
+          .description("Snapshots of the workers' state not kept (snapshot() failed, over max-bytes, or too slow)")
           .register(registry);
       this.saturated = Counter.builder("snakepit.pool.saturated").tag("pool", name)
           .description("Times the pool refused calls with its queue full (once per burst)").register(registry);
