@@ -127,14 +127,14 @@ public record ClusterSettings(String host, int port, List<Seed> seeds, Duration 
   /** The files of {@code cluster.tls}, or null when none is set; all three or none. */
   private static ClusterTls tls(Config snakepit) {
     Config t = snakepit.getConfig("cluster.tls");
-    Map<String, String> flags = Map.of("cert", ClusterTls.CERT, "key", ClusterTls.KEY, "ca", ClusterTls.CA);
     List<String> given = new ArrayList<>();
     List<String> missing = new ArrayList<>();
     for (String k : List.of("cert", "key", "ca")) {
+      String flag = "--cluster-tls-" + k;
       if (t.hasPath(k) && !t.getString(k).isBlank()) {
-        given.add(flags.get(k) + " " + t.getString(k));
+        given.add(flag + " " + t.getString(k));
       } else {
-        missing.add(flags.get(k));
+        missing.add(flag + " FILE (snakepit.cluster.tls." + k + ")");
       }
     }
     if (given.isEmpty()) {

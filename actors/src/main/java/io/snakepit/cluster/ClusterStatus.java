@@ -115,6 +115,13 @@ public final class ClusterStatus {
     for (Member m : cluster.state().getMembers()) {
       members.add(name(m.address()));
     }
+    // Akka's failure detector has already lost these: asking them would only wait out the timeout.
+    Set<String> lost = new TreeSet<>();
+    for (Member m : cluster.state().getUnreachable()) {
+      lost.add(name(m.address()));
+      nodes.put(name(m.address()), unreachable(name(m.address()), "the cluster's failure detector marks it"
+          + " unreachable (no heartbeat from it)"));
+    }
     CompletionStage<Receptionist.Listing> listing = AskPattern.ask(system.receptionist(),
         (ActorRef<Receptionist.Listing> r) -> Receptionist.find(KEY, r), timeout, system.scheduler());
     return listing.handle((found, error) -> found == null ? Set.<ActorRef<Command>>of()
@@ -128,6 +135,9 @@ public final class ClusterStatus {
             }
             String address = name(a);
             members.add(address);
+            if (lost.contains(address)) {
+              continue;
+            }
             asks.add(AskPattern.ask(ref, (ActorRef<Answer> r) -> new Ask(r), timeout, system.scheduler())
                 .handle((answer, failure) -> {
                   ObjectNode entry = answer == null ? unreachable(address, "no answer within "

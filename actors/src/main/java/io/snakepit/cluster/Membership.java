@@ -57,7 +57,7 @@ public final class Membership {
           + settings.self().hostPort() + ") must be the first seed" + (settings.tls() == null ? "" : "; with"
           + " cluster TLS, also check that this node's certificate (" + settings.tls().cert() + ") was issued by the"
           + " CA the seeds trust, that theirs were issued by --cluster-tls-ca (" + settings.tls().ca() + "), and that"
-          + " all share a subject name (the seeds' log says why they refused the connection)"));
+          + " all share a subject name (this node's log names the TLS error of each attempt)"));
     }
   }
 
