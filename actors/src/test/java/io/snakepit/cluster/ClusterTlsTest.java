@@ -1,6 +1,7 @@
 package io.snakepit.cluster;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -64,6 +65,9 @@ class ClusterTlsTest {
     assertEquals(ca.cert().toString(), engine.getString("ca-cert-file"));
     assertTrue(engine.getBoolean("require-mutual-authentication"));
     assertEquals("10.1.2.3", akka.getString("akka.remote.artery.canonical.hostname"));
+    assertFalse(engine.getBoolean("hostname-verification"));
+    Config verifying = c.withTls(c.tls().withHostnameVerification(true)).over(ConfigFactory.load(), "snakepit");
+    assertTrue(verifying.getBoolean("akka.remote.artery.ssl.rotating-keys-engine.hostname-verification"));
   }
 
   @Test

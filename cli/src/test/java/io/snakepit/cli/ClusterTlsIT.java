@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.snakepit.testing.TestCertificates;
 import java.net.Inet4Address;
 import java.net.InetAddress;
@@ -49,6 +51,24 @@ class ClusterTlsIT {
       }
       assertTrue(a.readyLine.endsWith(", cluster " + addressA + " (1 member)")
           || a.readyLine.endsWith(", cluster " + addressA + " (2 members)"), a.readyLine);
+
+      // Status crosses the TLS transport too: a's lists b's worker.
+      Nodes.Run status = Nodes.snakepit("status", "--json", "--target", "127.0.0.1:" + a.port, "--data-dir",
+          a.dataDir.toString(), "--instance", "tls-a");
+      assertEquals(0, status.exit(), status.err());
+      JsonNode fromA = new ObjectMapper().readTree(status.out());
+      JsonNode entryB = ClusterIT.nodeEntry(fromA, addressB);
+      long deadline = System.nanoTime() + 30_000_000_000L;
+      while (!entryB.get("reachable").asBoolean() && System.nanoTime() < deadline) {
+        Thread.sleep(500);
+        status = Nodes.snakepit("status", "--json", "--target", "127.0.0.1:" + a.port, "--data-dir",
+            a.dataDir.toString(), "--instance", "tls-a");
+        entryB = ClusterIT.nodeEntry(new ObjectMapper().readTree(status.out()), addressB);
+      }
+      assertEquals("tls-b", entryB.path("instance").asText(), entryB.toString());
+      Set<Integer> pidsB = new java.util.HashSet<>();
+      entryB.get("pools").forEach(p -> p.get("workers").forEach(w -> pidsB.add(w.get("pid").asInt())));
+      assertEquals(ClusterIT.pythonPids(b), pidsB, entryB.toString());
 
       // The port speaks TLS and asks for a client certificate: openssl with b's gets through, verifying a's chain.
       String port = host + ":" + portA;
