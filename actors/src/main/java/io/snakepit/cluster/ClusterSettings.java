@@ -5,6 +5,7 @@ import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 import io.snakepit.settings.LoopbackHost;
+import io.snakepit.settings.SettingPaths;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,8 +26,10 @@ import java.util.regex.Pattern;
  * @param seeds the nodes to join through; this node's own address first starts a new cluster
  * @param joinTimeout how long the node waits to become a member before it gives up
  * @param insecure whether a host other nodes can reach may carry cluster traffic unencrypted
+ * @param tls the TLS files of cluster traffic, or null for none (clear text)
  */
-public record ClusterSettings(String host, int port, List<Seed> seeds, Duration joinTimeout, boolean insecure) {
+public record ClusterSettings(String host, int port, List<Seed> seeds, Duration joinTimeout, boolean insecure,
+    ClusterTls tls) {
   /** The setting that turns clustering on. */
   public static final String PORT = "snakepit.cluster.port";
   /** Where a node listens for other nodes. */
@@ -74,6 +77,10 @@ public record ClusterSettings(String host, int port, List<Seed> seeds, Duration 
         throw new IllegalArgumentException("--seed / " + SEEDS + " is " + seedTexts + " but no cluster port is set:"
             + " give --cluster-port PORT (" + PORT + ") too, or no seeds to run the node alone");
       }
+      if (c.hasPath("tls.cert") && !c.getString("tls.cert").isBlank()) {
+        throw new IllegalArgumentException("--cluster-tls-cert / snakepit.cluster.tls.cert is set but no cluster port"
+            + " is: give --cluster-port PORT (" + PORT + ") and --seed too, or no cluster TLS to run the node alone");
+      }
       return Optional.empty();
     }
     int port;
@@ -110,7 +117,37 @@ public record ClusterSettings(String host, int port, List<Seed> seeds, Duration 
       throw new IllegalArgumentException("snakepit.cluster.join-timeout is " + joinTimeout + ": give a positive"
           + " duration, e.g. 60s");
     }
-    return Optional.of(new ClusterSettings(host, port, seeds, joinTimeout, c.getBoolean("insecure")));
+    ClusterTls tls = tls(snakepit);
+    if (tls != null) {
+      tls.check();
+    }
+    return Optional.of(new ClusterSettings(host, port, seeds, joinTimeout, c.getBoolean("insecure"), tls));
+  }
+
+  /** The files of {@code cluster.tls}, or null when none is set; all three or none. */
+  private static ClusterTls tls(Config snakepit) {
+    Config t = snakepit.getConfig("cluster.tls");
+    List<String> given = new ArrayList<>();
+    List<String> missing = new ArrayList<>();
+    for (String k : List.of("cert", "key", "ca")) {
+      String flag = "--cluster-tls-" + k;
+      if (t.hasPath(k) && !t.getString(k).isBlank()) {
+        given.add(flag + " " + t.getString(k));
+      } else {
+        missing.add(flag + " FILE (snakepit.cluster.tls." + k + ")");
+      }
+    }
+    if (given.isEmpty()) {
+      return null;
+    }
+    if (!missing.isEmpty()) {
+      throw new IllegalArgumentException("cluster TLS needs three files, the node's certificate, its key and the CA"
+          + " that issued every node's certificate; only " + String.join(" and ", given) + " given: give "
+          + String.join(" and ", missing) + " too (docs/SECURITY.md, \"The cluster port\")");
+    }
+    SettingPaths paths = SettingPaths.of(snakepit);
+    return new ClusterTls(paths.path(snakepit, "cluster.tls.cert"), paths.path(snakepit, "cluster.tls.key"),
+        paths.path(snakepit, "cluster.tls.ca"), t.getBoolean("hostname-verification"));
   }
 
   /** Parses one seed, {@code HOST:PORT} or {@code [IPV6]:PORT}. */
@@ -131,12 +168,17 @@ public record ClusterSettings(String host, int port, List<Seed> seeds, Duration 
 
   /** These settings with {@code insecure} changed. */
   public ClusterSettings withInsecure(boolean insecure) {
-    return new ClusterSettings(host, port, seeds, joinTimeout, insecure);
+    return new ClusterSettings(host, port, seeds, joinTimeout, insecure, tls);
   }
 
   /** These settings with {@code port} changed. */
   public ClusterSettings withPort(int port) {
-    return new ClusterSettings(host, port, seeds, joinTimeout, insecure);
+    return new ClusterSettings(host, port, seeds, joinTimeout, insecure, tls);
+  }
+
+  /** These settings with {@code tls} changed (null: clear text). */
+  public ClusterSettings withTls(ClusterTls tls) {
+    return new ClusterSettings(host, port, seeds, joinTimeout, insecure, tls);
   }
 
   /** This node's own address as a seed would name it. */
@@ -150,23 +192,25 @@ public record ClusterSettings(String host, int port, List<Seed> seeds, Duration 
   }
 
   /**
-   * Why the node must not listen for other nodes as configured, or null if it may. Snakepit does not yet set up
-   * artery's TLS, so cluster traffic is clear text: a host other hosts can reach needs an explicit
-   * {@code --insecure} ({@code snakepit.cluster.insecure}).
+   * Why the node must not listen for other nodes as configured, or null if it may. Without TLS, cluster traffic is
+   * clear text: a host other hosts can reach needs TLS or an explicit {@code --insecure}
+   * ({@code snakepit.cluster.insecure}).
    */
   public String refusal() {
-    if (loopback() || insecure) {
+    if (loopback() || insecure || tls != null) {
       return null;
     }
     return "--cluster-host " + host + " can be reached from other hosts, and cluster traffic between nodes (every"
-        + " call's arguments and results, once pools span nodes) is not encrypted: snakepit does not set up TLS for"
-        + " it yet. Give --insecure (or snakepit.cluster.insecure = on) if a private network or a VPN protects"
-        + " the nodes, or use a loopback host (see docs/CLUSTER.md)";
+        + " call's arguments and results, once pools span nodes) would cross the network in clear text, where"
+        + " anyone who reaches the port can join. Give --cluster-tls-cert FILE --cluster-tls-key FILE"
+        + " --cluster-tls-ca FILE (snakepit.cluster.tls) to encrypt it and admit only nodes with a certificate of"
+        + " that CA, or --insecure (snakepit.cluster.insecure = on) if a private network or a VPN protects the nodes,"
+        + " or use a loopback host (see docs/CLUSTER.md)";
   }
 
   /** The warning a node that listens for other nodes in clear text prints at every start, or null. */
   public String warning() {
-    if (loopback()) {
+    if (loopback() || tls != null) {
       return null;
     }
     return "snakepit: warning: cluster traffic on " + self().hostPort() + " is not encrypted"
@@ -175,12 +219,13 @@ public record ClusterSettings(String host, int port, List<Seed> seeds, Duration 
 
   /**
    * The Akka settings of a clustered node in the actor system {@code system}, to lay over its configuration: the
-   * cluster provider, artery over TCP on host:port, the seed nodes, the split brain resolver as the downing
+   * cluster provider, artery over TCP on host:port (over TLS with {@link #tls()}, see {@link ClusterTls#akka()}), the seed nodes, the split brain resolver as the downing
    * provider, and no Java serialization. The resolver's strategy and stable-after stay as configured under
    * {@code akka.cluster.split-brain-resolver} (Akka's default keep-majority, 20s).
    */
   public Config akka(String system) {
-    return ConfigFactory.parseMap(Map.of(
+    Config transport = tls == null ? ConfigFactory.empty() : tls.akka();
+    return transport.withFallback(ConfigFactory.parseMap(Map.of(
         "akka.actor.provider", "cluster",
         "akka.remote.artery.transport", "tcp",
         "akka.remote.artery.canonical.hostname", host,
@@ -189,7 +234,7 @@ public record ClusterSettings(String host, int port, List<Seed> seeds, Duration 
         "akka.actor.warn-about-java-serializer-usage", "on",
         "akka.cluster.downing-provider-class", "akka.cluster.sbr.SplitBrainResolverProvider"))
         .withValue("akka.cluster.seed-nodes",
-            ConfigValueFactory.fromIterable(seeds.stream().map(s -> s.address(system)).toList()));
+            ConfigValueFactory.fromIterable(seeds.stream().map(s -> s.address(system)).toList())));
   }
 
   /** {@code config} with this node's cluster settings over it (see {@link #akka(String)}). */

@@ -54,7 +54,10 @@ public final class Membership {
           + settings.joinTimeout().toSeconds() + " s through the seeds "
           + settings.seeds().stream().map(ClusterSettings.Seed::hostPort).toList() + " (--seed): check that a seed"
           + " node runs and that this host reaches its cluster port; to start a new cluster, this node's own address ("
-          + settings.self().hostPort() + ") must be the first seed");
+          + settings.self().hostPort() + ") must be the first seed" + (settings.tls() == null ? "" : "; with"
+          + " cluster TLS, also check that this node's certificate (" + settings.tls().cert() + ") was issued by the"
+          + " CA the seeds trust, that theirs were issued by --cluster-tls-ca (" + settings.tls().ca() + "), and that"
+          + " all share a subject name (this node's log names the TLS error of each attempt)"));
     }
   }
 

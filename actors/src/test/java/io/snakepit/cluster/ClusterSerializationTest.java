@@ -37,7 +37,7 @@ class ClusterSerializationTest {
       port = s.getLocalPort();
     }
     ClusterSettings settings = new ClusterSettings("127.0.0.1", port,
-        List.of(new ClusterSettings.Seed("127.0.0.1", port)), Duration.ofSeconds(30), false);
+        List.of(new ClusterSettings.Seed("127.0.0.1", port)), Duration.ofSeconds(30), false, null);
     kit = ActorTestKit.create("snakepit", settings.over(ConfigFactory.load(), "snakepit"));
   }
 

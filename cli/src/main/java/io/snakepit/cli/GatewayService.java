@@ -42,7 +42,9 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
  * The node's gateway: the worker contract served over TCP, forwarding each call to a pool. Typed errors travel as
@@ -95,10 +97,17 @@ final class GatewayService implements BindableService {
 
   private final Snakepit snakepit;
   private final OutOfMemory outOfMemory;
+  /** The JSON the Status method answers: this node's, or on a clustered node every node's. */
+  private final Supplier<CompletionStage<String>> status;
 
   GatewayService(Snakepit snakepit, OutOfMemory outOfMemory) {
+    this(snakepit, outOfMemory, () -> CompletableFuture.completedFuture(snakepit.status().toJson()));
+  }
+
+  GatewayService(Snakepit snakepit, OutOfMemory outOfMemory, Supplier<CompletionStage<String>> status) {
     this.snakepit = snakepit;
     this.outOfMemory = outOfMemory;
+    this.status = status;
   }
 
   /** The largest request the gateway's server takes: the largest of its pools' max-message-size, and room. */
@@ -243,8 +252,15 @@ final class GatewayService implements BindableService {
 
   /** The node's pools and workers, as /status has them. */
   private void status(StatusRequest request, StreamObserver<StatusResponse> response) {
-    response.onNext(StatusResponse.newBuilder().setJson(snakepit.status().toJson()).build());
-    response.onCompleted();
+    status.get().whenComplete((json, error) -> outOfMemory.guard(() -> {
+      if (error != null) {
+        response.onError(Status.INTERNAL.withDescription("cannot gather the status: " + error.getMessage())
+            .asRuntimeException());
+        return;
+      }
+      response.onNext(StatusResponse.newBuilder().setJson(json).build());
+      response.onCompleted();
+    }, () -> "answering a status request").run());
   }
 
   /** Resizes a pool; answers once the resize is done, or with the status that says why it cannot be. */

@@ -17,6 +17,7 @@ import io.snakepit.actors.metrics.NodeMetrics;
 import io.snakepit.actors.pool.PoolSettings;
 import io.snakepit.actors.worker.Isolation;
 import io.snakepit.cluster.ClusterSettings;
+import io.snakepit.cluster.ClusterStatus;
 import io.snakepit.cluster.Membership;
 import io.snakepit.persistence.DataDirectory;
 import io.snakepit.persistence.Registry;
@@ -32,10 +33,12 @@ import java.util.Optional;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -113,8 +116,22 @@ final class ServeCommand implements Callable<Integer> {
 
   @Option(names = "--cluster-host", paramLabel = "HOST",
       description = "The address other nodes reach this one at (snakepit.cluster.host, default 127.0.0.1). One"
-          + " other hosts can reach needs --insecure: cluster traffic is not encrypted yet.")
+          + " other hosts can reach needs --cluster-tls-cert, --cluster-tls-key and --cluster-tls-ca, or --insecure.")
   String clusterHost;
+
+  @Option(names = "--cluster-tls-cert", paramLabel = "FILE",
+      description = "Encrypt cluster traffic (TLS, mutual): this node's certificate (PEM), issued by --cluster-tls-ca"
+          + " (snakepit.cluster.tls.cert). Every node's certificate must share a subject name (CN or subjectAltName).")
+  Path clusterTlsCert;
+
+  @Option(names = "--cluster-tls-key", paramLabel = "FILE",
+      description = "The private key of --cluster-tls-cert (PEM, RSA, unencrypted; snakepit.cluster.tls.key).")
+  Path clusterTlsKey;
+
+  @Option(names = "--cluster-tls-ca", paramLabel = "FILE",
+      description = "The CA certificate (PEM) that issued every node's certificate: only nodes with a certificate"
+          + " it issued may join (snakepit.cluster.tls.ca).")
+  Path clusterTlsCa;
 
   @Option(names = "--seed", paramLabel = "HOST:PORT", split = ",",
       description = "The cluster nodes to join through, comma-separated or repeated (snakepit.cluster.seeds). Give"
@@ -263,10 +280,19 @@ final class ServeCommand implements Callable<Integer> {
     Snakepit snakepit;
     // The HTTP endpoint's token check, once the token is written; it serves from here on, /health saying how far.
     AtomicReference<GatewayAuth> httpAuth = new AtomicReference<>();
+    // What status answers: this node's pools and workers, or on a clustered node every node's.
+    Supplier<CompletionStage<String>> status;
     try {
       snakepit = Snakepit.get(system);
+      Snakepit node = snakepit;
+      if (membership != null) {
+        ClusterStatus clusterStatus = ClusterStatus.start(system, node::status, ClusterStatus.timeout(config));
+        status = clusterStatus::json;
+      } else {
+        status = () -> CompletableFuture.completedFuture(node.status().toJson());
+      }
       if (httpAddress != null) {
-        serveHttp(system, httpAddress, tls, httpAuth, registry, snakepit, metrics, dashboard, membership);
+        serveHttp(system, httpAddress, tls, httpAuth, registry, snakepit, metrics, dashboard, membership, status);
       }
       Settlement settled = snakepit.settlement().toCompletableFuture().get();
       if (settled != null) {
@@ -297,7 +323,7 @@ final class ServeCommand implements Callable<Integer> {
     try {
       String token = GatewayToken.create(tokenFile);
       try {
-        gateway = Gateway.start(listens, tls, new GatewayService(snakepit, outOfMemory),
+        gateway = Gateway.start(listens, tls, new GatewayService(snakepit, outOfMemory, status),
             new GatewayAuth(token, tokenFile), GatewayService.maxRequestSize(snakepit), outOfMemory);
       } catch (IOException e) {
         Files.deleteIfExists(tokenFile);
@@ -348,9 +374,10 @@ final class ServeCommand implements Callable<Integer> {
   /** Starts the HTTP endpoint, stopped with the node, and prints where it listens. */
   private static void serveHttp(ActorSystem<Void> system, Endpoint.Tcp address, Gateway.Tls tls,
       AtomicReference<GatewayAuth> auth, PrometheusMeterRegistry registry, Snakepit snakepit, NodeMetrics metrics,
-      Dashboard dashboard, Membership membership) throws IOException {
+      Dashboard dashboard, Membership membership, Supplier<CompletionStage<String>> status) throws IOException {
+    // The status is bounded (on a clustered node by snakepit.cluster.status-timeout per node): waiting is safe.
     HttpEndpoint endpoint = HttpEndpoint.start(address, tls, auth::get, registry::scrape,
-        () -> health(snakepit, metrics, membership), () -> snakepit.status().toJson(), dashboard);
+        () -> health(snakepit, metrics, membership), () -> status.get().toCompletableFuture().join(), dashboard);
     CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceUnbind(), "snakepit-http",
         () -> CompletableFuture.supplyAsync(() -> {
           endpoint.stop();
@@ -447,6 +474,16 @@ final class ServeCommand implements Callable<Integer> {
     }
     if (insecure) {
       c.put("snakepit.cluster.insecure", true);
+    }
+    // Absolute, as a command-line path is relative to the working directory.
+    if (clusterTlsCert != null) {
+      c.put("snakepit.cluster.tls.cert", clusterTlsCert.toAbsolutePath().normalize().toString());
+    }
+    if (clusterTlsKey != null) {
+      c.put("snakepit.cluster.tls.key", clusterTlsKey.toAbsolutePath().normalize().toString());
+    }
+    if (clusterTlsCa != null) {
+      c.put("snakepit.cluster.tls.ca", clusterTlsCa.toAbsolutePath().normalize().toString());
     }
     if (!pythonPath.isEmpty()) {
       c.put(pool + "python-path",

@@ -77,11 +77,42 @@ final class StatusCommand implements Callable<Integer> {
     };
   }
 
-  /** The status as lines: per pool a header, then a table of its workers, then why any worker is unwell. */
+  /**
+   * The status as lines: per pool a header, then a table of its workers, then why any worker is unwell. A clustered
+   * node's status ({@code nodes}) is one such section per node, its header naming the node's instance and cluster
+   * address, and a line for each node that did not answer.
+   */
   static List<String> render(JsonNode status) {
     List<String> lines = new ArrayList<>();
-    Instant now = Instant.parse(status.path("time").asText(Instant.now().toString()));
-    lines.add("node " + status.path("instance").asText() + " at " + now.truncatedTo(ChronoUnit.SECONDS));
+    if (!status.has("nodes")) {
+      Instant now = Instant.parse(status.path("time").asText(Instant.now().toString()));
+      lines.add("node " + status.path("instance").asText() + " at " + now.truncatedTo(ChronoUnit.SECONDS));
+      pools(status, now, lines);
+      return lines;
+    }
+    JsonNode nodes = status.path("nodes");
+    long unreachable = 0;
+    for (JsonNode n : nodes) {
+      unreachable += n.path("reachable").asBoolean() ? 0 : 1;
+    }
+    lines.add("cluster of " + nodes.size() + (nodes.size() == 1 ? " node" : " nodes") + ", asked from "
+        + status.path("instance").asText() + (unreachable == 0 ? "" : ", " + unreachable + " unreachable"));
+    for (JsonNode n : nodes) {
+      lines.add("");
+      if (!n.path("reachable").asBoolean()) {
+        lines.add("node " + n.path("address").asText() + ": unreachable: " + n.path("error").asText());
+        continue;
+      }
+      Instant now = Instant.parse(n.path("time").asText(Instant.now().toString()));
+      lines.add("node " + n.path("instance").asText() + " (" + n.path("address").asText() + ")"
+          + (n.path("self").asBoolean() ? ", this node," : "") + " at " + now.truncatedTo(ChronoUnit.SECONDS));
+      pools(n, now, lines);
+    }
+    return lines;
+  }
+
+  /** One node's pools, as lines. */
+  private static void pools(JsonNode status, Instant now, List<String> lines) {
     for (JsonNode pool : status.path("pools")) {
       lines.add("");
       JsonNode workers = pool.path("workers");
@@ -113,7 +144,6 @@ final class StatusCommand implements Callable<Integer> {
       }
       lines.addAll(notes);
     }
-    return lines;
   }
 
   /** How a slot's previous worker ended: {@code default-0-1 killed 12s ago (killed by signal 9 (SIGKILL))}. */

@@ -48,7 +48,7 @@ class ClusterIT {
   private static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   /** One node of the test cluster: its instance, data directory and cluster port. */
-  private record Member(String instance, Path dataDir, int clusterPort) {
+  record Member(String instance, Path dataDir, int clusterPort) {
     String address() {
       return "snakepit@127.0.0.1:" + clusterPort;
     }
@@ -88,6 +88,9 @@ class ClusterIT {
         assertEquals("Up", cluster.get("status").asText(), cluster.toString());
       }
 
+      // snakepit status on node a lists every node's workers, each under its node, with the pids /proc shows.
+      statusListsEveryNodesWorkers(nodes, members);
+
       Map<String, Long> rowsBefore = journalRows(pg);
       String idA = persistenceId(members.get(0));
       String idB = persistenceId(members.get(1));
@@ -106,6 +109,16 @@ class ClusterIT {
       assertEquals(List.of(), Procs.awaitGone(tree, Duration.ofSeconds(10)),
           "node b's workers still alive 10 s after kill -9 of its JVM");
       lost.process.waitFor();
+
+      // Until the survivors remove it, node b is a member that cannot answer: status lists it as unreachable.
+      long asked = System.nanoTime();
+      JsonNode withLost = statusJson(nodes.get(0), members.get(0));
+      long askedMillis = (System.nanoTime() - asked) / 1_000_000;
+      JsonNode bEntry = nodeEntry(withLost, members.get(1).address());
+      assertFalse(bEntry.get("reachable").asBoolean(), withLost.toString());
+      assertTrue(bEntry.get("error").asText().length() > 0, bEntry.toString());
+      assertTrue(nodeEntry(withLost, members.get(2).address()).get("reachable").asBoolean(), withLost.toString());
+      System.out.println("cluster: status with a killed member answered in " + askedMillis + " ms");
 
       // The survivors down it (keep-majority: two of three) and remove it.
       String bAddress = members.get(1).address();
@@ -236,6 +249,85 @@ class ClusterIT {
     assertTrue(open.err().contains("--cluster-host 10.1.2.3") && open.err().contains("--insecure"), open.err());
   }
 
+  /** Status from node a: all three nodes reachable, each with its own instance, workers and live pids. */
+  private static void statusListsEveryNodesWorkers(List<Nodes.Node> nodes, List<Member> members) throws Exception {
+    long deadline = System.nanoTime() + MEMBERSHIP_LIMIT.toNanos();
+    JsonNode status = statusJson(nodes.get(0), members.get(0));
+    // The Receptionist spreads the other nodes' status actors by gossip: wait until a sees them all.
+    while (reachable(status) < 3 && System.nanoTime() < deadline) {
+      Thread.sleep(500);
+      status = statusJson(nodes.get(0), members.get(0));
+    }
+    assertEquals(3, status.get("nodes").size(), status.toString());
+    assertEquals(3, reachable(status), status.toString());
+    assertEquals(members.get(0).instance(), status.get("instance").asText(), "the top level stays node a's own");
+    Nodes.Run table = Nodes.snakepit("status", "--target", "127.0.0.1:" + nodes.get(0).port, "--data-dir",
+        members.get(0).dataDir().toString(), "--instance", members.get(0).instance());
+    assertEquals(0, table.exit(), table.err());
+    assertTrue(table.out().startsWith("cluster of 3 nodes, asked from " + members.get(0).instance()), table.out());
+    for (int i = 0; i < 3; i++) {
+      Member m = members.get(i);
+      JsonNode n = nodeEntry(status, m.address());
+      assertEquals(m.instance(), n.get("instance").asText(), n.toString());
+      assertEquals(i == 0, n.get("self").asBoolean(), n.toString());
+      Set<Integer> pids = new HashSet<>();
+      n.get("pools").forEach(p -> p.get("workers").forEach(w -> pids.add(w.get("pid").asInt())));
+      assertEquals(pythonPids(nodes.get(i)), pids, "node " + m.instance() + "'s workers in " + n);
+      String header = "node " + m.instance() + " (" + m.address() + ")";
+      List<String> lines = table.out().lines().toList();
+      int at = lines.stream().filter(l -> l.startsWith(header)).findFirst().map(lines::indexOf).orElse(-1);
+      assertTrue(at >= 0, "no section " + header + " in\n" + table.out());
+      for (int pid : pids) {
+        assertTrue(Files.isDirectory(Path.of("/proc/" + pid)), "python " + pid + " of " + m.instance());
+        // The worker's row is in its node's section: after its header, before the next node's.
+        int row = -1;
+        for (int k = at + 1; k < lines.size() && !lines.get(k).startsWith("node "); k++) {
+          if (lines.get(k).contains(" " + pid + " ")) {
+            row = k;
+          }
+        }
+        assertTrue(row > at, "pid " + pid + " not in the section of " + m.instance() + ":\n" + table.out());
+      }
+    }
+  }
+
+  /** {@code snakepit status --json} against the node, through its gateway. */
+  static JsonNode statusJson(Nodes.Node node, Member m) throws Exception {
+    Nodes.Run r = Nodes.snakepit("status", "--json", "--target", "127.0.0.1:" + node.port, "--data-dir",
+        m.dataDir().toString(), "--instance", m.instance());
+    assertEquals(0, r.exit(), r.err());
+    return JSON.readTree(r.out());
+  }
+
+  private static int reachable(JsonNode status) {
+    int n = 0;
+    for (JsonNode e : status.path("nodes")) {
+      n += e.get("reachable").asBoolean() ? 1 : 0;
+    }
+    return n;
+  }
+
+  static JsonNode nodeEntry(JsonNode status, String address) {
+    for (JsonNode e : status.get("nodes")) {
+      if (e.get("address").asText().equals(address)) {
+        return e;
+      }
+    }
+    throw new AssertionError("no node " + address + " in " + status);
+  }
+
+  /** The node's Python workers as /proc shows them: its descendants that run snakepit_worker and are no shim. */
+  static Set<Integer> pythonPids(Nodes.Node node) {
+    Set<Integer> pids = new HashSet<>();
+    for (Procs.Proc p : Nodes.tree(node)) {
+      String cmdline = Procs.cmdline(p.pid());
+      if (cmdline.contains("snakepit_worker") && !cmdline.contains("snakepit-shim")) {
+        pids.add(p.pid());
+      }
+    }
+    return pids;
+  }
+
   private static List<String> cmd(List<String> jvm, Path dataDir, String... args) {
     List<String> cmd = Nodes.java(jvm.toArray(String[]::new));
     cmd.addAll(List.of("-jar", Nodes.jar().toString(), "serve", "--data-dir", dataDir.toString()));
@@ -276,7 +368,7 @@ class ClusterIT {
   }
 
   /** Polls the node's /health until its {@code cluster} section satisfies {@code done}, at most 40 s. */
-  private static JsonNode awaitCluster(Nodes.Node node, Predicate<JsonNode> done, String what) throws Exception {
+  static JsonNode awaitCluster(Nodes.Node node, Predicate<JsonNode> done, String what) throws Exception {
     String base = HttpPages.base(node, HTTP);
     long deadline = System.nanoTime() + MEMBERSHIP_LIMIT.toNanos();
     JsonNode cluster = null;
@@ -293,7 +385,7 @@ class ClusterIT {
     throw new AssertionError("not " + what + " within " + MEMBERSHIP_LIMIT.toSeconds() + " s; last seen " + cluster);
   }
 
-  private static Set<String> upMembers(JsonNode cluster) {
+  static Set<String> upMembers(JsonNode cluster) {
     Set<String> up = new HashSet<>();
     cluster.get("members").forEach(m -> {
       if (m.get("status").asText().equals("Up")) {
@@ -303,7 +395,7 @@ class ClusterIT {
     return up;
   }
 
-  private static Set<String> addresses(JsonNode list) {
+  static Set<String> addresses(JsonNode list) {
     Set<String> out = new HashSet<>();
     list.forEach(e -> out.add(e.isObject() ? e.get("address").asText() : e.asText()));
     return out;

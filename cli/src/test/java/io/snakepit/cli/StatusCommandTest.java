@@ -46,6 +46,37 @@ class StatusCommandTest {
     assertEquals(10, lines.size(), String.join("\n", lines));
   }
 
+  private static final String CLUSTER = """
+      {"instance": "node-a", "time": "2026-12-03T07:00:00Z", "pools": [],
+       "nodes": [
+         {"address": "snakepit@10.0.0.5:25520", "self": true, "reachable": true, "instance": "node-a",
+          "time": "2026-12-03T07:00:00Z",
+          "pools": [ {"name": "default", "size": 1, "queued": 0, "circuitOpen": false, "workers": [
+             {"id": "default-0-1", "slot": 0, "state": "idle", "pid": 2001, "calls": 0, "failed": 0, "rssBytes": 0,
+              "cpuPercent": 0, "health": null, "uptimeSeconds": 3, "lastExit": null} ] } ] },
+         {"address": "snakepit@10.0.0.6:25520", "self": false, "reachable": true, "instance": "node-b",
+          "time": "2026-12-03T07:00:01Z",
+          "pools": [ {"name": "default", "size": 1, "queued": 0, "circuitOpen": false, "workers": [
+             {"id": "default-0-1", "slot": 0, "state": "busy", "pid": 3001, "calls": 4, "failed": 0, "rssBytes": 0,
+              "cpuPercent": 0, "health": null, "uptimeSeconds": 9, "lastExit": null} ] } ] },
+         {"address": "snakepit@10.0.0.7:25520", "self": false, "reachable": false,
+          "error": "no answer within snakepit.cluster.status-timeout = 3000 ms"} ] }
+      """;
+
+  @Test
+  void aClusteredNodesStatusHasASectionPerNodeAndALineForOneThatDidNotAnswer() throws Exception {
+    List<String> lines = StatusCommand.render(new ObjectMapper().readTree(CLUSTER));
+    assertEquals("cluster of 3 nodes, asked from node-a, 1 unreachable", lines.get(0));
+    assertEquals("node node-a (snakepit@10.0.0.5:25520), this node, at 2026-12-03T07:00:00Z", lines.get(2));
+    assertEquals("pool default: size 1, 0 queued, circuit closed", lines.get(4));
+    assertTrue(lines.get(6).contains(" 2001 ") && lines.get(6).contains(" idle "), lines.get(6));
+    assertEquals("node node-b (snakepit@10.0.0.6:25520) at 2026-12-03T07:00:01Z", lines.get(8));
+    assertTrue(lines.get(12).contains(" 3001 ") && lines.get(12).contains(" busy "), lines.get(12));
+    assertEquals("node snakepit@10.0.0.7:25520: unreachable: no answer within snakepit.cluster.status-timeout"
+        + " = 3000 ms", lines.get(14));
+    assertEquals(15, lines.size(), String.join("\n", lines));
+  }
+
   @Test
   void durationsReadAsAnOperatorWritesThem() {
     assertEquals("0s", StatusCommand.duration(0.2));
