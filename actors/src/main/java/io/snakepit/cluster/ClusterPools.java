@@ -4,6 +4,8 @@ import akka.actor.Address;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Props;
+import akka.actor.typed.SupervisorStrategy;
+import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Adapter;
 import akka.actor.typed.receptionist.ServiceKey;
 import akka.cluster.Cluster;
@@ -51,7 +53,14 @@ public final class ClusterPools {
 
   /** The Receptionist key of pool {@code name}'s endpoints. */
   public static ServiceKey<PoolEndpoint.Command> key(String name) {
-    return ServiceKey.create(PoolEndpoint.Command.class, "snakepit-pool:" + name);
+    return ServiceKey.create(PoolEndpoint.Command.class, KEY_PREFIX + name);
+  }
+
+  private static final String KEY_PREFIX = "snakepit-pool:";
+
+  /** The pool name of a {@link #key} id. */
+  static String poolOf(String keyId) {
+    return keyId.substring(KEY_PREFIX.length());
   }
 
   /**
@@ -160,8 +169,9 @@ public final class ClusterPools {
     locals.forEach(l -> byName.put(l.name(), l));
     this.locals = Map.copyOf(byName);
     Duration interval = system.settings().config().getDuration("snakepit.cluster.load-interval");
-    this.directory = system.systemActorOf(PoolDirectory.create(this, interval), "snakepit-cluster-pools",
-        Props.empty());
+    // Restarted on a failure: it registers the endpoints again; the calls in flight are kept here, not in it.
+    this.directory = system.systemActorOf(Behaviors.supervise(PoolDirectory.create(this, interval))
+        .onFailure(SupervisorStrategy.restart()), "snakepit-cluster-pools", Props.empty());
   }
 
   /**
@@ -277,13 +287,15 @@ public final class ClusterPools {
   /** An answer from the node that served a call. */
   void replied(PoolDirectory.Reply reply) {
     Pending p = pending.remove(reply.callId());
+    Table t = tables.get(reply.pool());
+    Remote from = t == null ? null : t.registered.get(reply.node());
+    if (from != null && reply.load() != null) {
+      from.reported = reply.load(); // fresher than the last report, even for a call no longer waited for
+    }
     if (p == null) {
       return; // cancelled, or retried elsewhere after its node was lost
     }
     p.target().sent.decrementAndGet();
-    if (reply.load() != null) {
-      p.target().reported = reply.load();
-    }
     if (reply.error() != null) {
       p.promise().completeExceptionally(reply.error().toException(reply.node()));
     } else if (reply.bytes()) {

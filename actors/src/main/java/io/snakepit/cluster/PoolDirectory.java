@@ -42,10 +42,12 @@ public final class PoolDirectory extends AbstractBehavior<PoolDirectory.Command>
    * @param value the result's bytes (JSON text as UTF-8, or the raw bytes), null on an error
    * @param bytes whether the result is raw bytes
    * @param error the typed error, or null
+   * @param pool the pool that served it
    * @param node the node that served it
    * @param load that node's pool's load as it answered
    */
-  public record Reply(String callId, byte[] value, boolean bytes, RemoteError error, String node, PoolLoad load)
+  public record Reply(String callId, byte[] value, boolean bytes, RemoteError error, String pool, String node,
+      PoolLoad load)
       implements Command, ClusterMessage {}
 
   private record Directories(Receptionist.Listing listing) implements Command {}
@@ -79,16 +81,23 @@ public final class PoolDirectory extends AbstractBehavior<PoolDirectory.Command>
         watched.add(local.name());
       }
       receptionist.tell(Receptionist.register(ClusterPools.DIRECTORY, ctx.getSelf()));
-      receptionist.tell(Receptionist.subscribe(ClusterPools.DIRECTORY,
-          ctx.messageAdapter(Receptionist.Listing.class, Directories::new)));
+      receptionist.tell(Receptionist.subscribe(ClusterPools.DIRECTORY, listings(ctx)));
       timers.startTimerWithFixedDelay(Tick.INSTANCE, interval);
       return new PoolDirectory(ctx, pools, watched);
     }));
   }
 
   private static void watch(ActorContext<Command> ctx, String pool) {
-    ctx.getSystem().receptionist().tell(Receptionist.subscribe(ClusterPools.key(pool),
-        ctx.messageAdapter(Receptionist.Listing.class, l -> new Endpoints(pool, l))));
+    ctx.getSystem().receptionist().tell(Receptionist.subscribe(ClusterPools.key(pool), listings(ctx)));
+  }
+
+  /**
+   * The one adapter of every listing: an actor has one message adapter per message class, so listings of all keys
+   * come through it and are told apart by their key.
+   */
+  private static ActorRef<Receptionist.Listing> listings(ActorContext<Command> ctx) {
+    return ctx.messageAdapter(Receptionist.Listing.class, l -> l.isForKey(ClusterPools.DIRECTORY)
+        ? new Directories(l) : new Endpoints(ClusterPools.poolOf(l.getKey().id()), l));
   }
 
   @Override

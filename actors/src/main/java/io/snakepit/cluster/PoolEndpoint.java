@@ -106,20 +106,20 @@ public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
   }
 
   private void answer(Call call, Result result, Throwable error) {
-    PoolDirectory.Reply reply;
-    if (error != null) {
-      reply = new PoolDirectory.Reply(call.callId(), null, false, RemoteError.of(error), node, pool.load());
-    } else {
-      byte[] value = result.isBytes() ? result.bytes() : result.json().getBytes(StandardCharsets.UTF_8);
+    byte[] value = null;
+    RemoteError failed = error == null ? null : RemoteError.of(error);
+    if (failed == null) {
+      value = result.isBytes() ? result.bytes() : result.json().getBytes(StandardCharsets.UTF_8);
       if (value.length > frameLimit) {
-        reply = new PoolDirectory.Reply(call.callId(), null, false, RemoteError.of(new MessageTooLargeException(
-            "the result of the call is " + value.length + " bytes, over the " + frameLimit + " bytes a message"
-            + " between cluster nodes may carry (" + ClusterPools.FRAME_SETTING + "); the tool ran on node " + node
-            + ". Return less, or raise " + ClusterPools.FRAME_SETTING + " on every node")), node, pool.load());
-      } else {
-        reply = new PoolDirectory.Reply(call.callId(), value, result.isBytes(), null, node, pool.load());
+        failed = RemoteError.of(new MessageTooLargeException("the result of the call is " + value.length
+            + " bytes, over the " + frameLimit + " bytes a message between cluster nodes may carry ("
+            + ClusterPools.FRAME_SETTING + "); the tool ran on node " + node + ". Return less, or raise "
+            + ClusterPools.FRAME_SETTING + " on every node"));
+        value = null;
       }
     }
+    PoolDirectory.Reply reply = new PoolDirectory.Reply(call.callId(), value, failed == null && result.isBytes(),
+        failed, pool.name(), node, pool.load());
     call.replyTo().tell(reply);
   }
 

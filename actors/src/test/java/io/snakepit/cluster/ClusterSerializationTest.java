@@ -79,7 +79,8 @@ class ClusterSerializationTest {
     assertEquals(5_000_000_000L, callBack.timeoutNanos());
     assertEquals(5, callBack.request().length);
     PoolDirectory.Reply reply = new PoolDirectory.Reply("r1", null, false, RemoteError.of(
-        io.snakepit.PythonException.of("KeyError", "'x'", "tb")), "snakepit@127.0.0.1:1", new PoolLoad(1, 2, 3));
+        io.snakepit.PythonException.of("KeyError", "'x'", "tb")), "default", "snakepit@127.0.0.1:1",
+        new PoolLoad(1, 2, 3));
     PoolDirectory.Reply replyBack = roundTrip(serialization, reply);
     assertEquals(reply.error(), replyBack.error());
     assertEquals(reply.load(), replyBack.load());

@@ -47,8 +47,8 @@ class ClusterIT {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
-  /** One node of the test cluster: its instance, data directory and cluster port. */
-  private record Member(String instance, Path dataDir, int clusterPort) {
+  /** One node of the test cluster: its instance, data directory and cluster port (ClusterPoolsIT shares it). */
+  record Member(String instance, Path dataDir, int clusterPort) {
     String address() {
       return "snakepit@127.0.0.1:" + clusterPort;
     }
@@ -243,12 +243,12 @@ class ClusterIT {
     return cmd;
   }
 
-  private static Nodes.Node start(Member m, Path conf, String seeds) throws Exception {
+  static Nodes.Node start(Member m, Path conf, String seeds) throws Exception {
     return Nodes.serveIn(m.dataDir(), "--workers", "1", "--instance", m.instance(), "--config", conf.toString(),
         "--cluster-port", Integer.toString(m.clusterPort()), "--seed", seeds);
   }
 
-  private static Nodes.Node startUnchecked(Member m, Path conf, String seeds) {
+  static Nodes.Node startUnchecked(Member m, Path conf, String seeds) {
     try {
       return start(m, conf, seeds);
     } catch (Exception e) {
@@ -276,7 +276,7 @@ class ClusterIT {
   }
 
   /** Polls the node's /health until its {@code cluster} section satisfies {@code done}, at most 40 s. */
-  private static JsonNode awaitCluster(Nodes.Node node, Predicate<JsonNode> done, String what) throws Exception {
+  static JsonNode awaitCluster(Nodes.Node node, Predicate<JsonNode> done, String what) throws Exception {
     String base = HttpPages.base(node, HTTP);
     long deadline = System.nanoTime() + MEMBERSHIP_LIMIT.toNanos();
     JsonNode cluster = null;
@@ -293,7 +293,7 @@ class ClusterIT {
     throw new AssertionError("not " + what + " within " + MEMBERSHIP_LIMIT.toSeconds() + " s; last seen " + cluster);
   }
 
-  private static Set<String> upMembers(JsonNode cluster) {
+  static Set<String> upMembers(JsonNode cluster) {
     Set<String> up = new HashSet<>();
     cluster.get("members").forEach(m -> {
       if (m.get("status").asText().equals("Up")) {
@@ -303,7 +303,7 @@ class ClusterIT {
     return up;
   }
 
-  private static Set<String> addresses(JsonNode list) {
+  static Set<String> addresses(JsonNode list) {
     Set<String> out = new HashSet<>();
     list.forEach(e -> out.add(e.isObject() ? e.get("address").asText() : e.asText()));
     return out;
