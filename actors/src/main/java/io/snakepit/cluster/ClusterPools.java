@@ -235,8 +235,14 @@ public final class ClusterPools {
     Local own = local == null ? null : locals.get(name);
     Table table = tables.get(name);
     List<Remote> remotes = table == null ? List.of() : table.reachable;
-    if (own != null && remotes.isEmpty()) {
-      own.run(promise, local);
+    if (own != null && (remotes.isEmpty() || options.session() != null)) {
+      own.run(promise, local); // a session stays on this node's pool, which holds its binding
+      return;
+    }
+    if (options.session() != null && !remotes.isEmpty()) {
+      // No pool here: the session's node is chosen by its id, the same one while the pool's nodes stay the same.
+      send(name, request, options, promise, local, remotes.get(Math.floorMod(options.session().hashCode(),
+          remotes.size())));
       return;
     }
     List<PoolLoad> loads = new ArrayList<>(remotes.size() + 1);
@@ -281,7 +287,7 @@ public final class ClusterPools {
       }
     });
     target.ref.tell(new PoolEndpoint.Call(callId, bytes, options.timeout().toNanos(), options.idempotent(),
-        directory));
+        options.session(), options.session() == null ? null : options.affinity().name(), directory));
   }
 
   /** An answer from the node that served a call. */

@@ -7,6 +7,7 @@ import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
 import com.google.protobuf.InvalidProtocolBufferException;
+import io.snakepit.Affinity;
 import io.snakepit.CallOptions;
 import io.snakepit.InvalidArgumentsException;
 import io.snakepit.MessageTooLargeException;
@@ -35,10 +36,12 @@ public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
    * @param request the {@code ExecuteRequest}'s protobuf bytes
    * @param timeoutNanos the call's deadline from now, 0 for the pool's {@code call-timeout}
    * @param idempotent whether the caller marked it so
+   * @param session the call's session id, or null
+   * @param affinity the session's {@link Affinity} by name, or null
    * @param replyTo the caller's directory
    */
-  public record Call(String callId, byte[] request, long timeoutNanos, boolean idempotent,
-      ActorRef<PoolDirectory.Command> replyTo) implements Command, ClusterMessage {}
+  public record Call(String callId, byte[] request, long timeoutNanos, boolean idempotent, String session,
+      String affinity, ActorRef<PoolDirectory.Command> replyTo) implements Command, ClusterMessage {}
 
   /** The caller cancelled call {@code callId} (or its deadline passed on its side). */
   public record Cancel(String callId, ActorRef<PoolDirectory.Command> replyTo) implements Command, ClusterMessage {}
@@ -83,6 +86,9 @@ public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
     CallOptions options = CallOptions.defaults().withIdempotent(call.idempotent());
     if (call.timeoutNanos() > 0) {
       options = options.withTimeout(Duration.ofNanos(call.timeoutNanos()));
+    }
+    if (call.session() != null) {
+      options = options.withSession(call.session(), Affinity.valueOf(call.affinity()));
     }
     String key = key(call.callId(), call.replyTo());
     CompletableFuture<Result> result = pool.call(request, options);

@@ -72,12 +72,14 @@ class ClusterSerializationTest {
     Serialization serialization = SerializationExtension.get(Adapter.toClassic(kit.system()));
     akka.actor.typed.ActorRef<PoolDirectory.Command> replyTo = kit.createTestProbe(PoolDirectory.Command.class)
         .getRef();
-    PoolEndpoint.Call call = new PoolEndpoint.Call("r1", new byte[] {10, 3, 'p', 'i', 'd'}, 5_000_000_000L, true,
-        replyTo);
+    PoolEndpoint.Call call = new PoolEndpoint.Call("r1", new byte[] {10, 3, 112, 105, 100}, 5_000_000_000L, true,
+        "s1", "STRICT_QUEUE", replyTo);
     PoolEndpoint.Call callBack = roundTrip(serialization, call);
     assertEquals(replyTo, callBack.replyTo());
     assertEquals(5_000_000_000L, callBack.timeoutNanos());
     assertEquals(5, callBack.request().length);
+    assertEquals("s1", callBack.session());
+    assertEquals("STRICT_QUEUE", callBack.affinity());
     PoolDirectory.Reply reply = new PoolDirectory.Reply("r1", null, false, RemoteError.of(
         io.snakepit.PythonException.of("KeyError", "'x'", "tb")), "default", "snakepit@127.0.0.1:1",
         new PoolLoad(1, 2, 3));
