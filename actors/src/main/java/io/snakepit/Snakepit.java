@@ -77,7 +77,7 @@ public final class Snakepit implements Extension {
     this.node = node;
     this.tracing = tracing;
     // Only a clustered node touches the cluster's classes: a node alone calls its pools directly.
-    this.cluster = ClusterPools.clustered(system) ? ClusterPools.start(system, node.pools().stream()
+    this.cluster = clustered(system) ? ClusterPools.start(system, node.pools().stream()
         .map(p -> new ClusterPools.Local(p.settings().name(),
             () -> p.link().size(p.settings()) * p.settings().worker().concurrency(),
             p.settings().worker().maxMessageSize(), (request, options) -> pools.get(p.settings().name())
@@ -89,6 +89,12 @@ public final class Snakepit implements Extension {
           : new Pool(p.settings().name(), p.link(), p.settings().worker().maxMessageSize(), tracing, cluster));
     }
     this.settlement = node.settlement().thenApply(report -> report == null ? null : Settlement.of(report));
+  }
+
+  /** Whether {@code system} runs with the cluster provider, read without loading a class of the cluster's. */
+  private static boolean clustered(ActorSystem<?> system) {
+    String provider = system.settings().config().getString("akka.actor.provider");
+    return provider.equals("cluster") || provider.equals("akka.cluster.ClusterActorRefProvider");
   }
 
   /**

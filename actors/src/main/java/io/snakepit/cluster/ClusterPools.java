@@ -182,12 +182,6 @@ public final class ClusterPools {
     return new ClusterPools(system, locals);
   }
 
-  /** Whether {@code system} runs with the cluster provider, so that its pools are cluster pools. */
-  public static boolean clustered(ActorSystem<?> system) {
-    String provider = system.settings().config().getString("akka.actor.provider");
-    return provider.equals("cluster") || provider.equals("akka.cluster.ClusterActorRefProvider");
-  }
-
   /** This node's address, {@code SYSTEM@HOST:PORT}. */
   public String self() {
     return self;
@@ -288,6 +282,11 @@ public final class ClusterPools {
     });
     target.ref.tell(new PoolEndpoint.Call(callId, bytes, options.timeout().toNanos(), options.idempotent(),
         options.session(), options.session() == null ? null : options.affinity().name(), directory));
+    // Its node may have left the listing between the choice and the put above, after lost() looked.
+    Table t = tables.get(name);
+    if (t == null || t.registered.get(target.node) != target) {
+      lost(target);
+    }
   }
 
   /** An answer from the node that served a call. */
