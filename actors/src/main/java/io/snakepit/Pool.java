@@ -12,6 +12,7 @@ import io.snakepit.actors.pool.PoolActor;
 import io.snakepit.actors.pool.PoolLink;
 import io.snakepit.actors.stream.CallSource;
 import io.snakepit.actors.worker.Job;
+import io.snakepit.cluster.ClusterPools;
 import io.snakepit.proto.ExecuteRequest;
 import java.util.Locale;
 import java.util.Objects;
@@ -47,21 +48,30 @@ public final class Pool {
   private final int maxMessageSize;
   private final ObjectMapper mapper;
   private final CallTracing tracing;
+  /** The cluster's pools of this name, or null on a node that runs alone (its calls go straight to its pool). */
+  private final ClusterPools cluster;
 
   Pool(String name, PoolLink link, int maxMessageSize) {
     this(name, link, maxMessageSize, new CallTracing(null));
   }
 
   Pool(String name, PoolLink link, int maxMessageSize, CallTracing tracing) {
-    this(name, link, maxMessageSize, DEFAULT_MAPPER, tracing);
+    this(name, link, maxMessageSize, DEFAULT_MAPPER, tracing, null);
   }
 
-  private Pool(String name, PoolLink link, int maxMessageSize, ObjectMapper mapper, CallTracing tracing) {
+  /** A pool of a clustered node; {@code link} is null when only other nodes have a pool of this name. */
+  Pool(String name, PoolLink link, int maxMessageSize, CallTracing tracing, ClusterPools cluster) {
+    this(name, link, maxMessageSize, DEFAULT_MAPPER, tracing, cluster);
+  }
+
+  private Pool(String name, PoolLink link, int maxMessageSize, ObjectMapper mapper, CallTracing tracing,
+      ClusterPools cluster) {
     this.name = name;
     this.actor = link;
     this.maxMessageSize = maxMessageSize;
     this.mapper = mapper;
     this.tracing = tracing;
+    this.cluster = cluster;
   }
 
   /**
@@ -78,7 +88,7 @@ public final class Pool {
    * are unaffected). The mapper must not be reconfigured afterwards: it is used from many threads.
    */
   public Pool withObjectMapper(ObjectMapper mapper) {
-    return new Pool(name, actor, maxMessageSize, Objects.requireNonNull(mapper, "mapper"), tracing);
+    return new Pool(name, actor, maxMessageSize, Objects.requireNonNull(mapper, "mapper"), tracing, cluster);
   }
 
   /** The mapper of this pool's typed calls. */
@@ -226,6 +236,10 @@ public final class Pool {
       promise.completeExceptionally(refused);
       return promise;
     }
+    if (actor == null) {
+      promise.completeExceptionally(streamsStayLocal(tool));
+      return promise;
+    }
     CallTracing.Call trace = tracing.start(Context.current(), name, tool, request.getCallId());
     trace.endWith(promise);
     actor.tell(new PoolActor.Submit(new Job.Stream(traced(request, trace), Objects.requireNonNull(options, "options"),
@@ -263,6 +277,9 @@ public final class Pool {
     SnakepitException refused = refusal(request(tool, argsJson, null));
     if (refused != null) {
       return Source.failed(refused);
+    }
+    if (actor == null) {
+      return Source.failed(streamsStayLocal(tool));
     }
     // The caller's context is taken here: the source is materialized on the stream's threads, outside it.
     Context caller = Context.current();
@@ -329,6 +346,10 @@ public final class Pool {
   /** Completes once every worker of the pool is up; fails with the reason if the pool cannot start. */
   public CompletionStage<Void> ready() {
     CompletableFuture<Void> promise = new CompletableFuture<>();
+    if (actor == null) {
+      promise.complete(null); // served by other nodes, which start their own workers
+      return promise;
+    }
     actor.tell(new PoolActor.AwaitReady(promise));
     return promise;
   }
@@ -342,9 +363,30 @@ public final class Pool {
     }
     CallTracing.Call trace = tracing.start(Context.current(), name, request.getTool(), request.getCallId());
     trace.endWith(promise);
-    actor.tell(new PoolActor.Submit(new Job.Unary(traced(request, trace), options, System.nanoTime(), 0, promise,
-        trace)));
+    ExecuteRequest sent = traced(request, trace);
+    if (cluster == null) {
+      actor.tell(new PoolActor.Submit(new Job.Unary(sent, options, System.nanoTime(), 0, promise, trace)));
+    } else {
+      long submitted = System.nanoTime();
+      cluster.submit(name, sent, options, promise, actor == null ? null
+          : p -> actor.tell(new PoolActor.Submit(new Job.Unary(sent, options, submitted, 0, p, trace))));
+    }
     return promise;
+  }
+
+  /** A call from another node of the cluster, to this node's own workers: no routing, no span of its own. */
+  CompletableFuture<Result> direct(ExecuteRequest request, CallOptions options) {
+    CompletableFuture<Result> promise = new CompletableFuture<>();
+    actor.tell(new PoolActor.Submit(new Job.Unary(request, options, System.nanoTime(), 0, promise,
+        CallTracing.NONE)));
+    return promise;
+  }
+
+  /** Why a streaming call of a pool that only other nodes run is refused. */
+  private PoolUnavailableException streamsStayLocal(String tool) {
+    return new PoolUnavailableException("streaming tool '" + tool + "' of pool '" + name + "': pool '" + name
+        + "' has no workers on this node (" + cluster.self() + "), and streaming calls are served only by a node's"
+        + " own workers for now (docs/CLUSTER.md). Call it through a node that runs pool '" + name + "'", null);
   }
 
   /** Why a request must not be sent, or null: text the worker could not decode, or a message over the limit. */

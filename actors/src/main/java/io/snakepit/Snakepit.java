@@ -8,11 +8,13 @@ import io.opentelemetry.api.OpenTelemetry;
 import io.snakepit.actors.CallTracing;
 import io.snakepit.actors.Node;
 import io.snakepit.actors.metrics.NodeMetrics;
+import io.snakepit.cluster.ClusterPools;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 
 /**
@@ -38,7 +40,7 @@ public final class Snakepit implements Extension {
 
     @Override
     public Snakepit createExtension(ActorSystem<?> system) {
-      return new Snakepit(Node.get(system), CallTracing.of(system));
+      return new Snakepit(system, Node.get(system), CallTracing.of(system));
     }
   }
 
@@ -49,6 +51,10 @@ public final class Snakepit implements Extension {
   private final Map<String, Pool> pools = new LinkedHashMap<>();
   private final CompletionStage<Settlement> settlement;
   private final CallTracing tracing;
+  /** The cluster's pools; null on a node that runs alone, whose calls never leave it. */
+  private final ClusterPools cluster;
+  /** Handles of pools that only other nodes run, made on first use. */
+  private final Map<String, Pool> remotePools = new ConcurrentHashMap<>();
 
   /** The Snakepit of {@code system}, started on first use. */
   public static Snakepit get(ActorSystem<?> system) {
@@ -67,14 +73,28 @@ public final class Snakepit implements Extension {
     NodeMetrics.bind(system, registry);
   }
 
-  private Snakepit(Node node, CallTracing tracing) {
+  private Snakepit(ActorSystem<?> system, Node node, CallTracing tracing) {
     this.node = node;
     this.tracing = tracing;
+    // Only a clustered node touches the cluster's classes: a node alone calls its pools directly.
+    this.cluster = clustered(system) ? ClusterPools.start(system, node.pools().stream()
+        .map(p -> new ClusterPools.Local(p.settings().name(),
+            () -> p.link().size(p.settings()) * p.settings().worker().concurrency(),
+            p.settings().worker().maxMessageSize(), (request, options) -> pools.get(p.settings().name())
+                .direct(request, options)))
+        .toList()) : null;
     for (Node.PoolEntry p : node.pools()) {
-      pools.put(p.settings().name(), new Pool(p.settings().name(), p.link(), p.settings().worker().maxMessageSize(),
-          tracing));
+      pools.put(p.settings().name(), cluster == null
+          ? new Pool(p.settings().name(), p.link(), p.settings().worker().maxMessageSize(), tracing)
+          : new Pool(p.settings().name(), p.link(), p.settings().worker().maxMessageSize(), tracing, cluster));
     }
     this.settlement = node.settlement().thenApply(report -> report == null ? null : Settlement.of(report));
+  }
+
+  /** Whether {@code system} runs with the cluster provider, read without loading a class of the cluster's. */
+  private static boolean clustered(ActorSystem<?> system) {
+    String provider = system.settings().config().getString("akka.actor.provider");
+    return provider.equals("cluster") || provider.equals("akka.cluster.ClusterActorRefProvider");
   }
 
   /**
@@ -91,22 +111,30 @@ public final class Snakepit implements Extension {
   }
 
   /**
-   * The pool named {@code name}.
+   * The pool named {@code name}. On a node of a cluster, its calls go to this node's workers while one is idle,
+   * else to the least loaded node with a pool of that name (docs/CLUSTER.md); a pool that only other nodes run is
+   * found too.
    *
-   * @throws IllegalArgumentException if no such pool is configured; the message lists the pools that are
+   * @throws IllegalArgumentException if no such pool is configured (on this node, nor on any other node of its
+   *     cluster); the message lists the pools that are
    */
   public Pool pool(String name) {
     Pool pool = pools.get(name);
+    if (pool == null && cluster != null && cluster.knows(name)) {
+      pool = remotePools.computeIfAbsent(name, n -> new Pool(n, null, cluster.maxMessageSize(n), tracing, cluster));
+    }
     if (pool == null) {
       throw new IllegalArgumentException("no pool named '" + name + "' is configured; "
           + (pools.isEmpty() ? "no pool is" : "the pools are " + String.join(", ", pools.keySet()))
+          + (cluster == null ? "" : " (other nodes of the cluster: " + (cluster.remoteNames().isEmpty() ? "none"
+              : String.join(", ", cluster.remoteNames())) + ")")
           + ". Configure it under snakepit.pools, e.g. in application.conf: snakepit.pools." + name
           + " { workers = 2, adapter = \"my_tools:MyAdapter\", python-path = [\"/srv/my-app/adapters\"] }");
     }
     return pool;
   }
 
-  /** The pools, by name. */
+  /** The pools configured on this node, by name (not the pools only other nodes of its cluster run). */
   public Map<String, Pool> pools() {
     return Map.copyOf(pools);
   }

@@ -68,6 +68,39 @@ class ClusterSerializationTest {
   }
 
   @Test
+  void callsAndRepliesBetweenNodesRoundTripThroughJacksonCbor() throws Exception {
+    Serialization serialization = SerializationExtension.get(Adapter.toClassic(kit.system()));
+    akka.actor.typed.ActorRef<PoolDirectory.Command> replyTo = kit.createTestProbe(PoolDirectory.Command.class)
+        .getRef();
+    PoolEndpoint.Call call = new PoolEndpoint.Call("r1", new byte[] {10, 3, 112, 105, 100}, 5_000_000_000L, true,
+        "s1", "STRICT_QUEUE", replyTo);
+    PoolEndpoint.Call callBack = roundTrip(serialization, call);
+    assertEquals(replyTo, callBack.replyTo());
+    assertEquals(5_000_000_000L, callBack.timeoutNanos());
+    assertEquals(5, callBack.request().length);
+    assertEquals("s1", callBack.session());
+    assertEquals("STRICT_QUEUE", callBack.affinity());
+    PoolDirectory.Reply reply = new PoolDirectory.Reply("r1", null, false, RemoteError.of(
+        io.snakepit.PythonException.of("KeyError", "'x'", "tb")), "default", "snakepit@127.0.0.1:1",
+        new PoolLoad(1, 2, 3));
+    PoolDirectory.Reply replyBack = roundTrip(serialization, reply);
+    assertEquals(reply.error(), replyBack.error());
+    assertEquals(reply.load(), replyBack.load());
+    PoolDirectory.Loads loads = new PoolDirectory.Loads("snakepit@127.0.0.1:1", java.util.Map.of("default",
+        new PoolLoad(0, 4, 1024)));
+    assertEquals(loads, roundTrip(serialization, loads));
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <T> T roundTrip(Serialization serialization, T message) throws Exception {
+    akka.serialization.Serializer serializer = serialization.findSerializerFor(message);
+    assertEquals(JacksonCborSerializer.class, serializer.getClass());
+    byte[] bytes = serialization.serialize(message).get();
+    return (T) serialization.deserialize(bytes, serializer.identifier(), Serializers.manifestFor(serializer, message))
+        .get();
+  }
+
+  @Test
   void messageWithoutTheMarkerIsNotJavaSerialized() {
     Serialization serialization = SerializationExtension.get(Adapter.toClassic(kit.system()));
     assertThrows(Exception.class, () -> serialization.serialize(new Forgotten("x")).get());

@@ -47,7 +47,7 @@ class ClusterIT {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
-  /** One node of the test cluster: its instance, data directory and cluster port. */
+  /** One node of the test cluster: its instance, data directory and cluster port (ClusterPoolsIT and ClusterTlsIT share it). */
   record Member(String instance, Path dataDir, int clusterPort) {
     String address() {
       return "snakepit@127.0.0.1:" + clusterPort;
@@ -335,12 +335,12 @@ class ClusterIT {
     return cmd;
   }
 
-  private static Nodes.Node start(Member m, Path conf, String seeds) throws Exception {
+  static Nodes.Node start(Member m, Path conf, String seeds) throws Exception {
     return Nodes.serveIn(m.dataDir(), "--workers", "1", "--instance", m.instance(), "--config", conf.toString(),
         "--cluster-port", Integer.toString(m.clusterPort()), "--seed", seeds);
   }
 
-  private static Nodes.Node startUnchecked(Member m, Path conf, String seeds) {
+  static Nodes.Node startUnchecked(Member m, Path conf, String seeds) {
     try {
       return start(m, conf, seeds);
     } catch (Exception e) {

@@ -1,0 +1,395 @@
+package io.snakepit.cluster;
+
+import akka.actor.Address;
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.Props;
+import akka.actor.typed.SupervisorStrategy;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.Adapter;
+import akka.actor.typed.receptionist.ServiceKey;
+import akka.cluster.Cluster;
+import io.snakepit.CallOptions;
+import io.snakepit.MessageTooLargeException;
+import io.snakepit.NodeLostException;
+import io.snakepit.PoolUnavailableException;
+import io.snakepit.Result;
+import io.snakepit.proto.ExecuteRequest;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiFunction;
+import java.util.function.Consumer;
+import java.util.function.IntSupplier;
+
+/**
+ * Cluster pools: the pools of the same name on every node of the cluster, served as one. This node's pools are
+ * registered with the Receptionist (one {@link ServiceKey} per pool name, {@link PoolEndpoint}s), the nodes gossip
+ * their pools' load ({@link PoolDirectory}), and a call goes to this node's own workers while one is idle, else to
+ * the least loaded node ({@link Placement}). A node supervises, journals and settles only its own processes: a call
+ * from another node is just one more call to its pool, with its queue bound and saturation as for any.
+ *
+ * <p>Made only for an actor system with the cluster provider: a node that runs alone never loads this class, and its
+ * calls go straight to its pools.
+ */
+public final class ClusterPools {
+  /** The setting that bounds a message between nodes, hence a remote call's arguments and result. */
+  public static final String FRAME_SETTING = "akka.remote.artery.advanced.maximum-frame-size";
+  /** Room in a frame for the call's own fields beside the request. */
+  private static final int ENVELOPE = 4096;
+
+  /** The Receptionist key of every node's directory of pools. */
+  static final ServiceKey<PoolDirectory.Command> DIRECTORY =
+      ServiceKey.create(PoolDirectory.Command.class, "snakepit-pool-directory");
+
+  /** The Receptionist key of pool {@code name}'s endpoints. */
+  public static ServiceKey<PoolEndpoint.Command> key(String name) {
+    return ServiceKey.create(PoolEndpoint.Command.class, KEY_PREFIX + name);
+  }
+
+  private static final String KEY_PREFIX = "snakepit-pool:";
+
+  /** The pool name of a {@link #key} id. */
+  static String poolOf(String keyId) {
+    return keyId.substring(KEY_PREFIX.length());
+  }
+
+  /**
+   * One pool of this node, as the cluster sees it: what it holds and can run, and its calls that no routing may
+   * send on again. Its count covers the calls routed to it and the calls from other nodes.
+   */
+  public static final class Local {
+    private final String name;
+    private final IntSupplier capacity;
+    private final int maxMessageSize;
+    private final BiFunction<ExecuteRequest, CallOptions, CompletableFuture<Result>> direct;
+    private final AtomicInteger inFlight = new AtomicInteger();
+
+    /**
+     * @param name the pool's name
+     * @param capacity how many calls it runs at once now (workers times concurrency)
+     * @param maxMessageSize its {@code max-message-size}
+     * @param direct submits a call to the pool itself
+     */
+    public Local(String name, IntSupplier capacity, int maxMessageSize,
+        BiFunction<ExecuteRequest, CallOptions, CompletableFuture<Result>> direct) {
+      this.name = name;
+      this.capacity = capacity;
+      this.maxMessageSize = maxMessageSize;
+      this.direct = direct;
+    }
+
+    String name() {
+      return name;
+    }
+
+    PoolLoad load() {
+      return new PoolLoad(inFlight.get(), capacity.getAsInt(), maxMessageSize);
+    }
+
+    /** A call from another node. */
+    CompletableFuture<Result> call(ExecuteRequest request, CallOptions options) {
+      inFlight.incrementAndGet();
+      CompletableFuture<Result> result = direct.apply(request, options);
+      result.whenComplete((r, e) -> inFlight.decrementAndGet());
+      return result;
+    }
+
+    /** A call of this node's, into {@code promise}. */
+    void run(CompletableFuture<Result> promise, Consumer<CompletableFuture<Result>> submit) {
+      inFlight.incrementAndGet();
+      promise.whenComplete((r, e) -> inFlight.decrementAndGet());
+      submit.accept(promise);
+    }
+  }
+
+  /** One node's endpoint of a pool, and what this node knows of its load. */
+  static final class Remote {
+    final String node;
+    final ActorRef<PoolEndpoint.Command> ref;
+    /** Calls this node has sent it and not had answered. */
+    final AtomicInteger sent = new AtomicInteger();
+    volatile PoolLoad reported;
+
+    Remote(String node, ActorRef<PoolEndpoint.Command> ref) {
+      this.node = node;
+      this.ref = ref;
+    }
+
+    /**
+     * Its load as best known: what it last reported, or what this node has sent it if that is more (a report is up
+     * to an interval old).
+     */
+    PoolLoad estimate() {
+      PoolLoad r = reported;
+      int mine = sent.get();
+      return r == null ? new PoolLoad(mine, 1, Integer.MAX_VALUE)
+          : new PoolLoad(Math.max(r.inFlight(), mine), r.capacity(), r.maxMessageSize());
+    }
+  }
+
+  /** A pool name's endpoints on other nodes. */
+  static final class Table {
+    /** The reachable endpoints, which calls may go to. */
+    volatile List<Remote> reachable = List.of();
+    /** Every endpoint still registered, reachable or not, by its node. */
+    final Map<String, Remote> registered = new ConcurrentHashMap<>();
+    /** Loads reported by node, kept for endpoints not listed yet. */
+    final Map<String, PoolLoad> reports = new ConcurrentHashMap<>();
+  }
+
+  /** A call sent to another node, waiting for its answer. */
+  private record Pending(String pool, ExecuteRequest request, CallOptions options, CompletableFuture<Result> promise,
+      Consumer<CompletableFuture<Result>> local, Remote target) {}
+
+  private final String self;
+  private final int frameLimit;
+  private final Map<String, Local> locals;
+  private final Map<String, Table> tables = new ConcurrentHashMap<>();
+  private final Map<String, Pending> pending = new ConcurrentHashMap<>();
+  private final AtomicLong ids = new AtomicLong();
+  private final AtomicLong turns = new AtomicLong();
+  private final ActorRef<PoolDirectory.Command> directory;
+
+  private ClusterPools(ActorSystem<?> system, List<Local> locals) {
+    Address address = Cluster.get(Adapter.toClassic(system)).selfAddress();
+    this.self = address.system() + "@" + address.host().get() + ":" + address.port().get();
+    this.frameLimit = (int) Math.min(Integer.MAX_VALUE,
+        system.settings().config().getBytes(FRAME_SETTING));
+    Map<String, Local> byName = new ConcurrentHashMap<>();
+    locals.forEach(l -> byName.put(l.name(), l));
+    this.locals = Map.copyOf(byName);
+    Duration interval = system.settings().config().getDuration("snakepit.cluster.load-interval");
+    // Restarted on a failure: it registers the endpoints again; the calls in flight are kept here, not in it.
+    this.directory = system.systemActorOf(Behaviors.supervise(PoolDirectory.create(this, interval))
+        .onFailure(SupervisorStrategy.restart()), "snakepit-cluster-pools", Props.empty());
+  }
+
+  /**
+   * Starts cluster pools on {@code system} (which must run with the cluster provider), with this node's pools
+   * {@code locals}.
+   */
+  public static ClusterPools start(ActorSystem<?> system, List<Local> locals) {
+    return new ClusterPools(system, locals);
+  }
+
+  /** This node's address, {@code SYSTEM@HOST:PORT}. */
+  public String self() {
+    return self;
+  }
+
+  /** The pool names other nodes have told this one of, sorted. */
+  public Set<String> remoteNames() {
+    Set<String> names = new TreeSet<>();
+    tables.forEach((name, t) -> {
+      if (!t.reachable.isEmpty() || !t.reports.isEmpty()) {
+        names.add(name);
+      }
+    });
+    return names;
+  }
+
+  /** Whether another node has a pool named {@code name}. */
+  public boolean knows(String name) {
+    Table t = tables.get(name);
+    return t != null && (!t.reachable.isEmpty() || !t.reports.isEmpty());
+  }
+
+  /**
+   * The smallest {@code max-message-size} of the nodes' pools named {@code name} (as they reported it), for a node
+   * without such a pool of its own.
+   */
+  public int maxMessageSize(String name) {
+    Table t = tables.get(name);
+    int smallest = Integer.MAX_VALUE;
+    if (t != null) {
+      for (PoolLoad l : t.reports.values()) {
+        smallest = Math.min(smallest, l.maxMessageSize());
+      }
+    }
+    return smallest == Integer.MAX_VALUE ? frameLimit : smallest;
+  }
+
+  /**
+   * Sends a call of pool {@code name} where the routing rule says: to this node's pool through {@code local} (null if
+   * this node has no such pool), or to another node's. Completes {@code promise} with the result or the typed error;
+   * cancelling {@code promise} cancels the call where it runs.
+   */
+  public void submit(String name, ExecuteRequest request, CallOptions options, CompletableFuture<Result> promise,
+      Consumer<CompletableFuture<Result>> local) {
+    Local own = local == null ? null : locals.get(name);
+    Table table = tables.get(name);
+    List<Remote> remotes = table == null ? List.of() : table.reachable;
+    if (own != null && (remotes.isEmpty() || options.session() != null)) {
+      own.run(promise, local); // a session stays on this node's pool, which holds its binding
+      return;
+    }
+    if (options.session() != null && !remotes.isEmpty()) {
+      // No pool here: the session's node is chosen by its id, the same one while the pool's nodes stay the same.
+      send(name, request, options, promise, local, remotes.get(Math.floorMod(options.session().hashCode(),
+          remotes.size())));
+      return;
+    }
+    List<PoolLoad> loads = new ArrayList<>(remotes.size() + 1);
+    if (own != null) {
+      loads.add(own.load());
+    }
+    remotes.forEach(r -> loads.add(r.estimate()));
+    int chosen = Placement.choose(own != null, loads, turns.getAndIncrement());
+    if (chosen == Placement.NONE) {
+      promise.completeExceptionally(new PoolUnavailableException("no node of the cluster serves pool '" + name
+          + "' now (this node is " + self + " and has no such pool; the pools other nodes have: "
+          + (remoteNames().isEmpty() ? "none" : String.join(", ", remoteNames())) + "). Start a node with"
+          + " snakepit.pools." + name + " configured, or wait for one to join", null));
+      return;
+    }
+    if (own != null && chosen == 0) {
+      own.run(promise, local);
+      return;
+    }
+    send(name, request, options, promise, local, remotes.get(chosen - (own != null ? 1 : 0)));
+  }
+
+  private void send(String name, ExecuteRequest request, CallOptions options, CompletableFuture<Result> promise,
+      Consumer<CompletableFuture<Result>> local, Remote target) {
+    byte[] bytes = request.toByteArray();
+    if (bytes.length + ENVELOPE > frameLimit) {
+      promise.completeExceptionally(new MessageTooLargeException("the arguments of tool '" + request.getTool()
+          + "' are " + bytes.length + " bytes, over the " + (frameLimit - ENVELOPE) + " bytes a call to another"
+          + " node may carry (" + FRAME_SETTING + " less room for the call's fields); nothing was sent. Send less, or"
+          + " raise " + FRAME_SETTING + " on every node"));
+      return;
+    }
+    String callId = "r" + ids.incrementAndGet();
+    target.sent.incrementAndGet();
+    pending.put(callId, new Pending(name, request, options, promise, local, target));
+    promise.whenComplete((r, e) -> {
+      if (pending.remove(callId) != null) {
+        target.sent.decrementAndGet();
+        if (promise.isCancelled()) {
+          target.ref.tell(new PoolEndpoint.Cancel(callId, directory));
+        }
+      }
+    });
+    target.ref.tell(new PoolEndpoint.Call(callId, bytes, options.timeout().toNanos(), options.idempotent(),
+        options.session(), options.session() == null ? null : options.affinity().name(), directory));
+    // Its node may have left the listing between the choice and the put above, after lost() looked.
+    Table t = tables.get(name);
+    if (t == null || t.registered.get(target.node) != target) {
+      lost(target);
+    }
+  }
+
+  /** An answer from the node that served a call. */
+  void replied(PoolDirectory.Reply reply) {
+    Pending p = pending.remove(reply.callId());
+    Table t = tables.get(reply.pool());
+    Remote from = t == null ? null : t.registered.get(reply.node());
+    if (from != null && reply.load() != null) {
+      from.reported = reply.load(); // fresher than the last report, even for a call no longer waited for
+    }
+    if (p == null) {
+      return; // cancelled, or retried elsewhere after its node was lost
+    }
+    p.target().sent.decrementAndGet();
+    if (reply.error() != null) {
+      p.promise().completeExceptionally(reply.error().toException(reply.node()));
+    } else if (reply.bytes()) {
+      p.promise().complete(Result.ofBytes(reply.value()));
+    } else {
+      p.promise().complete(Result.ofJson(new String(reply.value(), StandardCharsets.UTF_8)));
+    }
+  }
+
+  /** What {@code node} reported of its pools. */
+  void reported(String node, Map<String, PoolLoad> pools) {
+    pools.forEach((name, load) -> {
+      Table t = tables.computeIfAbsent(name, n -> new Table());
+      t.reports.put(node, load);
+      Remote r = t.registered.get(node);
+      if (r != null) {
+        r.reported = load;
+      }
+    });
+  }
+
+  /**
+   * The Receptionist's listing of pool {@code name}'s endpoints on other nodes changed: {@code reachable} may take
+   * calls, {@code registered} are still members. Calls in flight to an endpoint no longer registered fail with
+   * {@link NodeLostException}, or, if idempotent, go to another node.
+   */
+  void listed(String name, Map<String, ActorRef<PoolEndpoint.Command>> reachable,
+      Map<String, ActorRef<PoolEndpoint.Command>> registered) {
+    Table t = tables.computeIfAbsent(name, n -> new Table());
+    registered.forEach((node, ref) -> t.registered.compute(node, (k, old) -> {
+      if (old != null && old.ref.equals(ref)) {
+        return old;
+      }
+      Remote r = new Remote(node, ref);
+      r.reported = t.reports.get(node);
+      return r;
+    }));
+    List<Remote> lost = new ArrayList<>();
+    t.registered.entrySet().removeIf(e -> {
+      if (!registered.containsKey(e.getKey()) || !registered.get(e.getKey()).equals(e.getValue().ref)) {
+        lost.add(e.getValue());
+        t.reports.remove(e.getKey());
+        return true;
+      }
+      return false;
+    });
+    List<Remote> now = new ArrayList<>();
+    reachable.keySet().stream().sorted().forEach(node -> {
+      Remote r = t.registered.get(node);
+      if (r != null) {
+        now.add(r);
+      }
+    });
+    t.reachable = List.copyOf(now);
+    lost.forEach(this::lost);
+  }
+
+  /** Fails, or sends elsewhere, the calls in flight to an endpoint whose node was lost. */
+  private void lost(Remote gone) {
+    for (Map.Entry<String, Pending> e : pending.entrySet()) {
+      Pending p = e.getValue();
+      if (p.target() != gone || !pending.remove(e.getKey(), p)) {
+        continue;
+      }
+      gone.sent.decrementAndGet();
+      if (p.options().idempotent()) {
+        submit(p.pool(), p.request(), p.options(), p.promise(), p.local());
+      } else {
+        p.promise().completeExceptionally(new NodeLostException(gone.node, "node " + gone.node + " was lost (it left"
+            + " the cluster or was downed) before it answered the call of tool '" + p.request().getTool()
+            + "' in pool '" + p.pool() + "'; the call may or may not have run there. Call again (another node"
+            + " serves it), or mark calls that are safe to repeat with CallOptions.withIdempotent(true) to have them"
+            + " retried on another node"));
+      }
+    }
+  }
+
+  /** This node's pools' loads, as reported to the others. */
+  Map<String, PoolLoad> loads() {
+    Map<String, PoolLoad> out = new java.util.HashMap<>();
+    locals.forEach((name, l) -> out.put(name, l.load()));
+    return out;
+  }
+
+  Collection<Local> locals() {
+    return locals.values();
+  }
+
+  int frameLimit() {
+    return frameLimit;
+  }
+}
