@@ -16,6 +16,10 @@ import java.util.concurrent.TimeUnit;
 public final class NodeMain {
 
   public static void main(String[] args) throws Exception {
+    // A test run that is aborted (its JVM killed) must not leave this node and its workers running: when the JVM
+    // that started it is gone, it ends as a kill -9 would, and its workers go by their shims' lifeline.
+    ProcessHandle.current().parent()
+        .ifPresent(parent -> parent.onExit().thenRun(() -> Runtime.getRuntime().halt(137)));
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "node",
         TestNodes.config(args.length > 0 ? args[0] : ""));
     try {
