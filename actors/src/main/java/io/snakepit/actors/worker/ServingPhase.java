@@ -214,7 +214,10 @@ final class ServingPhase {
     String failed = null;
     byte[] state = null;
     boolean supported = true;
-    if (msg.error() != null) {
+    if (msg.error() != null && Status.fromThrowable(msg.error()).getCode() == Status.Code.UNIMPLEMENTED) {
+      supported = false; // a worker package older than snapshots (a wheel installed apart): it keeps no state
+      w.timers.cancel(WorkerActor.SnapshotTick.INSTANCE);
+    } else if (msg.error() != null) {
       Status status = Status.fromThrowable(msg.error());
       failed = status.getCode() == Status.Code.DEADLINE_EXCEEDED
           ? "no snapshot within snapshot.timeout " + settings.timeout().toMillis() + " ms (it waits for the worker's"
