@@ -365,11 +365,11 @@ public final class Pool {
     trace.endWith(promise);
     ExecuteRequest sent = traced(request, trace);
     if (cluster == null) {
-      actor.tell(new PoolActor.Submit(new Job.Unary(sent, options, System.nanoTime(), 0, promise, trace)));
+      submitLocal(new Job.Unary(sent, options, System.nanoTime(), 0, promise, trace));
     } else {
       long submitted = System.nanoTime();
       cluster.submit(name, sent, options, promise, actor == null ? null
-          : p -> actor.tell(new PoolActor.Submit(new Job.Unary(sent, options, submitted, 0, p, trace))));
+          : p -> submitLocal(new Job.Unary(sent, options, submitted, 0, p, trace)));
     }
     return promise;
   }
@@ -377,9 +377,18 @@ public final class Pool {
   /** A call from another node of the cluster, to this node's own workers: no routing, no span of its own. */
   CompletableFuture<Result> direct(ExecuteRequest request, CallOptions options) {
     CompletableFuture<Result> promise = new CompletableFuture<>();
-    actor.tell(new PoolActor.Submit(new Job.Unary(request, options, System.nanoTime(), 0, promise,
-        CallTracing.NONE)));
+    submitLocal(new Job.Unary(request, options, System.nanoTime(), 0, promise, CallTracing.NONE));
     return promise;
+  }
+
+  /**
+   * To this node's workers: a call outside any session starts on a worker whose room the pool lent to its lane, from
+   * this thread, if one is free; otherwise (or for a session) it goes to the pool's actor.
+   */
+  private void submitLocal(Job.Unary job) {
+    if (job.options().session() != null || !actor.lane().tryStart(job)) {
+      actor.tell(new PoolActor.Submit(job));
+    }
   }
 
   /** Why a streaming call of a pool that only other nodes run is refused. */

@@ -11,13 +11,16 @@ import io.snakepit.CallTimeoutException;
 import io.snakepit.Pool;
 import io.snakepit.Result;
 import io.snakepit.Snakepit;
+import io.snakepit.SnakepitEvent;
 import io.snakepit.testing.TestNode;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -28,6 +31,7 @@ class CallChannelIT {
   static final TestNode NODE = TestNode.of("callchannel", """
       snakepit.pools.default { workers = 1, concurrency = 4 }
       snakepit.pools.unary { workers = 1, concurrency = 4, call-channel = unary }
+      snakepit.pools.lane { workers = 1, concurrency = 2 }
       """, Duration.ofSeconds(60));
   private static Snakepit snakepit;
 
@@ -71,6 +75,36 @@ class CallChannelIT {
     String unary = completingThread(snakepit.pool("unary"));
     assertTrue(unary.contains("dispatcher") && !unary.startsWith("snakepit-grpc-io"),
         "an RPC's end goes through the worker actor: " + unary);
+  }
+
+  @Test
+  void aCallToAFreeWorkerStartsOnTheCallersThreadAndCallsPastItsRoomWaitInThePoolAndAllEnd() throws Exception {
+    Map<Long, String> startedOn = new ConcurrentHashMap<>();
+    Events.Taps.of(NODE.kit().system()).add(event -> {
+      if (event instanceof SnakepitEvent.CallStarted started && started.pool().equals("lane")) {
+        startedOn.put(started.callId(), Thread.currentThread().getName());
+      }
+    });
+    Pool pool = snakepit.pool("lane");
+    await(pool.execute("pid", ""));
+    String caller = Thread.currentThread().getName();
+    // The worker is free: its room is lent to the pool's lane, and the call starts here, with no actor in between.
+    await(pool.execute("pid", ""));
+    assertTrue(startedOn.containsValue(caller), "a call to a free worker starts on the caller's thread: " + startedOn);
+    // Four at once on room for two: two take the lane, two wait in the pool's queue and start from its actor.
+    startedOn.clear();
+    List<CompletionStage<Result>> calls = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      calls.add(pool.execute("sleep", "{\"seconds\": 0.3}"));
+    }
+    for (CompletionStage<Result> call : calls) {
+      await(call);
+    }
+    assertEquals(4, startedOn.size(), startedOn::toString);
+    assertEquals(2, startedOn.values().stream().filter(caller::equals).count(),
+        "room for two: the other two start from the pool's actor once a call ends: " + startedOn);
+    assertTrue(startedOn.values().stream().filter(t -> !t.equals(caller)).allMatch(t -> t.contains("dispatcher")),
+        startedOn::toString);
   }
 
   private static String completingThread(Pool pool) throws Exception {

@@ -82,7 +82,7 @@ final class Coordinator {
         context.messageAdapter(WorkerActor.Event.class, FromWorker::new));
     this.events = Events.of(context.getSystem());
     this.dispatch = new Dispatch(settings, settings.worker().concurrency(), System::nanoTime, context.getLog(), events,
-        Coordinator::send);
+        link.lane(), Coordinator::send);
     this.restarts = new Restarts(settings);
     this.starting = new StartingPhase(this);
     this.running = new RunningPhase(this);
@@ -129,6 +129,7 @@ final class Coordinator {
         .onMessage(Submit.class, msg -> submit.apply(msg.job()))
         .onMessage(Retry.class, msg -> submit.apply(msg.job()))
         .onMessage(FromWorker.class, msg -> onWorkerEvent(msg, submit, react))
+        .onMessage(PoolActor.PermitUnused.class, msg -> onPermitUnused(msg, react))
         .onMessage(WorkerStartReply.class, msg -> onWorkerStartReply(msg, react))
         .onMessage(WorkersGone.class, msg -> with(() -> slotWorkers.supervisorGone(msg.workers())))
         .onMessage(PoolActor.RecycleWorker.class, this::onRecycleWorker)
@@ -259,9 +260,25 @@ final class Coordinator {
           slot.adapterState().length, failed.error().getMessage());
       slot.keepAdapterState(null);
     }
+    return reactAndCheck(slot, event, react);
+  }
+
+  private Behavior<Command> reactAndCheck(Slot slot, WorkerActor.Event event,
+      BiFunction<Slot, WorkerActor.Event, Behavior<Command>> react) {
     Behavior<Command> next = slot.retiring() ? onRetiringEvent(slot, event) : react.apply(slot, event);
     checkResized();
     return next;
+  }
+
+  /** A permit the lane lent went unused after it was revoked: to the phase, the worker is free, as after a call. */
+  private Behavior<Command> onPermitUnused(PoolActor.PermitUnused msg,
+      BiFunction<Slot, WorkerActor.Event, Behavior<Command>> react) {
+    Slot slot = slots.current(msg.workerId());
+    if (slot == null) {
+      return Behaviors.same();
+    }
+    slot.callEnded();
+    return reactAndCheck(slot, new WorkerActor.Idle(msg.workerId(), false), react);
   }
 
   /** A retired slot's worker: once it has finished its calls it is stopped; nothing replaces it. */
@@ -278,6 +295,7 @@ final class Coordinator {
    * begun starting them; before, they start with the others), surplus ones retire.
    */
   Behavior<Command> onResize(PoolActor.Resize msg, boolean spawning) {
+    dispatch.reclaimAll(); // the slots to retire are chosen by their calls in flight: lent room is not one
     int from = slots.serving();
     int to = msg.workers();
     link.resized(to);

@@ -9,6 +9,8 @@ import io.snakepit.actors.Events;
 import io.snakepit.actors.worker.Job;
 import java.time.Instant;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 import java.util.function.BiConsumer;
 import java.util.function.IntSupplier;
@@ -28,6 +30,10 @@ final class Dispatch {
   private final LongSupplier nanoClock;
   private final BiConsumer<Slot, Job> send;
   private final Events events;
+  /** Where idle workers' room is lent, so that callers reach them without a message ({@link Lane}). */
+  private final Lane lane;
+  /** The slots whose room is lent to the lane now. */
+  private final List<Slot> lent = new ArrayList<>();
   /** A call was refused as saturated since a call was last queued or sent: the event is published once a burst. */
   private boolean saturated;
   /** Ready slots with room for another call, longest waiting first. */
@@ -39,9 +45,10 @@ final class Dispatch {
   private int workers;
 
   /** {@code concurrency}: calls one worker runs at once. {@code send}: give the call to the slot's worker. */
-  Dispatch(PoolSettings settings, int concurrency, LongSupplier nanoClock, Logger log, Events events,
+  Dispatch(PoolSettings settings, int concurrency, LongSupplier nanoClock, Logger log, Events events, Lane lane,
       BiConsumer<Slot, Job> send) {
     this.settings = settings;
+    this.lane = lane;
     this.events = events;
     this.concurrency = concurrency;
     this.log = log;
@@ -63,6 +70,7 @@ final class Dispatch {
    * anew); returns the calls that waited for it, to be submitted again.
    */
   List<Job> retire(Slot slot) {
+    reclaim(slot);
     idle.remove(slot);
     sessions.unbind(slot);
     List<Job> waiting = List.copyOf(slot.pending);
@@ -94,6 +102,12 @@ final class Dispatch {
 
   /** A call for a running pool: refused by an open circuit, to its session's worker, to an idle worker, or queued. */
   void submit(Job job) {
+    reclaimAll(); // what reaches the actor sees every worker's true room
+    route(job);
+    lendIdle();
+  }
+
+  private void route(Job job) {
     String session = job.options().session();
     if (breaker.rejects()) {
       job.fail(new CircuitOpenException("pool '" + settings.name() + "': circuit open after "
@@ -196,11 +210,65 @@ final class Dispatch {
     if (slot.inFlight() < concurrency && !idle.contains(slot)) {
       idle.addLast(slot);
     }
+    lendIdle();
   }
 
   /** The slot takes no calls from here on (its worker is draining, gone or stopping). */
   void withdraw(Slot slot) {
+    reclaim(slot);
     idle.remove(slot);
+  }
+
+  /**
+   * Lends the room of the idle workers to the lane, while the circuit is closed and no call waits: callers then
+   * start calls on them without a message to the actor. Only workers with a port (the calls socket's short way).
+   */
+  private void lendIdle() {
+    if (!breaker.closed() || queue.size() > 0) {
+      return;
+    }
+    for (Iterator<Slot> it = idle.iterator(); it.hasNext(); ) {
+      Slot slot = it.next();
+      int room = concurrency - slot.inFlight();
+      if (slot.port() == null || slot.spare || slot.state() != Slot.State.READY || !slot.pending.isEmpty()
+          || room <= 0) {
+        continue;
+      }
+      it.remove();
+      if (slot.lease() == null) {
+        lent.add(slot);
+      }
+      slot.lent(lane.lend(slot, room), room);
+    }
+  }
+
+  /** Takes back all the room lent to the lane: what was free is idle again, what is in use comes back as Idle. */
+  void reclaimAll() {
+    if (lent.isEmpty()) {
+      return;
+    }
+    lane.clear();
+    for (Slot slot : lent) {
+      unlend(slot);
+    }
+    lent.clear();
+  }
+
+  /** Takes back the room lent of {@code slot}'s worker, if any. */
+  private void reclaim(Slot slot) {
+    Lane.Lease lease = slot.lease();
+    if (lease != null) {
+      lane.forget(lease);
+      unlend(slot);
+      lent.remove(slot);
+    }
+  }
+
+  private void unlend(Slot slot) {
+    slot.reclaimed(slot.lease().revoke());
+    if (slot.state() == Slot.State.READY && slot.inFlight() < concurrency && !idle.contains(slot)) {
+      idle.addLast(slot);
+    }
   }
 
   /**
@@ -219,8 +287,12 @@ final class Dispatch {
 
   /** A failure the breaker counts; if it opens the circuit, the queued calls fail at once. */
   void failed() {
+    if (lane.takeSucceeded()) {
+      breaker.succeeded(); // calls through the lane ended well since: this failure is not one "in a row"
+    }
     String why = breaker.failed();
     if (why != null) {
+      reclaimAll(); // every call goes through the actor, which fails them while the circuit is open
       log.error("pool '{}': circuit open after {} failures in a row; calls fail at once for {} ms", settings.name(),
           breaker.failuresInARow(), settings.breakerReset().toMillis());
       events.publish(new SnakepitEvent.CircuitOpened(Instant.now(), events.instance(), settings.name(),
@@ -253,6 +325,7 @@ final class Dispatch {
 
   /** No worker takes calls any more: the pool failed or stops. */
   void closeAll(Throwable error, Slots slots) {
+    reclaimAll();
     failQueued(error);
     slots.drainPending(job -> job.fail(error));
     idle.clear();

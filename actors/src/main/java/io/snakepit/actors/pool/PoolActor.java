@@ -74,6 +74,9 @@ public final class PoolActor {
 
   record FromWorker(WorkerActor.Event event) implements Command {}
 
+  /** A permit taken from the lane went unused (the worker's port refused the call) after its lease was revoked. */
+  record PermitUnused(String workerId) implements Command {}
+
   record WorkerGone(String workerId) implements Command {}
 
   record Respawn(int slot) implements Command {}

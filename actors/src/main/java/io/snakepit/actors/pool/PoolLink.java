@@ -18,6 +18,8 @@ public final class PoolLink {
   private final CompletionStage<?> settlement;
   /** The size of the last resize, 0 before any: a restarted coordinator keeps it. */
   private final AtomicInteger resizedTo = new AtomicInteger();
+  /** Where callers take a lent worker's room without a message (docs/PERFORMANCE.md, Dispatch). */
+  private final Lane lane = new Lane(this);
   /** The current coordinator's queue length. */
   private volatile IntSupplier queueDepth = () -> 0;
 
@@ -45,6 +47,11 @@ public final class PoolLink {
   /** How many serving workers the pool keeps now: the size of its last resize, else {@code configured}'s. */
   public int size(PoolSettings configured) {
     return current(configured).workers();
+  }
+
+  /** The pool's lane: one-result calls try it before they go to the pool's actor. */
+  public Lane lane() {
+    return lane;
   }
 
   /** How many calls wait in the pool's queue now, read without a message to its actor (for its metrics). */

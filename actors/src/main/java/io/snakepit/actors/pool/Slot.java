@@ -64,7 +64,10 @@ final class Slot {
   private ActorRef<WorkerActor.Command> worker;
   /** Where its ready worker takes one-result calls without a message to its actor; null: none (or not ready). */
   private WorkerPort port;
+  /** Calls started, plus the room lent to the pool's lane (each permit counts as a call until it comes back). */
   private int inFlight;
+  /** Its worker's room lent to the pool's lane, or null. */
+  private Lane.Lease lease;
   private int startFailures;
   private boolean retiring;
   /** The last state its workers' adapter gave (snapshot()), for the slot's next worker; null for none. */
@@ -224,6 +227,22 @@ final class Slot {
 
   void callEnded() {
     inFlight = Math.max(0, inFlight - 1);
+  }
+
+  Lane.Lease lease() {
+    return lease;
+  }
+
+  /** {@code room} more of its worker's room is lent through {@code lease}: it counts as busy. */
+  void lent(Lane.Lease lease, int room) {
+    this.lease = lease;
+    inFlight += room;
+  }
+
+  /** Its lease was revoked with {@code free} permits unused: those are room again; the rest end as calls. */
+  void reclaimed(int free) {
+    lease = null;
+    inFlight = Math.max(0, inFlight - free);
   }
 
   /** Its worker's process ended: no calls in flight any more. */

@@ -9,6 +9,7 @@ import io.snakepit.proto.ExecuteResponse;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -58,6 +59,15 @@ public final class WorkerPort {
    * take the long way, an {@code Execute} to the worker's actor.
    */
   public boolean tryExecute(Job job) {
+    return tryExecute(job, null);
+  }
+
+  /**
+   * As {@link #tryExecute(Job)}, from any thread; {@code giveBack} (null for none) is asked, once the call has ended
+   * well and no recycle is due, to hand the worker's room back to the pool's lane without telling the pool's actor;
+   * when it says no (the lane's lease was revoked) or the call failed, the pool hears {@code Idle} as ever.
+   */
+  public boolean tryExecute(Job job, BooleanSupplier giveBack) {
     if (job instanceof Job.Stream || job.isDone()) {
       return false;
     }
@@ -75,7 +85,7 @@ public final class WorkerPort {
       // Before the frame goes: its end, published by whoever ends it, takes this lock first and so comes after.
       events.publish(new SnakepitEvent.CallStarted(Instant.now(), events.instance(), pool, workerId, callId,
           job.request().getTool(), Duration.ofNanos(System.nanoTime() - job.submitted())));
-      channel.executeMultiplexed(job, callId, remaining, (last, error) -> finished(callId, last, error));
+      channel.executeMultiplexed(job, callId, remaining, (last, error) -> finished(callId, last, error, giveBack));
     }
     job.promise().whenComplete((value, error) -> {
       if (job.promise().isCancelled()) {
@@ -86,7 +96,7 @@ public final class WorkerPort {
   }
 
   /** A short-way call ended, on the thread its result, deadline or cancel came from. */
-  private void finished(long callId, ExecuteResponse last, Throwable error) {
+  private void finished(long callId, ExecuteResponse last, Throwable error, BooleanSupplier giveBack) {
     InFlightCalls.Ended ended;
     Optional<String> due;
     synchronized (this) {
@@ -108,7 +118,9 @@ public final class WorkerPort {
       poolRef.tell(new WorkerActor.RecycleDue(workerId, reason));
       events.publish(new SnakepitEvent.WorkerRecycled(Instant.now(), events.instance(), pool, workerId, reason));
     });
-    poolRef.tell(new WorkerActor.Idle(workerId, ended.failed()));
+    if (giveBack == null || ended.failed() || due.isPresent() || !giveBack.getAsBoolean()) {
+      poolRef.tell(new WorkerActor.Idle(workerId, ended.failed()));
+    }
     ended.settle().run();
     events.publish(new SnakepitEvent.CallEnded(Instant.now(), events.instance(), pool, workerId, callId,
         ended.job().request().getTool(), ServingPhase.outcome(ended.job()),

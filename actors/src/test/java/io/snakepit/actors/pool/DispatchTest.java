@@ -39,7 +39,7 @@ class DispatchTest {
         Duration.ofSeconds(1), null, Duration.ofMillis(100), 3, Duration.ofMinutes(1), breakerMaxFailures,
         Duration.ofMillis(500), Duration.ofSeconds(10), 2);
     dispatch = new Dispatch(settings, concurrency, now::get, LoggerFactory.getLogger(DispatchTest.class),
-        Events.to(events::add, "node1"), (slot, job) -> sent.add(job.request().getTool() + "@" + slot.index));
+        Events.to(events::add, "node1"), new PoolLink(CompletableFuture.completedFuture(null)).lane(), (slot, job) -> sent.add(job.request().getTool() + "@" + slot.index));
     slots = new Slots("p", 2, 0);
     for (Slot slot : slots) {
       slots.spawn(slot, true);
