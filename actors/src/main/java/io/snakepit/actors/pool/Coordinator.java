@@ -87,6 +87,7 @@ final class Coordinator {
     this.starting = new StartingPhase(this);
     this.running = new RunningPhase(this);
     this.ending = new EndingPhase(this);
+    link.lane().clear(); // what a predecessor lent was revoked as it stopped; callers start from an empty lane
     link.queueDepthFrom(dispatch.queueDepth());
     link.coordinatorUp(context.getSelf());
     context.pipeToSelf(link.settlement(), (done, error) -> error == null ? Begin.INSTANCE

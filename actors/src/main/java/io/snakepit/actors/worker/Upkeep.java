@@ -130,6 +130,11 @@ final class Upkeep {
     return Optional.empty();
   }
 
+  /** Whether its worker is due for replacement (the pool may not have heard yet). */
+  synchronized boolean recycleDue() {
+    return recycleDue;
+  }
+
   private Optional<String> due(String reason) {
     if (recycleDue) {
       return Optional.empty();

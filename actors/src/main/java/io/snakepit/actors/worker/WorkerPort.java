@@ -77,8 +77,8 @@ public final class WorkerPort {
     }
     long callId;
     synchronized (this) {
-      if (!open || !channel.multiplexing()) {
-        return false;
+      if (!open || !channel.multiplexing() || (giveBack != null && upkeep.recycleDue())) {
+        return false; // a lane's call does not start on a worker due for replacement: the pool's actor places it
       }
       callId = calls.add(job);
       job.trace().worker(workerId);
