@@ -186,7 +186,7 @@ public final class Snakepit implements Extension {
         throw new NullPointerException("host tool '" + name + "' returned no stage; return a CompletionStage of"
             + " its result");
       }
-      return result.thenApply(value -> {
+      return call.nested(result).thenApply(value -> {
         try {
           return mapper.writeValueAsString(value);
         } catch (JsonProcessingException e) {

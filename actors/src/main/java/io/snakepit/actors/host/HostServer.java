@@ -5,6 +5,7 @@ import io.grpc.Context;
 import io.grpc.Deadline;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerDomainSocketChannel;
@@ -140,6 +141,8 @@ public final class HostServer {
         .bossEventLoopGroup(loop)
         .workerEventLoopGroup(loop)
         .directExecutor()
+        // A null value removes the option gRPC sets on every connection: a Unix socket has none (Netty warned).
+        .withChildOption(ChannelOption.SO_KEEPALIVE, null)
         .maxInboundMessageSize(maxMessageSize)
         .addService(new Service())
         .build();
@@ -260,29 +263,36 @@ public final class HostServer {
           + (deadline != null && deadline.isExpired() ? ": its deadline passed" : ": its caller cancelled it"))));
       Request r = new Request(request.getTool(), request.getArgsJson(), request.getCallId(), request.getWorkerId(),
           deadline, ended);
-      CompletableFuture<String> result = CompletableFuture.supplyAsync(() -> {
+      CompletableFuture<CompletionStage<String>> started = CompletableFuture.supplyAsync(() -> {
+        if (ended.isDone()) {
+          throw new CancellationException("host call '" + request.getTool() + "' ended before its handler ran");
+        }
         try {
           return handler.call(r);
         } catch (Exception e) {
           throw new CompletionException(e);
         }
-      }, handlers).thenCompose(stage -> stage == null ? CompletableFuture.failedFuture(new NullPointerException(
-          "host tool '" + request.getTool() + "' returned no stage; return a CompletionStage of the result's JSON"))
-          : stage);
-      // Cancelling the call cancels what the handler returned (the stages it tied to the call with it).
+      }, handlers);
+      // Cancelling the call cancels the stage the handler returned (and the stages it tied to the call itself).
       ended.whenComplete((done, error) -> {
         if (error != null) {
-          result.cancel(false);
+          started.thenAccept(stage -> {
+            if (stage != null) {
+              stage.toCompletableFuture().cancel(false);
+            }
+          });
         }
       });
+      CompletableFuture<String> result = started.thenCompose(stage -> stage != null ? stage
+          : CompletableFuture.failedFuture(new NullPointerException("host tool '" + request.getTool()
+              + "' returned no stage; return a CompletionStage of the result's JSON")));
       result.whenComplete((json, error) -> {
-        if (error == null) {
-          answer(call, json == null ? HostCallResponse.newBuilder().setJson("null").build()
-              : HostCallResponse.newBuilder().setJson(json).build());
-        } else if (!ended.isDone()) {
-          answer(call, failure(request.getTool(), error));
+        // Out of the count before the answer: a caller that calls again at once is not refused for this call.
+        if (!ended.complete(null)) {
+          return; // cancelled, or past its deadline: nobody waits for an answer
         }
-        ended.complete(null);
+        answer(call, error != null ? failure(request.getTool(), error)
+            : HostCallResponse.newBuilder().setJson(json == null ? "null" : json).build());
       });
     }
 
