@@ -14,6 +14,7 @@ import io.snakepit.Pool;
 import io.snakepit.PythonException;
 import io.snakepit.Result;
 import io.snakepit.Snakepit;
+import io.snakepit.WorkerCrashedException;
 import io.snakepit.testing.TestNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -151,7 +152,7 @@ class HostToolsIT {
   @Test
   void aDeadlineThatPassesMidWayFailsTheCallerAndCancelsTheNestedCall() throws Exception {
     String marker = dir.resolve("linger").toString();
-    CompletableFuture<Map> call = front.execute("ask", Map.of("name", "back_linger",
+    CompletableFuture<?> call = front.execute("ask", Map.of("name", "back_linger",
         "args", Map.of("marker", marker, "seconds", 60)), Map.class,
         CallOptions.defaults().withTimeout(Duration.ofSeconds(3))).toCompletableFuture();
     // Mid-way: the nested call runs in pool back, with what was left of the 3 s.
@@ -168,7 +169,7 @@ class HostToolsIT {
   @Test
   void cancellingTheCallersCallCancelsItsHostCallAndTheNestedCall() throws Exception {
     String marker = dir.resolve("cancel").toString();
-    CompletableFuture<Map> call = front.execute("ask", Map.of("name", "back_linger",
+    CompletableFuture<?> call = front.execute("ask", Map.of("name", "back_linger",
         "args", Map.of("marker", marker, "seconds", 60)), Map.class,
         CallOptions.defaults().withTimeout(Duration.ofSeconds(60))).toCompletableFuture();
     eventuallyTrue(() -> Files.exists(Path.of(marker + ".started")), "the nested call never started");
@@ -178,17 +179,38 @@ class HostToolsIT {
     settled();
   }
 
+  @Test
+  void aCallingWorkerThatDiesCancelsItsHostCallAndTheNestedCall() throws Exception {
+    String marker = dir.resolve("killed").toString();
+    CompletableFuture<?> call = front.execute("ask", Map.of("name", "back_linger",
+        "args", Map.of("marker", marker, "seconds", 60)), Map.class,
+        CallOptions.defaults().withTimeout(Duration.ofSeconds(60))).toCompletableFuture();
+    eventuallyTrue(() -> Files.exists(Path.of(marker + ".started")), "the nested call never started");
+    int pid = NODE.snakepit().status().pool("front").workers().get(0).pid();
+    assertTrue(ProcessHandle.of(pid).orElseThrow().destroyForcibly(), "could not kill the front worker " + pid);
+    assertInstanceOf(WorkerCrashedException.class, failure(call));
+    // Its connection closed with it: the node cancelled its host call, and that the nested one.
+    eventuallyTrue(() -> Files.exists(Path.of(marker + ".cancelled")), "the nested call was not cancelled");
+    settled();
+  }
+
   /** No host call is left in flight, both pools' workers are idle, and both answer. */
   private static void settled() throws Exception {
     eventuallyTrue(() -> Node.get(NODE.kit().system()).hostTools().inFlight() == 0, "a host call stayed in flight");
-    eventuallyTrue(() -> idle(NODE.snakepit().status()), "a worker stayed busy: " + NODE.snakepit().status());
+    // Within the replacement's start too, after a worker was killed.
+    long until = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (!idle(NODE.snakepit().status()) && System.nanoTime() < until) {
+      Thread.sleep(50);
+    }
+    assertTrue(idle(NODE.snakepit().status()), "a worker stayed busy: " + NODE.snakepit().status());
     assertEquals(Map.of("n", 4), await(back.execute("double", Map.of("n", 2), Map.class), WITHIN));
     Map<?, ?> answer = ask("scale", Map.of("value", 2, "factor", 3));
     assertEquals(6, ((Map<?, ?>) answer.get("result")).get("value"), answer.toString());
   }
 
   private static boolean idle(NodeStatus status) {
-    return status.pools().stream().flatMap(p -> p.workers().stream()).allMatch(w -> w.state().equals("idle"));
+    return status.pools().stream().allMatch(p -> p.workers().size() == p.size()
+        && p.workers().stream().allMatch(w -> w.state().equals("idle")));
   }
 
   private interface Check {
