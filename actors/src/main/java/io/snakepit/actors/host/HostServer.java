@@ -258,9 +258,13 @@ public final class HostServer {
       CompletableFuture<Void> ended = new CompletableFuture<>();
       ended.whenComplete((done, error) -> inFlight.decrementAndGet());
       // A cancelled RPC (the tool's call was cancelled) and a passed deadline both end here.
-      call.setOnCancelHandler(() -> ended.completeExceptionally(new CancellationException("host call '"
+      Runnable cancel = () -> ended.completeExceptionally(new CancellationException("host call '"
           + request.getTool() + "' of call " + request.getCallId() + " on worker " + request.getWorkerId()
-          + (deadline != null && deadline.isExpired() ? ": its deadline passed" : ": its caller cancelled it"))));
+          + (deadline != null && deadline.isExpired() ? ": its deadline passed" : ": its caller cancelled it")));
+      call.setOnCancelHandler(cancel);
+      if (call.isCancelled()) {
+        cancel.run(); // before the handler was set: it will not be called
+      }
       Request r = new Request(request.getTool(), request.getArgsJson(), request.getCallId(), request.getWorkerId(),
           deadline, ended);
       CompletableFuture<CompletionStage<String>> started = CompletableFuture.supplyAsync(() -> {
