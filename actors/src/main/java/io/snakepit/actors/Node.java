@@ -53,7 +53,7 @@ import java.util.stream.Stream;
 
 /**
  * One JVM's node, wired: the registry and its settlement, the supervision tree of every configured pool, the
- * workers' gRPC channels and run directory, and their stop with the actor system. The public
+ * workers' gRPC channels and run directory, the Host socket of the tool bridge, and their stop with the actor system. The public
  * {@code io.snakepit.Snakepit} is a facade over it; tests and tools in this project that must see the tree or the
  * full settlement report reach it through {@link #get(ActorSystem)}.
  *
