@@ -10,6 +10,9 @@ Write an adapter::
             return {"greeting": "hello " + name}
 
 and run it with ``python -m snakepit_worker --adapter mypkg.greeter:Greeter --socket PATH``.
+
+A tool calls back into the JVM with ``snakepit_worker.host.call(name, **kwargs)`` (the host tools the
+application registered; see ``snakepit_worker.host``).
 """
 
 from snakepit_worker.adapter import Adapter, tool

@@ -3,16 +3,22 @@ package io.snakepit;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Extension;
 import akka.actor.typed.ExtensionId;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.opentelemetry.api.OpenTelemetry;
 import io.snakepit.actors.CallTracing;
 import io.snakepit.actors.Node;
+import io.snakepit.actors.host.HostServer;
 import io.snakepit.actors.metrics.NodeMetrics;
 import io.snakepit.cluster.ClusterPools;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
@@ -46,6 +52,7 @@ public final class Snakepit implements Extension {
 
   /** The name of the pool that {@link #execute} and {@link #executeStream} use (configure it like any other). */
   public static final String DEFAULT_POOL = "default";
+  private static final ObjectMapper HOST_MAPPER = TypedJson.newDefaultMapper();
 
   private final Node node;
   private final Map<String, Pool> pools = new LinkedHashMap<>();
@@ -132,6 +139,71 @@ public final class Snakepit implements Extension {
           + " { workers = 2, adapter = \"my_tools:MyAdapter\", python-path = [\"/srv/my-app/adapters\"] }");
     }
     return pool;
+  }
+
+  /**
+   * Lets Python tools call {@code handler} as {@code snakepit_worker.host.call(name, **kwargs)}, with the keyword
+   * arguments as a JSON object ({@link HostCall#argsJson()}) and the handler's JSON text as the result. The call
+   * carries the Python tool's remaining deadline, and is cancelled with the tool's call; pass both on to the pool
+   * calls it makes with {@link HostCall#execute(Pool, String, String)} (docs/EMBEDDING.md, "Host tools"). Handlers
+   * run on the node's host-tool threads, at most {@code snakepit.host-tools.max-calls} calls at once.
+   *
+   * @return this
+   * @throws IllegalArgumentException if a host tool of that name is registered already
+   */
+  public Snakepit registerHostTool(String name, HostTool handler) {
+    Objects.requireNonNull(handler, "handler");
+    node.hostTools().register(name, request -> handler.call(new HostCall(request)));
+    return this;
+  }
+
+  /**
+   * As {@link #registerHostTool(String, HostTool)}, with the arguments mapped to {@code argsType} and the result
+   * written as JSON by {@link Pool#defaultObjectMapper()}'s configuration. Arguments that do not map reach Python as
+   * {@code snakepit_worker.host.InvalidHostArguments}, naming the type.
+   */
+  public <A, R> Snakepit registerHostTool(String name, Class<A> argsType, TypedHostTool<A, R> handler) {
+    return registerHostTool(name, argsType, HOST_MAPPER, handler);
+  }
+
+  /** As {@link #registerHostTool(String, Class, TypedHostTool)}, mapping with {@code mapper}. */
+  public <A, R> Snakepit registerHostTool(String name, Class<A> argsType, ObjectMapper mapper,
+      TypedHostTool<A, R> handler) {
+    Objects.requireNonNull(argsType, "argsType");
+    Objects.requireNonNull(mapper, "mapper");
+    Objects.requireNonNull(handler, "handler");
+    return registerHostTool(name, call -> {
+      A args;
+      try {
+        args = mapper.readValue(call.argsJson().isEmpty() ? "{}" : call.argsJson(), argsType);
+      } catch (JsonProcessingException e) {
+        throw new HostServer.InvalidArguments("host tool '" + name + "': its arguments do not map to "
+            + argsType.getName() + ": " + e.getOriginalMessage() + "; call it with keyword arguments that fit "
+            + argsType.getSimpleName() + " (or change the type it registers with)", e);
+      }
+      CompletionStage<R> result = handler.call(args, call);
+      if (result == null) {
+        throw new NullPointerException("host tool '" + name + "' returned no stage; return a CompletionStage of"
+            + " its result");
+      }
+      return call.nested(result).thenApply(value -> {
+        try {
+          return mapper.writeValueAsString(value);
+        } catch (JsonProcessingException e) {
+          throw new CompletionException(e);
+        }
+      });
+    });
+  }
+
+  /** Stops serving host tool {@code name} (its calls in flight go on); whether it was registered. */
+  public boolean unregisterHostTool(String name) {
+    return node.hostTools().unregister(name);
+  }
+
+  /** The host tools registered, sorted by name. */
+  public List<String> hostTools() {
+    return node.hostTools().names();
   }
 
   /** The pools configured on this node, by name (not the pools only other nodes of its cluster run). */

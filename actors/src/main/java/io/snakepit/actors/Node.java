@@ -13,6 +13,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValueType;
 import io.snakepit.NodeStatus;
 import io.snakepit.SnakepitEvent;
+import io.snakepit.actors.host.HostServer;
 import io.snakepit.actors.pool.LostCalls;
 import io.snakepit.actors.pool.PoolActor;
 import io.snakepit.actors.pool.PoolLink;
@@ -24,6 +25,7 @@ import io.snakepit.actors.supervision.Restart;
 import io.snakepit.actors.supervision.ShutdownSpec;
 import io.snakepit.actors.supervision.Strategy;
 import io.snakepit.actors.supervision.Supervisor;
+import io.snakepit.actors.worker.Launch;
 import io.snakepit.actors.worker.StopTimeline;
 import io.snakepit.actors.worker.WorkerActor;
 import io.snakepit.actors.worker.WorkerJournal;
@@ -51,7 +53,7 @@ import java.util.stream.Stream;
 
 /**
  * One JVM's node, wired: the registry and its settlement, the supervision tree of every configured pool, the
- * workers' gRPC channels and run directory, and their stop with the actor system. The public
+ * workers' gRPC channels and run directory, the Host socket of the tool bridge, and their stop with the actor system. The public
  * {@code io.snakepit.Snakepit} is a facade over it; tests and tools in this project that must see the tree or the
  * full settlement report reach it through {@link #get(ActorSystem)}.
  *
@@ -80,6 +82,8 @@ public final class Node implements Extension {
   /** The settlement's line at every start, under a name of its own: a log watcher or `serve` may route it apart. */
   private static final org.slf4j.Logger SETTLEMENT = org.slf4j.LoggerFactory.getLogger("io.snakepit.settlement");
   private static final String NUPROCESS_HOOK = "com.zaxxer.nuprocess.enableShutdownHook";
+  /** The largest host call's arguments on a node without pools (a pool's max-message-size otherwise). */
+  private static final int HOST_MESSAGE_SIZE = 4 * 1024 * 1024;
 
   private final List<PoolEntry> pools = new ArrayList<>();
   private final CompletionStage<SettlementReport> settlement;
@@ -89,6 +93,7 @@ public final class Node implements Extension {
   private final Registry registry;
   private final AuditLog audit;
   private final WorkerWatch watch;
+  private final HostServer host;
 
   /** The node of {@code system}, started on first use. */
   public static Node get(ActorSystem<?> system) {
@@ -120,6 +125,7 @@ public final class Node implements Extension {
         .filter(e -> e.getValue().valueType() != ConfigValueType.NULL).map(Map.Entry::getKey).sorted()
         .map(name -> PoolSettings.fromConfig(name, config, paths)).toList();
     WorkerWatch.interval(config); // refused before anything is opened, as a pool's bad setting is
+    HostServer.Settings hostSettings = HostServer.Settings.fromConfig(config);
     Registry registry = config.getBoolean("registry.enabled") ? Registry.open(system, config, paths) : null;
     // After the registry's checks of data-dir, before the settlement below: the log has what it settles.
     this.audit = AuditLog.start(system, config, paths).orElse(null);
@@ -137,6 +143,9 @@ public final class Node implements Extension {
         publish(report, events);
       }
     });
+    // Up before the first worker starts: a tool may call the host from its adapter's setup().
+    this.host = HostServer.start(runDir.resolve(Launch.HOST_SOCKET), hostSettings, settings.stream()
+        .mapToInt(p -> p.worker().maxMessageSize()).max().orElse(HOST_MESSAGE_SIZE));
     List<ChildSpec<?>> poolSpecs = new ArrayList<>();
     for (PoolSettings s : settings) {
       PoolLink link = new PoolLink(settlement);
@@ -155,6 +164,7 @@ public final class Node implements Extension {
         () -> AskPattern.<Supervisor.Command, Done>ask(root, Supervisor.Shutdown::new, Duration.ofMinutes(5),
             system.scheduler()).thenCompose(done -> journal.drained().thenApply(drained -> done)));
     system.getWhenTerminated().whenComplete((done, error) -> {
+      host.close();
       transport.close();
       deleteRunDir();
     });
@@ -210,6 +220,11 @@ public final class Node implements Extension {
   /** What the node's pools and workers are doing now. */
   public NodeStatus status() {
     return watch.status();
+  }
+
+  /** The node's end of the tool bridge: the host tools Python calls, on host.sock in the run directory. */
+  public HostServer hostTools() {
+    return host;
   }
 
   /** The node's view of its workers: their state, resources and health. */

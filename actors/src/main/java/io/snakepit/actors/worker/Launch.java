@@ -65,6 +65,10 @@ public record Launch(Path shim, Path workerPackage, Path socket, String instance
   public static final String INSTANCE_VARIABLE = Reaper.INSTANCE_VARIABLE;
   public static final String NONCE_VARIABLE = Reaper.NONCE_VARIABLE;
   public static final String WORKER_VARIABLE = "SNAKEPIT_WORKER_ID";
+  /** Names the JVM's Host socket (the tool bridge), for snakepit_worker.host. */
+  public static final String HOST_SOCKET_VARIABLE = "SNAKEPIT_HOST_SOCKET";
+  /** The Host socket's name in the run directory, beside the workers' sockets. */
+  public static final String HOST_SOCKET = "host.sock";
   /** Names the worker's pool, among the markers. */
   public static final String POOL_VARIABLE = "SNAKEPIT_POOL";
 
@@ -83,6 +87,11 @@ public record Launch(Path shim, Path workerPackage, Path socket, String instance
     cmd.add("--");
     cmd.addAll(containment.wrap(pythonCommand()));
     return cmd;
+  }
+
+  /** The node's Host socket, in the run directory with the worker's own: where host.call reaches the JVM. */
+  public Path hostSocket() {
+    return socket.resolveSibling(HOST_SOCKET);
   }
 
   /** The worker's calls socket (call-channel = multiplexed), beside its gRPC socket: {@code w-0-1.calls.sock}. */
@@ -138,7 +147,7 @@ public record Launch(Path shim, Path workerPackage, Path socket, String instance
   /**
    * The environment of a worker of a JVM whose own environment is {@code inherited}: its {@link #PASSED_VARIABLES}
    * and the pool's {@code pass-env} names, then the pool's {@code env}, then PYTHONPATH (the worker package,
-   * {@code python-path}, and a PYTHONPATH of the two before), PYTHONUNBUFFERED and the markers.
+   * {@code python-path}, and a PYTHONPATH of the two before), PYTHONUNBUFFERED, the Host socket and the markers.
    */
   public Map<String, String> environment(Map<String, String> inherited) {
     Map<String, String> env = new HashMap<>();
@@ -157,6 +166,7 @@ public record Launch(Path shim, Path workerPackage, Path socket, String instance
     }
     env.put("PYTHONPATH", String.join(":", path));
     env.put("PYTHONUNBUFFERED", "1");
+    env.put(HOST_SOCKET_VARIABLE, hostSocket().toString());
     env.put(INSTANCE_VARIABLE, instance);
     env.put(WORKER_VARIABLE, workerId);
     env.put(NONCE_VARIABLE, nonce);

@@ -117,6 +117,8 @@ class LaunchTest {
     assertEquals("node1", env.get(Launch.INSTANCE_VARIABLE));
     assertEquals("w-0-1", env.get(Launch.WORKER_VARIABLE));
     assertEquals("abc123", env.get(Launch.NONCE_VARIABLE));
+    // The tool bridge: the node's Host socket, beside the worker's own in the run directory.
+    assertEquals(run.resolve("host.sock").toString(), env.get(Launch.HOST_SOCKET_VARIABLE));
   }
 
   @Test
@@ -156,6 +158,7 @@ class LaunchTest {
     rest.remove(Launch.INSTANCE_VARIABLE);
     rest.remove(Launch.WORKER_VARIABLE);
     rest.remove(Launch.NONCE_VARIABLE);
+    rest.remove(Launch.HOST_SOCKET_VARIABLE);
     return rest;
   }
 }
