@@ -137,6 +137,50 @@ class WorkerStateIT {
         "a worker of the refused state is still in /proc");
   }
 
+  @Test
+  void aStateJournaledByOneNodeIsRestoredByTheNextNodeOfTheSameInstance() throws Exception {
+    String config = """
+        snakepit.instance = "state-journal"
+        snakepit.pools.default = null
+        snakepit.pools.journaled {
+          workers = 1, adapter = "snakepit_worker.examples.counter:CounterAdapter", snapshot.interval = 100ms
+        }
+        """;
+    List<SnakepitEvent.StateSaved> saved = new CopyOnWriteArrayList<>();
+    ActorTestKit first = ActorTestKit.create("state-first", TestNodes.config(config));
+    int firstPid;
+    try {
+      first.system().eventStream().tell(new EventStream.Subscribe<>(SnakepitEvent.StateSaved.class,
+          first.spawn(Behaviors.receiveMessage(event -> {
+            saved.add(event);
+            return Behaviors.same();
+          }))));
+      Pool pool = Snakepit.get(first.system()).pool("journaled");
+      Awaits.await(pool.ready(), LIMIT);
+      firstPid = pid(pool);
+      for (int i = 0; i < 3; i++) {
+        call(pool, "incr");
+      }
+      // A snapshot waits for running calls, and calls wait for it: the second one from now started after the third
+      // incr, so it holds 3.
+      int before = saved.size();
+      until(() -> saved.size() >= before + 2 ? true : null);
+    } finally {
+      first.shutdownTestKit(); // a planned stop: the node waits for its journal's writes
+    }
+    assertTrue(ProcStat.read(firstPid).isEmpty(), "the first node's worker is gone: " + firstPid);
+    ActorTestKit second = ActorTestKit.create("state-second", TestNodes.config(config));
+    try {
+      Pool pool = Snakepit.get(second.system()).pool("journaled");
+      Awaits.await(pool.ready(), LIMIT);
+      JsonNode count = call(pool, "count");
+      assertNotEquals(firstPid, count.get("pid").asInt(), "a new worker in a new node: " + count);
+      assertEquals(3, count.get("count").asInt(), "the count the first node journaled: " + count);
+    } finally {
+      second.shutdownTestKit();
+    }
+  }
+
   private static Pool ready(String name) throws Exception {
     Pool pool = snakepit.pool(name);
     Awaits.await(pool.ready(), LIMIT);

@@ -1,17 +1,21 @@
 package io.snakepit.persistence;
 
+import akka.Done;
 import akka.actor.Cancellable;
 import akka.actor.CoordinatedShutdown;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.DispatcherSelector;
 import akka.actor.typed.Props;
+import akka.actor.typed.javadsl.AskPattern;
 import akka.actor.typed.eventstream.EventStream;
 import com.typesafe.config.Config;
 import io.snakepit.settings.SettingPaths;
 import io.snakepit.shim.BootId;
 import io.snakepit.shim.ProcStat;
 import java.io.IOException;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -19,9 +23,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
@@ -45,6 +51,11 @@ public final class Registry implements AutoCloseable {
   private final ActorSystem<?> system;
 
   private final List<String> journalWarnings;
+  /** Each pool's journal of its slots' states, started when first used. */
+  private final Map<String, ActorRef<SlotStates.Command>> states = new ConcurrentHashMap<>();
+  private final Set<CompletableFuture<Done>> stateWrites = ConcurrentHashMap.newKeySet();
+  private Duration writeTimeout = Duration.ofSeconds(10);
+  private Duration readTimeout = Duration.ofSeconds(30);
   /** Set once the journal is being closed: no write of the registry's own is sent after it. Guarded by this. */
   private boolean closing;
   private final String journal;
@@ -112,6 +123,8 @@ public final class Registry implements AutoCloseable {
           JournalSchema.h2File(db.getString("url")).map(Path::toString)
               .orElse(db.getString("url").split("\\?", 2)[0])); // a URL's query may hold a password
       r.lease = lease;
+      r.writeTimeout = registry.getDuration("ask-timeout");
+      r.readTimeout = registry.getDuration("recovery-timeout");
       r.watchOutages(outage.getDuration("probe-interval"), outage.getDuration("exit-after"));
       r.closeJournalOnStop(db);
       system.getWhenTerminated().whenComplete((done, error) -> r.close());
@@ -147,6 +160,36 @@ public final class Registry implements AutoCloseable {
   /** Journals workers. */
   public RegistryClient client() {
     return client;
+  }
+
+  /** The adapters' states kept for pool {@code pool}'s slots, by slot index (empty for none). */
+  public CompletionStage<Map<Integer, byte[]>> loadStates(String pool) {
+    return AskPattern.ask(states(pool), SlotStates.Load::new, readTimeout, system.scheduler());
+  }
+
+  /** Journals {@code state} as slot {@code slot}'s of pool {@code pool} (null forgets it); completes once durable. */
+  public CompletionStage<Done> keepState(String pool, int slot, byte[] state) {
+    CompletableFuture<Done> written = AskPattern.ask(states(pool),
+        (ActorRef<Done> replyTo) -> new SlotStates.Keep(slot, state, replyTo), writeTimeout, system.scheduler())
+        .toCompletableFuture();
+    stateWrites.add(written);
+    written.whenComplete((done, error) -> stateWrites.remove(written));
+    return written;
+  }
+
+  /** Completes once every state write asked for so far has ended (or failed): a node's stop waits for it. */
+  public CompletionStage<Void> statesDrained() {
+    if (stateWrites.isEmpty()) {
+      return CompletableFuture.completedFuture(null);
+    }
+    // A write that ends may start the next state of its slot: wait for that one too.
+    return CompletableFuture.allOf(stateWrites.toArray(CompletableFuture[]::new))
+        .handle((done, error) -> null).thenCompose(done -> statesDrained());
+  }
+
+  private ActorRef<SlotStates.Command> states(String pool) {
+    return states.computeIfAbsent(pool, name -> system.systemActorOf(SlotStates.create(host(), instance, name),
+        "snakepit-states-" + URLEncoder.encode(name, StandardCharsets.UTF_8), Props.empty()));
   }
 
   /** This JVM's incarnation id, recorded with every worker it reserves. */

@@ -65,6 +65,8 @@ final class Coordinator {
   final RunningPhase running;
   final EndingPhase ending;
   private final HealthRounds healthRounds;
+  /** Journals the slots' adapter states for the next JVM. */
+  final StateKeeper states;
   /** A worker said its adapter defines no snapshot(): recycled workers are replaced without asking for one. */
   boolean stateless;
   private long retryKeys;
@@ -90,9 +92,13 @@ final class Coordinator {
     link.lane().clear(); // what a predecessor lent was revoked as it stopped; callers start from an empty lane
     link.queueDepthFrom(dispatch.queueDepth());
     link.coordinatorUp(context.getSelf());
-    context.pipeToSelf(link.settlement(), (done, error) -> error == null ? Begin.INSTANCE
-        : new Abort(new SnakepitException("settling what an earlier JVM left failed, so no worker was started: "
-            + error.getMessage(), error)));
+    this.states = new StateKeeper(settings.name(), runtime.journal(), context.getLog());
+    // The slots' journaled states are read once the settlement is done, before the first worker starts.
+    context.pipeToSelf(link.settlement().thenCompose(done -> runtime.journal().states(this.settings.name())
+            .handle((states, error) -> new PoolActor.StatesLoaded(states, error))),
+        (loaded, error) -> error == null ? loaded
+            : new Abort(new SnakepitException("settling what an earlier JVM left failed, so no worker was started: "
+                + error.getMessage(), error)));
     this.healthRounds = new HealthRounds(settings.worker().health());
     if (!settings.worker().health().interval().isZero()) {
       timers.startTimerWithFixedDelay(PoolActor.HealthRound.INSTANCE, settings.worker().health().interval());
@@ -131,6 +137,7 @@ final class Coordinator {
         .onMessage(Retry.class, msg -> submit.apply(msg.job()))
         .onMessage(FromWorker.class, msg -> onWorkerEvent(msg, submit, react))
         .onMessage(PoolActor.PermitUnused.class, msg -> onPermitUnused(msg, react))
+        .onMessage(PoolActor.StatesLoaded.class, this::onStatesLoaded)
         .onMessage(WorkerStartReply.class, msg -> onWorkerStartReply(msg, react))
         .onMessage(WorkersGone.class, msg -> with(() -> slotWorkers.supervisorGone(msg.workers())))
         .onMessage(PoolActor.RecycleWorker.class, this::onRecycleWorker)
@@ -138,6 +145,29 @@ final class Coordinator {
         .onMessageEquals(SweepSessions.INSTANCE, () -> with(dispatch::expireSessions))
         .onMessageEquals(PoolActor.HealthRound.INSTANCE, () -> with(() -> healthRounds.next(slots.withReadyWorker())
             .forEach(slot -> slot.worker().tell(WorkerActor.HealthTick.INSTANCE))));
+  }
+
+  /**
+   * The states an earlier JVM journaled go to their slots (the serving ones this pool still has), for their first
+   * workers to restore; then the pool begins. A journal that cannot be read costs the states, not the start.
+   */
+  private Behavior<Command> onStatesLoaded(PoolActor.StatesLoaded msg) {
+    if (msg.error() != null) {
+      context.getLog().warn("pool '{}': could not read the adapter states journaled by an earlier JVM; its workers"
+          + " start without them: {}", settings.name(), msg.error().getMessage());
+    } else if (!msg.states().isEmpty()) {
+      states.loaded(msg.states());
+      msg.states().forEach((index, state) -> {
+        Slot slot = slots.get(index);
+        if (slot != null && !slot.spare && slot.adapterState() == null) {
+          slot.keepAdapterState(state);
+        }
+      });
+      context.getLog().info("pool '{}': {} slot state(s) journaled by an earlier JVM will be restored",
+          settings.name(), msg.states().size());
+    }
+    context.getSelf().tell(Begin.INSTANCE);
+    return Behaviors.same();
   }
 
   /** Passes a recycle request on to the worker, if it is still its slot's ready worker (not draining already). */
@@ -254,12 +284,16 @@ final class Coordinator {
       retry(exited.retry());
     } else if (event instanceof WorkerActor.StateTaken taken && taken.state() != null) {
       slot.keepAdapterState(taken.state());
+      if (!slot.retiring() && !slot.spare) {
+        states.keep(slot.index, taken.state());
+      }
     } else if (event instanceof WorkerActor.StartFailed failed && slot.adapterState() != null) {
       // A state that did not come back up is not offered again: the slot's next worker starts without it.
       context.getLog().warn("pool '{}': worker {} was given the state of its slot's last worker and failed to start;"
           + " its next worker starts without that state ({} bytes): {}", settings.name(), slot.workerId(),
           slot.adapterState().length, failed.error().getMessage());
       slot.keepAdapterState(null);
+      states.keep(slot.index, null);
     }
     return reactAndCheck(slot, event, react);
   }
@@ -323,6 +357,7 @@ final class Coordinator {
     slotWorkers.cancelRespawn(slot);
     List<Job> waiting = dispatch.retire(slot);
     slot.retire();
+    states.keep(slot.index, null); // its state goes with it
     switch (slot.state()) {
       case VACANT, BACKOFF, PARKED -> slots.remove(slot);
       case READY -> {

@@ -9,6 +9,7 @@ import io.snakepit.actors.supervision.Supervisor;
 import io.snakepit.actors.worker.Job;
 import io.snakepit.actors.worker.Launch;
 import io.snakepit.actors.worker.WorkerActor;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -67,6 +68,9 @@ public final class PoolActor {
 
   /** Do not start: the node cannot run workers; calls fail with this error. */
   record Abort(SnakepitException error) implements Command {}
+
+  /** The slots' states an earlier JVM journaled (by slot index), read after the settlement; then {@link Begin}. */
+  record StatesLoaded(Map<Integer, byte[]> states, Throwable error) implements Command {}
 
   record WorkerStartReply(String workerId, Supervisor.Reply reply, Throwable error) implements Command {}
 

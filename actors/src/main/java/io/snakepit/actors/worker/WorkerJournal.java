@@ -37,6 +37,16 @@ public interface WorkerJournal {
     return Optional.empty();
   }
 
+  /** The adapters' states kept for pool {@code pool}'s slots, by slot index; none by default. */
+  default CompletionStage<Map<Integer, byte[]>> states(String pool) {
+    return CompletableFuture.completedFuture(Map.of());
+  }
+
+  /** Journals slot {@code slot}'s state of pool {@code pool} (null forgets it); completes once durable. */
+  default CompletionStage<?> keepState(String pool, int slot, byte[] state) {
+    return CompletableFuture.completedFuture(null);
+  }
+
   /** Variables for every worker's environment that tie its tree to this journal; none by default. */
   default Map<String, String> markers() {
     return Map.of();
@@ -96,7 +106,17 @@ public interface WorkerJournal {
 
       @Override
       public CompletionStage<?> drained() {
-        return registry.client().drained();
+        return registry.client().drained().thenCompose(done -> registry.statesDrained());
+      }
+
+      @Override
+      public CompletionStage<Map<Integer, byte[]>> states(String pool) {
+        return registry.loadStates(pool);
+      }
+
+      @Override
+      public CompletionStage<?> keepState(String pool, int slot, byte[] state) {
+        return registry.keepState(pool, slot, state);
       }
     };
   }
