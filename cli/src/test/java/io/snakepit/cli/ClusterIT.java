@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.grpc.ManagedChannel;
+import io.snakepit.proto.GatewayGrpc;
+import io.snakepit.proto.StatusRequest;
 import io.snakepit.testing.PostgresServer;
 import io.snakepit.testing.Procs;
 import io.snakepit.testing.Requires;
@@ -31,6 +34,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -251,13 +255,7 @@ class ClusterIT {
 
   /** Status from node a: all three nodes reachable, each with its own instance, workers and live pids. */
   private static void statusListsEveryNodesWorkers(List<Nodes.Node> nodes, List<Member> members) throws Exception {
-    long deadline = System.nanoTime() + MEMBERSHIP_LIMIT.toNanos();
-    JsonNode status = statusJson(nodes.get(0), members.get(0));
-    // The Receptionist spreads the other nodes' status actors by gossip: wait until a sees them all.
-    while (reachable(status) < 3 && System.nanoTime() < deadline) {
-      Thread.sleep(500);
-      status = statusJson(nodes.get(0), members.get(0));
-    }
+    JsonNode status = awaitReachable(nodes.get(0), members.get(0), 3);
     assertEquals(3, status.get("nodes").size(), status.toString());
     assertEquals(3, reachable(status), status.toString());
     assertEquals(members.get(0).instance(), status.get("instance").asText(), "the top level stays node a's own");
@@ -291,6 +289,17 @@ class ClusterIT {
     }
   }
 
+  /** The node's status JSON from its gateway's Status method, asked directly (no CLI JVM to start). */
+  static JsonNode gatewayStatus(Nodes.Node node) throws Exception {
+    ManagedChannel ch = node.channel();
+    try {
+      return JSON.readTree(GatewayGrpc.newBlockingStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS)
+          .status(StatusRequest.getDefaultInstance()).getJson());
+    } finally {
+      ch.shutdownNow();
+    }
+  }
+
   /** {@code snakepit status --json} against the node, through its gateway. */
   static JsonNode statusJson(Nodes.Node node, Member m) throws Exception {
     Nodes.Run r = Nodes.snakepit("status", "--json", "--target", "127.0.0.1:" + node.port, "--data-dir",
@@ -299,7 +308,21 @@ class ClusterIT {
     return JSON.readTree(r.out());
   }
 
-  private static int reachable(JsonNode status) {
+  /**
+   * {@link #statusJson} of the node, asked again until it lists {@code count} reachable nodes or 40 s have passed
+   * (the Receptionist spreads the other nodes' status actors by gossip); returns the last answer.
+   */
+  static JsonNode awaitReachable(Nodes.Node node, Member m, int count) throws Exception {
+    long deadline = System.nanoTime() + MEMBERSHIP_LIMIT.toNanos();
+    JsonNode status = statusJson(node, m);
+    while (reachable(status) < count && System.nanoTime() < deadline) {
+      Thread.sleep(500);
+      status = statusJson(node, m);
+    }
+    return status;
+  }
+
+  static int reachable(JsonNode status) {
     int n = 0;
     for (JsonNode e : status.path("nodes")) {
       n += e.get("reachable").asBoolean() ? 1 : 0;
@@ -336,30 +359,81 @@ class ClusterIT {
   }
 
   static Nodes.Node start(Member m, Path conf, String seeds) throws Exception {
-    return Nodes.serveIn(m.dataDir(), "--workers", "1", "--instance", m.instance(), "--config", conf.toString(),
-        "--cluster-port", Integer.toString(m.clusterPort()), "--seed", seeds);
+    return start(m, conf, seeds, 1);
+  }
+
+  /** Starts member {@code m} with {@code workers} workers in its pool "default" (and the pools {@code conf} has). */
+  static Nodes.Node start(Member m, Path conf, String seeds, int workers) throws Exception {
+    return Nodes.serveIn(m.dataDir(), "--workers", Integer.toString(workers), "--instance", m.instance(), "--config",
+        conf.toString(), "--cluster-port", Integer.toString(m.clusterPort()), "--seed", seeds);
   }
 
   static Nodes.Node startUnchecked(Member m, Path conf, String seeds) {
+    return startUnchecked(m, conf, seeds, 1);
+  }
+
+  static Nodes.Node startUnchecked(Member m, Path conf, String seeds, int workers) {
     try {
-      return start(m, conf, seeds);
+      return start(m, conf, seeds, workers);
     } catch (Exception e) {
       throw new IllegalStateException(e);
     }
   }
 
+  /**
+   * Starts three members, each with its configuration file, and waits until the first sees all three Up: the first
+   * seed starts the cluster, the other two join it together. The nodes started so far are in {@code into}, for the
+   * caller's cleanup, even when a start fails.
+   */
+  static void startThree(List<Member> members, List<Path> confs, int workers, List<Nodes.Node> into)
+      throws Exception {
+    String seeds = seeds(members);
+    into.add(start(members.get(0), confs.get(0), seeds, workers));
+    CompletableFuture<Nodes.Node> b = CompletableFuture.supplyAsync(() -> startUnchecked(members.get(1),
+        confs.get(1), seeds, workers));
+    CompletableFuture<Nodes.Node> c = CompletableFuture.supplyAsync(() -> startUnchecked(members.get(2),
+        confs.get(2), seeds, workers));
+    try {
+      into.add(b.join());
+    } finally {
+      into.add(c.join());
+    }
+    Set<String> all = new HashSet<>();
+    members.forEach(m -> all.add(m.address()));
+    awaitCluster(into.get(0), c0 -> upMembers(c0).equals(all), "all three members Up");
+  }
+
+  /** The {@code --seed} list of {@code members}: each one's loopback cluster address. */
+  static String seeds(List<Member> members) {
+    return String.join(",", members.stream().map(m -> "127.0.0.1:" + m.clusterPort()).toList());
+  }
+
+  /** Three members named {@code prefix-a}, {@code -b}, {@code -c}, each with a fresh data directory and port. */
+  static List<Member> members(String prefix) throws IOException {
+    List<Member> members = new ArrayList<>();
+    for (String name : List.of(prefix + "-a", prefix + "-b", prefix + "-c")) {
+      members.add(new Member(name, Files.createTempDirectory("snakepit-" + name), Nodes.freePort()));
+    }
+    return members;
+  }
+
   /** The persistence id of a node's registry: this host's name and its instance. */
-  private static String persistenceId(Member m) throws IOException {
+  static String persistenceId(Member m) throws IOException {
     return "snakepit-registry|" + Files.readString(Path.of("/proc/sys/kernel/hostname")).trim() + "|" + m.instance();
   }
 
   /** Journal rows by persistence id, in the shared database. */
   private static Map<String, Long> journalRows(PostgresServer pg) throws SQLException {
+    return journalRows(pg, "cluster-");
+  }
+
+  /** Journal rows by persistence id of the registries whose instance names start with {@code prefix}. */
+  static Map<String, Long> journalRows(PostgresServer pg, String prefix) throws SQLException {
     Map<String, Long> rows = new TreeMap<>();
     try (Connection c = DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password());
         Statement s = c.createStatement();
         ResultSet r = s.executeQuery("SELECT persistence_id, count(*) FROM event_journal"
-            + " WHERE persistence_id LIKE 'snakepit-registry|%|cluster-%' GROUP BY persistence_id")) {
+            + " WHERE persistence_id LIKE 'snakepit-registry|%|" + prefix + "%' GROUP BY persistence_id")) {
       while (r.next()) {
         rows.put(r.getString(1), r.getLong(2));
       }
