@@ -424,16 +424,11 @@ class ClusterIT {
 
   /** Journal rows by persistence id, in the shared database. */
   private static Map<String, Long> journalRows(PostgresServer pg) throws SQLException {
-    return journalRows(pg, "cluster-");
-  }
-
-  /** Journal rows by persistence id of the registries whose instance names start with {@code prefix}. */
-  static Map<String, Long> journalRows(PostgresServer pg, String prefix) throws SQLException {
     Map<String, Long> rows = new TreeMap<>();
     try (Connection c = DriverManager.getConnection(pg.jdbcUrl(), pg.user(), pg.password());
         Statement s = c.createStatement();
         ResultSet r = s.executeQuery("SELECT persistence_id, count(*) FROM event_journal"
-            + " WHERE persistence_id LIKE 'snakepit-registry|%|" + prefix + "%' GROUP BY persistence_id")) {
+            + " WHERE persistence_id LIKE 'snakepit-registry|%|cluster-%' GROUP BY persistence_id")) {
       while (r.next()) {
         rows.put(r.getString(1), r.getLong(2));
       }
