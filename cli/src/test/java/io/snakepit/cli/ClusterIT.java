@@ -65,21 +65,11 @@ class ClusterIT {
     // Short of Akka's 20 s default, so that the survivors down the lost node quickly.
     Path conf = Files.createTempFile("snakepit-cluster", ".conf");
     Files.writeString(conf, TestNodes.postgres() + "akka.cluster.split-brain-resolver.stable-after = 4s\n");
-    List<Member> members = new ArrayList<>();
-    for (String name : List.of("cluster-a", "cluster-b", "cluster-c")) {
-      members.add(new Member(name, Files.createTempDirectory("snakepit-" + name), Nodes.freePort()));
-    }
-    String seeds = String.join(",", members.stream().map(m -> "127.0.0.1:" + m.clusterPort()).toList());
+    List<Member> members = members("cluster");
+    String seeds = seeds(members);
     List<Nodes.Node> nodes = new ArrayList<>(List.of());
     try {
-      // The first seed starts the cluster; the other two join it together.
-      nodes.add(start(members.get(0), conf, seeds));
-      CompletableFuture<Nodes.Node> b = CompletableFuture.supplyAsync(() -> startUnchecked(members.get(1), conf,
-          seeds));
-      CompletableFuture<Nodes.Node> c = CompletableFuture.supplyAsync(() -> startUnchecked(members.get(2), conf,
-          seeds));
-      nodes.add(b.join());
-      nodes.add(c.join());
+      startThree(members, List.of(conf, conf, conf), 1, nodes);
       for (int i = 0; i < 3; i++) {
         String ready = nodes.get(i).readyLine;
         assertTrue(ready.contains(", token in ") && ready.contains(", cluster " + members.get(i).address() + " ("),
@@ -368,11 +358,7 @@ class ClusterIT {
         conf.toString(), "--cluster-port", Integer.toString(m.clusterPort()), "--seed", seeds);
   }
 
-  static Nodes.Node startUnchecked(Member m, Path conf, String seeds) {
-    return startUnchecked(m, conf, seeds, 1);
-  }
-
-  static Nodes.Node startUnchecked(Member m, Path conf, String seeds, int workers) {
+  private static Nodes.Node startUnchecked(Member m, Path conf, String seeds, int workers) {
     try {
       return start(m, conf, seeds, workers);
     } catch (Exception e) {
