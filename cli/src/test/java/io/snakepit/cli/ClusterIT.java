@@ -51,7 +51,7 @@ class ClusterIT {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
-  /** One node of the test cluster: its instance, data directory and cluster port (ClusterPoolsIT and ClusterTlsIT share it). */
+  /** One node of the test cluster: its instance, data directory and cluster port (the other cluster ITs share it). */
   record Member(String instance, Path dataDir, int clusterPort) {
     String address() {
       return "snakepit@127.0.0.1:" + clusterPort;
