@@ -7,6 +7,7 @@ import com.typesafe.config.ConfigFactory;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.snakepit.Snakepit;
+import io.snakepit.cluster.ClusterSettings;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -18,6 +19,8 @@ final class Node implements AutoCloseable {
   static final String METRICS_PROPERTY = "snakepit.bench.metrics";
   private static final boolean METRICS = java.util.Set.of("on", "true")
       .contains(System.getProperty(METRICS_PROPERTY, "off"));
+  /** The actor system's name. */
+  static final String SYSTEM = "bench";
   final String instance;
   final ActorSystem<Void> system;
   final Snakepit snakepit;
@@ -43,9 +46,23 @@ final class Node implements AutoCloseable {
 
   /** As {@link #start(Context, String, String)}, with more settings ({@code extra}, HOCON) over the shared ones. */
   static Node start(Context c, String instance, String pools, String extra) {
-    Config config = ConfigFactory.load(ConfigFactory.parseString("snakepit.pools { " + pools + " }\n" + extra)
-        .withFallback(settings(c, instance)));
-    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "bench", config);
+    return start(ConfigFactory.load(ConfigFactory.parseString("snakepit.pools { " + pools + " }\n" + extra)
+        .withFallback(settings(c, instance))), instance);
+  }
+
+  /**
+   * As {@link #start(Context, String, String, String)}, as a member of a cluster: {@code cluster}'s settings over the
+   * node's (the actor system is named {@link #SYSTEM} on every node, as a cluster needs).
+   */
+  static Node startClustered(Context c, String instance, String pools, ClusterSettings cluster) {
+    // Several members in one JVM: each registers its own JMX bean rather than warn that the name is taken.
+    return start(ConfigFactory.load(cluster.over(ConfigFactory.parseString("snakepit.pools { " + pools + " }\n"
+        + "akka.cluster.jmx.multi-mbeans-in-same-jvm = on\n").withFallback(settings(c, instance)), SYSTEM)),
+        instance);
+  }
+
+  private static Node start(Config config, String instance) {
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), SYSTEM, config);
     if (METRICS) {
       Snakepit.bindMetrics(system, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
     }

@@ -26,7 +26,7 @@ public final class Suite {
   static List<Entry> all() {
     return List.of(new Entry("start", new StartBench()), new Entry("isolation", StartBench::isolationModes),
         new Entry("dispatch", new DispatchBench()), new Entry("gateway", new GatewayBench()),
-        new Entry("peers", new PeersBench()),
+        new Entry("peers", new PeersBench()), new Entry("cluster", new ClusterBench()),
         new Entry("kill", new KillBench()), new Entry("settlement", new SettlementBench()),
         new Entry("cycles", new CyclesBench()), new Entry("memory", new MemoryBench()),
         new Entry("crashes", new CrashesBench()), new Entry("flood", new FloodBench()),

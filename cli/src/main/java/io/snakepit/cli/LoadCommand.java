@@ -43,7 +43,9 @@ import picocli.CommandLine.TypeConversionException;
             + " grpc.CODE when the gRPC call itself failed (grpc.DEADLINE_EXCEEDED).%n",
         "A progress line goes to stderr once a second; the result goes to stdout, with --json as one object:"
             + " tool, concurrency, rate (null for a closed loop), requests, seconds, throughput, ok,"
-            + " errors {type: count}, latency_ms {p50, p90, p99, p99.9, max, mean}, and warmup {requests, seconds}"
+            + " errors {type: count}, latency_ms {p50, p90, p99, p99.9, max, mean}, sent (calls sent, the same"
+            + " number as requests once every call has ended: a call never answered would keep the run from"
+            + " ending until its --timeout), and warmup {requests, seconds}"
             + " when one ran.%n",
         "A warm-up (--warmup, 5 s unless told) makes the same calls first and leaves them out of every figure, so"
             + " that a short run measures the node rather than its JIT compiler; one line of the result says what it"

@@ -22,9 +22,11 @@ import org.HdrHistogram.Histogram;
  * @param errors calls that failed, by error type, most frequent first
  * @param latency latency percentiles, in milliseconds
  * @param warmup the warm-up made before the measured calls, excluded from every other field; null if none ran
+ * @param sent calls sent, counted apart from their ends: equal to {@code requests} once the run has ended, so a
+ *     script (and {@code ClusterLoadIT}) can check that no call went unanswered
  */
 record LoadResult(String tool, int concurrency, Double rate, long requests, double seconds, long ok,
-    Map<String, Long> errors, Latency latency, Warmup warmup) {
+    Map<String, Long> errors, Latency latency, Warmup warmup, long sent) {
 
   /**
    * The warm-up phase: calls made before the measured ones so that the figures do not measure the JIT.
@@ -58,13 +60,20 @@ record LoadResult(String tool, int concurrency, Double rate, long requests, doub
 
   static LoadResult of(LoadRun.Plan plan, long elapsedNanos, long ok, Map<String, Long> errors, Histogram micros) {
     long failed = errors.values().stream().mapToLong(Long::longValue).sum();
+    return of(plan, elapsedNanos, ok, errors, micros, ok + failed);
+  }
+
+  /** As {@link #of(LoadRun.Plan, long, long, Map, Histogram)}, with the calls sent counted by the run. */
+  static LoadResult of(LoadRun.Plan plan, long elapsedNanos, long ok, Map<String, Long> errors, Histogram micros,
+      long sent) {
+    long failed = errors.values().stream().mapToLong(Long::longValue).sum();
     return new LoadResult(plan.request().getTool(), plan.concurrency(), plan.rate(), ok + failed,
-        elapsedNanos / 1e9, ok, errors, Latency.of(micros), null);
+        elapsedNanos / 1e9, ok, errors, Latency.of(micros), null, sent);
   }
 
   /** This result, preceded by {@code warmup}. */
   LoadResult after(Warmup warmup) {
-    return new LoadResult(tool, concurrency, rate, requests, seconds, ok, errors, latency, warmup);
+    return new LoadResult(tool, concurrency, rate, requests, seconds, ok, errors, latency, warmup, sent);
   }
 
   /** Calls that ended per second, failed ones included. */
@@ -115,6 +124,7 @@ record LoadResult(String tool, int concurrency, Double rate, long requests, doub
     ms.put("p99.9", decimals(latency.p999, 2));
     ms.put("max", decimals(latency.max, 2));
     ms.put("mean", decimals(latency.mean, 2));
+    root.put("sent", sent);
     if (warmup != null) {
       ObjectNode w = root.putObject("warmup");
       w.put("requests", warmup.requests);

@@ -104,7 +104,7 @@ final class LoadRun {
       ticker.awaitTermination(5, TimeUnit.SECONDS);
     }
     long elapsed = System.nanoTime() - start;
-    return LoadResult.of(plan, elapsed, ok.sum(), errorCounts(), drain());
+    return LoadResult.of(plan, elapsed, ok.sum(), errorCounts(), drain(), sent.get());
   }
 
   /** Makes the calls of a warm-up plan, quietly; returns what it made once all of them ended. */

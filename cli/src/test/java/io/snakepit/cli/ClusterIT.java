@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.grpc.ManagedChannel;
+import io.snakepit.proto.GatewayGrpc;
+import io.snakepit.proto.StatusRequest;
 import io.snakepit.testing.PostgresServer;
 import io.snakepit.testing.Procs;
 import io.snakepit.testing.Requires;
@@ -31,6 +34,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -47,7 +51,7 @@ class ClusterIT {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
-  /** One node of the test cluster: its instance, data directory and cluster port (ClusterPoolsIT and ClusterTlsIT share it). */
+  /** One node of the test cluster: its instance, data directory and cluster port (the other cluster ITs share it). */
   record Member(String instance, Path dataDir, int clusterPort) {
     String address() {
       return "snakepit@127.0.0.1:" + clusterPort;
@@ -61,21 +65,11 @@ class ClusterIT {
     // Short of Akka's 20 s default, so that the survivors down the lost node quickly.
     Path conf = Files.createTempFile("snakepit-cluster", ".conf");
     Files.writeString(conf, TestNodes.postgres() + "akka.cluster.split-brain-resolver.stable-after = 4s\n");
-    List<Member> members = new ArrayList<>();
-    for (String name : List.of("cluster-a", "cluster-b", "cluster-c")) {
-      members.add(new Member(name, Files.createTempDirectory("snakepit-" + name), Nodes.freePort()));
-    }
-    String seeds = String.join(",", members.stream().map(m -> "127.0.0.1:" + m.clusterPort()).toList());
+    List<Member> members = members("cluster");
+    String seeds = seeds(members);
     List<Nodes.Node> nodes = new ArrayList<>(List.of());
     try {
-      // The first seed starts the cluster; the other two join it together.
-      nodes.add(start(members.get(0), conf, seeds));
-      CompletableFuture<Nodes.Node> b = CompletableFuture.supplyAsync(() -> startUnchecked(members.get(1), conf,
-          seeds));
-      CompletableFuture<Nodes.Node> c = CompletableFuture.supplyAsync(() -> startUnchecked(members.get(2), conf,
-          seeds));
-      nodes.add(b.join());
-      nodes.add(c.join());
+      startThree(members, List.of(conf, conf, conf), 1, nodes);
       for (int i = 0; i < 3; i++) {
         String ready = nodes.get(i).readyLine;
         assertTrue(ready.contains(", token in ") && ready.contains(", cluster " + members.get(i).address() + " ("),
@@ -251,13 +245,7 @@ class ClusterIT {
 
   /** Status from node a: all three nodes reachable, each with its own instance, workers and live pids. */
   private static void statusListsEveryNodesWorkers(List<Nodes.Node> nodes, List<Member> members) throws Exception {
-    long deadline = System.nanoTime() + MEMBERSHIP_LIMIT.toNanos();
-    JsonNode status = statusJson(nodes.get(0), members.get(0));
-    // The Receptionist spreads the other nodes' status actors by gossip: wait until a sees them all.
-    while (reachable(status) < 3 && System.nanoTime() < deadline) {
-      Thread.sleep(500);
-      status = statusJson(nodes.get(0), members.get(0));
-    }
+    JsonNode status = awaitReachable(nodes.get(0), members.get(0), 3);
     assertEquals(3, status.get("nodes").size(), status.toString());
     assertEquals(3, reachable(status), status.toString());
     assertEquals(members.get(0).instance(), status.get("instance").asText(), "the top level stays node a's own");
@@ -291,6 +279,17 @@ class ClusterIT {
     }
   }
 
+  /** The node's status JSON from its gateway's Status method, asked directly (no CLI JVM to start). */
+  static JsonNode gatewayStatus(Nodes.Node node) throws Exception {
+    ManagedChannel ch = node.channel();
+    try {
+      return JSON.readTree(GatewayGrpc.newBlockingStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS)
+          .status(StatusRequest.getDefaultInstance()).getJson());
+    } finally {
+      ch.shutdownNow();
+    }
+  }
+
   /** {@code snakepit status --json} against the node, through its gateway. */
   static JsonNode statusJson(Nodes.Node node, Member m) throws Exception {
     Nodes.Run r = Nodes.snakepit("status", "--json", "--target", "127.0.0.1:" + node.port, "--data-dir",
@@ -299,7 +298,21 @@ class ClusterIT {
     return JSON.readTree(r.out());
   }
 
-  private static int reachable(JsonNode status) {
+  /**
+   * {@link #statusJson} of the node, asked again until it lists {@code count} reachable nodes or 40 s have passed
+   * (the Receptionist spreads the other nodes' status actors by gossip); returns the last answer.
+   */
+  static JsonNode awaitReachable(Nodes.Node node, Member m, int count) throws Exception {
+    long deadline = System.nanoTime() + MEMBERSHIP_LIMIT.toNanos();
+    JsonNode status = statusJson(node, m);
+    while (reachable(status) < count && System.nanoTime() < deadline) {
+      Thread.sleep(500);
+      status = statusJson(node, m);
+    }
+    return status;
+  }
+
+  static int reachable(JsonNode status) {
     int n = 0;
     for (JsonNode e : status.path("nodes")) {
       n += e.get("reachable").asBoolean() ? 1 : 0;
@@ -336,20 +349,62 @@ class ClusterIT {
   }
 
   static Nodes.Node start(Member m, Path conf, String seeds) throws Exception {
-    return Nodes.serveIn(m.dataDir(), "--workers", "1", "--instance", m.instance(), "--config", conf.toString(),
-        "--cluster-port", Integer.toString(m.clusterPort()), "--seed", seeds);
+    return start(m, conf, seeds, 1);
   }
 
-  static Nodes.Node startUnchecked(Member m, Path conf, String seeds) {
+  /** Starts member {@code m} with {@code workers} workers in its pool "default" (and the pools {@code conf} has). */
+  static Nodes.Node start(Member m, Path conf, String seeds, int workers) throws Exception {
+    return Nodes.serveIn(m.dataDir(), "--workers", Integer.toString(workers), "--instance", m.instance(), "--config",
+        conf.toString(), "--cluster-port", Integer.toString(m.clusterPort()), "--seed", seeds);
+  }
+
+  private static Nodes.Node startUnchecked(Member m, Path conf, String seeds, int workers) {
     try {
-      return start(m, conf, seeds);
+      return start(m, conf, seeds, workers);
     } catch (Exception e) {
       throw new IllegalStateException(e);
     }
   }
 
+  /**
+   * Starts three members, each with its configuration file, and waits until the first sees all three Up: the first
+   * seed starts the cluster, the other two join it together. The nodes started so far are in {@code into}, for the
+   * caller's cleanup, even when a start fails.
+   */
+  static void startThree(List<Member> members, List<Path> confs, int workers, List<Nodes.Node> into)
+      throws Exception {
+    String seeds = seeds(members);
+    into.add(start(members.get(0), confs.get(0), seeds, workers));
+    CompletableFuture<Nodes.Node> b = CompletableFuture.supplyAsync(() -> startUnchecked(members.get(1),
+        confs.get(1), seeds, workers));
+    CompletableFuture<Nodes.Node> c = CompletableFuture.supplyAsync(() -> startUnchecked(members.get(2),
+        confs.get(2), seeds, workers));
+    try {
+      into.add(b.join());
+    } finally {
+      into.add(c.join());
+    }
+    Set<String> all = new HashSet<>();
+    members.forEach(m -> all.add(m.address()));
+    awaitCluster(into.get(0), c0 -> upMembers(c0).equals(all), "all three members Up");
+  }
+
+  /** The {@code --seed} list of {@code members}: each one's loopback cluster address. */
+  static String seeds(List<Member> members) {
+    return String.join(",", members.stream().map(m -> "127.0.0.1:" + m.clusterPort()).toList());
+  }
+
+  /** Three members named {@code prefix-a}, {@code -b}, {@code -c}, each with a fresh data directory and port. */
+  static List<Member> members(String prefix) throws IOException {
+    List<Member> members = new ArrayList<>();
+    for (String name : List.of(prefix + "-a", prefix + "-b", prefix + "-c")) {
+      members.add(new Member(name, Files.createTempDirectory("snakepit-" + name), Nodes.freePort()));
+    }
+    return members;
+  }
+
   /** The persistence id of a node's registry: this host's name and its instance. */
-  private static String persistenceId(Member m) throws IOException {
+  static String persistenceId(Member m) throws IOException {
     return "snakepit-registry|" + Files.readString(Path.of("/proc/sys/kernel/hostname")).trim() + "|" + m.instance();
   }
 

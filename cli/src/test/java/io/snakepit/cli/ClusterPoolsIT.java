@@ -13,7 +13,6 @@ import io.grpc.StatusRuntimeException;
 import io.snakepit.proto.ExecuteRequest;
 import io.snakepit.proto.ExecuteResponse;
 import io.snakepit.proto.GatewayGrpc;
-import io.snakepit.proto.StatusRequest;
 import io.snakepit.testing.PostgresServer;
 import io.snakepit.testing.Procs;
 import io.snakepit.testing.Requires;
@@ -25,7 +24,6 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
@@ -53,23 +51,11 @@ class ClusterPoolsIT {
     Path withPool = Files.createTempFile("snakepit-pools-bc", ".conf");
     Files.writeString(withPool, common + "snakepit.pools." + POOL + " { workers = 1, adapter = \""
         + TestNodes.EXAMPLE_ADAPTER + "\" }\n");
-    List<ClusterIT.Member> members = new ArrayList<>();
-    for (String name : List.of("pools-a", "pools-b", "pools-c")) {
-      members.add(new ClusterIT.Member(name, Files.createTempDirectory("snakepit-" + name), Nodes.freePort()));
-    }
-    String seeds = String.join(",", members.stream().map(m -> "127.0.0.1:" + m.clusterPort()).toList());
+    List<ClusterIT.Member> members = ClusterIT.members("pools");
     List<Nodes.Node> nodes = new ArrayList<>();
     ManagedChannel channel = null;
     try {
-      nodes.add(ClusterIT.start(members.get(0), plain, seeds));
-      CompletableFuture<Nodes.Node> b = CompletableFuture.supplyAsync(() -> ClusterIT.startUnchecked(members.get(1),
-          withPool, seeds));
-      CompletableFuture<Nodes.Node> c = CompletableFuture.supplyAsync(() -> ClusterIT.startUnchecked(members.get(2),
-          withPool, seeds));
-      nodes.add(b.join());
-      nodes.add(c.join());
-      Set<String> all = members.stream().map(ClusterIT.Member::address).collect(Collectors.toSet());
-      ClusterIT.awaitCluster(nodes.get(0), c0 -> ClusterIT.upMembers(c0).equals(all), "all three members Up");
+      ClusterIT.startThree(members, List.of(plain, withPool, withPool), 1, nodes);
       Nodes.Node a = nodes.get(0);
       channel = a.channel();
       GatewayGrpc.GatewayFutureStub gateway = GatewayGrpc.newFutureStub(channel);
@@ -193,25 +179,15 @@ class ClusterPoolsIT {
     }
   }
 
-  private static JsonNode status(Nodes.Node node) throws Exception {
-    ManagedChannel ch = node.channel();
-    try {
-      return JSON.readTree(GatewayGrpc.newBlockingStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS)
-          .status(StatusRequest.getDefaultInstance()).getJson());
-    } finally {
-      ch.shutdownNow();
-    }
-  }
-
   private static Set<String> poolNames(Nodes.Node node) throws Exception {
     Set<String> names = new HashSet<>();
-    status(node).get("pools").forEach(p -> names.add(p.get("name").asText()));
+    ClusterIT.gatewayStatus(node).get("pools").forEach(p -> names.add(p.get("name").asText()));
     return names;
   }
 
   /** The pid of the one worker of the node's pool 'remote', as its status says, checked against its tree in /proc. */
   private static int remoteWorkerPid(Nodes.Node node) throws Exception {
-    for (JsonNode p : status(node).get("pools")) {
+    for (JsonNode p : ClusterIT.gatewayStatus(node).get("pools")) {
       if (p.get("name").asText().equals(POOL)) {
         assertEquals(1, p.get("workers").size(), p.toString());
         int pid = p.get("workers").get(0).get("pid").asInt();

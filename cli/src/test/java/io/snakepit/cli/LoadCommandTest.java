@@ -80,6 +80,6 @@ class LoadCommandTest {
     LoadResult result = LoadResult.of(plan, 2_000_000_000L, 2, Map.of("ValueError", 1L), micros);
     assertEquals("{\"tool\":\"ping\",\"concurrency\":2,\"rate\":null,\"requests\":3,\"seconds\":2.000,"
         + "\"throughput\":1.50,\"ok\":2,\"errors\":{\"ValueError\":1},\"latency_ms\":{\"p50\":1.00,\"p90\":3.00,"
-        + "\"p99\":3.00,\"p99.9\":3.00,\"max\":3.00,\"mean\":2.00}}", result.json().toString());
+        + "\"p99\":3.00,\"p99.9\":3.00,\"max\":3.00,\"mean\":2.00},\"sent\":3}", result.json().toString());
   }
 }
