@@ -253,7 +253,7 @@ public final class Node implements Extension {
                 runtime.connections(), runtime.journal()))
         .withRestart(Restart.TEMPORARY)
         .withShutdown(ShutdownSpec.timeout(stop.workerShutdown()))
-        .withStopMessage(WorkerActor.Stop.INSTANCE);
+        .withStopMessage(WorkerActor.Stop.WITH_SNAPSHOT);
     ChildSpec<Supervisor.Command> workers = ChildSpec.supervisor("workers", () -> Behaviors.setup(ctx -> {
       link.workersUp(ctx.getSelf());
       return Supervisor.create(Strategy.SIMPLE_ONE_FOR_ONE, 10, Duration.ofMinutes(1), List.of(worker));

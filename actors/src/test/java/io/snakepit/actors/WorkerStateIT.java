@@ -138,16 +138,38 @@ class WorkerStateIT {
   }
 
   @Test
-  void aStateJournaledByOneNodeIsRestoredByTheNextNodeOfTheSameInstance() throws Exception {
-    String config = """
-        snakepit.instance = "state-journal"
-        snakepit.pools.default = null
-        snakepit.pools.journaled {
-          workers = 1, adapter = "snakepit_worker.examples.counter:CounterAdapter", snapshot.interval = 100ms
-        }
-        """;
+  void theLastIntervalsStateIsJournaledAndRestoredByTheNextNodeOfTheSameInstance() throws Exception {
+    // snapshot.on-stop = off: only the interval's snapshots reach the journal, as before a kill -9 of the JVM.
+    int firstPid = countThreeThenStop("snapshot.interval = 100ms, snapshot.on-stop = off", true);
+    JsonNode count = countInNextNode("snapshot.interval = 100ms, snapshot.on-stop = off");
+    assertNotEquals(firstPid, count.get("pid").asInt(), "a new worker in a new node: " + count);
+    assertEquals(3, count.get("count").asInt(), "the count the first node journaled: " + count);
+  }
+
+  @Test
+  void aPlannedStopTakesTheStateAndTheNextNodeOfTheSameInstanceRestoresIt() throws Exception {
+    // No interval: the only snapshot is the one the node's stop asks for (snapshot.on-stop, the default).
+    int firstPid = countThreeThenStop("", false);
+    JsonNode count = countInNextNode("");
+    assertNotEquals(firstPid, count.get("pid").asInt(), "a new worker in a new node: " + count);
+    assertEquals(3, count.get("count").asInt(), "the count taken as the first node stopped: " + count);
+  }
+
+  /** A node of its own instance whose pool "journaled" has a counter with {@code settings}. */
+  private static ActorTestKit journaledNode(String name, String instance, String settings) {
+    return ActorTestKit.create(name, TestNodes.config("snakepit.instance = \"" + instance + "\"\n"
+        + "snakepit.pools.default = null\n"
+        + "snakepit.pools.journaled { workers = 1, adapter = \"snakepit_worker.examples.counter:CounterAdapter\" }\n"
+        + (settings.isEmpty() ? "" : "snakepit.pools.journaled { " + settings + " }\n")));
+  }
+
+  /**
+   * Counts to 3 in a fresh node (instance "state-" plus a test's own suffix), waiting for two interval snapshots
+   * after the third call when {@code awaitInterval}, then stops the node; returns its worker's pid, gone by then.
+   */
+  private int countThreeThenStop(String settings, boolean awaitInterval) throws Exception {
     List<SnakepitEvent.StateSaved> saved = new CopyOnWriteArrayList<>();
-    ActorTestKit first = ActorTestKit.create("state-first", TestNodes.config(config));
+    ActorTestKit first = journaledNode("state-first", instance(settings), settings);
     int firstPid;
     try {
       first.system().eventStream().tell(new EventStream.Subscribe<>(SnakepitEvent.StateSaved.class,
@@ -161,24 +183,36 @@ class WorkerStateIT {
       for (int i = 0; i < 3; i++) {
         call(pool, "incr");
       }
-      // A snapshot waits for running calls, and calls wait for it: the second one from now started after the third
-      // incr, so it holds 3.
-      int before = saved.size();
-      until(() -> saved.size() >= before + 2 ? true : null);
+      if (awaitInterval) {
+        // A snapshot waits for running calls, and calls wait for it: the second one from now started after the
+        // third incr, so it holds 3.
+        int before = saved.size();
+        until(() -> saved.size() >= before + 2 ? true : null);
+      } else {
+        assertTrue(saved.isEmpty(), "no snapshot before the stop without an interval: " + saved);
+      }
     } finally {
       first.shutdownTestKit(); // a planned stop: the node waits for its journal's writes
     }
     assertTrue(ProcStat.read(firstPid).isEmpty(), "the first node's worker is gone: " + firstPid);
-    ActorTestKit second = ActorTestKit.create("state-second", TestNodes.config(config));
+    return firstPid;
+  }
+
+  /** The count of pool "journaled" in the next node of the same instance. */
+  private JsonNode countInNextNode(String settings) throws Exception {
+    ActorTestKit second = journaledNode("state-second", instance(settings), settings);
     try {
       Pool pool = Snakepit.get(second.system()).pool("journaled");
       Awaits.await(pool.ready(), LIMIT);
-      JsonNode count = call(pool, "count");
-      assertNotEquals(firstPid, count.get("pid").asInt(), "a new worker in a new node: " + count);
-      assertEquals(3, count.get("count").asInt(), "the count the first node journaled: " + count);
+      return call(pool, "count");
     } finally {
       second.shutdownTestKit();
     }
+  }
+
+  /** Each test's nodes are their own instance: no state of one test is restored by another's. */
+  private static String instance(String settings) {
+    return TestNodes.INSTANCE + (settings.isEmpty() ? "-on-stop" : "-interval");
   }
 
   private static Pool ready(String name) throws Exception {

@@ -64,8 +64,26 @@ final class ServingPhase {
         .onMessage(FromShim.class, msg -> w.onShimEvent(msg, status -> w.ending.reportExit(status, false)))
         .onMessage(ShimExited.class, msg -> w.ending.onShimDied(msg, status -> w.ending.reportExit(status, false)))
         .onMessageEquals(Stop.INSTANCE, this::onStop)
+        .onMessageEquals(Stop.WITH_SNAPSHOT, this::onStopWithSnapshot)
         .onMessageEquals(Dispose.INSTANCE, w::holdDispose)
         .build();
+  }
+
+  /**
+   * The node stops: a worker whose adapter may keep state (not known to define no snapshot()) is asked for one first,
+   * when the journal keeps states, so that the slot's worker of the next start restores it; the shim's stop follows
+   * the answer (which comes within snapshot.timeout, the snapshot's own deadline).
+   */
+  private Behavior<Command> onStopWithSnapshot() {
+    if (!w.launch.settings().snapshot().onStop() || w.stateless || !w.journal.keepsStates()) {
+      return onStop();
+    }
+    w.closePort();
+    w.timers.cancel(RecycleTick.INSTANCE);
+    w.timers.cancel(WorkerActor.SnapshotTick.INSTANCE);
+    w.stopAfterSnapshot = true;
+    takeSnapshot();
+    return stopping();
   }
 
   /** Told to stop: calls in flight finish within the stop grace, then the shim takes the tree down. */
@@ -88,7 +106,14 @@ final class ServingPhase {
           w.pool.tell(new WorkerActor.StateTaken(w.id, null, true)); // too late: the slot keeps its last state
           return Behaviors.same();
         })
-        .onMessage(WorkerActor.SnapshotAnswered.class, this::onSnapshotAnswered)
+        .onMessage(WorkerActor.SnapshotAnswered.class, msg -> {
+          onSnapshotAnswered(msg);
+          if (w.stopAfterSnapshot) {
+            w.stopAfterSnapshot = false;
+            stopShim(); // the stop's own timeline begins now
+          }
+          return Behaviors.same();
+        })
         .onMessage(FromShim.class, msg -> w.onShimEvent(msg, status -> w.ending.reportExit(status, true)))
         .onMessage(ShimExited.class, msg -> w.ending.onShimDied(msg, status -> w.ending.reportExit(status, true)))
         .onMessageEquals(StopDeadline.INSTANCE, w.ending::onStopDeadline)
@@ -102,12 +127,17 @@ final class ServingPhase {
     w.closePort();
     w.timers.cancel(RecycleTick.INSTANCE);
     w.timers.cancel(WorkerActor.SnapshotTick.INSTANCE);
+    stopShim();
+    return stopping();
+  }
+
+  /** Tells the shim to stop within the stop grace, and when to kill it if it does not. */
+  private void stopShim() {
     if (w.shim != null) {
       // Stdin stays open: EOF means the JVM is gone, and would cut the grace to lifeline-grace.
       w.shim.send("STOP " + w.timeline.shimGrace().toMillis());
       w.timers.startSingleTimer(StopDeadline.INSTANCE, w.timeline.killShimAfter());
     } // else still preparing or reserving: that step's end finds it stopping and spawns nothing
-    return stopping();
   }
 
   private Behavior<Command> onExecute(Execute msg) {
@@ -216,6 +246,7 @@ final class ServingPhase {
     boolean supported = true;
     if (msg.error() != null && Status.fromThrowable(msg.error()).getCode() == Status.Code.UNIMPLEMENTED) {
       supported = false; // a worker package older than snapshots (a wheel installed apart): it keeps no state
+      w.stateless = true;
       w.timers.cancel(WorkerActor.SnapshotTick.INSTANCE);
     } else if (msg.error() != null) {
       Status status = Status.fromThrowable(msg.error());
@@ -226,6 +257,7 @@ final class ServingPhase {
           : "the worker did not answer the snapshot: " + status;
     } else if (!msg.response().getSupported()) {
       supported = false;
+      w.stateless = true;
       w.timers.cancel(WorkerActor.SnapshotTick.INSTANCE); // nothing to take: the adapter defines no snapshot()
     } else if (msg.response().getStateJson().size() > settings.maxBytes()) {
       failed = "the state is " + msg.response().getStateJson().size() + " bytes, over snapshot.max-bytes "

@@ -68,6 +68,7 @@ final class StartingPhase {
           return Behaviors.same();
         })
         .onMessageEquals(Stop.INSTANCE, w.serving::onStop)
+        .onMessageEquals(Stop.WITH_SNAPSHOT, w.serving::onStop) // not ready: no state to take
         .onMessageEquals(Dispose.INSTANCE, w::holdDispose)
         .build();
   }

@@ -12,9 +12,19 @@ import java.time.Duration;
  * coordinator gets {@link #POOL_MARGIN} more. A stopped node's JVM is gone {@link #NODE_MARGIN} after the grace: the
  * margins are short enough to leave a second of it for the journal's last writes and close.
  *
+ * <p>A node's planned stop first asks a worker whose adapter may keep state for a snapshot ({@code snapshot.on-stop}),
+ * within {@code snapshot.timeout}; the timeline after {@code Stop} begins once it is answered, so the supervisor's and
+ * the node's deadlines count that time too.
+ *
  * @param stopGrace the pool's stop grace: how long calls in flight get to finish
+ * @param snapshot how long a stop may spend on the adapter's snapshot first (zero: none is taken)
  */
-public record StopTimeline(Duration stopGrace) {
+public record StopTimeline(Duration stopGrace, Duration snapshot) {
+
+  /** A timeline without a snapshot at the stop. */
+  public StopTimeline(Duration stopGrace) {
+    this(stopGrace, Duration.ZERO);
+  }
 
   /** After the stop grace, the shim's margin before it SIGKILLs the tree (Python's own hard deadline fits in it). */
   public static final Duration SHIM_MARGIN = Duration.ofMillis(1500);
@@ -38,7 +48,8 @@ public record StopTimeline(Duration stopGrace) {
 
   /** The timeline of a pool's workers. */
   public static StopTimeline of(WorkerSettings settings) {
-    return new StopTimeline(settings.stopGrace());
+    return new StopTimeline(settings.stopGrace(),
+        settings.snapshot().onStop() ? settings.snapshot().timeout() : Duration.ZERO);
   }
 
   /** The shim's grace before SIGKILL ({@code STOP <ms>}): the stop grace plus the shim's margin. */
@@ -46,7 +57,7 @@ public record StopTimeline(Duration stopGrace) {
     return stopGrace.plus(SHIM_MARGIN);
   }
 
-  /** From {@code Stop}, when the actor kills a shim that has not exited. */
+  /** From the shim's {@code STOP}, when the actor kills a shim that has not exited. */
   public Duration killShimAfter() {
     return shimGrace().plus(KILL_MARGIN);
   }
@@ -56,7 +67,7 @@ public record StopTimeline(Duration stopGrace) {
    * worker, after which it stops the actor outright (the shim then takes the tree down on stdin EOF).
    */
   public Duration workerShutdown() {
-    return killShimAfter().plus(SWEEP_MARGIN);
+    return snapshot.plus(killShimAfter()).plus(SWEEP_MARGIN);
   }
 
   /** The supervisor's shutdown timeout for the pool's coordinator, which waits for its workers. */
@@ -66,6 +77,6 @@ public record StopTimeline(Duration stopGrace) {
 
   /** By when a stopped node's JVM is gone, at the latest: the stop grace plus {@link #NODE_MARGIN}. */
   public Duration nodeStop() {
-    return stopGrace.plus(NODE_MARGIN);
+    return snapshot.plus(stopGrace).plus(NODE_MARGIN);
   }
 }

@@ -151,6 +151,10 @@ final class Worker {
 
   /** Whether a snapshot is on its way (one at a time). */
   boolean snapshotInFlight;
+  /** Its adapter said it defines no snapshot(): a stop asks for none. */
+  boolean stateless;
+  /** Stopping once the snapshot on its way is answered (the node's stop, {@code Stop.WITH_SNAPSHOT}). */
+  boolean stopAfterSnapshot;
 
   /**
    * Writes the state to restore where the worker reads it (--restore-state), readable by this user only; on the

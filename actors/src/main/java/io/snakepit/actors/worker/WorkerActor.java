@@ -33,8 +33,11 @@ public final class WorkerActor {
   /**
    * Stop gracefully: calls in flight get the stop grace, then the whole tree is killed. A stop that reaches a worker
    * which already ended (its supervisor's shutdown raced its end) needs nothing done, and is not a dead letter.
+   * {@code INSTANCE} is the pool's stop (a recycle, a resize); {@code WITH_SNAPSHOT} the worker supervisor's, as the
+   * node stops: a ready worker whose adapter may keep state is first asked for a snapshot ({@code snapshot.on-stop}),
+   * which its pool journals for the next start.
    */
-  public enum Stop implements Command, DeadLetterSuppression { INSTANCE }
+  public enum Stop implements Command, DeadLetterSuppression { INSTANCE, WITH_SNAPSHOT }
 
   /**
    * The pool has taken note of this worker's exit and will send it nothing more: the actor ends once its process is

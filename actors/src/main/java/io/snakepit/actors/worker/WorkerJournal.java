@@ -42,6 +42,11 @@ public interface WorkerJournal {
     return CompletableFuture.completedFuture(Map.of());
   }
 
+  /** Whether states given to {@link #keepState} outlive this JVM; not by default. */
+  default boolean keepsStates() {
+    return false;
+  }
+
   /** Journals slot {@code slot}'s state of pool {@code pool} (null forgets it); completes once durable. */
   default CompletionStage<?> keepState(String pool, int slot, byte[] state) {
     return CompletableFuture.completedFuture(null);
@@ -112,6 +117,11 @@ public interface WorkerJournal {
       @Override
       public CompletionStage<Map<Integer, byte[]>> states(String pool) {
         return registry.loadStates(pool);
+      }
+
+      @Override
+      public boolean keepsStates() {
+        return true;
       }
 
       @Override
