@@ -12,6 +12,7 @@ import io.snakepit.actors.Node;
 import io.snakepit.actors.host.HostServer;
 import io.snakepit.actors.metrics.NodeMetrics;
 import io.snakepit.cluster.ClusterPools;
+import io.snakepit.cluster.ClusterSettings;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -100,8 +101,7 @@ public final class Snakepit implements Extension {
 
   /** Whether {@code system} runs with the cluster provider, read without loading a class of the cluster's. */
   private static boolean clustered(ActorSystem<?> system) {
-    String provider = system.settings().config().getString("akka.actor.provider");
-    return provider.equals("cluster") || provider.equals("akka.cluster.ClusterActorRefProvider");
+    return ClusterSettings.clustered(system.settings().config());
   }
 
   /**

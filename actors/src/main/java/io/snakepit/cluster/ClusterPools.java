@@ -22,6 +22,7 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -172,6 +173,19 @@ public final class ClusterPools {
     // Restarted on a failure: it registers the endpoints again; the calls in flight are kept here, not in it.
     this.directory = system.systemActorOf(Behaviors.supervise(PoolDirectory.create(this, interval))
         .onFailure(SupervisorStrategy.restart()), "snakepit-cluster-pools", Props.empty());
+    ClusterMeters.of(system).source(this);
+  }
+
+  /**
+   * Every node's pools with their load as this node knows it, by node then pool: its own now, the others' as they
+   * last reported (up to snakepit.cluster.load-interval old). For the metrics.
+   */
+  Map<String, Map<String, PoolLoad>> loadsByNode() {
+    Map<String, Map<String, PoolLoad>> byNode = new TreeMap<>();
+    locals.forEach((name, local) -> byNode.computeIfAbsent(self, n -> new TreeMap<>()).put(name, local.load()));
+    tables.forEach((pool, table) -> table.reports.forEach((node, load) ->
+        byNode.computeIfAbsent(node, n -> new TreeMap<>()).put(pool, load)));
+    return byNode;
   }
 
   /**

@@ -30,6 +30,12 @@ import java.util.regex.Pattern;
  */
 public record ClusterSettings(String host, int port, List<Seed> seeds, Duration joinTimeout, boolean insecure,
     ClusterTls tls) {
+
+  /** Whether a node with {@code config} runs with the cluster provider, read without loading a class of the cluster's. */
+  public static boolean clustered(Config config) {
+    String provider = config.getString("akka.actor.provider");
+    return provider.equals("cluster") || provider.equals("akka.cluster.ClusterActorRefProvider");
+  }
   /** The setting that turns clustering on. */
   public static final String PORT = "snakepit.cluster.port";
   /** Where a node listens for other nodes. */

@@ -8,11 +8,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.grpc.ManagedChannel;
+import io.snakepit.actors.metrics.NodeMetrics;
 import io.snakepit.proto.GatewayGrpc;
 import io.snakepit.proto.StatusRequest;
 import io.snakepit.testing.PostgresServer;
 import io.snakepit.testing.Procs;
 import io.snakepit.testing.Requires;
+import io.snakepit.testing.Scrapes;
 import io.snakepit.testing.TestNodes;
 import java.io.IOException;
 import java.net.URI;
@@ -84,6 +86,9 @@ class ClusterIT {
 
       // snakepit status on node a lists every node's workers, each under its node, with the pids /proc shows.
       statusListsEveryNodesWorkers(nodes, members);
+
+      // One scrape of node a shows every node's pool and the three members Up.
+      metricsListEveryNode(nodes.get(0), members);
 
       Map<String, Long> rowsBefore = journalRows(pg);
       String idA = persistenceId(members.get(0));
@@ -420,6 +425,42 @@ class ClusterIT {
       }
     }
     return rows;
+  }
+
+  /**
+   * Node {@code node}'s /metrics list every member's pool "default" with its capacity (1 worker, concurrency 1), the
+   * cluster's metric names with their labels, and the members by status, within the membership limit (the other
+   * nodes' loads come every load-interval).
+   */
+  private static void metricsListEveryNode(Nodes.Node node, List<Member> members) throws Exception {
+    String base = HttpPages.base(node, HTTP);
+    long deadline = System.nanoTime() + MEMBERSHIP_LIMIT.toNanos();
+    String text = "";
+    while (System.nanoTime() < deadline) {
+      text = CLIENT.send(HttpRequest.newBuilder(URI.create(base + "/metrics")).timeout(Duration.ofSeconds(5)).build(),
+          HttpResponse.BodyHandlers.ofString()).body();
+      String scraped = text;
+      if (members.stream().allMatch(m -> Scrapes.value(scraped, "snakepit_cluster_pool_capacity",
+          Map.of("node", m.address(), "pool", "default")) == 1.0)
+          && Scrapes.value(scraped, "snakepit_cluster_members", Map.of("status", "up")) == 3.0) {
+        break;
+      }
+      Thread.sleep(200);
+    }
+    for (Member m : members) {
+      assertEquals(1.0, Scrapes.value(text, "snakepit_cluster_pool_capacity", Map.of("node", m.address(), "pool",
+          "default")), m.address() + " in:\n" + text);
+      assertEquals(0.0, Scrapes.value(text, "snakepit_cluster_pool_calls", Map.of("node", m.address(), "pool",
+          "default")), m.address() + " in:\n" + text);
+    }
+    assertEquals(3.0, Scrapes.value(text, "snakepit_cluster_members", Map.of("status", "up")), text);
+    assertEquals(0.0, Scrapes.value(text, "snakepit_cluster_members", Map.of("status", "unreachable")), text);
+    for (Map.Entry<String, List<String>> metric : NodeMetrics.CLUSTER_PROMETHEUS_NAMES.entrySet()) {
+      for (String label : metric.getValue()) {
+        assertTrue(Pattern.compile("^" + metric.getKey() + "\\{[^}]*" + label + "=\"", Pattern.MULTILINE)
+            .matcher(text).find(), metric.getKey() + " without label " + label + " in:\n" + text);
+      }
+    }
   }
 
   /** Polls the node's /health until its {@code cluster} section satisfies {@code done}, at most 40 s. */

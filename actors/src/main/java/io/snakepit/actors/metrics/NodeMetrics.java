@@ -5,6 +5,8 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValueType;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
+import io.snakepit.cluster.ClusterMeters;
+import io.snakepit.cluster.ClusterSettings;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -55,6 +57,12 @@ public final class NodeMetrics {
       Map.entry("snakepit_settled_total", List.of("outcome")),
       Map.entry("snakepit_journal_damaged_total", List.of()),
       Map.entry("snakepit_circuit_open", List.of("pool")));
+
+  /** The metrics a clustered node adds ({@link ClusterMeters}), named as {@link #PROMETHEUS_NAMES} names them. */
+  public static final Map<String, List<String>> CLUSTER_PROMETHEUS_NAMES = Map.of(
+      "snakepit_cluster_pool_calls", List.of("node", "pool"),
+      "snakepit_cluster_pool_capacity", List.of("node", "pool"),
+      "snakepit_cluster_members", List.of("status"));
 
   /** A worker's state as {@code snakepit_workers} counts it. */
   public enum State {
@@ -131,6 +139,9 @@ public final class NodeMetrics {
     NodeMetrics metrics = new NodeMetrics(registry, snakepit.getConfig("metrics"), pools,
         () -> Node.started(system) ? Node.get(system) : null);
     Events.Taps.of(system).add(metrics::record);
+    if (ClusterSettings.clustered(system.settings().config())) {
+      ClusterMeters.of(system).bind(registry); // every node of the cluster, in this node's metrics
+    }
     return metrics;
   }
 
