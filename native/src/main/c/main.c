@@ -349,8 +349,10 @@ static void run_loop(struct shim *s)
 	struct pollfd pfd[P_COUNT];
 	while (!s->failed && !s->py_reaped && !s->kill_now) {
 		int timeout = -1;
-		if (s->adopt.deadline >= 0 && s->adopt.deadline <= now_ms(s))
-			window_over(s); /* no owner attached in time */
+		if (s->adopt.deadline >= 0 && s->adopt.deadline <= now_ms(s)) {
+			window_over(s); /* no owner attached in time: a stop, as on the lifeline's EOF */
+			continue;       /* with no grace that is kill_now, which ends the loop */
+		}
 		if (s->stop_deadline >= 0 || s->adopt.deadline >= 0) {
 			long long left = (s->stop_deadline >= 0 ? s->stop_deadline : s->adopt.deadline) - now_ms(s);
 			if (s->stop_deadline >= 0 && left <= 0)

@@ -76,7 +76,7 @@ class ShimAdoptionIT {
   @Test
   void afterALeaveTheTreeOutlivesItsOwnerUntilTheWindowEndsThenGoes() throws Exception {
     Path control = runDir().resolve("w.ctl");
-    RunningShim r = RunningShim.start(TREE);
+    RunningShim r = RunningShim.start(List.of("--grace-ms", "0"), TREE); // as the worker actors start it
     try {
       r.next(ShimEvent.Spawned.class);
       List<Procs.Proc> tree = tree(r);
