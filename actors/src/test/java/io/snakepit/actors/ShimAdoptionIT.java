@@ -162,6 +162,49 @@ class ShimAdoptionIT {
   }
 
   @Test
+  void anAdoptingOwnerCanDetachAndLeaveAgainForTheNextOne() throws Exception {
+    Path dir = runDir();
+    Path first = dir.resolve("w1.ctl");
+    Path second = dir.resolve("w2.ctl");
+    RunningShim r = RunningShim.start(List.of("--grace-ms", "0"), TREE);
+    try {
+      r.next(ShimEvent.Spawned.class);
+      List<Procs.Proc> tree = tree(r);
+      detachAndLeave(r, first, 20_000);
+      try (SocketChannel owner = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+        owner.connect(UnixDomainSocketAddress.of(first));
+        BlockingQueue<ShimEvent> events = new LinkedBlockingQueue<>();
+        readInto(owner, events);
+        assertInstanceOf(ShimEvent.Attached.class, events.poll(10, TimeUnit.SECONDS));
+        owner.write(ByteBuffer.wrap(("DETACH 1000 " + second + "\nLEAVE\n").getBytes(StandardCharsets.US_ASCII)));
+        assertEquals(new ShimEvent.Detached(1000, second.toString()), events.poll(10, TimeUnit.SECONDS));
+        assertEquals(new ShimEvent.Left(1000), events.poll(10, TimeUnit.SECONDS));
+      } // this owner's end closes after LEFT: no longer the lifeline
+      Thread.sleep(300);
+      assertEquals(List.of(), dead(tree), "the second owner let go: the tree waits again");
+      assertEquals(List.of(), Procs.awaitGone(tree, Duration.ofSeconds(15)), "the second window (1 s) ended");
+    } finally {
+      r.finish();
+    }
+  }
+
+  @Test
+  void aStopSignalToAWaitingShimEndsTheTreeAtOnce() throws Exception {
+    Path control = runDir().resolve("w.ctl");
+    RunningShim r = RunningShim.start(List.of("--grace-ms", "0"), TREE);
+    try {
+      r.next(ShimEvent.Spawned.class);
+      List<Procs.Proc> tree = tree(r);
+      detachAndLeave(r, control, 60_000);
+      Procs.kill(r.pid(), 15);
+      assertEquals(List.of(), Procs.awaitGone(tree, Duration.ofSeconds(10)), "SIGTERM to the shim, 60 s window");
+      assertFalse(Files.exists(control), "the control socket's path is removed with the tree");
+    } finally {
+      r.finish();
+    }
+  }
+
+  @Test
   void withoutLeaveTheLifelinesEndTakesTheTreeDownAtOnceEvenAfterDetach() throws Exception {
     Path control = runDir().resolve("w.ctl");
     RunningShim r = RunningShim.start(List.of("--grace-ms", "0"), TREE);
