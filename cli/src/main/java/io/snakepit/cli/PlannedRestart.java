@@ -28,18 +28,42 @@ final class PlannedRestart {
     private Reason() {}
   }
 
+  private final AtomicBoolean signalled = new AtomicBoolean();
+  private final AtomicBoolean begun = new AtomicBoolean();
+  private volatile Runnable detach;
+
   private PlannedRestart() {}
 
-  /** From now on, SIGUSR2 detaches this node's workers and stops it; a second signal changes nothing. */
-  static void onSignal(ActorSystem<?> system, Gateway gateway, Duration window) {
-    AtomicBoolean begun = new AtomicBoolean();
+  /**
+   * Takes SIGUSR2 from now on, before the node is ready: a signal that comes early is kept, and acted on once
+   * {@link #arm} is called (the node is ready); a second signal changes nothing. A node whose start fails ignores it.
+   */
+  static PlannedRestart install() {
+    PlannedRestart restart = new PlannedRestart();
     Signal.handle(new Signal(SIGNAL), sig -> {
-      if (begun.compareAndSet(false, true)) {
-        Thread t = new Thread(() -> run(system, gateway, window), "snakepit-detach");
-        t.setDaemon(true);
-        t.start();
+      if (restart.signalled.compareAndSet(false, true) && restart.detach == null) {
+        System.out.println("detaching: asked before the node is ready; done once it is");
+        System.out.flush();
       }
+      restart.begin();
     });
+    return restart;
+  }
+
+  /** The node is ready: a signal detaches its workers and stops it (at once if one came already). */
+  void arm(ActorSystem<?> system, Gateway gateway, Duration window) {
+    detach = () -> run(system, gateway, window);
+    begin();
+  }
+
+  /** Starts the detach once both the signal and the ready node are there, once. */
+  private void begin() {
+    Runnable now = detach;
+    if (now != null && signalled.get() && begun.compareAndSet(false, true)) {
+      Thread t = new Thread(now, "snakepit-detach");
+      t.setDaemon(true);
+      t.start();
+    }
   }
 
   private static void run(ActorSystem<?> system, Gateway gateway, Duration window) {

@@ -274,6 +274,8 @@ final class ServeCommand implements Callable<Integer> {
     // This JVM is the node's: threads that nobody else watches report running out of memory too.
     Thread.setDefaultUncaughtExceptionHandler(
         outOfMemory.uncaughtHandler(Thread.getDefaultUncaughtExceptionHandler()));
+    // From here a SIGUSR2 (snakepit detach) is kept until the node is ready, rather than ending the JVM.
+    PlannedRestart restart = PlannedRestart.install();
     long startedAt = System.nanoTime();
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), SYSTEM, config);
     // Akka joins the seeds in the background while the node settles and starts its workers.
@@ -369,7 +371,7 @@ final class ServeCommand implements Callable<Integer> {
         + ", gateway on " + gateway.describe() + ", isolation " + pool.worker().isolation().mode().configName()
         + ", token in " + tokenFile + (membership == null ? "" : ", " + membership.describe()));
     System.out.flush();
-    PlannedRestart.onSignal(system, gateway, window);
+    restart.arm(system, gateway, window);
     system.getWhenTerminated().toCompletableFuture().get();
     CoordinatedShutdown.Reason reason = CoordinatedShutdown.get(system).getShutdownReason().orElse(null);
     if (reason instanceof CoordinatedShutdown.ClusterDowningReason$

@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -111,6 +112,46 @@ class DetachIT {
       assertTrue(System.nanoTime() - killed < TimeUnit.SECONDS.toNanos(5));
     } finally {
       channel.shutdownNow();
+      node.close();
+    }
+  }
+
+  @Test
+  void aDetachAskedWhileTheNodeStartsIsDoneOnceItIsReady() throws Exception {
+    Path data = Files.createTempDirectory("snakepit-detach");
+    // While its workers sleep 2 s in setup(), the node is not ready: SIGUSR2 then must neither kill it nor be lost.
+    AtomicReference<List<Procs.Proc>> atSignal = new AtomicReference<>(List.of());
+    Thread signaller = new Thread(() -> {
+      try {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (System.nanoTime() < deadline) {
+          for (ProcessHandle node : ProcessHandle.current().children().toList()) {
+            String cmd = Procs.cmdline((int) node.pid());
+            if (cmd.contains(" serve ") && cmd.contains(data.toString())
+                && Procs.descendants((int) node.pid()).size() >= 4) { // two shims, two Pythons in setup()
+              atSignal.set(Procs.descendants((int) node.pid()));
+              Procs.kill((int) node.pid(), 12);
+              return;
+            }
+          }
+          Thread.sleep(20);
+        }
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+    }, "signaller");
+    signaller.start();
+    Nodes.Node node = Nodes.serveIn(data, "--workers", "2", "--adopt-window", "5s",
+        "--adapter", "snakepit_worker.examples.slow_start:SlowStartAdapter");
+    try {
+      signaller.join(10_000);
+      List<Procs.Proc> trees = atSignal.get(); // the node may be on its way out already: its tree as signalled
+      assertTrue(trees.size() >= 4, "the node was signalled while it started: " + trees);
+      assertTrue(node.process.waitFor(60, TimeUnit.SECONDS), "the node detached and exited once ready");
+      assertEquals(0, node.process.exitValue(), String.join("\n", node.stderr()));
+      assertEquals(List.of(), trees.stream().filter(p -> !p.alive()).toList(), "left running for the window");
+      assertEquals(List.of(), Procs.awaitGone(trees, Duration.ofSeconds(20)), "the 5 s window ended");
+    } finally {
       node.close();
     }
   }
