@@ -21,12 +21,14 @@ static struct shim shim = {
 	.default_grace = DEFAULT_GRACE_MS,
 	.py_pid = -1,
 	.sig_fd = -1,
-	.stdin_open = 1,
+	.in_fd = STDIN_FILENO,
+	.out_fd = STDOUT_FILENO,
 	.ready_fd = -1,
 	.out_relay = { .fd = -1, .tag = "OUT", .name = "Python's stdout" },
 	.err_relay = { .fd = -1, .tag = "ERR", .name = "Python's stderr" },
 	.init_mnt_fd = -1,
 	.stop_deadline = -1,
+	.adopt = { .listen_fd = -1, .deadline = -1, .conn_fd = -1 },
 	.tree = { .children_files = -1 },
 };
 
@@ -52,9 +54,12 @@ static void ensure_std_fds(struct shim *s)
 
 /* Starts a stop, or brings its SIGKILL deadline forward. No grace: straight to the SIGKILL
  * teardown, without a SIGTERM sweep nobody would get the time to act on (a JVM killed with 100
- * workers has 100 shims walking their trees at once). */
-static void begin_stop(struct shim *s, long grace_ms)
+ * workers has 100 shims walking their trees at once). A stop ends any DETACH: no one attaches to a
+ * tree on its way down. */
+void begin_stop(struct shim *s, long grace_ms)
 {
+	close_control(s);
+	s->adopt.deadline = -1;
 	if (grace_ms <= 0) {
 		s->kill_now = 1;
 		return;
@@ -125,11 +130,11 @@ static void relay_read(struct shim *s, struct relay *r, int final)
 	relay_flush(s);
 }
 
-static void report_ready(struct shim *s)
+/* `READY` (tag "READY") or `ATTACHED` (which adds whether READY was reported): Python's and the shim's identity. */
+void report_identity(struct shim *s, const char *tag)
 {
 	struct pstat ps;
-	s->ready_sent = 1;
-	if (s->py_reaped)
+	if (s->py_reaped || s->py_pid <= 0)
 		return; /* its identity can no longer be read */
 	if (read_stat(s, s->py_pid, &ps) < 0) {
 		shimerr(s, "read /proc/%d/stat", (int)s->py_pid);
@@ -140,7 +145,18 @@ static void report_ready(struct shim *s)
 		shimerr(s, "getpgid %d", (int)s->py_pid);
 		return;
 	}
-	emitf(s, "READY %d %d %llu %s %d %llu", (int)s->py_pid, (int)pgid, ps.start, s->boot_id, (int)s->self_pid, s->self_start);
+	if (strcmp(tag, "READY") == 0)
+		emitf(s, "READY %d %d %llu %s %d %llu", (int)s->py_pid, (int)pgid, ps.start, s->boot_id, (int)s->self_pid,
+		      s->self_start);
+	else
+		emitf(s, "%s %d %d %llu %s %d %llu %d", tag, (int)s->py_pid, (int)pgid, ps.start, s->boot_id,
+		      (int)s->self_pid, s->self_start, s->ready_sent);
+}
+
+static void report_ready(struct shim *s)
+{
+	s->ready_sent = 1;
+	report_identity(s, "READY");
 }
 
 /* Python's fd 3: the first line means ready; the rest is read and dropped. */
@@ -171,25 +187,31 @@ static void run_command(struct shim *s, const char *cmd)
 		s->kill_now = 1;
 	else if (strncmp(cmd, "STOP ", 5) == 0 && parse_ms(cmd + 5, &ms) == 0)
 		begin_stop(s, ms);
+	else if (strncmp(cmd, "DETACH ", 7) == 0)
+		detach(s, cmd + 7);
+	else if (strcmp(cmd, "LEAVE") == 0)
+		leave(s);
 	else
-		fprintf(stderr, "snakepit-shim: ignoring unknown command '%s' (expected 'STOP <grace_ms>' or 'KILL')\n", cmd);
+		fprintf(stderr, "snakepit-shim: ignoring unknown command '%s' (expected 'STOP <grace_ms>', 'KILL', "
+		                "'DETACH <window_ms> <path>' or 'LEAVE')\n", cmd);
 }
 
-/* stdin is the JVM's lifeline: commands, and EOF when the JVM is gone. */
+/* The owner's end (stdin, or an adopting owner's connection) is the lifeline: commands, and EOF when
+ * the owner is gone. */
 static void read_commands(struct shim *s)
 {
 	char buf[256];
-	ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+	ssize_t n = read(s->in_fd, buf, sizeof buf);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n <= 0) {
-		if (n < 0)
-			shimerr(s, "read stdin");
-		s->stdin_open = 0; /* stop polling it: it would spin on POLLHUP */
+		if (n < 0 && errno != ECONNRESET)
+			shimerr(s, s->in_fd == STDIN_FILENO ? "read stdin" : "read the owner's connection");
+		s->in_fd = -1; /* stop polling it: it would spin on POLLHUP */
 		begin_stop(s, s->default_grace);
 		return;
 	}
-	for (ssize_t i = 0; i < n; i++) {
+	for (ssize_t i = 0; i < n && s->in_fd >= 0; i++) { /* after LEAVE, what the owner sent later is not read */
 		if (buf[i] == '\n') {
 			s->cmd.text[s->cmd.len] = '\0';
 			if (!s->cmd.overlong)
@@ -323,21 +345,29 @@ static void read_identity(struct shim *s)
 /* The shim's loop, until Python is gone, the grace is over, KILL came, or a system call failed. */
 static void run_loop(struct shim *s)
 {
-	enum { P_SIG, P_STDIN, P_READY, P_OUT, P_ERR, P_COUNT };
+	enum { P_SIG, P_STDIN, P_READY, P_OUT, P_ERR, P_CONTROL, P_COUNT };
 	struct pollfd pfd[P_COUNT];
 	while (!s->failed && !s->py_reaped && !s->kill_now) {
 		int timeout = -1;
-		if (s->stop_deadline >= 0) {
-			long long left = s->stop_deadline - now_ms(s);
-			if (left <= 0)
+		if (s->adopt.deadline >= 0 && s->adopt.deadline <= now_ms(s)) {
+			window_over(s); /* no owner attached in time: a stop, as on the lifeline's EOF */
+			continue;       /* with no grace that is kill_now, which ends the loop */
+		}
+		if (s->stop_deadline >= 0 || s->adopt.deadline >= 0) {
+			long long left = (s->stop_deadline >= 0 ? s->stop_deadline : s->adopt.deadline) - now_ms(s);
+			if (s->stop_deadline >= 0 && left <= 0)
 				break; /* the grace is over: SIGKILL */
+			if (left < 0)
+				left = 0;
 			timeout = left > INT_MAX ? INT_MAX : (int)left;
 		}
 		pfd[P_SIG] = (struct pollfd){ .fd = s->sig_fd, .events = POLLIN };
-		pfd[P_STDIN] = (struct pollfd){ .fd = s->stdin_open ? STDIN_FILENO : -1, .events = POLLIN };
+		pfd[P_STDIN] = (struct pollfd){ .fd = s->in_fd, .events = POLLIN };
 		pfd[P_READY] = (struct pollfd){ .fd = s->ready_fd, .events = POLLIN };
 		pfd[P_OUT] = (struct pollfd){ .fd = s->out_relay.fd, .events = POLLIN };
 		pfd[P_ERR] = (struct pollfd){ .fd = s->err_relay.fd, .events = POLLIN };
+		/* Connections wait in the backlog while an owner holds the shim. */
+		pfd[P_CONTROL] = (struct pollfd){ .fd = s->adopt.deadline >= 0 ? s->adopt.listen_fd : -1, .events = POLLIN };
 		if (poll(pfd, P_COUNT, timeout) < 0) {
 			if (errno != EINTR)
 				shimerr(s, "poll");
@@ -354,6 +384,8 @@ static void run_loop(struct shim *s)
 			read_commands(s);
 		if (pfd[P_SIG].revents)
 			read_signals(s, 1);
+		if (pfd[P_CONTROL].revents && s->adopt.deadline >= 0)
+			attach(s);
 	}
 }
 
@@ -361,6 +393,7 @@ static void run_loop(struct shim *s)
  * Returns the shim's exit status: 0 after EXIT, 70 after a SHIMERR. */
 static int finish(struct shim *s)
 {
+	close_control(s);
 	int torn_down = teardown(s);
 	while (s->out_relay.fd >= 0)
 		relay_read(s, &s->out_relay, 1);

@@ -12,11 +12,12 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Writes one whole line to the JVM; a reader that is gone (EPIPE) must not stop the teardown. */
+/* Writes one whole line to the owner (stdout, or an adopting owner's connection); a reader that is gone
+ * (EPIPE) must not stop the teardown. With no owner (after LEAVE, until one attaches) the line is dropped. */
 void emit(struct shim *s, const char *line, size_t len)
 {
-	while (len > 0 && !s->stdout_gone) {
-		ssize_t n = write(STDOUT_FILENO, line, len);
+	while (len > 0 && !s->stdout_gone && s->out_fd >= 0) {
+		ssize_t n = write(s->out_fd, line, len);
 		if (n > 0) {
 			line += n;
 			len -= (size_t)n;
@@ -24,14 +25,14 @@ void emit(struct shim *s, const char *line, size_t len)
 			continue;
 		} else if (n < 0 && errno == EAGAIN) {
 			/* stdout was inherited non-blocking: wait until the JVM drains it. */
-			struct pollfd p = { .fd = STDOUT_FILENO, .events = POLLOUT };
+			struct pollfd p = { .fd = s->out_fd, .events = POLLOUT };
 			if (poll(&p, 1, -1) < 0 && errno != EINTR) {
 				fprintf(stderr, "snakepit-shim: poll stdout: %s\n", strerror(errno));
 				s->stdout_gone = 1;
 				s->failed = 1;
 			}
 		} else {
-			if (errno != EPIPE) {
+			if (errno != EPIPE && errno != ECONNRESET) {
 				fprintf(stderr, "snakepit-shim: write stdout: %s\n", strerror(errno));
 				s->failed = 1;
 			}

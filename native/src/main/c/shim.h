@@ -18,6 +18,7 @@
  *   proc.c       the shim: /proc reads, finding and signalling the members, reaping
  *   child.c      the child from fork to exec, and the shim's side of that fork (SPAWNED, EXECFAIL)
  *   isolation.c  cgroups (joined by the child, killed by the shim), --unshare and the pid namespace's init
+ *   control.c    the shim: DETACH and LEAVE, the control socket a next owner attaches through (adoption)
  */
 #ifndef SNAKEPIT_SHIM_H
 #define SNAKEPIT_SHIM_H
@@ -31,7 +32,7 @@
 
 #define RELAY_MAX 8192           /* longest OUT/ERR text; longer lines are split into OUT+/ERR+ pieces */
 #define RELAY_BATCH 65536        /* relayed lines of one read are written to the JVM together, up to this */
-#define CMD_MAX 64               /* longest command line accepted on stdin */
+#define CMD_MAX 256              /* longest command line accepted on stdin (DETACH carries a socket path) */
 #define DEFAULT_GRACE_MS 2000
 #define TEARDOWN_POLL_MS 10      /* pause between SIGKILL sweeps */
 #define TEARDOWN_LIMIT_MS 10000  /* give up (SHIMERR) if children survive SIGKILL this long */
@@ -103,7 +104,8 @@ struct shim {
 
 	/* What the loop polls. */
 	int sig_fd;
-	int stdin_open;
+	int in_fd;  /* the owner's commands: stdin, or an adopting owner's connection; -1 once closed or left */
+	int out_fd; /* where report lines go: stdout, or that connection; -1 while no owner (lines are dropped) */
 	int ready_fd;
 	struct relay out_relay;
 	struct relay err_relay;
@@ -120,6 +122,16 @@ struct shim {
 		size_t len;
 		int overlong;
 	} cmd;
+
+	/* Adoption (control.c): after DETACH the control socket listens; after LEAVE no one owns the shim
+	 * until a next owner connects, or the window ends and the tree goes down. */
+	struct {
+		int listen_fd;            /* bound and listening after DETACH; -1 otherwise */
+		char path[108];           /* its path (sun_path's size), unlinked when it closes */
+		long window_ms;           /* DETACH's window */
+		long long deadline;       /* CLOCK_MONOTONIC ms at which the window ends; -1: an owner holds the shim */
+		int conn_fd;              /* the adopting owner's connection, once one attached */
+	} adopt;
 
 	/* Where the shim stands. */
 	int ready_sent;
@@ -142,6 +154,8 @@ void emit(struct shim *s, const char *line, size_t len);
 __attribute__((format(printf, 2, 3))) void emitf(struct shim *s, const char *fmt, ...);
 __attribute__((format(printf, 2, 3))) void shimerr(struct shim *s, const char *fmt, ...);
 __attribute__((noreturn)) void die(struct shim *s, const char *what);
+void begin_stop(struct shim *s, long grace_ms);
+void report_identity(struct shim *s, const char *tag);
 void close_fd(struct shim *s, int *fd);
 long long now_ms(struct shim *s);
 void set_nonblocking(struct shim *s, int fd);
@@ -160,6 +174,13 @@ int reap(struct shim *s);
 /* child.c */
 int reset_signal_dispositions(void);
 void spawn(struct shim *s);
+
+/* control.c */
+void detach(struct shim *s, const char *args);
+void leave(struct shim *s);
+void attach(struct shim *s);
+void window_over(struct shim *s);
+void close_control(struct shim *s);
 
 /* isolation.c */
 int write_cgroup_file(const char *dir, const char *file, const char *text);

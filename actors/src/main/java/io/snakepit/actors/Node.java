@@ -29,6 +29,7 @@ import io.snakepit.actors.worker.Launch;
 import io.snakepit.actors.worker.StopTimeline;
 import io.snakepit.actors.worker.WorkerActor;
 import io.snakepit.actors.worker.WorkerJournal;
+import io.snakepit.actors.worker.WorkerRoster;
 import io.snakepit.persistence.Registry;
 import io.snakepit.persistence.RegistryClient;
 import io.snakepit.persistence.Settlement;
@@ -87,6 +88,8 @@ public final class Node implements Extension {
 
   private final List<PoolEntry> pools = new ArrayList<>();
   private final CompletionStage<SettlementReport> settlement;
+  /** Set by {@link #detach}: the run directory stays for the detached shims' control sockets. */
+  private volatile boolean detached;
   private final ActorRef<Supervisor.Command> root;
   private final Path runDir;
   private final WorkerTransport transport;
@@ -94,6 +97,8 @@ public final class Node implements Extension {
   private final AuditLog audit;
   private final WorkerWatch watch;
   private final HostServer host;
+  private final WorkerRoster roster = new WorkerRoster();
+  private final ActorSystem<?> system;
 
   /** The node of {@code system}, started on first use. */
   public static Node get(ActorSystem<?> system) {
@@ -106,6 +111,7 @@ public final class Node implements Extension {
   }
 
   private Node(ActorSystem<?> system) {
+    this.system = system;
     // NuProcess's own shutdown hook stops its event threads, so exits would go unreported while coordinated
     // shutdown stops the workers. Must be set before NuProcess starts its first process.
     if (System.getProperty(NUPROCESS_HOOK) == null) {
@@ -150,7 +156,7 @@ public final class Node implements Extension {
     for (PoolSettings s : settings) {
       PoolLink link = new PoolLink(settlement);
       pools.add(new PoolEntry(s, link));
-      poolSpecs.add(poolSupervisor(s, runtime, link));
+      poolSpecs.add(poolSupervisor(s, runtime, link, roster));
     }
     // Before the first worker is reserved: the watch sees every worker from its start.
     this.watch = WorkerWatch.start(system, pools.stream().map(p -> new WorkerWatch.Pool(p.settings(), p.link()))
@@ -166,7 +172,9 @@ public final class Node implements Extension {
     system.getWhenTerminated().whenComplete((done, error) -> {
       host.close();
       transport.close();
-      deleteRunDir();
+      if (!detached) {
+        deleteRunDir();
+      } // else the detached shims' control sockets are in it; the next start removes it (RunDirectory.removeStale)
     });
   }
 
@@ -189,6 +197,43 @@ public final class Node implements Extension {
       }
     }
     report.journalWarnings().forEach(w -> events.publish(new SnakepitEvent.JournalDamaged(now, events.instance(), w)));
+  }
+
+  /**
+   * A planned restart's part here (docs/ADOPTION.md): every ready worker stops taking calls, lets those in flight end
+   * within its stop grace, and is journaled as detached; once all are, each is left running for a next node for
+   * {@code window}. The node is
+   * to exit next (its actor system terminated); the detached workers' actors then end without touching their trees.
+   * Completes with one outcome per worker that was ready (kept, or why not: such a worker stops with the node).
+   */
+  public CompletionStage<List<WorkerActor.DetachOutcome>> detach(Duration window) {
+    detached = true;
+    Duration grace = pools.stream().map(p -> p.settings().worker().stopGrace()).max(Duration::compareTo)
+        .orElse(Duration.ZERO);
+    Duration timeout = grace.plus(Duration.ofSeconds(15)); // DETACH, the journal's write and LEAVE: a few ms
+    // Every worker is prepared (drained, its shim listening, journaled) before any is let go: a node killed while
+    // one worker still drains must take every tree down, the prepared ones included.
+    List<ActorRef<WorkerActor.Command>> workers = roster.workers();
+    List<CompletableFuture<WorkerActor.DetachOutcome>> prepared = workers.stream()
+        .map(worker -> ask(worker, reply -> new WorkerActor.Detach(window, reply), timeout)).toList();
+    return CompletableFuture.allOf(prepared.toArray(CompletableFuture[]::new)).thenCompose(all -> {
+      List<CompletableFuture<WorkerActor.DetachOutcome>> left = new ArrayList<>();
+      for (int i = 0; i < workers.size(); i++) {
+        WorkerActor.DetachOutcome p = prepared.get(i).join();
+        left.add(p.kept() ? ask(workers.get(i), WorkerActor.Leave::new, timeout)
+            : CompletableFuture.completedFuture(p));
+      }
+      return CompletableFuture.allOf(left.toArray(CompletableFuture[]::new))
+          .thenApply(done -> left.stream().map(CompletableFuture::join).toList());
+    });
+  }
+
+  private CompletableFuture<WorkerActor.DetachOutcome> ask(ActorRef<WorkerActor.Command> worker,
+      akka.japi.function.Function<ActorRef<WorkerActor.DetachOutcome>, WorkerActor.Command> message,
+      Duration timeout) {
+    return AskPattern.ask(worker, message, timeout, system.scheduler()).toCompletableFuture()
+        .exceptionally(error -> new WorkerActor.DetachOutcome(worker.path().name(), false,
+            "no answer within " + timeout.toSeconds() + " s"));
   }
 
   /** The configured pools, in name order (the order they start in). */
@@ -242,7 +287,8 @@ public final class Node implements Extension {
    * a new coordinator gets new workers). A worker's shutdown spec gives its shim the stop grace, then a margin, before
    * the actor is stopped outright (its shim then takes the tree down on stdin EOF).
    */
-  private static ChildSpec<Supervisor.Command> poolSupervisor(PoolSettings s, PoolRuntime runtime, PoolLink link) {
+  private static ChildSpec<Supervisor.Command> poolSupervisor(PoolSettings s, PoolRuntime runtime, PoolLink link,
+      WorkerRoster roster) {
     StopTimeline stop = StopTimeline.of(s.worker());
     ChildSpec<PoolActor.Command> coordinator = ChildSpec.worker("coordinator",
             () -> PoolActor.create(s, runtime, link))
@@ -250,7 +296,7 @@ public final class Node implements Extension {
         .withStopMessage(PoolActor.Stop.INSTANCE);
     ChildSpec<WorkerActor.Command> worker = ChildSpec.template("worker", PoolActor.WorkerStart.class,
             (PoolActor.WorkerStart start) -> WorkerActor.create(start.launch(), start.events(),
-                runtime.connections(), runtime.journal()))
+                runtime.connections(), runtime.journal(), roster))
         .withRestart(Restart.TEMPORARY)
         .withShutdown(ShutdownSpec.timeout(stop.workerShutdown()))
         .withStopMessage(WorkerActor.Stop.WITH_SNAPSHOT);

@@ -123,6 +123,11 @@ final class Gateway {
   }
 
   /** Stops every server, waiting up to 5 s for calls in flight, and removes the Unix sockets. */
+  /** Takes no new calls; those in flight go on ({@link #stop} ends them). */
+  void stopTakingCalls() {
+    listeners.forEach(l -> l.server().shutdown());
+  }
+
   void stop() {
     listeners.forEach(l -> l.server().shutdown());
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);

@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "snakepit", mixinStandardHelpOptions = true, version = "snakepit 0.1.0",
     description = "Supervised pools of Python workers for the JVM.",
     subcommands = {ServeCommand.class, CallCommand.class, LoadCommand.class, ReapCommand.class, ScaleCommand.class,
-        DoctorCommand.class, AuditCommand.class, StatusCommand.class})
+        DoctorCommand.class, AuditCommand.class, StatusCommand.class, DetachCommand.class})
 public final class Main implements Runnable {
 
   public static void main(String[] args) {

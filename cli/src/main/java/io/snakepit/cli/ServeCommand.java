@@ -25,6 +25,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -166,6 +167,11 @@ final class ServeCommand implements Callable<Integer> {
   @Option(names = "--cpu-limit", paramLabel = "CPUS", description = "CPU time per worker, in CPUs, e.g. 0.5.")
   Double cpuLimit;
 
+  @Option(names = "--adopt-window", paramLabel = "DURATION",
+      description = "After a planned restart (snakepit detach, or SIGUSR2 to this node), how long the workers wait"
+          + " for the next node before they end, e.g. 60s (snakepit.adopt-window, default 60s).")
+  String adoptWindow;
+
   @Override
   public Integer call() throws Exception {
     if (isolation != null) {
@@ -268,6 +274,8 @@ final class ServeCommand implements Callable<Integer> {
     // This JVM is the node's: threads that nobody else watches report running out of memory too.
     Thread.setDefaultUncaughtExceptionHandler(
         outOfMemory.uncaughtHandler(Thread.getDefaultUncaughtExceptionHandler()));
+    // From here a SIGUSR2 (snakepit detach) is kept until the node is ready, rather than ending the JVM.
+    PlannedRestart restart = PlannedRestart.install();
     long startedAt = System.nanoTime();
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), SYSTEM, config);
     // Akka joins the seeds in the background while the node settles and starts its workers.
@@ -334,6 +342,16 @@ final class ServeCommand implements Callable<Integer> {
       terminate(system);
       return 1;
     }
+    Duration window;
+    try {
+      window = adoptWindow(config);
+    } catch (IllegalArgumentException | ConfigException e) {
+      System.err.println("snakepit: " + e.getMessage());
+      gateway.stop();
+      Files.deleteIfExists(tokenFile);
+      terminate(system);
+      return 2;
+    }
     CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseServiceUnbind(), "snakepit-gateway",
         () -> CompletableFuture.supplyAsync(() -> {
           gateway.stop();
@@ -353,6 +371,7 @@ final class ServeCommand implements Callable<Integer> {
         + ", gateway on " + gateway.describe() + ", isolation " + pool.worker().isolation().mode().configName()
         + ", token in " + tokenFile + (membership == null ? "" : ", " + membership.describe()));
     System.out.flush();
+    restart.arm(system, gateway, window);
     system.getWhenTerminated().toCompletableFuture().get();
     CoordinatedShutdown.Reason reason = CoordinatedShutdown.get(system).getShutdownReason().orElse(null);
     if (reason instanceof CoordinatedShutdown.ClusterDowningReason$
@@ -369,6 +388,16 @@ final class ServeCommand implements Callable<Integer> {
       return 3;
     }
     return 0;
+  }
+
+  /** snakepit.adopt-window, checked: from 1 ms to what the shim takes (2^31 - 1 ms). */
+  static Duration adoptWindow(Config config) {
+    Duration window = config.getDuration("snakepit.adopt-window");
+    if (window.isNegative() || window.isZero() || window.toMillis() > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("snakepit.adopt-window (--adopt-window) is " + window.toMillis()
+          + " ms: give a duration from 1ms to 24d, e.g. 60s");
+    }
+    return window;
   }
 
   /** Starts the HTTP endpoint, stopped with the node, and prints where it listens. */
@@ -500,7 +529,10 @@ final class ServeCommand implements Callable<Integer> {
       if (memoryLimit != null) {
         c.put(isolated + "limits.memory", memoryLimit);
       }
-      if (pidsLimit != null) {
+      if (adoptWindow != null) {
+      c.put("snakepit.adopt-window", adoptWindow);
+    }
+    if (pidsLimit != null) {
         c.put(isolated + "limits.pids", pidsLimit);
       }
       if (cpuLimit != null) {

@@ -30,6 +30,18 @@ public sealed interface ShimEvent {
   /** Python is gone and so is the rest of its group: the last line. */
   record Exit(ExitStatus status) implements ShimEvent {}
 
+  /** The shim listens on its control socket at {@code path}: after {@code LEAVE}, a next owner may attach there. */
+  record Detached(long windowMs, String path) implements ShimEvent {}
+
+  /** {@code DETACH} was refused or failed; the owner keeps the shim as before. */
+  record DetachFailed(int errno, String message) implements ShimEvent {}
+
+  /** The shim let its owner go: nothing more is read from it or written to it, and the window runs. */
+  record Left(long windowMs) implements ShimEvent {}
+
+  /** The first line on an adopting owner's connection: who the shim and its Python are, and whether READY came. */
+  record Attached(WorkerIdentity identity, boolean ready) implements ShimEvent {}
+
   /** A line this version does not understand; kept for the log rather than dropped. */
   record Unknown(String line) implements ShimEvent {}
 
@@ -59,6 +71,21 @@ public sealed interface ShimEvent {
           int sp = rest.indexOf(' ');
           return new ExecFailed(Integer.parseInt(sp < 0 ? rest : rest.substring(0, sp)),
               sp < 0 ? "" : rest.substring(sp + 1));
+        }
+        case "DETACHED": {
+          int sp = rest.indexOf(' ');
+          return new Detached(Long.parseLong(rest.substring(0, sp)), rest.substring(sp + 1));
+        }
+        case "DETACHFAIL": {
+          int sp = rest.indexOf(' ');
+          return new DetachFailed(Integer.parseInt(rest.substring(0, sp)), rest.substring(sp + 1));
+        }
+        case "LEFT":
+          return new Left(Long.parseLong(rest.trim()));
+        case "ATTACHED": {
+          String[] f = rest.trim().split(" ");
+          return new Attached(new WorkerIdentity(Integer.parseInt(f[0]), Integer.parseInt(f[1]), Long.parseLong(f[2]),
+              f[3], Integer.parseInt(f[4]), Long.parseLong(f[5])), "1".equals(f[6]));
         }
         case "SHIMERR":
           return new ShimError(rest);

@@ -20,6 +20,19 @@ class ShimEventTest {
   }
 
   @Test
+  void adoptionLinesCarryTheWindowThePathAndTheIdentity() {
+    assertEquals(new ShimEvent.Detached(60000, "/run/x/w-0-1.ctl"), ShimEvent.parse("DETACHED 60000 /run/x/w-0-1.ctl"));
+    assertEquals(new ShimEvent.Left(3000), ShimEvent.parse("LEFT 3000"));
+    assertEquals(new ShimEvent.DetachFailed(98, "/run/x/w.ctl: Address already in use"),
+        ShimEvent.parse("DETACHFAIL 98 /run/x/w.ctl: Address already in use"));
+    ShimEvent.Attached a = assertInstanceOf(ShimEvent.Attached.class,
+        ShimEvent.parse("ATTACHED 4242 4240 987654 0f1e-boot 4240 987600 1"));
+    assertEquals(new WorkerIdentity(4242, 4240, 987654L, "0f1e-boot", 4240, 987600L), a.identity());
+    assertTrue(a.ready());
+    assertInstanceOf(ShimEvent.Unknown.class, ShimEvent.parse("ATTACHED 4242"));
+  }
+
+  @Test
   void exitLinesTellAnExitCodeFromASignal() {
     ExitStatus nine = assertInstanceOf(ShimEvent.Exit.class, ShimEvent.parse("EXIT 2304 exited 9")).status();
     ExitStatus killed = assertInstanceOf(ShimEvent.Exit.class, ShimEvent.parse("EXIT 9 signaled 9 0")).status();

@@ -115,6 +115,11 @@ public final class RegistryClient {
     return write(new WorkerRegistry.RecordExit(nonce, status));
   }
 
+  /** Journals that a worker was left running for a next node (its entry stays open). */
+  public CompletionStage<Done> detached(String nonce, String controlSocket, long until) {
+    return write(new WorkerRegistry.RecordDetach(nonce, controlSocket, until));
+  }
+
   /** Closes entries after a settlement. */
   public CompletionStage<Done> settle(List<WorkerRegistry.Closing> closings) {
     return closings.isEmpty() ? CompletableFuture.completedFuture(Done.getInstance())

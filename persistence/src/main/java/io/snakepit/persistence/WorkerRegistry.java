@@ -65,6 +65,17 @@ public final class WorkerRegistry extends
     }
   }
 
+  /**
+   * Record that a worker was left running for a next node (a planned restart): its entry stays open, and says where
+   * its shim waits and until when.
+   */
+  public record RecordDetach(String nonce, String controlSocket, long until) implements Write {
+    @Override
+    public List<Event> events(long now) {
+      return List.of(new Detached(nonce, controlSocket, until));
+    }
+  }
+
   /** Record that a worker's whole tree ended (the shim reported its exit): the entry is closed as exited. */
   public record RecordExit(String nonce, String status) implements Write {
     @Override
@@ -125,6 +136,9 @@ public final class WorkerRegistry extends
 
   /** A worker's whole tree ended with {@code status}. */
   public record Exited(String nonce, String status) implements Event {}
+
+  /** A worker was left running for a next node; its shim waits at {@code controlSocket} until {@code until}. */
+  public record Detached(String nonce, String controlSocket, long until) implements Event {}
 
   /** An entry closed, and how. */
   public record Settled(String nonce, Settlement how, String detail, long at) implements Event {}
@@ -265,6 +279,8 @@ public final class WorkerRegistry extends
                 e.cgroups() == null ? List.of() : e.cgroups(), null, null)))
         .onEvent(Spawned.class, (state, e) -> update(state, e.nonce(), entry -> entry.withSpawned(e.spawned())))
         .onEvent(Exited.class, (state, e) -> update(state, e.nonce(), entry -> entry.withExit(e.status())))
+        .onEvent(Detached.class, (state, e) -> update(state, e.nonce(),
+            entry -> entry.withDetached(new RegistryEntry.Detachment(e.controlSocket(), e.until()))))
         .onEvent(Settled.class, (state, e) -> state.without(e.nonce()))
         .onEvent(Probed.class, (state, e) -> state)
         .onEvent(Incarnated.class, (state, e) -> new State(state.open(), e.number()))

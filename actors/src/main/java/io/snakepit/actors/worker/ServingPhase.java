@@ -66,6 +66,7 @@ final class ServingPhase {
         .onMessageEquals(Stop.INSTANCE, this::onStop)
         .onMessageEquals(Stop.WITH_SNAPSHOT, this::onStopWithSnapshot)
         .onMessageEquals(Dispose.INSTANCE, w::holdDispose)
+        .onMessage(WorkerActor.Detach.class, w.detaching::begin)
         .build();
   }
 
@@ -119,6 +120,11 @@ final class ServingPhase {
         .onMessageEquals(StopDeadline.INSTANCE, w.ending::onStopDeadline)
         .onMessageEquals(ExitOverdue.INSTANCE, w.ending::exitOverdue)
         .onMessageEquals(Dispose.INSTANCE, w::holdDispose)
+        .onMessage(WorkerActor.Detach.class, w.detaching::refuse)
+        .onMessage(WorkerActor.Leave.class, msg -> {
+          msg.replyTo().tell(new WorkerActor.DetachOutcome(w.id, false, "it was stopping"));
+          return Behaviors.same();
+        })
         .build();
   }
 
@@ -165,7 +171,7 @@ final class ServingPhase {
     return Behaviors.same();
   }
 
-  private Behavior<Command> onCallFinished(CallFinished msg, boolean serving) {
+  Behavior<Command> onCallFinished(CallFinished msg, boolean serving) {
     w.channel.forget(msg.callId());
     InFlightCalls.Ended ended = w.calls.finish(msg.callId(), msg.last(), msg.error());
     if (ended != null) {
@@ -176,7 +182,7 @@ final class ServingPhase {
     return Behaviors.same();
   }
 
-  private Behavior<Command> onTransportGraceOver(TransportGraceOver msg, boolean serving) {
+  Behavior<Command> onTransportGraceOver(TransportGraceOver msg, boolean serving) {
     InFlightCalls.Ended ended = w.calls.graceOver(msg.callId());
     if (ended != null) {
       callEnded(ended, serving);
@@ -275,7 +281,7 @@ final class ServingPhase {
     return Behaviors.same();
   }
 
-  private Behavior<Command> onCancelCall(CancelCall msg) {
+  Behavior<Command> onCancelCall(CancelCall msg) {
     w.channel.cancel(msg.callId());
     return Behaviors.same();
   }

@@ -166,6 +166,7 @@ final class StartingPhase {
       w.events.publish(new SnakepitEvent.StateRestored(Instant.now(), w.events.instance(), w.launch.pool(), w.id,
           w.launch.restoreState().length));
     }
+    w.roster.add(w.id, w.context.getSelf());
     return w.serving.ready();
   }
 

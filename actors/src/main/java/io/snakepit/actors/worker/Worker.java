@@ -54,6 +54,7 @@ final class Worker {
   final ActorRef<Event> pool;
   final WorkerConnections connections;
   final WorkerJournal journal;
+  final WorkerRoster roster;
   /** How the pool's isolation mode contains it; chosen once. */
   final Containment containment;
   /**
@@ -69,6 +70,7 @@ final class Worker {
   final StartingPhase starting;
   final ServingPhase serving;
   final EndingPhase ending;
+  final DetachingPhase detaching;
   /** Set at spawn. */
   ShimProcess shim;
   /** Set by the shim's READY line. */
@@ -89,7 +91,7 @@ final class Worker {
   final long began = System.nanoTime();
 
   Worker(ActorContext<Command> context, TimerScheduler<Command> timers, StashBuffer<Command> stash, Launch launch,
-      ActorRef<Event> pool, WorkerConnections connections, WorkerJournal journal) {
+      ActorRef<Event> pool, WorkerConnections connections, WorkerJournal journal, WorkerRoster roster) {
     this.context = context;
     this.timers = timers;
     this.stash = stash;
@@ -98,6 +100,7 @@ final class Worker {
     this.pool = pool;
     this.connections = connections;
     this.journal = journal;
+    this.roster = roster;
     this.events = Events.of(context.getSystem());
     this.containment = Containment.of(launch);
     this.blocking = context.getSystem().dispatchers().lookup(DispatcherSelector.fromConfig(BLOCKING_DISPATCHER));
@@ -119,6 +122,7 @@ final class Worker {
     this.starting = new StartingPhase(this);
     this.serving = new ServingPhase(this);
     this.ending = new EndingPhase(this);
+    this.detaching = new DetachingPhase(this);
   }
 
   /** Publishes that the worker's tree is gone: {@code reason} as {@link SnakepitEvent.WorkerExited} lists them. */
@@ -234,10 +238,11 @@ final class Worker {
   }
 
   private Behavior<Command> onPostStop() {
+    roster.remove(id);
     closePort();
     removeRestoreState();
     output.close();
-    if (shim != null) {
+    if (shim != null && !detaching.left()) {
       // Stopped without a Stop (the actor system is going down): the shim takes the tree down on stdin EOF.
       shim.closeLifeline();
     }

@@ -9,6 +9,7 @@ import io.snakepit.proto.ExecuteResponse;
 import io.snakepit.proto.SnapshotResponse;
 import io.snakepit.shim.ShimEvent;
 import io.snakepit.shim.WorkerIdentity;
+import java.time.Duration;
 import java.util.List;
 
 /**
@@ -56,6 +57,27 @@ public final class WorkerActor {
    * is a {@link StateTaken}, whatever happens (unless the process ends first: then its exit).
    */
   public enum TakeSnapshot implements Command { INSTANCE }
+
+  /**
+   * A planned restart's first step ({@code snakepit detach}): a ready worker stops taking calls, lets those in flight
+   * end within the stop grace, has its shim listen for a next node ({@code window} once let go) and journals that.
+   * Its lifeline is still whole: the JVM's death still takes the tree down. The answer is a {@link DetachOutcome}
+   * ({@code kept}: prepared), whatever happens; {@link Leave} is the second step.
+   */
+  public record Detach(Duration window, ActorRef<DetachOutcome> replyTo) implements Command {}
+
+  /**
+   * A planned restart's second step, once every worker is prepared: the shim is let go (LEAVE) and waits for a next
+   * node; from then on the actor's end leaves the tree running. The answer is a {@link DetachOutcome}.
+   */
+  public record Leave(ActorRef<DetachOutcome> replyTo) implements Command {}
+
+  /** How a {@link Detach} or {@link Leave} went: {@code kept} when it did; {@code detail} says where or why not. */
+  public record DetachOutcome(String workerId, boolean kept, String detail) {}
+
+  enum DetachDeadline implements Command { INSTANCE }
+
+  record DetachJournaled(Throwable error) implements Command {}
 
   /** What a worker tells its pool. */
   public sealed interface Event {
@@ -151,10 +173,11 @@ public final class WorkerActor {
    * @param pool where to report
    * @param connections opens the gRPC channel and the calls socket to a ready worker
    * @param journal where the worker's identity is written before it is used
+   * @param roster where the worker is listed while ready, for a planned restart to find it
    */
   public static Behavior<Command> create(Launch launch, ActorRef<Event> pool,
-      WorkerConnections connections, WorkerJournal journal) {
+      WorkerConnections connections, WorkerJournal journal, WorkerRoster roster) {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> Behaviors.withStash(STASH_CAPACITY,
-        stash -> new Worker(ctx, timers, stash, launch, pool, connections, journal).start())));
+        stash -> new Worker(ctx, timers, stash, launch, pool, connections, journal, roster).start())));
   }
 }

@@ -25,6 +25,14 @@ public interface WorkerJournal {
   void exited(String nonce, String status);
 
   /**
+   * Records that a worker was left running for a next node: its shim waits on {@code controlSocket} until
+   * {@code until} (epoch ms). Its entry stays open. Completes once durable.
+   */
+  default CompletionStage<?> detached(String nonce, String controlSocket, long until) {
+    return CompletableFuture.completedFuture(null);
+  }
+
+  /**
    * Completes once every exit recorded so far has been written (or has failed): a node's stop waits for it, then for
    * the registry's other commands, before the journal is closed.
    */
@@ -107,6 +115,11 @@ public interface WorkerJournal {
             log.warn("could not journal the exit of worker {}: {}", nonce, error.getMessage());
           }
         });
+      }
+
+      @Override
+      public CompletionStage<?> detached(String nonce, String controlSocket, long until) {
+        return registry.client().detached(nonce, controlSocket, until);
       }
 
       @Override
