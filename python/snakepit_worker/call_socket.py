@@ -38,13 +38,23 @@ LENGTH = struct.Struct(">I")
 _COPY_LIMIT = 64 * 1024
 
 
+def _measured_from(sent_at_ns: int) -> float:
+    """When the JVM measured a frame's deadline, on this process's monotonic clock: its sent_at_ns (the host's
+    CLOCK_MONOTONIC, which time.monotonic reads too), unless that is 0 or a time this clock cannot have seen (over
+    a second ago, or ahead of it): then now."""
+    now = time.monotonic_ns()
+    if 0 < sent_at_ns <= now and now - sent_at_ns < 1_000_000_000:
+        return sent_at_ns / 1e9
+    return now / 1e9
+
+
 class StreamedCall:
     """One call of a connection as call.current_call() sees it: its own deadline and cancel."""
 
     __slots__ = ("_deadline", "_connection", "cancelled")
 
-    def __init__(self, connection: "CallConnection", deadline_us: int):
-        self._deadline = None if deadline_us <= 0 else time.monotonic() + deadline_us / 1e6
+    def __init__(self, connection: "CallConnection", deadline_us: int, sent_at_ns: int = 0):
+        self._deadline = None if deadline_us <= 0 else _measured_from(sent_at_ns) + deadline_us / 1e6
         self._connection = connection
         self.cancelled = False
 
@@ -99,7 +109,7 @@ class CallConnection:
                 return
             kind = frame.WhichOneof("kind")
             if kind == "request":
-                call_context = StreamedCall(self, frame.deadline_us)
+                call_context = StreamedCall(self, frame.deadline_us, frame.sent_at_ns)
                 with self._lock:
                     self._calls[frame.id] = call_context
                 try:

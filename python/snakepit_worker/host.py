@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from typing import Any, Optional, Tuple
 
 import grpc
@@ -117,7 +118,9 @@ def call(tool: str, /, **kwargs: Any) -> Any:
     if running.cancelled():
         raise HostCallCancelled(tool, "cancelled", "the calling tool's call was cancelled; nothing was sent")
     request = worker_pb2.HostCallRequest(tool=tool, args_json=args_json, call_id=running.call_id,
-                                         worker_id=os.environ.get("SNAKEPIT_WORKER_ID", ""))
+                                         worker_id=os.environ.get("SNAKEPIT_WORKER_ID", ""),
+                                         deadline_ns=0 if remaining is None
+                                         else time.monotonic_ns() + int(remaining * 1e9))
     future = _stub(tool).future(request, timeout=remaining)
     while True:
         try:

@@ -254,7 +254,7 @@ public final class HostServer {
             + " limit, or look for a cycle of tools and host tools calling one another", List.of()));
         return;
       }
-      Deadline deadline = Context.current().getDeadline();
+      Deadline deadline = callersDeadline(Context.current().getDeadline(), request.getDeadlineNs());
       CompletableFuture<Void> ended = new CompletableFuture<>();
       ended.whenComplete((done, error) -> inFlight.decrementAndGet());
       // A cancelled RPC (the tool's call was cancelled) and a passed deadline both end here.
@@ -334,5 +334,22 @@ public final class HostServer {
     return HostCallResponse.newBuilder().setError(HostError.newBuilder().setType(e.getClass().getName())
         .setMessage(e.getMessage() == null ? "" : e.getMessage())
         .setTrace(text.length() <= MAX_TRACE_CHARS ? text : text.substring(0, MAX_TRACE_CHARS) + "\n\t...")).build();
+  }
+
+  /**
+   * The calling tool's deadline: the RPC's (relative, so later by the time the request took to arrive) or, when the
+   * worker sent one its clock shares (the host's CLOCK_MONOTONIC, System.nanoTime here) within a second of it, the
+   * earlier of the two.
+   */
+  static Deadline callersDeadline(Deadline rpc, long deadlineNs) {
+    if (rpc == null || deadlineNs <= 0) {
+      return rpc;
+    }
+    long sent = deadlineNs - System.nanoTime();
+    long relative = rpc.timeRemaining(TimeUnit.NANOSECONDS);
+    if (Math.abs(sent - relative) >= TimeUnit.SECONDS.toNanos(1)) {
+      return rpc; // not the same clock (another time namespace): the RPC's own deadline
+    }
+    return sent < relative ? Deadline.after(sent, TimeUnit.NANOSECONDS) : rpc;
   }
 }

@@ -215,7 +215,7 @@ final class WorkerChannel {
       pending.put(callId, call);
       long remainingMicros = remainingNanos == Long.MAX_VALUE ? 0 : Math.max(1, remainingNanos / 1000);
       socket.send(CallFrame.newBuilder().setId(callId).setRequest(request.toByteString())
-          .setDeadlineUs(remainingMicros).build());
+          .setDeadlineUs(remainingMicros).setSentAtNs(System.nanoTime()).build());
       if (remainingNanos != Long.MAX_VALUE) {
         // After the request, so that a cancel never overtakes it.
         call.deadline = DEADLINES.schedule(
