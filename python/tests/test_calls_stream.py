@@ -267,3 +267,14 @@ def test_over_a_real_socket_calls_share_one_connection_and_a_stop_does_not_wait_
     finally:
         jvm.close()
         grpc_server.stop(None)
+
+
+def test_a_frames_deadline_counts_from_when_the_jvm_measured_it_on_the_shared_clock():
+    now = time.monotonic_ns()
+    sent = now - 400_000_000
+    assert abs(call_socket._measured_from(sent) - sent / 1e9) < 1e-6
+    streamed = call_socket.StreamedCall(None, 1_000_000, sent)
+    assert 0.5 < streamed.time_remaining() <= 0.6
+    # None given, ahead of this clock, or over a second ago (not the same clock): from when the frame was read.
+    for other in (0, now + 5_000_000_000, now - 2_000_000_000):
+        assert abs(call_socket._measured_from(other) - time.monotonic()) < 0.1

@@ -107,11 +107,14 @@ def test_the_host_call_carries_the_remaining_deadline_of_the_tools_call(fake_hos
     assert fake_host.requests[0].call_id == "c7"
     # gRPC sends the timeout rounded up to its units: a hair over 30 s may arrive.
     assert 25 < fake_host.deadlines[0] <= 30.5
+    # The same deadline on the host's monotonic clock, which the JVM shares: it does not grow on the way.
+    assert abs(fake_host.requests[0].deadline_ns - (time.monotonic_ns() + 30e9)) < 5e9
 
 
 def test_outside_a_call_the_host_call_has_no_deadline(fake_host):
     host.call("echo", x=1)
     assert fake_host.deadlines[0] is None or fake_host.deadlines[0] > 1e6
+    assert fake_host.requests[0].deadline_ns == 0
 
 
 def test_a_deadline_that_passes_raises_host_deadline_exceeded_and_ends_the_host_side(fake_host):

@@ -107,6 +107,8 @@ class ChattyAdapter(BasicAdapter):
                     _write_all(fd, piece)
                     state["bytes"] += per_tick
                 offset = (offset + per_tick) % len(data[1])
+            for fd in (1, 2):
+                _write_all(fd, b"\n")  # ends the last line, so the worker's next output starts its own
             state["seconds"] = time.monotonic() - start
             state["done"] = True
 

@@ -1,9 +1,12 @@
 package io.snakepit.actors.host;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -54,6 +57,20 @@ class HostServerTest {
     return HostGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS)
         .call(HostCallRequest.newBuilder().setTool(tool).setArgsJson(args).setCallId("c1").setWorkerId("w-0-1")
             .build());
+  }
+
+  @Test
+  void theCallersDeadlineIsTheEarlierOfTheRpcsAndTheOneOnTheSharedClock() {
+    Deadline rpc = Deadline.after(3, TimeUnit.SECONDS);
+    long earlier = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2900);
+    long left = HostServer.callersDeadline(rpc, earlier).timeRemaining(TimeUnit.MILLISECONDS);
+    assertTrue(left <= 2900 && left > 2000, "the worker's own deadline, without the request's way: " + left);
+    assertSame(rpc, HostServer.callersDeadline(rpc, 0), "none sent: the RPC's");
+    assertSame(rpc, HostServer.callersDeadline(rpc, System.nanoTime() + TimeUnit.SECONDS.toNanos(3) + 50_000_000),
+        "a later one: the RPC's");
+    assertSame(rpc, HostServer.callersDeadline(rpc, earlier - TimeUnit.HOURS.toNanos(1)),
+        "another clock (over a second apart): the RPC's");
+    assertNull(HostServer.callersDeadline(null, earlier), "no deadline on the RPC: none");
   }
 
   @Test
