@@ -38,7 +38,8 @@ import java.util.function.IntSupplier;
  * Cluster pools: the pools of the same name on every node of the cluster, served as one. This node's pools are
  * registered with the Receptionist (one {@link ServiceKey} per pool name, {@link PoolEndpoint}s), the nodes gossip
  * their pools' load ({@link PoolDirectory}), and a call goes to this node's own workers while one is idle, else to
- * the least loaded node ({@link Placement}). A node supervises, journals and settles only its own processes: a call
+ * the least loaded node ({@link Placement}). A session's calls go to the node its sharded {@link SessionBinding}
+ * holds, whichever node they come through. A node supervises, journals and settles only its own processes: a call
  * from another node is just one more call to its pool, with its queue bound and saturation as for any.
  *
  * <p>Made only for an actor system with the cluster provider: a node that runs alone never loads this class, and its
