@@ -76,12 +76,24 @@ class ClusterSessionsIT {
       int holder = first == pidB ? 1 : 2;
       int survivor = 3 - holder;
       int survivorPid = holder == 1 ? pidC : pidB;
+
+      // The affinity travels with the call to the session's node: while its worker runs a call of the session
+      // (through a), a strict-fail-fast call of it through the other node's gateway fails at once with SessionBusy,
+      // although that node's own worker is idle.
+      GatewayGrpc.GatewayFutureStub asyncViaA = GatewayGrpc.newFutureStub(channels.get(0))
+          .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(session("strict-queue")));
+      var busy = asyncViaA.execute(ClusterPoolsIT.request("sleep_pid", "{\"seconds\": 3}"));
+      Thread.sleep(1000);
+      ExecuteResponse refused = GatewayGrpc.newBlockingStub(channels.get(survivor))
+          .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(session("strict-fail-fast")))
+          .withDeadlineAfter(LIMIT.toSeconds(), TimeUnit.SECONDS).execute(ClusterPoolsIT.request("pid", "{}"));
+      assertTrue(refused.hasError(), "a strict-fail-fast call while the session's worker is busy: " + refused);
+      assertEquals("snakepit.SessionBusy", refused.getError().getType(), refused.toString());
+      assertEquals(Integer.toString(first), busy.get(LIMIT.toSeconds(), TimeUnit.SECONDS).getValue().getJson());
       System.out.println("cluster sessions: session " + SESSION + " is on " + members.get(holder).instance()
           + "'s worker " + first + " after 40 calls through three gateways");
 
       // kill -9 of the node that holds the session, with one of its calls in flight through a.
-      GatewayGrpc.GatewayFutureStub asyncViaA = GatewayGrpc.newFutureStub(channels.get(0))
-          .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(session()));
       var inFlight = asyncViaA.execute(ClusterPoolsIT.request("sleep_pid", "{\"seconds\": 8}"));
       Thread.sleep(1000);
       List<Procs.Proc> holderTree = Nodes.tree(nodes.get(holder));
@@ -119,15 +131,15 @@ class ClusterSessionsIT {
     }
   }
 
-  private static Metadata session() {
+  private static Metadata session(String affinity) {
     Metadata m = new Metadata();
     m.put(GatewaySession.SESSION, SESSION);
-    m.put(GatewaySession.AFFINITY, "strict-queue");
+    m.put(GatewaySession.AFFINITY, affinity);
     return m;
   }
 
   private static GatewayGrpc.GatewayBlockingStub inSession(ManagedChannel channel) {
-    return GatewayGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(session()))
+    return GatewayGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(session("strict-queue")))
         .withDeadlineAfter(LIMIT.toSeconds(), TimeUnit.SECONDS);
   }
 
