@@ -88,7 +88,7 @@ public final class Snakepit implements Extension {
     this.cluster = clustered(system) ? ClusterPools.start(system, node.pools().stream()
         .map(p -> new ClusterPools.Local(p.settings().name(),
             () -> p.link().size(p.settings()) * p.settings().worker().concurrency(),
-            p.settings().worker().maxMessageSize(), (request, options) -> pools.get(p.settings().name())
+            p.settings().worker().maxMessageSize(), p.settings().sessionTtl(), (request, options) -> pools.get(p.settings().name())
                 .direct(request, options)))
         .toList()) : null;
     for (Node.PoolEntry p : node.pools()) {

@@ -9,6 +9,9 @@ import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Adapter;
 import akka.actor.typed.receptionist.ServiceKey;
 import akka.cluster.Cluster;
+import akka.cluster.sharding.typed.ClusterShardingSettings;
+import akka.cluster.sharding.typed.javadsl.ClusterSharding;
+import akka.cluster.sharding.typed.javadsl.Entity;
 import io.snakepit.CallOptions;
 import io.snakepit.MessageTooLargeException;
 import io.snakepit.NodeLostException;
@@ -36,7 +39,8 @@ import java.util.function.IntSupplier;
  * Cluster pools: the pools of the same name on every node of the cluster, served as one. This node's pools are
  * registered with the Receptionist (one {@link ServiceKey} per pool name, {@link PoolEndpoint}s), the nodes gossip
  * their pools' load ({@link PoolDirectory}), and a call goes to this node's own workers while one is idle, else to
- * the least loaded node ({@link Placement}). A node supervises, journals and settles only its own processes: a call
+ * the least loaded node ({@link Placement}). A session's calls go to the node its sharded {@link SessionBinding}
+ * holds, whichever node they come through. A node supervises, journals and settles only its own processes: a call
  * from another node is just one more call to its pool, with its queue bound and saturation as for any.
  *
  * <p>Made only for an actor system with the cluster provider: a node that runs alone never loads this class, and its
@@ -72,6 +76,7 @@ public final class ClusterPools {
     private final String name;
     private final IntSupplier capacity;
     private final int maxMessageSize;
+    private final Duration sessionTtl;
     private final BiFunction<ExecuteRequest, CallOptions, CompletableFuture<Result>> direct;
     private final AtomicInteger inFlight = new AtomicInteger();
 
@@ -79,13 +84,15 @@ public final class ClusterPools {
      * @param name the pool's name
      * @param capacity how many calls it runs at once now (workers times concurrency)
      * @param maxMessageSize its {@code max-message-size}
+     * @param sessionTtl its {@code session-ttl}
      * @param direct submits a call to the pool itself
      */
-    public Local(String name, IntSupplier capacity, int maxMessageSize,
+    public Local(String name, IntSupplier capacity, int maxMessageSize, Duration sessionTtl,
         BiFunction<ExecuteRequest, CallOptions, CompletableFuture<Result>> direct) {
       this.name = name;
       this.capacity = capacity;
       this.maxMessageSize = maxMessageSize;
+      this.sessionTtl = sessionTtl;
       this.direct = direct;
     }
 
@@ -160,10 +167,17 @@ public final class ClusterPools {
   private final AtomicLong ids = new AtomicLong();
   private final AtomicLong turns = new AtomicLong();
   private final ActorRef<PoolDirectory.Command> directory;
+  private final ActorSystem<?> system;
+  private final ClusterSharding sharding;
+  /** The pool names whose session entities this node has started (it may then host some of them). */
+  private final Set<String> sessionTypes = ConcurrentHashMap.newKeySet();
+  private final Duration sessionLookup;
+  private final Duration defaultSessionTtl;
 
   private ClusterPools(ActorSystem<?> system, List<Local> locals) {
     Address address = Cluster.get(Adapter.toClassic(system)).selfAddress();
-    this.self = address.system() + "@" + address.host().get() + ":" + address.port().get();
+    this.self = nodeName(address);
+    this.system = system;
     this.frameLimit = (int) Math.min(Integer.MAX_VALUE,
         system.settings().config().getBytes(FRAME_SETTING));
     Map<String, Local> byName = new ConcurrentHashMap<>();
@@ -173,7 +187,26 @@ public final class ClusterPools {
     // Restarted on a failure: it registers the endpoints again; the calls in flight are kept here, not in it.
     this.directory = system.systemActorOf(Behaviors.supervise(PoolDirectory.create(this, interval))
         .onFailure(SupervisorStrategy.restart()), "snakepit-cluster-pools", Props.empty());
+    this.sharding = ClusterSharding.get(system);
+    this.sessionLookup = system.settings().config().getDuration("snakepit.cluster.session-lookup-timeout");
+    this.defaultSessionTtl = system.settings().config().getDuration("snakepit.pool-defaults.session-ttl");
+    // Every node that runs a pool hosts session entities of it: they stay placed when a caller's node is lost.
+    this.locals.keySet().forEach(this::sessionType);
     ClusterMeters.of(system).source(this);
+  }
+
+  /** A node's address as cluster pools name it, {@code SYSTEM@HOST:PORT}. */
+  static String nodeName(Address address) {
+    return address.system() + "@" + address.host().get() + ":" + address.port().get();
+  }
+
+  /** Starts (once) the session entities of pool {@code name} on this node. */
+  private void sessionType(String name) {
+    if (sessionTypes.add(name)) {
+      sharding.init(Entity.of(SessionBinding.key(name), SessionBinding::create)
+          .withSettings(ClusterShardingSettings.create(system).withNoPassivationStrategy())
+          .withAllocationStrategy(new SessionShards()));
+    }
   }
 
   /**
@@ -243,27 +276,17 @@ public final class ClusterPools {
     Local own = local == null ? null : locals.get(name);
     Table table = tables.get(name);
     List<Remote> remotes = table == null ? List.of() : table.reachable;
-    if (own != null && (remotes.isEmpty() || options.session() != null)) {
-      own.run(promise, local); // a session stays on this node's pool, which holds its binding
+    if (options.session() != null) {
+      inSession(name, request, options, promise, local, null, own, remotes);
       return;
     }
-    if (options.session() != null && !remotes.isEmpty()) {
-      // No pool here: the session's node is chosen by its id, the same one while the pool's nodes stay the same.
-      send(name, request, options, promise, local, remotes.get(Math.floorMod(options.session().hashCode(),
-          remotes.size())));
+    if (own != null && remotes.isEmpty()) {
+      own.run(promise, local);
       return;
     }
-    List<PoolLoad> loads = new ArrayList<>(remotes.size() + 1);
-    if (own != null) {
-      loads.add(own.load());
-    }
-    remotes.forEach(r -> loads.add(r.estimate()));
-    int chosen = Placement.choose(own != null, loads, turns.getAndIncrement());
+    int chosen = choose(own, remotes);
     if (chosen == Placement.NONE) {
-      promise.completeExceptionally(new PoolUnavailableException("no node of the cluster serves pool '" + name
-          + "' now (this node is " + self + " and has no such pool; the pools other nodes have: "
-          + (remoteNames().isEmpty() ? "none" : String.join(", ", remoteNames())) + "). Start a node with"
-          + " snakepit.pools." + name + " configured, or wait for one to join", null));
+      promise.completeExceptionally(unavailable(name));
       return;
     }
     if (own != null && chosen == 0) {
@@ -271,6 +294,68 @@ public final class ClusterPools {
       return;
     }
     send(name, request, options, promise, local, remotes.get(chosen - (own != null ? 1 : 0)));
+  }
+
+  /**
+   * A call of a session: its node is the one its sharded {@link SessionBinding} holds, bound on the session's first
+   * call (or after its node was lost) to the node the routing rule picks; that node binds it to a worker. {@code gone}
+   * is the node the last answer named that has no such pool any more.
+   */
+  private void inSession(String name, ExecuteRequest request, CallOptions options, CompletableFuture<Result> promise,
+      Consumer<CompletableFuture<Result>> local, String gone, Local own, List<Remote> remotes) {
+    int chosen = choose(own, remotes);
+    if (chosen == Placement.NONE) {
+      promise.completeExceptionally(unavailable(name));
+      return;
+    }
+    String proposed = own != null && chosen == 0 ? self : remotes.get(chosen - (own != null ? 1 : 0)).node;
+    long ttl = (own != null ? own.sessionTtl : defaultSessionTtl).toMillis();
+    sessionType(name);
+    sharding.entityRefFor(SessionBinding.key(name), options.session())
+        .<SessionBinding.Bound>ask(replyTo -> new SessionBinding.Bind(proposed, gone, ttl, replyTo), sessionLookup)
+        .whenComplete((bound, error) -> {
+          if (promise.isDone()) {
+            return; // cancelled meanwhile
+          }
+          if (error != null) {
+            promise.completeExceptionally(new PoolUnavailableException("the node of session '" + options.session()
+                + "' of pool '" + name + "' could not be found within snakepit.cluster.session-lookup-timeout = "
+                + sessionLookup.toMillis() + " ms (" + error + "); the cluster may still be moving the sessions of a"
+                + " lost node. Call again, or raise snakepit.cluster.session-lookup-timeout", error));
+            return;
+          }
+          String node = bound.node();
+          Table t = tables.get(name);
+          Remote target = t == null ? null : t.registered.get(node);
+          if (node.equals(self) && own != null) {
+            own.run(promise, local);
+          } else if (target != null) {
+            send(name, request, options, promise, local, target);
+          } else if (gone == null) {
+            // Its node has no such pool any more (it was lost): bind the session anew.
+            Table now = tables.get(name);
+            inSession(name, request, options, promise, local, node, own, now == null ? List.of() : now.reachable);
+          } else {
+            promise.completeExceptionally(unavailable(name));
+          }
+        });
+  }
+
+  /** The candidate the routing rule picks: 0 for this node's own pool if it has one, else a remote by position. */
+  private int choose(Local own, List<Remote> remotes) {
+    List<PoolLoad> loads = new ArrayList<>(remotes.size() + 1);
+    if (own != null) {
+      loads.add(own.load());
+    }
+    remotes.forEach(r -> loads.add(r.estimate()));
+    return Placement.choose(own != null, loads, turns.getAndIncrement());
+  }
+
+  private PoolUnavailableException unavailable(String name) {
+    return new PoolUnavailableException("no node of the cluster serves pool '" + name
+        + "' now (this node is " + self + " and has no such pool; the pools other nodes have: "
+        + (remoteNames().isEmpty() ? "none" : String.join(", ", remoteNames())) + "). Start a node with"
+        + " snakepit.pools." + name + " configured, or wait for one to join", null);
   }
 
   private void send(String name, ExecuteRequest request, CallOptions options, CompletableFuture<Result> promise,

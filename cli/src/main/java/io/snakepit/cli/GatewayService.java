@@ -134,7 +134,7 @@ final class GatewayService implements BindableService {
         .addMethod(GatewayGrpc.getPingMethod(), ServerCalls.asyncUnaryCall(this::ping))
         .addMethod(GatewayGrpc.getScaleMethod(), ServerCalls.asyncUnaryCall(this::scale))
         .addMethod(GatewayGrpc.getStatusMethod(), ServerCalls.asyncUnaryCall(this::status))
-        .build(), new GatewayTracing());
+        .build(), new GatewayTracing(), new GatewaySession());
   }
 
   private MethodDescriptor<Incoming, ExecuteResponse> parsedInCall(
@@ -200,15 +200,16 @@ final class GatewayService implements BindableService {
 
   private void execute(ExecuteRequest request, StreamObserver<ExecuteResponse> response) {
     Pool pool = pool(request, response);
-    if (pool == null) {
+    CallOptions options = pool == null ? null : options(response);
+    if (options == null) {
       return;
     }
     CompletableFuture<Result> call;
     // The client's trace context is the parent of the node's span for the call.
     try (Scope traced = GatewayTracing.parent(request).makeCurrent()) {
       call = (request.getHasPayload()
-          ? pool.execute(request.getTool(), request.getArgsJson(), request.getPayload().toByteArray(), options())
-          : pool.execute(request.getTool(), request.getArgsJson(), options())).toCompletableFuture();
+          ? pool.execute(request.getTool(), request.getArgsJson(), request.getPayload().toByteArray(), options)
+          : pool.execute(request.getTool(), request.getArgsJson(), options)).toCompletableFuture();
     }
     // The client's cancellation (or its deadline) cancels the call in the worker.
     Context.current().addListener(context -> call.cancel(true), Runnable::run);
@@ -223,12 +224,13 @@ final class GatewayService implements BindableService {
 
   private void executeStream(ExecuteRequest request, StreamObserver<ExecuteResponse> response) {
     Pool pool = pool(request, response);
-    if (pool == null) {
+    CallOptions options = pool == null ? null : options(response);
+    if (options == null) {
       return;
     }
     CompletableFuture<Void> call;
     try (Scope traced = GatewayTracing.parent(request).makeCurrent()) {
-      call = pool.executeStream(request.getTool(), request.getArgsJson(), options(),
+      call = pool.executeStream(request.getTool(), request.getArgsJson(), options,
           item -> outOfMemory.guard(() -> response.onNext(value(item)),
               () -> "sending an item of a gateway stream of " + request.getTool()).run()).toCompletableFuture();
     }
@@ -286,11 +288,24 @@ final class GatewayService implements BindableService {
     }, () -> "answering a gateway resize of pool " + name).run());
   }
 
-  /** The client's gRPC deadline, if it set one, becomes the call's timeout. */
+  /**
+   * The client's gRPC deadline, if it set one, becomes the call's timeout; its session metadata, if any, the call's
+   * session ({@link GatewaySession}).
+   */
   private static CallOptions options() {
     Deadline deadline = Context.current().getDeadline();
-    return deadline == null ? CallOptions.defaults()
-        : CallOptions.defaults().withTimeout(Duration.ofNanos(Math.max(1, deadline.timeRemaining(TimeUnit.NANOSECONDS))));
+    return GatewaySession.apply(deadline == null ? CallOptions.defaults()
+        : CallOptions.defaults().withTimeout(Duration.ofNanos(Math.max(1, deadline.timeRemaining(TimeUnit.NANOSECONDS)))));
+  }
+
+  /** {@link #options()}, or null after answering INVALID_ARGUMENT for a bad session header. */
+  private static CallOptions options(StreamObserver<ExecuteResponse> response) {
+    try {
+      return options();
+    } catch (IllegalArgumentException e) {
+      response.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
+      return null;
+    }
   }
 
   private Pool pool(ExecuteRequest request, StreamObserver<ExecuteResponse> response) {

@@ -213,6 +213,29 @@ class ClusterIT {
       assertFalse(node.readyLine.contains(", cluster "), node.readyLine);
       assertEquals(Set.of(node.port), listeningPorts(node.pid()),
           "a node without --cluster-port listens only on its gateway's port");
+      // A session call takes the node's own path: no cluster pools, no sharding extension, region or entity is ever
+      // loaded. (Akka's serialization makes the serializers of every Akka module on the class path, sharding's too.)
+      io.grpc.Metadata session = new io.grpc.Metadata();
+      session.put(GatewaySession.SESSION, "alone-1");
+      io.grpc.ManagedChannel channel = node.channel();
+      try {
+        io.snakepit.proto.ExecuteResponse r = io.snakepit.proto.GatewayGrpc.newBlockingStub(channel)
+            .withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(session))
+            .withDeadlineAfter(30, java.util.concurrent.TimeUnit.SECONDS)
+            .execute(io.snakepit.proto.ExecuteRequest.newBuilder().setTool("pid").build());
+        assertTrue(r.hasValue(), r.toString());
+      } finally {
+        channel.shutdownNow();
+      }
+      Nodes.Run classes = Nodes.run(List.of("jcmd", Long.toString(node.pid()), "VM.class_hierarchy"), Map.of(),
+          "jcmd");
+      assertEquals(0, classes.exit(), classes.err());
+      assertTrue(classes.out().contains("io.snakepit.Pool/"), "jcmd listed no snakepit class: " + classes.out());
+      for (String absent : List.of("io.snakepit.cluster.ClusterPools/", "io.snakepit.cluster.SessionBinding/",
+          "akka.cluster.sharding.ClusterSharding/", "akka.cluster.sharding.typed.javadsl.ClusterSharding/",
+          "akka.cluster.sharding.ShardRegion/", "akka.cluster.Cluster/")) {
+        assertFalse(classes.out().contains(absent), "a node alone loaded " + absent);
+      }
     }
   }
 

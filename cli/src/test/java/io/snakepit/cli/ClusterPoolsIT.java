@@ -157,12 +157,12 @@ class ClusterPoolsIT {
     }
   }
 
-  private static ExecuteRequest request(String tool, String args) {
+  static ExecuteRequest request(String tool, String args) {
     return ExecuteRequest.newBuilder().setPool(POOL).setTool(tool).setArgsJson(args).build();
   }
 
   /** Calls until a's gateway knows the pool (it hears of it from the others' first load report), at most 20 s. */
-  private static void awaitAnswer(GatewayGrpc.GatewayFutureStub gateway, ExecuteRequest request) throws Exception {
+  static void awaitAnswer(GatewayGrpc.GatewayFutureStub gateway, ExecuteRequest request) throws Exception {
     long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
     while (true) {
       try {
@@ -179,14 +179,14 @@ class ClusterPoolsIT {
     }
   }
 
-  private static Set<String> poolNames(Nodes.Node node) throws Exception {
+  static Set<String> poolNames(Nodes.Node node) throws Exception {
     Set<String> names = new HashSet<>();
     ClusterIT.gatewayStatus(node).get("pools").forEach(p -> names.add(p.get("name").asText()));
     return names;
   }
 
   /** The pid of the one worker of the node's pool 'remote', as its status says, checked against its tree in /proc. */
-  private static int remoteWorkerPid(Nodes.Node node) throws Exception {
+  static int remoteWorkerPid(Nodes.Node node) throws Exception {
     for (JsonNode p : ClusterIT.gatewayStatus(node).get("pools")) {
       if (p.get("name").asText().equals(POOL)) {
         assertEquals(1, p.get("workers").size(), p.toString());
@@ -198,7 +198,7 @@ class ClusterPoolsIT {
     throw new AssertionError("the node has no pool " + POOL);
   }
 
-  private static Set<Integer> pids(List<Procs.Proc> procs) {
+  static Set<Integer> pids(List<Procs.Proc> procs) {
     return procs.stream().map(Procs.Proc::pid).collect(Collectors.toSet());
   }
 }

@@ -1,0 +1,130 @@
+package io.snakepit.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import akka.actor.typed.javadsl.Adapter;
+import akka.cluster.sharding.typed.ClusterShardingSettings;
+import akka.cluster.sharding.typed.javadsl.ClusterSharding;
+import akka.cluster.sharding.typed.javadsl.Entity;
+import akka.cluster.sharding.typed.javadsl.EntityRef;
+import akka.serialization.Serialization;
+import akka.serialization.SerializationExtension;
+import akka.serialization.Serializers;
+import akka.serialization.jackson.JacksonCborSerializer;
+import com.typesafe.config.ConfigFactory;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A session's binding to a node: the rule alone, the shard placement, its messages through Jackson CBOR, and the
+ * entity itself under Cluster Sharding on a one-node cluster (it keeps a binding, rebinds a lost node's sessions and
+ * forgets a binding unused for its TTL).
+ */
+class SessionBindingTest {
+  private static ActorTestKit kit;
+  private static String self;
+
+  @BeforeAll
+  static void start() throws IOException {
+    int port;
+    try (ServerSocket s = new ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    ClusterSettings settings = new ClusterSettings("127.0.0.1", port,
+        List.of(new ClusterSettings.Seed("127.0.0.1", port)), Duration.ofSeconds(30), false, null);
+    kit = ActorTestKit.create("snakepit", settings.over(ConfigFactory.load(), "snakepit"));
+    self = "snakepit@127.0.0.1:" + port;
+    ClusterSharding.get(kit.system()).init(Entity.of(SessionBinding.key("p"), SessionBinding::create)
+        .withSettings(ClusterShardingSettings.create(kit.system()).withNoPassivationStrategy())
+        .withAllocationStrategy(new SessionShards()));
+  }
+
+  @AfterAll
+  static void stop() {
+    kit.shutdownTestKit();
+  }
+
+  @Test
+  void aBindingStaysUntilItsNodeIsGoneOrNoLongerAMember() {
+    Set<String> members = Set.of("a", "b");
+    assertEquals("b", SessionBinding.decide(null, "b", null, members::contains), "unbound: the proposal");
+    assertEquals("a", SessionBinding.decide("a", "b", null, members::contains), "bound to a member: kept");
+    assertEquals("a", SessionBinding.decide("a", "b", "c", members::contains), "another node gone: kept");
+    assertEquals("b", SessionBinding.decide("a", "b", "a", members::contains), "its node gone: the proposal");
+    assertEquals("b", SessionBinding.decide("x", "b", null, members::contains), "its node left: the proposal");
+  }
+
+  @Test
+  void aShardGoesToTheRegionThatAskedAndNeverMoves() {
+    assertEquals("r2", SessionShards.choose("r2", Set.of("r1", "r2")));
+    assertEquals("r1", SessionShards.choose("r9", Set.of("r1")));
+    assertEquals("r9", SessionShards.choose("r9", Set.of()));
+    assertEquals(Set.of(), scala.jdk.javaapi.CollectionConverters.asJava(
+        new SessionShards().rebalance(scala.collection.immutable.Map$.MODULE$.empty(),
+            scala.collection.immutable.Set$.MODULE$.empty()).value().get().get()));
+  }
+
+  @Test
+  void bindAndBoundRoundTripThroughJacksonCbor() throws Exception {
+    Serialization serialization = SerializationExtension.get(Adapter.toClassic(kit.system()));
+    var replyTo = kit.createTestProbe(SessionBinding.Bound.class).getRef();
+    SessionBinding.Bind bind = new SessionBinding.Bind("snakepit@127.0.0.1:25521", null, 1_800_000, replyTo);
+    SessionBinding.Bind back = roundTrip(serialization, bind);
+    assertEquals(bind, back);
+    assertEquals(new SessionBinding.Bound("snakepit@127.0.0.1:25522"),
+        roundTrip(serialization, new SessionBinding.Bound("snakepit@127.0.0.1:25522")));
+  }
+
+  @Test
+  void theShardedEntityKeepsRebindsAndForgetsAfterItsTtl() {
+    EntityRef<SessionBinding.Command> session = ClusterSharding.get(kit.system())
+        .entityRefFor(SessionBinding.key("p"), "s-1");
+    assertEquals(self, bind(session, self, null, 60_000), "the first call binds it to the proposal");
+    assertEquals(self, bind(session, "snakepit@127.0.0.1:1", null, 60_000), "a member's session stays");
+    assertEquals("snakepit@127.0.0.1:1", bind(session, "snakepit@127.0.0.1:1", self, 60_000),
+        "the caller found its node gone: the proposal");
+    assertEquals(self, bind(session, self, null, 60_000), "a node that is not a member: the proposal");
+
+    EntityRef<SessionBinding.Command> brief = ClusterSharding.get(kit.system())
+        .entityRefFor(SessionBinding.key("p"), "s-2");
+    assertEquals(self, bind(brief, self, null, 300));
+    assertEquals(self, bind(brief, "snakepit@127.0.0.1:2", null, 300), "used within its TTL: kept");
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    String now = self;
+    while (now.equals(self) && System.nanoTime() < deadline) {
+      sleep(600);
+      now = bind(brief, "snakepit@127.0.0.1:2", null, 300);
+    }
+    assertEquals("snakepit@127.0.0.1:2", now, "unused past its TTL, the binding is forgotten within 10 s");
+  }
+
+  private static String bind(EntityRef<SessionBinding.Command> session, String proposed, String gone, long ttl) {
+    return session.<SessionBinding.Bound>ask(r -> new SessionBinding.Bind(proposed, gone, ttl, r),
+        Duration.ofSeconds(20)).toCompletableFuture().join().node();
+  }
+
+  private static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError(e);
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <T> T roundTrip(Serialization serialization, T message) throws Exception {
+    akka.serialization.Serializer serializer = serialization.findSerializerFor(message);
+    assertEquals(JacksonCborSerializer.class, serializer.getClass());
+    byte[] bytes = serialization.serialize(message).get();
+    return (T) serialization.deserialize(bytes, serializer.identifier(), Serializers.manifestFor(serializer, message))
+        .get();
+  }
+}
