@@ -162,7 +162,7 @@ final class DetachingPhase {
           msg.replyTo().tell(new DetachOutcome(w.id, true, "left already"));
           return Behaviors.same();
         })
-        .onMessageEquals(Stop.INSTANCE, () -> {
+        .onMessage(Stop.class, stop -> { // the pool's stop or the node's (WITH_SNAPSHOT): left already, so none
           w.pool.tell(new WorkerActor.Exited(w.id, "detached: left running for the next node", true, false,
               List.of()));
           return Behaviors.same();
@@ -182,7 +182,7 @@ final class DetachingPhase {
           reply(false, "its shim died first");
           return w.ending.onShimDied(msg, status -> w.ending.reportExit(status, true));
         })
-        .onMessageEquals(Stop.INSTANCE, () -> giveUp("it was told to stop first"))
+        .onMessage(Stop.class, stop -> giveUp("it was told to stop first"))
         .onMessage(Detach.class, this::refuse)
         .onMessageEquals(Dispose.INSTANCE, w::holdDispose);
   }
