@@ -99,11 +99,6 @@ public final class Lane {
     leases = NONE;
   }
 
-  /** How many leases are live. */
-  int leases() {
-    return leases.length;
-  }
-
   /**
    * One worker's lent room: how many calls may still start on it, or {@link #REVOKED} once the actor took the room
    * back. Callers take and give back permits; only the actor adds room or revokes.
