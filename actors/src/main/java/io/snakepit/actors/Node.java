@@ -4,6 +4,7 @@ import akka.Done;
 import akka.actor.CoordinatedShutdown;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
+import akka.actor.typed.DispatcherSelector;
 import akka.actor.typed.Extension;
 import akka.actor.typed.ExtensionId;
 import akka.actor.typed.Props;
@@ -14,6 +15,7 @@ import com.typesafe.config.ConfigValueType;
 import io.snakepit.NodeStatus;
 import io.snakepit.SnakepitEvent;
 import io.snakepit.actors.host.HostServer;
+import io.snakepit.actors.pool.Adoptions;
 import io.snakepit.actors.pool.LostCalls;
 import io.snakepit.actors.pool.PoolActor;
 import io.snakepit.actors.pool.PoolLink;
@@ -88,6 +90,9 @@ public final class Node implements Extension {
 
   private final List<PoolEntry> pools = new ArrayList<>();
   private final CompletionStage<SettlementReport> settlement;
+  /** The run directories of earlier JVMs whose workers this node adopted; removed with its own. */
+  private final List<Path> adoptedRunDirs = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private volatile Adoptions adopted = Adoptions.none();
   /** Set by {@link #detach}: the run directory stays for the detached shims' control sockets. */
   private volatile boolean detached;
   private final ActorRef<Supervisor.Command> root;
@@ -140,8 +145,10 @@ public final class Node implements Extension {
     WorkerJournal journal = registry == null ? WorkerJournal.none() : WorkerJournal.of(registry);
     PoolRuntime runtime = new PoolRuntime(ShimBinary.extract(cacheDir), WorkerPackage.unpack(cacheDir), runDir,
         instance, transport, journal);
-    // Settle what earlier JVMs of this instance left before the first new worker is spawned.
-    this.settlement = registry == null ? CompletableFuture.completedFuture(null) : registry.settle(false);
+    // Adopt what a planned restart left waiting, then settle the rest of what earlier JVMs of this instance left,
+    // before the first new worker is spawned.
+    CompletableFuture<SettlementReport> settled = new CompletableFuture<>();
+    this.settlement = settled;
     Events events = Events.of(system);
     settlement.whenComplete((report, error) -> {
       if (report != null) {
@@ -158,6 +165,24 @@ public final class Node implements Extension {
       pools.add(new PoolEntry(s, link));
       poolSpecs.add(poolSupervisor(s, runtime, link, roster));
     }
+    if (registry == null) {
+      settled.complete(null);
+    } else {
+      registry.client().open()
+          .thenApplyAsync(open -> Adoptions.attach(open, settings, runtime), system.dispatchers().lookup(
+              DispatcherSelector.fromConfig("snakepit.blocking-dispatcher")))
+          .thenCompose(adopted -> {
+            takeOver(adopted);
+            return registry.settle(false, adopted.nonces());
+          })
+          .whenComplete((report, error) -> {
+            if (error != null) {
+              settled.completeExceptionally(error);
+            } else {
+              settled.complete(report);
+            }
+          });
+    }
     // Before the first worker is reserved: the watch sees every worker from its start.
     this.watch = WorkerWatch.start(system, pools.stream().map(p -> new WorkerWatch.Pool(p.settings(), p.link()))
         .toList());
@@ -173,7 +198,8 @@ public final class Node implements Extension {
       host.close();
       transport.close();
       if (!detached) {
-        deleteRunDir();
+        deleteRunDir(runDir);
+        adoptedRunDirs.forEach(Node::deleteRunDir);
       } // else the detached shims' control sockets are in it; the next start removes it (RunDirectory.removeStale)
     });
   }
@@ -296,7 +322,7 @@ public final class Node implements Extension {
         .withStopMessage(PoolActor.Stop.INSTANCE);
     ChildSpec<WorkerActor.Command> worker = ChildSpec.template("worker", PoolActor.WorkerStart.class,
             (PoolActor.WorkerStart start) -> WorkerActor.create(start.launch(), start.events(),
-                runtime.connections(), runtime.journal(), roster))
+                runtime.connections(), runtime.journal(), roster, start.adoption()))
         .withRestart(Restart.TEMPORARY)
         .withShutdown(ShutdownSpec.timeout(stop.workerShutdown()))
         .withStopMessage(WorkerActor.Stop.WITH_SNAPSHOT);
@@ -319,7 +345,37 @@ public final class Node implements Extension {
     return Path.of(System.getProperty("user.home"), ".cache", "snakepit");
   }
 
-  private void deleteRunDir() {
+  /**
+   * Hands each pool its adopted workers, and points the Host socket of each earlier run directory they live in at
+   * this node's (their SNAKEPIT_HOST_SOCKET names the old path), which this node then removes as it ends.
+   */
+  private void takeOver(Adoptions adopted) {
+    this.adopted = adopted;
+    for (PoolEntry pool : pools) {
+      pool.link().adopt(adopted.byPool().getOrDefault(pool.settings().name(), List.of()));
+    }
+    for (Path dir : adopted.runDirectories()) {
+      if (dir.equals(runDir)) {
+        continue;
+      }
+      adoptedRunDirs.add(dir);
+      Path hostSocket = dir.resolve(Launch.HOST_SOCKET);
+      try {
+        RunDirectory.markAdopted(dir);
+        Files.deleteIfExists(hostSocket);
+        Files.createSymbolicLink(hostSocket, runDir.resolve(Launch.HOST_SOCKET));
+      } catch (IOException e) {
+        LOG.warn("the adopted workers in {} cannot reach this node's host tools: {}", dir, e.getMessage());
+      }
+    }
+  }
+
+  /** What the node adopted at its start from a planned restart (none until its settlement began). */
+  public Adoptions adopted() {
+    return adopted;
+  }
+
+  private static void deleteRunDir(Path runDir) {
     try (Stream<Path> paths = Files.walk(runDir)) {
       for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
         Files.deleteIfExists(p);

@@ -35,6 +35,9 @@ public final class RunDirectory {
   /** A pid that started this long after a run directory's last change cannot be the JVM that made it. */
   private static final Duration PID_REUSE_MARGIN = Duration.ofSeconds(1);
 
+  /** The marker a JVM that adopted the workers of an earlier JVM's run directory leaves in it. */
+  private static final Pattern ADOPTED_BY = Pattern.compile("adopted-by-(\\d{1,10})");
+
   private RunDirectory() {}
 
   /**
@@ -137,13 +140,43 @@ public final class RunDirectory {
     if (PrivateDirectory.problem(dir, Access.READ).isPresent() || !Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
       return false;
     }
+    if (!alive(pid, dir)) {
+      try (Stream<Path> list = Files.list(dir)) {
+        // A shim waiting for a next node (its control socket), or a live node that adopted the workers in it.
+        return list.noneMatch(p -> p.getFileName().toString().endsWith(".ctl") || adoptedByLiveNode(p));
+      }
+    }
+    return false;
+  }
+
+  /** Whether {@code pid} is alive and started before {@code changed} was last changed (not a reused pid). */
+  private static boolean alive(long pid, Path changed) throws IOException {
     Optional<ProcessHandle> process = ProcessHandle.of(pid);
     if (process.isEmpty() || !process.get().isAlive()) {
-      return true;
+      return false;
     }
-    Instant changed = Files.getLastModifiedTime(dir, LinkOption.NOFOLLOW_LINKS).toInstant();
-    return process.get().info().startInstant().map(started -> started.isAfter(changed.plus(PID_REUSE_MARGIN)))
-        .orElse(false);
+    Instant at = Files.getLastModifiedTime(changed, LinkOption.NOFOLLOW_LINKS).toInstant();
+    return process.get().info().startInstant().map(started -> !started.isAfter(at.plus(PID_REUSE_MARGIN)))
+        .orElse(true);
+  }
+
+  private static boolean adoptedByLiveNode(Path file) {
+    Matcher m = ADOPTED_BY.matcher(file.getFileName().toString());
+    try {
+      return m.matches() && alive(Long.parseLong(m.group(1)), file);
+    } catch (IOException | NumberFormatException e) {
+      return true; // unsure: keep the directory
+    }
+  }
+
+  /**
+   * Marks {@code dir}, an earlier JVM's run directory whose workers this JVM adopted, as in use for as long as this
+   * JVM lives: {@link #removeStale} of any later start leaves it alone.
+   */
+  public static void markAdopted(Path dir) throws IOException {
+    Path marker = dir.resolve("adopted-by-" + ProcessHandle.current().pid());
+    Files.deleteIfExists(marker);
+    Files.createFile(marker);
   }
 
   /** Deletes a tree without following the symlinks in it. */

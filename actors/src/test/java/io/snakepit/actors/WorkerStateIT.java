@@ -155,6 +155,24 @@ class WorkerStateIT {
     assertEquals(3, count.get("count").asInt(), "the count taken as the first node stopped: " + count);
   }
 
+  @Test
+  void aJournaledStateTheNextNodesAdapterCannotRestoreDoesNotFailThePoolsStart() throws Exception {
+    countThreeThenStop("", false, TestNodes.INSTANCE + "-refused");
+    // The next node's pool of the same name runs an adapter that cannot restore: its first worker fails with the
+    // state, the pool drops it and starts the slot empty, and the pool's start succeeds.
+    ActorTestKit second = journaledNode("state-refused", TestNodes.INSTANCE + "-refused",
+        "adapter = \"snakepit_worker.examples.counter:RestoreFailsAdapter\"");
+    try {
+      Pool pool = Snakepit.get(second.system()).pool("journaled");
+      Awaits.await(pool.ready(), LIMIT);
+      JsonNode count = call(pool, "count");
+      assertEquals(0, count.get("count").asInt(), "started without the state it could not restore: " + count);
+      assertTrue(count.get("restored").isNull(), count.toString());
+    } finally {
+      second.shutdownTestKit();
+    }
+  }
+
   /** A node of its own instance whose pool "journaled" has a counter with {@code settings}. */
   private static ActorTestKit journaledNode(String name, String instance, String settings) {
     return ActorTestKit.create(name, TestNodes.config("snakepit.instance = \"" + instance + "\"\n"
@@ -168,8 +186,12 @@ class WorkerStateIT {
    * after the third call when {@code awaitInterval}, then stops the node; returns its worker's pid, gone by then.
    */
   private int countThreeThenStop(String settings, boolean awaitInterval) throws Exception {
+    return countThreeThenStop(settings, awaitInterval, instance(settings));
+  }
+
+  private int countThreeThenStop(String settings, boolean awaitInterval, String instance) throws Exception {
     List<SnakepitEvent.StateSaved> saved = new CopyOnWriteArrayList<>();
-    ActorTestKit first = journaledNode("state-first", instance(settings), settings);
+    ActorTestKit first = journaledNode("state-first", instance, settings);
     int firstPid;
     try {
       first.system().eventStream().tell(new EventStream.Subscribe<>(SnakepitEvent.StateSaved.class,

@@ -369,7 +369,8 @@ final class ServeCommand implements Callable<Integer> {
         .filter(p -> p.name().equals(POOL)).findFirst().orElseThrow();
     System.out.println("ready: " + pool.workers() + " workers of " + pool.worker().adapter()
         + ", gateway on " + gateway.describe() + ", isolation " + pool.worker().isolation().mode().configName()
-        + ", token in " + tokenFile + (membership == null ? "" : ", " + membership.describe()));
+        + adopted(Node.get(system)) + ", token in " + tokenFile
+        + (membership == null ? "" : ", " + membership.describe()));
     System.out.flush();
     restart.arm(system, gateway, window);
     system.getWhenTerminated().toCompletableFuture().get();
@@ -551,5 +552,16 @@ final class ServeCommand implements Callable<Integer> {
       System.err.println("snakepit: the node did not stop within a minute; exiting anyway (each worker's shim takes"
           + " its tree down when the JVM is gone)");
     }
+  }
+
+  /**
+   * The ready line's {@code , adopted N} (N workers of a planned restart serve again), written when workers waited
+   * for this node; a start without any keeps the line it always had.
+   */
+  private static String adopted(Node node) {
+    if (node.adopted().count() == 0 && node.adopted().refused().isEmpty()) {
+      return "";
+    }
+    return ", adopted " + node.pools().stream().mapToInt(p -> p.link().adoptedReady()).sum();
   }
 }

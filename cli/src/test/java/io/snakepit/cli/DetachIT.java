@@ -59,20 +59,31 @@ class DetachIT {
   }
 
   @Test
-  void aRestartAfterADetachSettlesTheWaitingTreesAfterItsIdentityChecks() throws Exception {
+  void aRestartWithFewerWorkersAdoptsTheSlotsItKeepsAndSettlesTheRest() throws Exception {
     Path data = Files.createTempDirectory("snakepit-detach");
     Nodes.Node node = Nodes.serveIn(data, "--workers", "2", "--adopt-window", "120s");
     Nodes.Node next = null;
     try {
       List<Procs.Proc> trees = trees(node);
+      List<Procs.Proc> workers = trees.stream().filter(p -> Procs.cmdline(p.pid()).contains("--adapter")
+          && !Procs.cmdline(p.pid()).contains("--grace-ms")).toList(); // the Pythons, not their shims
+      assertEquals(2, workers.size(), "" + trees);
       Nodes.Run run = detach(data);
       assertEquals(0, run.exit(), run.out() + "\n" + run.err());
-      Thread.sleep(500);
+      assertTrue(node.process.waitFor(30, TimeUnit.SECONDS), "the node exited");
       assertEquals(List.of(), trees.stream().filter(p -> !p.alive()).toList(), "waiting for the next node");
       next = Nodes.serveIn(data, "--workers", "1");
-      assertTrue(next.settledLine != null && next.settledLine.contains(" 2 killed"), "" + next.settledLine);
-      assertEquals(List.of(), Procs.awaitGone(trees, Duration.ofSeconds(15)),
-          "the next node settles the waiting trees (not adopted yet), well before the 120 s window");
+      assertTrue(next.readyLine.contains(", adopted 1, "), next.readyLine);
+      assertTrue(next.settledLine != null && next.settledLine.contains(" 1 killed"), "" + next.settledLine);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+      while (workers.stream().filter(Procs.Proc::alive).count() > 1 && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      assertEquals(1, workers.stream().filter(Procs.Proc::alive).count(),
+          "slot 0's worker is adopted, slot 1's settled well before the 120 s window: " + workers);
+      next.process.destroy();
+      assertTrue(next.process.waitFor(30, TimeUnit.SECONDS), "serve stops on SIGTERM");
+      assertEquals(List.of(), Procs.awaitGone(trees, Duration.ofSeconds(10)), "the adopted one stops with it");
     } finally {
       node.close();
       if (next != null) {

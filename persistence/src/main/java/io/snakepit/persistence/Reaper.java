@@ -88,8 +88,18 @@ public final class Reaper {
    * open entry names (the journal lost them) are settled the same way, each tree as an entry of its own.
    */
   public SettlementReport settle(List<RegistryEntry> open, boolean dryRun) {
+    return settle(open, Set.of(), dryRun);
+  }
+
+  /**
+   * As {@link #settle(List, boolean)}, leaving alone the entries whose nonce is in {@code kept} (and their
+   * processes): the workers this node adopted from a planned restart.
+   */
+  public SettlementReport settle(List<RegistryEntry> open, Set<String> kept, boolean dryRun) {
     long started = System.nanoTime();
     Scan scan = markedProcesses();
+    scan.byNonce().keySet().removeAll(kept);
+    open = open.stream().filter(e -> !kept.contains(e.nonce())).toList();
     long now = ProcStat.nowTicks();
     List<Plan> plans = new ArrayList<>();
     for (RegistryEntry entry : open) {

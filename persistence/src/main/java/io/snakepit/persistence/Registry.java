@@ -297,9 +297,17 @@ public final class Registry implements AutoCloseable {
    * says whether the journal is sound: damaged, rolled back or recreated since the last incarnation recorded it.
    */
   public CompletionStage<SettlementReport> settle(boolean dryRun) {
+    return settle(dryRun, Set.of());
+  }
+
+  /**
+   * As {@link #settle(boolean)}, leaving open the entries whose nonce is in {@code adopted}: workers a planned
+   * restart left running that this node took over before its settlement (their processes are left alone too).
+   */
+  public CompletionStage<SettlementReport> settle(boolean dryRun, Set<String> adopted) {
     return client.incarnations()
-        .thenCompose(count -> client.open().thenApplyAsync(open -> checked(reaper.settle(open, dryRun), count),
-            blocking))
+        .thenCompose(count -> client.open().thenApplyAsync(open -> checked(reaper.settle(open, adopted, dryRun),
+            count), blocking))
         .thenCompose(report -> dryRun ? CompletableFuture.completedFuture(report)
             : unlessClosing(() -> client.settle(report.closings()))
                 .thenCompose(done -> unlessClosing(() -> client.beginIncarnation(incarnation)))

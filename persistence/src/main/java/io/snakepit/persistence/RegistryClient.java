@@ -120,6 +120,11 @@ public final class RegistryClient {
     return write(new WorkerRegistry.RecordDetach(nonce, controlSocket, until));
   }
 
+  /** Journals that a detached worker was adopted by this node: its entry is this node's again. */
+  public CompletionStage<Done> adopted(String nonce) {
+    return write(new WorkerRegistry.RecordAdopted(nonce));
+  }
+
   /** Closes entries after a settlement. */
   public CompletionStage<Done> settle(List<WorkerRegistry.Closing> closings) {
     return closings.isEmpty() ? CompletableFuture.completedFuture(Done.getInstance())

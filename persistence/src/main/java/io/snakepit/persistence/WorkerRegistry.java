@@ -76,6 +76,17 @@ public final class WorkerRegistry extends
     }
   }
 
+  /**
+   * Record that a worker left running by a planned restart was adopted by this node (its shim took this JVM as its
+   * owner): its entry is no longer detached, and stays open as this node's worker.
+   */
+  public record RecordAdopted(String nonce) implements Write {
+    @Override
+    public List<Event> events(long now) {
+      return List.of(new Adopted(nonce, now));
+    }
+  }
+
   /** Record that a worker's whole tree ended (the shim reported its exit): the entry is closed as exited. */
   public record RecordExit(String nonce, String status) implements Write {
     @Override
@@ -139,6 +150,9 @@ public final class WorkerRegistry extends
 
   /** A worker was left running for a next node; its shim waits at {@code controlSocket} until {@code until}. */
   public record Detached(String nonce, String controlSocket, long until) implements Event {}
+
+  /** A detached worker was adopted by the node that journaled this (its shim's new owner). */
+  public record Adopted(String nonce, long at) implements Event {}
 
   /** An entry closed, and how. */
   public record Settled(String nonce, Settlement how, String detail, long at) implements Event {}
@@ -281,6 +295,7 @@ public final class WorkerRegistry extends
         .onEvent(Exited.class, (state, e) -> update(state, e.nonce(), entry -> entry.withExit(e.status())))
         .onEvent(Detached.class, (state, e) -> update(state, e.nonce(),
             entry -> entry.withDetached(new RegistryEntry.Detachment(e.controlSocket(), e.until()))))
+        .onEvent(Adopted.class, (state, e) -> update(state, e.nonce(), entry -> entry.withDetached(null)))
         .onEvent(Settled.class, (state, e) -> state.without(e.nonce()))
         .onEvent(Probed.class, (state, e) -> state)
         .onEvent(Incarnated.class, (state, e) -> new State(state.open(), e.number()))

@@ -28,6 +28,7 @@ import io.snakepit.actors.pool.PoolActor.WorkersGone;
 import io.snakepit.actors.pool.PoolActor.WorkersUp;
 import io.snakepit.actors.supervision.Supervisor;
 import io.snakepit.actors.worker.Job;
+import io.snakepit.actors.worker.Adoption;
 import io.snakepit.actors.worker.WorkerActor;
 import io.snakepit.actors.worker.WorkerPort;
 import java.time.Duration;
@@ -166,6 +167,17 @@ final class Coordinator {
       context.getLog().info("pool '{}': {} slot state(s) journaled by an earlier JVM will be restored",
           settings.name(), msg.states().size());
     }
+    for (Adoption adoption : link.takeAdopted()) {
+      int index = Adoption.slotAndGeneration(adoption.launch().workerId())[0];
+      Slot slot = slots.get(index);
+      if (slot != null) {
+        slotWorkers.adoptAt(index, adoption);
+      } else {
+        context.getLog().warn("pool '{}': no slot {} for adopted worker {}; letting it go", settings.name(), index,
+            adoption.launch().workerId());
+        adoption.abandon();
+      }
+    }
     context.getSelf().tell(Begin.INSTANCE);
     return Behaviors.same();
   }
@@ -269,6 +281,9 @@ final class Coordinator {
       return Behaviors.same();
     }
     if (event instanceof WorkerActor.Ready ready) {
+      if (slotWorkers.wasAdopted(ready.workerId())) {
+        link.adoptedWorkerReady();
+      }
       slotWorkers.attach(slot, ready.worker());
       slot.becameReady(ready.port());
     } else if (event instanceof WorkerActor.Idle idle) {
@@ -292,7 +307,7 @@ final class Coordinator {
       context.getLog().warn("pool '{}': worker {} was given the state of its slot's last worker and failed to start;"
           + " its next worker starts without that state ({} bytes): {}", settings.name(), slot.workerId(),
           slot.adapterState().length, failed.error().getMessage());
-      slot.keepAdapterState(null);
+      slot.dropAdapterState();
       states.keep(slot.index, null);
     }
     return reactAndCheck(slot, event, react);
@@ -422,6 +437,7 @@ final class Coordinator {
 
   /** Stopped by its supervisor or failed: whoever still waits here gets a typed error, not silence. */
   private Behavior<Command> onPostStop() {
+    slotWorkers.abandonAdopted();
     PoolUnavailableException gone = new PoolUnavailableException("pool '" + settings.name()
         + "': its coordinator stopped before the call reached a worker", null);
     dispatch.closeAll(gone, slots);

@@ -7,6 +7,7 @@ import akka.actor.typed.javadsl.Behaviors;
 import io.snakepit.SnakepitException;
 import io.snakepit.actors.supervision.Supervisor;
 import io.snakepit.actors.worker.Job;
+import io.snakepit.actors.worker.Adoption;
 import io.snakepit.actors.worker.Launch;
 import io.snakepit.actors.worker.WorkerActor;
 import java.util.Map;
@@ -61,7 +62,12 @@ public final class PoolActor {
   public enum Stop implements Command, DeadLetterSuppression { INSTANCE }
 
   /** What the worker template of the pool's worker supervisor is started with. */
-  public record WorkerStart(Launch launch, ActorRef<WorkerActor.Event> events) {}
+  public record WorkerStart(Launch launch, ActorRef<WorkerActor.Event> events, Adoption adoption) {
+    /** A fresh worker. */
+    public WorkerStart(Launch launch, ActorRef<WorkerActor.Event> events) {
+      this(launch, events, null);
+    }
+  }
 
   /** Start the workers: the node has settled what earlier JVMs left. */
   enum Begin implements Command { INSTANCE }

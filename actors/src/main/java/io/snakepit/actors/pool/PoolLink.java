@@ -2,6 +2,8 @@ package io.snakepit.actors.pool;
 
 import akka.actor.typed.ActorRef;
 import io.snakepit.actors.supervision.Supervisor;
+import io.snakepit.actors.worker.Adoption;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -20,6 +22,10 @@ public final class PoolLink {
   private final AtomicInteger resizedTo = new AtomicInteger();
   /** Where callers take a lent worker's room without a message (docs/PERFORMANCE.md, Dispatch). */
   private final Lane lane = new Lane(this);
+  /** Workers a planned restart left running, adopted by the node for this pool: its first coordinator takes them. */
+  private final AtomicReference<List<Adoption>> adopted = new AtomicReference<>(List.of());
+  /** How many adopted workers became ready in this pool. */
+  private final AtomicInteger adoptedReady = new AtomicInteger();
   /** The current coordinator's queue length. */
   private volatile IntSupplier queueDepth = () -> 0;
 
@@ -69,6 +75,25 @@ public final class PoolLink {
 
   CompletionStage<?> settlement() {
     return settlement;
+  }
+
+  /** Hands the pool the workers adopted for it; set before the settlement completes. */
+  public void adopt(List<Adoption> workers) {
+    adopted.set(List.copyOf(workers));
+  }
+
+  /** The adopted workers not yet taken, once: a coordinator that restarts later starts fresh workers. */
+  List<Adoption> takeAdopted() {
+    return adopted.getAndSet(List.of());
+  }
+
+  /** How many workers adopted after a planned restart became ready in this pool (for serve's ready line). */
+  public int adoptedReady() {
+    return adoptedReady.get();
+  }
+
+  void adoptedWorkerReady() {
+    adoptedReady.incrementAndGet();
   }
 
   void coordinatorUp(ActorRef<PoolActor.Command> ref) {

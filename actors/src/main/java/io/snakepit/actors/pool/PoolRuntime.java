@@ -32,9 +32,16 @@ public record PoolRuntime(Path shim, Path workerPackage, Path runDir, String ins
   public Launch launch(PoolSettings pool, String workerId) {
     byte[] nonce = new byte[8];
     RANDOM.nextBytes(nonce);
+    return launch(pool, workerId, HexFormat.of().formatHex(nonce), runDir.resolve(workerId + ".sock"));
+  }
+
+  /**
+   * How worker {@code workerId} of pool {@code pool} would be started with {@code nonce} and {@code socket}: what
+   * an adopted worker (an earlier JVM's, with that JVM's nonce and socket) is checked against.
+   */
+  public Launch launch(PoolSettings pool, String workerId, String nonce, Path socket) {
     Map<String, String> markers = new HashMap<>(journal.markers());
-    markers.put("SNAKEPIT_POOL", pool.name());
-    return new Launch(shim, workerPackage, runDir.resolve(workerId + ".sock"), instance, workerId,
-        HexFormat.of().formatHex(nonce), pool.worker(), markers);
+    markers.put(Launch.POOL_VARIABLE, pool.name());
+    return new Launch(shim, workerPackage, socket, instance, workerId, nonce, pool.worker(), markers);
   }
 }

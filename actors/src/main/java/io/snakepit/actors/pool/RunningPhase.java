@@ -190,7 +190,7 @@ final class RunningPhase {
     replace(slot, "crashed");
   }
 
-  private Behavior<Command> onRespawn(Respawn msg) {
+  Behavior<Command> onRespawn(Respawn msg) {
     Slot slot = c.slots.get(msg.slot());
     if (slot != null && !slot.alive() && !slot.retiring()) {
       c.slotWorkers.spawn(slot);

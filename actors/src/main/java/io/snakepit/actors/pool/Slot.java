@@ -60,6 +60,8 @@ final class Slot {
   private final ArrayDeque<Long> crashes = new ArrayDeque<>();
   private State state = State.VACANT;
   private int generation;
+  /** A state its worker failed to restore was just dropped. */
+  private boolean stateDropped;
   private String workerId;
   private ActorRef<WorkerActor.Command> worker;
   /** Where its ready worker takes one-result calls without a message to its actor; null: none (or not ready). */
@@ -124,6 +126,19 @@ final class Slot {
     this.adapterState = state;
   }
 
+  /** Forgets the state its worker failed to restore: the next worker starts without it (see takeStateDropped). */
+  void dropAdapterState() {
+    this.adapterState = null;
+    this.stateDropped = true;
+  }
+
+  /** Whether a state was dropped since the last ask: the failed start was the state's, not the slot's. */
+  boolean takeStateDropped() {
+    boolean dropped = stateDropped;
+    stateDropped = false;
+    return dropped;
+  }
+
   /** Whether its drained worker was asked for a snapshot, which its replacement waits for. */
   boolean snapshotAsked() {
     return snapshotAsked;
@@ -149,6 +164,21 @@ final class Slot {
     inFlight = 0;
     state = supervisorUp ? State.STARTING : State.AWAITING_SUPERVISOR;
     return workerId;
+  }
+
+  /**
+   * An earlier JVM's worker, adopted after a planned restart, as this slot's worker: {@code workerId} names this slot
+   * and its generation, which the slot's next workers count on from.
+   */
+  void adopt(String workerId, int generation) {
+    require(state != State.STOPPING && !retiring, "adopt a worker");
+    this.generation = generation;
+    this.workerId = workerId;
+    worker = null;
+    port = null;
+    snapshotAsked = false;
+    inFlight = 0;
+    state = State.STARTING;
   }
 
   /**

@@ -4,6 +4,7 @@ import akka.actor.typed.ActorRef;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.TimerScheduler;
 import io.snakepit.actors.supervision.Supervisor;
+import io.snakepit.actors.worker.Adoption;
 import io.snakepit.actors.worker.Launch;
 import io.snakepit.actors.worker.WorkerActor;
 import java.time.Duration;
@@ -25,6 +26,10 @@ final class SlotWorkers {
   private final Map<String, ActorRef<WorkerActor.Command>> workers = new HashMap<>();
   private final StartGate gate;
   private ActorRef<Supervisor.Command> supervisor;
+  /** Workers adopted after a planned restart, by slot index, until their slots' first spawn takes them. */
+  private final Map<Integer, Adoption> adopted = new HashMap<>();
+  /** The ids of the adopted workers whose actors started and are not ready yet. */
+  private final java.util.Set<String> adopting = new java.util.HashSet<>();
   /** The pool is ending (failed, or stopping): no start is asked for any more. */
   private boolean ending;
 
@@ -66,11 +71,45 @@ final class SlotWorkers {
     return supervisor != null;
   }
 
+  /** {@code adoption} becomes the worker of slot {@code index} at its first spawn, instead of a fresh one. */
+  void adoptAt(int index, Adoption adoption) {
+    Adoption earlier = adopted.put(index, adoption);
+    if (earlier != null) {
+      earlier.abandon();
+    }
+  }
+
+  /** Whether {@code workerId} is an adopted worker (asked once, as it becomes ready). */
+  boolean wasAdopted(String workerId) {
+    return adopting.remove(workerId);
+  }
+
+  /** Lets go of the adopted workers no slot took (the pool ends first): each shim then stops its tree. */
+  void abandonAdopted() {
+    adopted.values().forEach(Adoption::abandon);
+    adopted.clear();
+  }
+
   /**
    * A fresh worker in {@code slot}, asked of the worker supervisor once its turn comes (start-concurrency) and the
    * supervisor is there.
    */
   void spawn(Slot slot) {
+    Adoption adoption = adopted.remove(slot.index);
+    if (adoption != null && supervisor != null && !slot.retiring()) {
+      String workerId = adoption.launch().workerId();
+      slots.adopt(slot, workerId, Adoption.slotAndGeneration(workerId)[1]);
+      adopting.add(workerId);
+      // No turn to wait for: nothing starts, the worker is checked and routed.
+      context.ask(Supervisor.Reply.class, supervisor, Duration.ofSeconds(30),
+          replyTo -> new Supervisor.StartFromTemplate(new PoolActor.WorkerStart(adoption.launch(), events, adoption),
+              replyTo),
+          (reply, error) -> new PoolActor.WorkerStartReply(workerId, reply, error));
+      return;
+    }
+    if (adoption != null) {
+      adoption.abandon();
+    }
     String workerId = slots.spawn(slot, supervisor != null);
     if (supervisor == null) {
       return;

@@ -107,6 +107,12 @@ final class Slots implements Iterable<Slot> {
     return id;
   }
 
+  /** An adopted worker, {@code workerId}, in {@code slot}. */
+  void adopt(Slot slot, String workerId, int generation) {
+    slot.adopt(workerId, generation);
+    byWorker.put(workerId, slot);
+  }
+
   /** The slot whose current worker is {@code workerId}, or null when that worker is not current any more. */
   Slot current(String workerId) {
     Slot slot = byWorker.get(workerId);

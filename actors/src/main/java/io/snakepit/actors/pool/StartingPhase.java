@@ -51,7 +51,7 @@ final class StartingPhase {
         .onMessage(WorkersUp.class, msg -> c.onWorkersUp(msg, false))
         .onMessageEquals(Begin.INSTANCE, Behaviors::same)
         .onMessage(Abort.class, msg -> Behaviors.same())
-        .onMessage(Respawn.class, msg -> Behaviors.same())
+        .onMessage(Respawn.class, c.running::onRespawn) // a state that failed to restore, a tainted slot's backoff
         .onMessage(Resize.class, msg -> {
           c.onResize(msg, true);
           return c.slots.allReady() ? c.running.begin() : Behaviors.same(); // a shrink may retire the last start
@@ -76,6 +76,13 @@ final class StartingPhase {
         c.dispatch.offer(slot);
       }
     } else if (event instanceof WorkerActor.StartFailed failed) {
+      if (slot.takeStateDropped()) {
+        // The state it was given did not come back up (another adapter journaled it, or restore() raised): the
+        // slot's next worker starts without it, as in a running pool; the pool's start does not fail for it.
+        slot.startFailed();
+        c.slotWorkers.respawnLater(slot, java.time.Duration.ZERO);
+        return Behaviors.same();
+      }
       return c.ending.fail(failed.error()); // all or nothing: one worker that cannot start fails the first start
     } else if (event instanceof WorkerActor.Exited exited) {
       c.running.afterExit(slot, exited);

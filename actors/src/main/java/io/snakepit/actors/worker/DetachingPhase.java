@@ -62,7 +62,7 @@ final class DetachingPhase {
     w.timers.cancel(WorkerActor.RecycleTick.INSTANCE);
     w.timers.cancel(WorkerActor.SnapshotTick.INSTANCE);
     if (w.calls.isEmpty()) {
-      return askShim();
+      return snapshotThenAskShim();
     }
     w.timers.startSingleTimer(DetachDeadline.INSTANCE, w.timeline.stopGrace());
     return draining();
@@ -77,17 +77,40 @@ final class DetachingPhase {
     return common()
         .onMessage(CallFinished.class, msg -> {
           w.serving.onCallFinished(msg, false);
-          return w.calls.isEmpty() ? askShim() : Behaviors.same();
+          return w.calls.isEmpty() ? snapshotThenAskShim() : Behaviors.same();
         })
         .onMessage(TransportGraceOver.class, msg -> {
           w.serving.onTransportGraceOver(msg, false);
-          return w.calls.isEmpty() ? askShim() : Behaviors.same();
+          return w.calls.isEmpty() ? snapshotThenAskShim() : Behaviors.same();
         })
         .onMessageEquals(DetachDeadline.INSTANCE, () -> {
           w.context.getLog().warn("worker {}: calls still running after the stop grace ({} ms); they fail as the"
               + " node exits, and the worker is detached", w.id, w.timeline.stopGrace().toMillis());
+          return snapshotThenAskShim();
+        })
+        .onMessage(WorkerActor.SnapshotAnswered.class, w.serving::onSnapshotAnswered) // an interval's, under way
+        .onMessage(FromShim.class, msg -> w.onShimEvent(msg, this::endedFirst))
+        .build();
+  }
+
+  /**
+   * With no call running, a worker whose adapter may keep state is asked for a snapshot first (as at a planned stop,
+   * {@code snapshot.on-stop}), which its pool journals: should no next node adopt the worker, the slot's next one
+   * restores it. The shim is asked once the snapshot is answered (within {@code snapshot.timeout}).
+   */
+  private Behavior<Command> snapshotThenAskShim() {
+    w.timers.cancel(DetachDeadline.INSTANCE);
+    if (!w.launch.settings().snapshot().onStop() || w.stateless || !w.journal.keepsStates()) {
+      return askShim();
+    }
+    w.serving.takeSnapshot();
+    return common()
+        .onMessage(WorkerActor.SnapshotAnswered.class, msg -> {
+          w.serving.onSnapshotAnswered(msg);
           return askShim();
         })
+        .onMessage(CallFinished.class, msg -> w.serving.onCallFinished(msg, false))
+        .onMessage(TransportGraceOver.class, msg -> w.serving.onTransportGraceOver(msg, false))
         .onMessage(FromShim.class, msg -> w.onShimEvent(msg, this::endedFirst))
         .build();
   }

@@ -232,7 +232,7 @@ final class ServingPhase {
   }
 
   /** Asks the worker for its adapter's state, unless a snapshot is on its way already (its answer serves both). */
-  private Behavior<Command> takeSnapshot() {
+  Behavior<Command> takeSnapshot() {
     if (!w.snapshotInFlight) {
       w.snapshotInFlight = true;
       ActorRef<Command> self = w.context.getSelf();
@@ -243,7 +243,7 @@ final class ServingPhase {
   }
 
   /** The pool hears of every snapshot answer: a state to keep, none (and why, in an event), or no snapshot() at all. */
-  private Behavior<Command> onSnapshotAnswered(WorkerActor.SnapshotAnswered msg) {
+  Behavior<Command> onSnapshotAnswered(WorkerActor.SnapshotAnswered msg) {
     w.snapshotInFlight = false;
     WorkerSettings.Snapshot settings = w.launch.settings().snapshot();
     String pool = w.launch.pool();

@@ -33,6 +33,10 @@ import java.util.concurrent.CompletableFuture;
  * identity durable, after which it is ready. Also what ends a start that fails.
  */
 final class StartingPhase {
+  /** How long an adopted worker has to be journaled and answer its ping. */
+  private static final Duration ADOPT_DEADLINE = Duration.ofSeconds(15);
+  /** The adopted worker's ping's own deadline. */
+  private static final Duration ADOPT_PING = Duration.ofSeconds(10);
   /** How often a limited worker's cgroup counters are read. */
   private static final Duration LIMIT_CHECK = Duration.ofMillis(250);
 
@@ -139,12 +143,23 @@ final class StartingPhase {
       return Behaviors.same();
     }
     w.timers.cancel(StartDeadline.INSTANCE);
+    openChannel();
+    return becomeReady();
+  }
+
+  /** The gRPC channel and (multiplexed) the calls socket to the worker. */
+  private void openChannel() {
     WorkerSettings settings = w.launch.settings();
     int limit = settings.maxMessageSize();
     w.channel = new WorkerChannel(w.connections.channel(w.launch.socket().toString(), limit),
         settings.callChannel() == WorkerSettings.CallChannel.MULTIPLEXED
             ? receiver -> w.connections.callSocket(w.launch.callsSocket().toString(), limit, receiver)
             : null);
+  }
+
+  /** The worker's identity is durable and its channel open: it serves from now on. */
+  private Behavior<Command> becomeReady() {
+    WorkerSettings settings = w.launch.settings();
     WorkerIdentity ready = w.identity;
     w.upkeep = new Upkeep(settings.health(), settings.recycle(), System.nanoTime(),
         () -> ProcStat.residentBytes(ready.pid()));
@@ -168,6 +183,60 @@ final class StartingPhase {
     }
     w.roster.add(w.id, w.context.getSelf());
     return w.serving.ready();
+  }
+
+  /**
+   * A worker a planned restart left running, attached to by the node ({@link Adoption}): its shim's connection
+   * becomes this actor's lifeline, the journal takes the worker back as this node's, a ping must be answered, then it
+   * is ready as a started one is. Nothing is contained, reserved or spawned; a worker that fails a step is killed
+   * and reported as ended, so that its slot starts a fresh one.
+   */
+  Behavior<Command> adopt(Adoption adoption) {
+    ActorRef<Command> self = w.context.getSelf();
+    w.identity = adoption.identity();
+    w.shim = ShimProcess.adopt(adoption.connection(), adoption.identity(), event -> self.tell(new FromShim(event)),
+        w.output, code -> self.tell(new ShimExited(code)));
+    w.timers.startSingleTimer(StartDeadline.INSTANCE, ADOPT_DEADLINE);
+    w.context.pipeToSelf(w.journal.adopted(w.launch.nonce()), (done, error) -> new Journaled(error));
+    return w.receive()
+        .onMessage(Journaled.class, msg -> {
+          if (msg.error() != null) {
+            return adoptionFailed("the journal did not take it back: " + Worker.unwrap(msg.error()).getMessage()
+                + ". Check the registry's database (snakepit.registry.db)");
+          }
+          openChannel();
+          w.channel.ping(ADOPT_PING, (ok, why) -> self.tell(new WorkerActor.PingAnswered(ok, why)));
+          return Behaviors.same();
+        })
+        .onMessage(WorkerActor.PingAnswered.class, msg -> {
+          if (!msg.ok()) {
+            return adoptionFailed("it did not answer a ping: " + msg.why());
+          }
+          w.timers.cancel(StartDeadline.INSTANCE);
+          w.context.getLog().info("worker {} adopted: python pid {}, shim pid {}", w.id, w.identity.pid(),
+              w.identity.shimPid());
+          return becomeReady();
+        })
+        .onMessageEquals(StartDeadline.INSTANCE, () -> adoptionFailed("not checked within "
+            + ADOPT_DEADLINE.toSeconds() + " s"))
+        .onMessage(FromShim.class, msg -> w.onShimEvent(msg, status -> w.ending.reportExit(status, false)))
+        .onMessage(ShimExited.class, msg -> w.ending.onShimDied(msg, status -> w.ending.reportExit(status, false)))
+        .onMessage(Execute.class, msg -> {
+          msg.job().fail(new WorkerCallException("worker " + w.id + " is being adopted and cannot take calls", null));
+          return Behaviors.same();
+        })
+        .onMessageEquals(Stop.INSTANCE, w.serving::onStop)
+        .onMessageEquals(Stop.WITH_SNAPSHOT, w.serving::onStop)
+        .onMessageEquals(Dispose.INSTANCE, w::holdDispose)
+        .build();
+  }
+
+  /** An adopted worker failed a check: its tree is killed; its end is reported as a crash, and its slot restarts. */
+  private Behavior<Command> adoptionFailed(String why) {
+    w.context.getLog().warn("worker {}: adopted after the planned restart, but {}; killing its tree", w.id, why);
+    w.timers.cancel(StartDeadline.INSTANCE);
+    w.shim.send("KILL");
+    return Behaviors.same();
   }
 
   private Behavior<Command> onStartDeadline() {

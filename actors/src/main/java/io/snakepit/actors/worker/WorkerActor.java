@@ -177,7 +177,18 @@ public final class WorkerActor {
    */
   public static Behavior<Command> create(Launch launch, ActorRef<Event> pool,
       WorkerConnections connections, WorkerJournal journal, WorkerRoster roster) {
-    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> Behaviors.withStash(STASH_CAPACITY,
-        stash -> new Worker(ctx, timers, stash, launch, pool, connections, journal, roster).start())));
+    return create(launch, pool, connections, journal, roster, null);
+  }
+
+  /**
+   * A worker actor for {@code adoption}, a worker a planned restart left running (null: a fresh worker, as above):
+   * it journals the adoption, health-checks the worker, then reports it ready; nothing is contained or spawned.
+   */
+  public static Behavior<Command> create(Launch launch, ActorRef<Event> pool,
+      WorkerConnections connections, WorkerJournal journal, WorkerRoster roster, Adoption adoption) {
+    return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> Behaviors.withStash(STASH_CAPACITY, stash -> {
+      Worker worker = new Worker(ctx, timers, stash, launch, pool, connections, journal, roster);
+      return adoption == null ? worker.start() : worker.starting.adopt(adoption);
+    })));
   }
 }

@@ -33,6 +33,14 @@ public interface WorkerJournal {
   }
 
   /**
+   * Records that a worker a planned restart left running was adopted by this node: its entry is this node's again.
+   * Completes once durable; the worker takes no call before.
+   */
+  default CompletionStage<?> adopted(String nonce) {
+    return CompletableFuture.completedFuture(null);
+  }
+
+  /**
    * Completes once every exit recorded so far has been written (or has failed): a node's stop waits for it, then for
    * the registry's other commands, before the journal is closed.
    */
@@ -120,6 +128,11 @@ public interface WorkerJournal {
       @Override
       public CompletionStage<?> detached(String nonce, String controlSocket, long until) {
         return registry.client().detached(nonce, controlSocket, until);
+      }
+
+      @Override
+      public CompletionStage<?> adopted(String nonce) {
+        return registry.client().adopted(nonce);
       }
 
       @Override

@@ -1,0 +1,193 @@
+package io.snakepit.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.snakepit.testing.Procs;
+import io.snakepit.testing.TestNodes;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A planned restart that adopts (docs/ADOPTION.md): {@code snakepit detach}, then the next {@code serve} with the same
+ * data directory and instance attaches to the waiting workers, checks them, and routes calls to the same Python
+ * processes; their trees are then this node's, to stop or to lose with it. What is alive is read from /proc, by pid
+ * and start time (an adopted tree is not the new JVM's descendant).
+ */
+class AdoptionIT {
+  private static final String COUNTER = "snakepit_worker.examples.counter:CounterAdapter";
+
+  private static Nodes.Run detach(Path data) throws Exception {
+    return Nodes.snakepit("detach", "--data-dir", data.toString(), "--instance", TestNodes.INSTANCE);
+  }
+
+  /** The Python workers of a tree (the processes running snakepit_worker). */
+  private static Set<Integer> pythons(List<Procs.Proc> tree) {
+    return tree.stream().filter(p -> Procs.cmdline(p.pid()).contains("--adapter")
+            && !Procs.cmdline(p.pid()).contains("--grace-ms")) // the Pythons, not their shims
+        .map(Procs.Proc::pid).collect(Collectors.toSet());
+  }
+
+  private static int callPid(Nodes.Node node) throws Exception {
+    Nodes.Run run = ServeCallIT.call(node, "pid");
+    assertEquals(0, run.exit(), run.err());
+    return Integer.parseInt(run.out().trim());
+  }
+
+  /** Detaches {@code node} and waits for its exit; its trees must be alive after it. */
+  private static void detachAndExit(Nodes.Node node, List<Procs.Proc> tree) throws Exception {
+    Nodes.Run run = detach(node.dataDir);
+    assertEquals(0, run.exit(), run.out() + "\n" + run.err());
+    assertTrue(node.process.waitFor(30, TimeUnit.SECONDS), "the node exited");
+    assertEquals(0, node.process.exitValue(), String.join("\n", node.stderr()));
+    assertEquals(List.of(), tree.stream().filter(p -> !p.alive()).toList(), "waiting for the next node");
+  }
+
+  @Test
+  void theNextNodeAdoptsTheWaitingWorkersAndTheSamePythonsServeItsCalls() throws Exception {
+    Path data = Files.createTempDirectory("snakepit-adopt");
+    Nodes.Node node = Nodes.serveIn(data, "--workers", "2", "--adapter", COUNTER, "--adopt-window", "120s");
+    Nodes.Node next = null;
+    try {
+      List<Procs.Proc> tree = Nodes.tree(node);
+      Set<Integer> pythons = pythons(tree);
+      assertEquals(2, pythons.size(), "two workers: " + tree);
+      detachAndExit(node, tree);
+
+      next = Nodes.serveIn(data, "--workers", "2", "--adapter", COUNTER);
+      assertTrue(next.readyLine.contains(", adopted 2, "), next.readyLine);
+      assertTrue(next.settledLine.startsWith("settled: 0 entries, 0 killed"), next.settledLine);
+      assertEquals(List.of(), tree.stream().filter(p -> !p.alive()).toList(), "adopted, not restarted");
+      assertEquals(List.of(), Nodes.tree(next), "the next node spawned no worker of its own");
+      for (int i = 0; i < 6; i++) {
+        int pid = callPid(next);
+        assertTrue(pythons.contains(pid), "served by " + pid + ", not one of the adopted " + pythons);
+      }
+
+      next.process.destroy(); // SIGTERM: adopted trees are this node's to stop
+      assertTrue(next.process.waitFor(30, TimeUnit.SECONDS), "serve stops on SIGTERM");
+      assertEquals(List.of(), Procs.awaitGone(tree, Duration.ofSeconds(10)), "stopped with the node that adopted");
+      Nodes.Node third = Nodes.serveIn(data, "--workers", "1");
+      try {
+        assertTrue(third.settledLine.startsWith("settled: 0 entries, 0 killed"),
+            "every adopted worker's exit was journaled: " + third.settledLine);
+        assertTrue(!third.readyLine.contains("adopted"), "nothing waited: " + third.readyLine);
+      } finally {
+        third.close();
+      }
+    } finally {
+      node.close();
+      if (next != null) {
+        next.close();
+      }
+    }
+  }
+
+  @Test
+  void anAdoptedWorkerKeepsItsStateInMemoryWithoutASnapshot() throws Exception {
+    Path data = Files.createTempDirectory("snakepit-adopt");
+    List<String> noSnapshots = List.of("-Dsnakepit.pool-defaults.snapshot.on-stop=off");
+    Nodes.Node node = Nodes.serveIn(data, noSnapshots, "--workers", "1", "--adapter", COUNTER, "--adopt-window",
+        "120s");
+    Nodes.Node next = null;
+    try {
+      for (int i = 0; i < 3; i++) {
+        assertEquals(0, ServeCallIT.call(node, "incr").exit());
+      }
+      List<Procs.Proc> tree = Nodes.tree(node);
+      detachAndExit(node, tree);
+      next = Nodes.serveIn(data, noSnapshots, "--workers", "1", "--adapter", COUNTER);
+      assertTrue(next.readyLine.contains(", adopted 1, "), next.readyLine);
+      Nodes.Run run = ServeCallIT.call(next, "incr");
+      assertEquals(0, run.exit(), run.err());
+      assertTrue(run.out().contains("\"count\": 4"), "the same process, its count kept: " + run.out());
+    } finally {
+      node.close();
+      if (next != null) {
+        next.close();
+      }
+    }
+  }
+
+  @Test
+  void aWorkerNotAdoptedRestoresTheSnapshotTakenAtTheDetach() throws Exception {
+    Path data = Files.createTempDirectory("snakepit-adopt");
+    Nodes.Node node = Nodes.serveIn(data, "--workers", "1", "--adapter", COUNTER, "--adopt-window", "120s");
+    Nodes.Node next = null;
+    try {
+      for (int i = 0; i < 3; i++) {
+        assertEquals(0, ServeCallIT.call(node, "incr").exit());
+      }
+      int before = callPid(node);
+      List<Procs.Proc> tree = Nodes.tree(node);
+      detachAndExit(node, tree);
+      // Another python-path: the next node would start the worker differently, so it settles it and starts anew.
+      next = Nodes.serveIn(data, "--workers", "1", "--adapter", COUNTER, "--python-path",
+          Files.createTempDirectory("snakepit-adopt-path").toString());
+      assertTrue(next.readyLine.contains(", adopted 0, "), next.readyLine);
+      Nodes.Run run = ServeCallIT.call(next, "incr");
+      assertEquals(0, run.exit(), run.err());
+      assertTrue(run.out().contains("\"count\": 4"), "the snapshot taken at the detach was restored: " + run.out());
+      assertTrue(!run.out().contains("\"pid\": " + before + "}"), "a fresh process: " + run.out());
+    } finally {
+      node.close();
+      if (next != null) {
+        next.close();
+      }
+    }
+  }
+
+  @Test
+  void killingTheNodeThatAdoptedTakesTheAdoptedTreesDownAtOnce() throws Exception {
+    Path data = Files.createTempDirectory("snakepit-adopt");
+    Nodes.Node node = Nodes.serveIn(data, "--workers", "2", "--adopt-window", "120s");
+    Nodes.Node next = null;
+    try {
+      List<Procs.Proc> tree = Nodes.tree(node);
+      detachAndExit(node, tree);
+      next = Nodes.serveIn(data, "--workers", "2");
+      assertTrue(next.readyLine.contains(", adopted 2, "), next.readyLine);
+      long killed = System.nanoTime();
+      Procs.kill(next.pid(), 9);
+      assertEquals(List.of(), Procs.awaitGone(tree, Duration.ofSeconds(5)),
+          "the connection to each shim is its lifeline: kill -9 of the adopting JVM ends every tree");
+      assertTrue(System.nanoTime() - killed < TimeUnit.SECONDS.toNanos(5));
+    } finally {
+      node.close();
+      if (next != null) {
+        next.close();
+      }
+    }
+  }
+
+  @Test
+  void aWorkerTheNextNodeWouldStartDifferentlyIsSettledNotAdopted() throws Exception {
+    Path data = Files.createTempDirectory("snakepit-adopt");
+    Nodes.Node node = Nodes.serveIn(data, "--workers", "2", "--adopt-window", "120s");
+    Nodes.Node next = null;
+    try {
+      List<Procs.Proc> tree = Nodes.tree(node);
+      detachAndExit(node, tree);
+      next = Nodes.serveIn(data, "--workers", "2", "--adapter", COUNTER); // another adapter: a changed deploy
+      assertTrue(next.readyLine.contains(", adopted 0, "), next.readyLine);
+      assertTrue(next.settledLine.contains(" 2 killed"), next.settledLine);
+      assertEquals(List.of(), Procs.awaitGone(tree, Duration.ofSeconds(15)), "settled, well before the window");
+      assertTrue(String.join("\n", next.stderr()).contains("this node would start it differently"),
+          "the log says why they were not adopted");
+      Set<Integer> fresh = pythons(Nodes.tree(next));
+      assertEquals(2, fresh.size(), "the next node started its own workers");
+      assertTrue(fresh.contains(callPid(next)));
+    } finally {
+      node.close();
+      if (next != null) {
+        next.close();
+      }
+    }
+  }
+}
