@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.snakepit.testing.Procs;
+import io.snakepit.testing.Requires;
 import io.snakepit.testing.TestNodes;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -87,6 +88,58 @@ class AdoptionIT {
         next.close();
       }
     }
+  }
+
+  @Test
+  void workersInTheirNamespacesWithACgroupAreAdoptedAndTheirCgroupsRemovedWhenTheyStop() throws Exception {
+    Requires.isolationMode("namespaces");
+    Path data = Files.createTempDirectory("snakepit-adopt");
+    String[] isolated = {"--workers", "2", "--adapter", COUNTER, "--isolation", "namespaces", "--memory-limit",
+        "512MiB"};
+    Nodes.Node node = Nodes.serveIn(data, concat(isolated, "--adopt-window", "120s"));
+    Nodes.Node next = null;
+    try {
+      List<Procs.Proc> tree = Nodes.tree(node);
+      Set<Integer> pythons = pythons(tree);
+      assertEquals(2, pythons.size(), "two workers: " + tree);
+      List<Path> cgroups = pythons.stream().map(AdoptionIT::ownCgroup).toList();
+      detachAndExit(node, tree);
+      next = Nodes.serveIn(data, isolated);
+      assertTrue(next.readyLine.contains(", isolation namespaces, adopted 2, "), next.readyLine);
+      assertEquals(List.of(), Nodes.tree(next), "the next node spawned no worker of its own");
+      for (int i = 0; i < 4; i++) { // a pid inside the namespace says nothing: the adopted trees are the only ones
+        assertEquals(0, ServeCallIT.call(next, "incr").exit());
+      }
+      assertEquals(List.of(), tree.stream().filter(p -> !p.alive()).toList(), "adopted, not restarted");
+      assertTrue(cgroups.stream().allMatch(Files::isDirectory), "the adopted workers keep their cgroups: " + cgroups);
+      next.process.destroy();
+      assertTrue(next.process.waitFor(30, TimeUnit.SECONDS), "serve stops on SIGTERM");
+      assertEquals(List.of(), Procs.awaitGone(tree, Duration.ofSeconds(10)), "stopped with the node that adopted");
+      assertEquals(List.of(), cgroups.stream().filter(Files::exists).toList(),
+          "the adopting node removed the cgroups the earlier one made");
+    } finally {
+      node.close();
+      if (next != null) {
+        next.close();
+      }
+    }
+  }
+
+  /** The cgroup2 directory of {@code pid}, as /proc/PID/cgroup names it. */
+  private static Path ownCgroup(int pid) {
+    try {
+      String line = Files.readAllLines(Path.of("/proc", Integer.toString(pid), "cgroup")).stream()
+          .filter(l -> l.startsWith("0::")).findFirst().orElseThrow();
+      return Path.of(io.snakepit.shim.Cgroups.Layout.detect().unified().orElseThrow() + line.substring(3));
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  private static String[] concat(String[] first, String... more) {
+    String[] all = java.util.Arrays.copyOf(first, first.length + more.length);
+    System.arraycopy(more, 0, all, first.length, more.length);
+    return all;
   }
 
   @Test

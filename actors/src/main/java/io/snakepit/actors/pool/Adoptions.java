@@ -95,8 +95,8 @@ public record Adoptions(Map<String, List<Adoption>> byPool, Map<String, String> 
           throw new Adoption.Refused("another waiting worker took slot " + slot + " of pool '" + poolName + "'");
         }
         Launch expected = runtime.launch(pool, entry.workerId(), entry.nonce(), Path.of(entry.spawned().socket()));
-        Adoption adoption = Adoption.attach(expected, entry.spawned().identity(), Path.of(detached.controlSocket()),
-            ATTACH_TIMEOUT);
+        Adoption adoption = Adoption.attach(expected, entry.spawned().identity(), entry.cgroups(),
+            Path.of(detached.controlSocket()), ATTACH_TIMEOUT);
         adopted.computeIfAbsent(poolName, k -> new ArrayList<>()).add(adoption);
         LOG.info("worker {} of pool '{}' (python pid {}): adopted from the planned restart", entry.workerId(),
             poolName, pid);

@@ -29,9 +29,10 @@ import java.util.concurrent.TimeoutException;
  *
  * @param launch the worker as this node would start it: its id, nonce and socket are the earlier JVM's
  * @param identity the identity the journal holds, which the shim repeated and /proc confirmed
+ * @param cgroups the worker's cgroups as the journal holds them (cgroup mode, or namespaces with limits), else none
  * @param connection the control socket's connection, past its {@code ATTACHED} line (blocking mode)
  */
-public record Adoption(Launch launch, WorkerIdentity identity, SocketChannel connection) {
+public record Adoption(Launch launch, WorkerIdentity identity, List<String> cgroups, SocketChannel connection) {
 
   /**
    * Lets go of the worker without taking it: the connection closes, which is its lifeline's end, so the shim stops
@@ -67,12 +68,20 @@ public record Adoption(Launch launch, WorkerIdentity identity, SocketChannel con
    *
    * @throws Refused naming the check that failed; any connection made is closed (the shim then stops the tree)
    */
-  public static Adoption attach(Launch expected, WorkerIdentity journaled, Path controlSocket, Duration timeout)
-      throws Refused {
+  public static Adoption attach(Launch expected, WorkerIdentity journaled, List<String> cgroups, Path controlSocket,
+      Duration timeout) throws Refused {
     Isolation.Mode mode = expected.settings().isolation().mode();
-    if (mode != Isolation.Mode.PROCESS) {
-      throw new Refused("its pool's isolation mode is " + mode.configName() + ", and only process mode's workers"
-          + " are adopted yet");
+    if (mode == Isolation.Mode.RUNC || mode == Isolation.Mode.SYSTEMD) {
+      throw new Refused("its pool's isolation mode is " + mode.configName() + ", whose workers are not adopted"
+          + " (process, cgroup and namespaces modes' are)");
+    }
+    Containment containment = Containment.of(expected);
+    containment.adopt(cgroups);
+    for (String recorded : cgroups) {
+      Path dir = Path.of(recorded.substring(recorded.indexOf('=') + 1));
+      if (!dir.getFileName().toString().endsWith("-" + expected.nonce()) || !Files.isDirectory(dir)) {
+        throw new Refused("its cgroup " + dir + " is gone or not named after it");
+      }
     }
     if (!BootId.current().equals(journaled.bootId())) {
       throw new Refused("the host rebooted since (boot id " + journaled.bootId() + ")");
@@ -95,7 +104,7 @@ public record Adoption(Launch launch, WorkerIdentity identity, SocketChannel con
             + wanted.get(name));
       }
     }
-    String changed = changedLaunch(expected, journaled, env, wanted);
+    String changed = changedLaunch(expected, containment, journaled, env, wanted);
     if (changed != null) {
       throw new Refused("this node would start it differently (" + changed + "): the pool's settings, the"
           + " Python or the library changed since");
@@ -118,7 +127,7 @@ public record Adoption(Launch launch, WorkerIdentity identity, SocketChannel con
       if (!attached.ready()) {
         throw new Refused("its shim never reported the worker ready");
       }
-      return new Adoption(expected, journaled, connection);
+      return new Adoption(expected, journaled, List.copyOf(cgroups), connection);
     } catch (IOException e) {
       close(connection);
       throw new Refused("cannot attach to " + controlSocket + ": " + e.getMessage());
@@ -133,10 +142,10 @@ public record Adoption(Launch launch, WorkerIdentity identity, SocketChannel con
    * command line is the shim's whole one (its binary and options, Python, the package, the adapter and every
    * argument; a state file to restore from is not compared); the environment, the pool's {@code env} and PYTHONPATH.
    */
-  private static String changedLaunch(Launch expected, WorkerIdentity journaled, Map<String, String> env,
-      Map<String, String> now) throws Refused {
+  private static String changedLaunch(Launch expected, Containment containment, WorkerIdentity journaled,
+      Map<String, String> env, Map<String, String> now) throws Refused {
     List<String> running = withoutRestoreState(cmdline(journaled.shimPid()));
-    List<String> wanted = withoutRestoreState(expected.command(Containment.of(expected)));
+    List<String> wanted = withoutRestoreState(expected.command(containment));
     if (!running.equals(wanted)) {
       return "its command line is " + String.join(" ", running) + ", now " + String.join(" ", wanted);
     }

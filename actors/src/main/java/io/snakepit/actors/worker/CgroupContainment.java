@@ -31,6 +31,13 @@ final class CgroupContainment implements Containment {
   }
 
   @Override
+  public void adopt(List<String> cgroups) {
+    if (!cgroups.isEmpty()) {
+      cgroup = Cgroups.of(cgroups);
+    }
+  }
+
+  @Override
   public List<String> shimOptions() {
     List<String> opts = new ArrayList<>(Containment.rlimitOptions(launch.settings().isolation()));
     if (cgroup != null) {

@@ -39,6 +39,12 @@ interface Containment {
   /** Undoes {@link #prepare()} once the tree is gone (blocking: cgroup removal waits for the kernel). */
   default void release() {}
 
+  /**
+   * Takes over what an earlier JVM prepared for a worker this node adopted: {@code cgroups}, as its journal entry
+   * holds them, are this containment's from now on, killed and removed by {@link #release()} as if made here.
+   */
+  default void adopt(List<String> cgroups) {}
+
   /** The containment of {@code launch}'s worker, by its pool's isolation mode. */
   static Containment of(Launch launch) {
     return switch (launch.settings().isolation().mode()) {

@@ -25,6 +25,11 @@ final class NamespacesContainment implements Containment {
   }
 
   @Override
+  public void adopt(List<String> cgroups) {
+    base.adopt(cgroups);
+  }
+
+  @Override
   public List<String> shimOptions() {
     List<String> opts = new ArrayList<>(base.shimOptions());
     opts.add("--unshare");

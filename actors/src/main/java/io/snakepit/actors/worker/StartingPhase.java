@@ -194,6 +194,10 @@ final class StartingPhase {
   Behavior<Command> adopt(Adoption adoption) {
     ActorRef<Command> self = w.context.getSelf();
     w.identity = adoption.identity();
+    w.containment.adopt(adoption.cgroups());
+    if (w.containment.limited().isPresent()) {
+      w.timers.startTimerWithFixedDelay(LimitTick.INSTANCE, LIMIT_CHECK);
+    }
     w.shim = ShimProcess.adopt(adoption.connection(), adoption.identity(), event -> self.tell(new FromShim(event)),
         w.output, code -> self.tell(new ShimExited(code)));
     w.timers.startSingleTimer(StartDeadline.INSTANCE, ADOPT_DEADLINE);
@@ -217,6 +221,7 @@ final class StartingPhase {
               w.identity.shimPid());
           return becomeReady();
         })
+        .onMessageEquals(LimitTick.INSTANCE, w::onLimitTick)
         .onMessageEquals(StartDeadline.INSTANCE, () -> adoptionFailed("not checked within "
             + ADOPT_DEADLINE.toSeconds() + " s"))
         .onMessage(FromShim.class, msg -> w.onShimEvent(msg, status -> w.ending.reportExit(status, false)))
