@@ -47,6 +47,20 @@ public sealed interface SnakepitEvent {
       String bootId, Duration startTook) implements SnakepitEvent {}
 
   /**
+   * A planned restart let a ready worker go ({@code snakepit detach}): its tree waits for the next node until
+   * {@code until}, its shim listening at {@code controlSocket}.
+   */
+  record WorkerDetached(Instant time, String instance, String pool, String worker, int pid, int shimPid,
+      String controlSocket, Instant until) implements SnakepitEvent {}
+
+  /**
+   * This node took over a worker an earlier JVM of its instance left waiting (a planned restart), after checking it;
+   * {@code WorkerReady} follows once it answered a ping.
+   */
+  record WorkerAdopted(Instant time, String instance, String pool, String worker, int pid, int shimPid)
+      implements SnakepitEvent {}
+
+  /**
    * A worker's process tree is gone. {@code reason}: stopped (its pool or node asked), start-failed (it never became
    * ready), or how it died: exited, killed, segfault, aborted, signaled, memory-limit, pids-limit, or lost (its shim
    * died too); {@code status} says it in words; {@code pid} is 0 when it never got as far as a Python process.

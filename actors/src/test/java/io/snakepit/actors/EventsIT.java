@@ -241,6 +241,43 @@ class EventsIT {
   }
 
   @Test
+  void aPlannedRestartDetachesAWorkerAndTheNextNodeAdoptsIt() throws Exception {
+    String instance = "ev-" + UUID.randomUUID().toString().substring(0, 8);
+    Path dataDir = Files.createTempDirectory("snakepit-events-");
+    String overrides = "snakepit.instance = " + instance + "\nsnakepit.data-dir = \"" + dataDir + "\"\n"
+        + "snakepit.pools.default = null\nsnakepit.pools.kept { workers = 1 }\n";
+    ActorTestKit first = node("detaching", overrides);
+    SnakepitEvent.WorkerDetached detached;
+    try {
+      result(Snakepit.get(first.system()).pool("kept").ready().toCompletableFuture());
+      List<io.snakepit.actors.worker.WorkerActor.DetachOutcome> outcomes = result(
+          io.snakepit.actors.Node.get(first.system()).detach(Duration.ofSeconds(60)).toCompletableFuture());
+      assertTrue(outcomes.size() == 1 && outcomes.get(0).kept(), "" + outcomes);
+      detached = await(SnakepitEvent.WorkerDetached.class, e -> e.instance().equals(instance));
+    } finally {
+      first.shutdownTestKit();
+    }
+    int pid = detached.pid();
+    assertTrue(ProcStat.read(pid).isPresent(), "the detached worker outlives its node");
+    ActorTestKit second = node("adopting", overrides);
+    try {
+      Pool pool = Snakepit.get(second.system()).pool("kept");
+      result(pool.ready().toCompletableFuture());
+      SnakepitEvent.WorkerAdopted adopted = await(SnakepitEvent.WorkerAdopted.class,
+          e -> e.instance().equals(instance));
+      assertEquals(List.of(detached.worker(), pid), List.of(adopted.worker(), adopted.pid()));
+      assertEquals("\"pong\"", result(pool.execute("ping", "{}").toCompletableFuture()).json());
+    } finally {
+      second.shutdownTestKit();
+    }
+    long deadline = System.nanoTime() + LIMIT.toNanos();
+    while (ProcStat.read(pid).filter(p -> p.state() != 'Z').isPresent() && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    assertTrue(ProcStat.read(pid).filter(p -> p.state() != 'Z').isEmpty(), "stopped with the node that adopted it");
+  }
+
+  @Test
   void startsSettleAnOrphanSkipAnImpostorAndReportADamagedJournal() throws Exception {
     String instance = "ev-" + UUID.randomUUID().toString().substring(0, 8);
     Path dataDir = Files.createTempDirectory("snakepit-events-");

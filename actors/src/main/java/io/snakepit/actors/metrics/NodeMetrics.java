@@ -54,6 +54,8 @@ public final class NodeMetrics {
       Map.entry("snakepit_worker_health", List.of("pool")),
       Map.entry("snakepit_worker_output_dropped_total", List.of("pool")),
       Map.entry("snakepit_worker_snapshot_failures_total", List.of("pool")),
+      Map.entry("snakepit_workers_detached_total", List.of("pool")),
+      Map.entry("snakepit_workers_adopted_total", List.of("pool")),
       Map.entry("snakepit_settled_total", List.of("outcome")),
       Map.entry("snakepit_journal_damaged_total", List.of()),
       Map.entry("snakepit_circuit_open", List.of("pool")));
@@ -216,6 +218,10 @@ public final class NodeMetrics {
       pool(e.pool()).outputDropped.increment(e.lines());
     } else if (event instanceof SnakepitEvent.SnapshotFailed e) {
       pool(e.pool()).snapshotFailures.increment();
+    } else if (event instanceof SnakepitEvent.WorkerDetached e) {
+      pool(e.pool()).detached.increment();
+    } else if (event instanceof SnakepitEvent.WorkerAdopted e) {
+      pool(e.pool()).adopted.increment();
     } else if (event instanceof SnakepitEvent.PoolSaturated e) {
       pool(e.pool()).saturated.increment();
     } else if (event instanceof SnakepitEvent.JournalDamaged) {
@@ -326,6 +332,8 @@ public final class NodeMetrics {
     final Counter saturated;
     final Counter outputDropped;
     final Counter snapshotFailures;
+    final Counter detached;
+    final Counter adopted;
     final Map<String, ToolMeters> tools = new ConcurrentHashMap<>();
     final Map<String, Counter> exits = new ConcurrentHashMap<>();
     volatile Node.PoolEntry entry;
@@ -353,6 +361,11 @@ public final class NodeMetrics {
       this.snapshotFailures = Counter.builder("snakepit.worker.snapshot.failures").tag("pool", name)
           .description("Snapshots of the workers' state not kept (snapshot() failed, over max-bytes, or too slow)")
           .register(registry);
+      this.detached = Counter.builder("snakepit.workers.detached").tag("pool", name)
+          .description("Workers a planned restart left running for the next node (snakepit detach)")
+          .register(registry);
+      this.adopted = Counter.builder("snakepit.workers.adopted").tag("pool", name)
+          .description("Workers an earlier JVM left waiting that this node took over").register(registry);
       this.saturated = Counter.builder("snakepit.pool.saturated").tag("pool", name)
           .description("Times the pool refused calls with its queue full (once per burst)").register(registry);
       Gauge.builder("snakepit.worker.memory.limit", this, NodeMetrics.this::memoryLimit).baseUnit("bytes")

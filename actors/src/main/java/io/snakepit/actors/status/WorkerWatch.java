@@ -129,6 +129,11 @@ public final class WorkerWatch {
       if (w != null) {
         w.spawned(e.shimPid());
       }
+    } else if (event instanceof SnakepitEvent.WorkerAdopted e) {
+      PoolWatch pool = pools.get(e.pool()); // neither reserved nor spawned by this node: watched from here
+      if (pool != null) {
+        workers.computeIfAbsent(e.worker(), id -> new Watched(id, pool, pool.slotOf(id))).spawned(e.shimPid());
+      }
     } else if (event instanceof SnakepitEvent.WorkerReady e) {
       Watched w = workers.get(e.worker());
       if (w != null) {

@@ -4,6 +4,7 @@ import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.Behaviors;
 import io.snakepit.PoolUnavailableException;
+import io.snakepit.SnakepitEvent;
 import io.snakepit.actors.worker.WorkerActor.CallFinished;
 import io.snakepit.actors.worker.WorkerActor.CancelCall;
 import io.snakepit.actors.worker.WorkerActor.Command;
@@ -20,6 +21,7 @@ import io.snakepit.actors.worker.WorkerActor.TransportGraceOver;
 import io.snakepit.shim.ShimEvent;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 
 /**
@@ -147,6 +149,8 @@ final class DetachingPhase {
       reply(true, "waits " + window.toMillis() + " ms for the next node at " + control);
       w.context.getLog().info("worker {}: detached; its shim waits {} ms for the next node at {}", w.id,
           window.toMillis(), control);
+      w.events.publish(new SnakepitEvent.WorkerDetached(Instant.now(), w.events.instance(), w.launch.pool(), w.id,
+          w.identity.pid(), w.identity.shimPid(), control.toString(), Instant.now().plus(window)));
       return detached();
     }
     return w.onShimEvent(msg, this::endedFirst);

@@ -200,6 +200,8 @@ final class StartingPhase {
     }
     w.shim = ShimProcess.adopt(adoption.connection(), adoption.identity(), event -> self.tell(new FromShim(event)),
         w.output, code -> self.tell(new ShimExited(code)));
+    w.events.publish(new SnakepitEvent.WorkerAdopted(Instant.now(), w.events.instance(), w.launch.pool(), w.id,
+        w.identity.pid(), w.identity.shimPid()));
     w.timers.startSingleTimer(StartDeadline.INSTANCE, ADOPT_DEADLINE);
     w.context.pipeToSelf(w.journal.adopted(w.launch.nonce()), (done, error) -> new Journaled(error));
     return w.receive()
