@@ -169,6 +169,35 @@ class AdoptionIT {
   }
 
   @Test
+  void aNodeThatAdoptedCanBeRestartedTheSameWay() throws Exception {
+    Path data = Files.createTempDirectory("snakepit-adopt");
+    String[] counter = {"--workers", "1", "--adapter", COUNTER, "--adopt-window", "120s"};
+    Nodes.Node node = Nodes.serveIn(data, counter);
+    List<Nodes.Node> nodes = new java.util.ArrayList<>(List.of(node));
+    try {
+      List<Procs.Proc> tree = Nodes.tree(node);
+      for (int restart = 1; restart <= 2; restart++) {
+        Nodes.Node current = nodes.get(nodes.size() - 1);
+        Nodes.Run run = ServeCallIT.call(current, "incr");
+        assertTrue(run.out().contains("\"count\": " + restart + ","), run.out());
+        detachAndExit(current, tree);
+        Nodes.Node next = Nodes.serveIn(data, counter);
+        nodes.add(next);
+        assertTrue(next.readyLine.contains(", adopted 1, "), "restart " + restart + ": " + next.readyLine);
+      }
+      Nodes.Run run = ServeCallIT.call(nodes.get(2), "incr");
+      assertTrue(run.out().contains("\"count\": 3,"), "the same process through two restarts: " + run.out());
+      nodes.get(2).process.destroy();
+      assertTrue(nodes.get(2).process.waitFor(30, TimeUnit.SECONDS), "serve stops on SIGTERM");
+      assertEquals(List.of(), Procs.awaitGone(tree, Duration.ofSeconds(10)), "stopped with the last node");
+    } finally {
+      for (Nodes.Node n : nodes) {
+        n.close();
+      }
+    }
+  }
+
+  @Test
   void aWorkerNotAdoptedRestoresTheSnapshotTakenAtTheDetach() throws Exception {
     Path data = Files.createTempDirectory("snakepit-adopt");
     Nodes.Node node = Nodes.serveIn(data, "--workers", "1", "--adapter", COUNTER, "--adopt-window", "120s");
