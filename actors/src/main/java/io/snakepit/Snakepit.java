@@ -13,6 +13,7 @@ import io.snakepit.actors.host.HostServer;
 import io.snakepit.actors.metrics.NodeMetrics;
 import io.snakepit.cluster.ClusterPools;
 import io.snakepit.cluster.ClusterSettings;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -258,5 +259,16 @@ public final class Snakepit implements Extension {
   public CompletionStage<Void> ready() {
     return CompletableFuture.allOf(pools.values().stream().map(p -> p.ready().toCompletableFuture())
         .toArray(CompletableFuture[]::new));
+  }
+
+  /**
+   * A planned restart (docs/ADOPTION.md), what {@code snakepit detach} does to {@code serve}: the node takes no new
+   * calls, lets those in flight finish within the stop grace, and leaves every ready worker running for
+   * {@code window}, journaled, for the next node of the same instance and data directory to adopt. Completes with
+   * how many workers were left running; then terminate the actor system and exit. Workers that could not be detached
+   * stop with the node, as ever; a JVM killed before this completes takes every tree down.
+   */
+  public CompletionStage<Integer> detach(Duration window) {
+    return node.detach(window).thenApply(outcomes -> (int) outcomes.stream().filter(o -> o.kept()).count());
   }
 }
