@@ -437,7 +437,9 @@ final class Coordinator {
 
   /** Stopped by its supervisor or failed: whoever still waits here gets a typed error, not silence. */
   private Behavior<Command> onPostStop() {
+    // Adopted workers no slot took (the pool failed or stopped first): their shims end their trees.
     slotWorkers.abandonAdopted();
+    link.takeAdopted().forEach(Adoption::abandon);
     PoolUnavailableException gone = new PoolUnavailableException("pool '" + settings.name()
         + "': its coordinator stopped before the call reached a worker", null);
     dispatch.closeAll(gone, slots);
