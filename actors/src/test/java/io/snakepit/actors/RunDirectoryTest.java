@@ -1,5 +1,6 @@
 package io.snakepit.actors;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -148,6 +149,33 @@ class RunDirectoryTest {
       reused.destroy();
       assertTrue(reused.waitFor(10, TimeUnit.SECONDS));
     }
+  }
+
+  @Test
+  void aDeadJvmsRunDirectoryStaysWhileAShimWaitsInItOrALiveNodeAdoptedItsWorkers(@TempDir Path tmp)
+      throws Exception {
+    Path base = RunDirectory.base("", Map.of(), tmp);
+    Process ended = new ProcessBuilder("true").start();
+    assertTrue(ended.waitFor(10, TimeUnit.SECONDS));
+    long deadPid = ended.pid();
+    Path waiting = Files.createDirectory(base.resolve("node1-" + deadPid + "-1"));
+    Files.createFile(waiting.resolve("node1-0-1.ctl")); // a detached shim's control socket
+    Path adopted = Files.createDirectory(base.resolve("node1-" + deadPid + "-2"));
+    Files.createFile(adopted.resolve("node1-0-1.sock"));
+    RunDirectory.markAdopted(adopted); // by this JVM, alive
+    Path adoptedByTheDead = Files.createDirectory(base.resolve("node1-" + deadPid + "-3"));
+    Files.createFile(adoptedByTheDead.resolve("adopted-by-" + deadPid));
+
+    List<Path> removed = RunDirectory.removeStale(base, "node1", ProcessHandle.current().pid());
+
+    assertEquals(List.of(adoptedByTheDead), removed, "only the directory no live node or waiting shim holds");
+    assertTrue(Files.isDirectory(waiting) && Files.isDirectory(adopted));
+  }
+
+  @Test
+  void aWorkerIdNamesItsSlotAndGeneration() {
+    assertArrayEquals(new int[] {2, 5}, io.snakepit.actors.worker.Adoption.slotAndGeneration("my-pool-2-5"));
+    assertArrayEquals(new int[] {-1, -1}, io.snakepit.actors.worker.Adoption.slotAndGeneration("odd"));
   }
 
   @Test
