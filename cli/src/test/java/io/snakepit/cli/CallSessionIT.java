@@ -3,6 +3,8 @@ package io.snakepit.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.snakepit.testing.Procs;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -13,6 +15,7 @@ import org.junit.jupiter.api.Test;
 /** snakepit call and load --session: every call carries the session, so one worker serves them all. */
 class CallSessionIT {
   private static final String COUNTER = "snakepit_worker.examples.counter:CounterAdapter";
+  private static final ObjectMapper JSON = new ObjectMapper();
 
   private static Nodes.Run snakepit(Nodes.Node node, String command, String... args) throws Exception {
     List<String> cmd = new ArrayList<>(List.of(command, "--target", "127.0.0.1:" + node.port, "--data-dir",
@@ -30,6 +33,15 @@ class CallSessionIT {
           workers.add(p.pid());
         }
       }
+      assertEquals(2, workers.size(), "two workers in /proc: " + workers);
+      // Without a session, calls one after another spread over the idle workers.
+      Set<String> spread = new HashSet<>();
+      for (int i = 0; i < 4; i++) {
+        Nodes.Run run = snakepit(node, "call", "pid");
+        assertEquals(0, run.exit(), run.err());
+        spread.add(run.out());
+      }
+      assertEquals(2, spread.size(), "calls without a session reach both workers: " + spread);
       Set<String> pids = new HashSet<>();
       for (int i = 0; i < 10; i++) {
         Nodes.Run run = snakepit(node, "call", "--session", "s1", "pid");
@@ -40,16 +52,17 @@ class CallSessionIT {
       int pid = Integer.parseInt(pids.iterator().next());
       assertTrue(workers.contains(pid), "the pid " + pid + " is one of the node's workers in /proc: " + workers);
 
-      // A call of the session increments that worker's counter; another session's calls may go elsewhere.
+      // load --session sends all its calls in the session: the counter of that one worker counts them all.
       Nodes.Run load = snakepit(node, "load", "--session", "s1", "--affinity", "strict-queue", "incr",
           "--concurrency", "2", "--requests", "20", "--warmup", "0", "--json");
       assertEquals(0, load.exit(), load.err());
-      assertTrue(load.out().contains("\"ok\":20") || load.out().contains("\"ok\": 20"), load.out());
+      assertEquals(20, JSON.readTree(load.out()).get("ok").asInt(), load.out());
       Nodes.Run count = snakepit(node, "call", "--session", "s1", "count");
       assertEquals(0, count.exit(), count.err());
-      assertTrue(count.out().contains("\"count\": 20") || count.out().contains("\"count\":20"),
+      JsonNode counted = JSON.readTree(count.out());
+      assertEquals(pid, counted.get("pid").asInt(), count.out());
+      assertEquals(20, counted.get("count").asInt(),
           "every call of load --session s1 reached the session's worker: " + count.out());
-      assertTrue(count.out().contains(String.valueOf(pid)), count.out());
     }
   }
 

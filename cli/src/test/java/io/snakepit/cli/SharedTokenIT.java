@@ -49,7 +49,7 @@ class SharedTokenIT {
         assertTrue(wrong.err().contains("not this node's. The node takes its token from " + file), wrong.err());
       }
       a.close();
-      assertEquals(0, a.process.exitValue());
+      assertFalse(a.process.isAlive());
       assertEquals(TOKEN + "\n", Files.readString(file), "the node leaves the file given to it as it was");
       assertEquals("r--------", PosixFilePermissions.toString(Files.getPosixFilePermissions(file)));
       assertEquals(new Nodes.Run(0, "\"pong\"", ""), call(b, "--token-file", file.toString(), "ping"));
