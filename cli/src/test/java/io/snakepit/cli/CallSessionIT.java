@@ -29,7 +29,8 @@ class CallSessionIT {
     try (Nodes.Node node = Nodes.serve("--workers", "2", "--adapter", COUNTER)) {
       Set<Integer> workers = new HashSet<>();
       for (Procs.Proc p : Nodes.tree(node)) {
-        if (Procs.cmdline(p.pid()).contains("snakepit_worker")) {
+        String cmdline = Procs.cmdline(p.pid());
+        if (cmdline.contains("snakepit_worker") && !cmdline.contains("snakepit-shim")) { // the Pythons, not shims
           workers.add(p.pid());
         }
       }
