@@ -1,5 +1,6 @@
 package io.snakepit.cli;
 
+import io.snakepit.shim.PrivateDirectory;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SeekableByteChannel;
@@ -12,7 +13,6 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
-import io.snakepit.shim.PrivateDirectory;
 import java.security.SecureRandom;
 import java.util.Base64;
 import java.util.HexFormat;
@@ -28,7 +28,7 @@ import java.util.Set;
 final class GatewayToken {
   private static final SecureRandom RANDOM = new SecureRandom();
   private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
-  /** The shortest token a node takes from a file: 32 characters, as guessable as 24 random bytes or fewer. */
+  /** The shortest token a node takes from a file: 32 characters, at least 16 random bytes written in hex. */
   static final int MIN_LENGTH = 32;
   private static final int GROUP_OTHER_BITS = 0077;
 

@@ -53,10 +53,10 @@ import picocli.CommandLine.Option;
         + " --config file; application.conf (or -Dconfig.file); serve's defaults; reference.conf. Paths given as"
         + " flags are relative to the working directory; relative paths in a --config file are relative to the"
         + " file's directory (or to its snakepit.base-dir).",
-        "", "Exit status: 0 stopped by a signal; 1 could not start (a bad --config file, a pool that cannot"
-        + " start, the gateway or the HTTP endpoint cannot listen); 2 bad flags; 3 stopped itself because its"
-        + " journal failed writes; 4 out of memory (snakepit.on-out-of-memory = exit); 5 the cluster downed it (split"
-        + " brain resolver) or it left the cluster."})
+        "", "Exit status: 0 stopped by a signal; 1 could not start (a bad --config file or --token-file, a pool"
+        + " that cannot start, the gateway or the HTTP endpoint cannot listen); 2 bad flags; 3 stopped itself"
+        + " because its journal failed writes; 4 out of memory (snakepit.on-out-of-memory = exit); 5 the cluster"
+        + " downed it (split brain resolver) or it left the cluster."})
 final class ServeCommand implements Callable<Integer> {
   private static final String DEFAULT_LISTEN = "127.0.0.1:50051";
   private static final String POOL = "default";
