@@ -47,7 +47,8 @@ final class CallCommand implements Callable<Integer> {
     }
     GatewayClient.Token token = gateway.token(System.getenv(), System.err);
     // The node bounds each result by its pool's max-message-size.
-    ManagedChannel channel = call.traced(gateway.channel(token)).maxInboundMessageSize(Integer.MAX_VALUE).build();
+    ManagedChannel channel = call.inSession(call.traced(gateway.channel(token)))
+        .maxInboundMessageSize(Integer.MAX_VALUE).build();
     try {
       GatewayGrpc.GatewayBlockingStub stub = GatewayGrpc.newBlockingStub(channel)
           .withDeadlineAfter(call.timeoutSeconds, TimeUnit.SECONDS);

@@ -22,11 +22,22 @@ final class GatewayAuth implements ServerInterceptor {
   private final byte[] expected;
   private final String howTo;
 
+  /** A node's own token, written to {@code tokenFile} at this start. */
   GatewayAuth(String token, Path tokenFile) {
+    this(token, tokenFile, false);
+  }
+
+  /**
+   * @param given whether the token was given to the node in {@code tokenFile} (serve's --token-file, the same on
+   *     every node that shares it) rather than made at this start
+   */
+  GatewayAuth(String token, Path tokenFile, boolean given) {
     this.expected = (SCHEME + token).getBytes(StandardCharsets.UTF_8);
-    this.howTo = "The node wrote its token to " + tokenFile + ", readable by the node's user only and new at every"
+    this.howTo = (given ? "The node takes its token from " + tokenFile + " (serve's --token-file), which every node"
+        + " given that file shares. snakepit call and load take it with --token-file FILE or SNAKEPIT_TOKEN"
+        : "The node wrote its token to " + tokenFile + ", readable by the node's user only and new at every"
         + " start. snakepit call and load take it with --data-dir DIR (the node's), --token-file FILE or"
-        + " SNAKEPIT_TOKEN; other clients send the metadata 'authorization: Bearer TOKEN'";
+        + " SNAKEPIT_TOKEN") + "; other clients send the metadata 'authorization: Bearer TOKEN'";
   }
 
   /** Metadata that carries {@code token}, for a client. */

@@ -95,7 +95,7 @@ final class GatewayClient {
       return new Token(GatewayToken.read(file), null);
     } catch (NoSuchFileException e) {
       return new Token(null, "no gateway token at " + shown + ": a node writes it there when it starts with that"
-          + " --data-dir; " + ways);
+          + " --data-dir (unless it was given serve --token-file: then pass that file); " + ways);
     } catch (AccessDeniedException e) {
       return new Token(null, "cannot read the gateway token at " + shown + ": permission denied, only the node's"
           + " user may read it; call as that user, or " + ways);

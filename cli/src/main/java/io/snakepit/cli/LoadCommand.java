@@ -103,7 +103,7 @@ final class LoadCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     LoadRun.Plan plan = plan();
     GatewayClient.Token token = gateway.token(System.getenv(), System.err);
-    ManagedChannel channel = call.traced(gateway.channel(token))
+    ManagedChannel channel = call.inSession(call.traced(gateway.channel(token)))
         // Callbacks only count and release a permit: running them on the transport's threads saves a hand-off.
         .directExecutor()
         .maxInboundMessageSize(Integer.MAX_VALUE) // the node bounds each result by its pool's max-message-size

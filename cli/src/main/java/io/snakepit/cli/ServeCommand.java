@@ -21,6 +21,7 @@ import io.snakepit.cluster.ClusterStatus;
 import io.snakepit.cluster.Membership;
 import io.snakepit.persistence.DataDirectory;
 import io.snakepit.persistence.Registry;
+import io.snakepit.settings.SettingPaths;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,15 +53,16 @@ import picocli.CommandLine.Option;
         + " --config file; application.conf (or -Dconfig.file); serve's defaults; reference.conf. Paths given as"
         + " flags are relative to the working directory; relative paths in a --config file are relative to the"
         + " file's directory (or to its snakepit.base-dir).",
-        "", "Exit status: 0 stopped by a signal; 1 could not start (a bad --config file, a pool that cannot"
-        + " start, the gateway or the HTTP endpoint cannot listen); 2 bad flags; 3 stopped itself because its"
-        + " journal failed writes; 4 out of memory (snakepit.on-out-of-memory = exit); 5 the cluster downed it (split"
-        + " brain resolver) or it left the cluster."})
+        "", "Exit status: 0 stopped by a signal; 1 could not start (a bad --config file or --token-file, a pool"
+        + " that cannot start, the gateway or the HTTP endpoint cannot listen); 2 bad flags; 3 stopped itself"
+        + " because its journal failed writes; 4 out of memory (snakepit.on-out-of-memory = exit); 5 the cluster"
+        + " downed it (split brain resolver) or it left the cluster."})
 final class ServeCommand implements Callable<Integer> {
   private static final String DEFAULT_LISTEN = "127.0.0.1:50051";
   private static final String POOL = "default";
   /** The actor system's name, part of every cluster address: every node of a cluster must use the same. */
   static final String SYSTEM = "snakepit";
+  private static final String TOKEN_FILE = "snakepit.gateway.token-file";
 
   @Option(names = "--config", paramLabel = "FILE",
       description = "A HOCON file of settings, as in reference.conf (snakepit { ... }): more pools, the pool"
@@ -144,6 +146,13 @@ final class ServeCommand implements Callable<Integer> {
           + " gateway-INSTANCE.token. A relative DIR is relative to the working directory (default: the --config"
           + " file's snakepit.data-dir, else data, in the working directory).")
   Path dataDir;
+
+  @Option(names = "--token-file", paramLabel = "FILE",
+      description = "Take the gateway's token from FILE instead of making a new one at every start, so that every"
+          + " node of a cluster (and a node restarted) has the same (snakepit.gateway.token-file). FILE must be the"
+          + " node's user's, mode 0600 or 0400, not a symbolic link, and hold at least 32 characters. The node then"
+          + " neither writes nor removes DATA_DIR/gateway-INSTANCE.token.")
+  Path tokenFileGiven;
 
   @Option(names = "--instance", paramLabel = "NAME",
       description = "This node's name on the host (default: snakepit.instance, \"default\").")
@@ -257,6 +266,17 @@ final class ServeCommand implements Callable<Integer> {
     if (httpWarning != null) {
       System.err.println(httpWarning);
     }
+    // A token given to share is checked before anything starts: a bad one leaves no worker behind.
+    Path sharedTokenFile;
+    String sharedToken;
+    try {
+      sharedTokenFile = sharedTokenFile(config);
+      sharedToken = sharedTokenFile == null ? null
+          : GatewayToken.given(sharedTokenFile, tokenFileGiven != null ? "--token-file" : TOKEN_FILE);
+    } catch (ConfigException | IllegalArgumentException e) {
+      System.err.println("snakepit: the node could not start: " + e.getMessage());
+      return 1;
+    }
     Path data = Path.of(config.getString("snakepit.data-dir"));
     try {
       DataDirectory.prepare(data).ifPresent(w -> System.err.println("snakepit: warning: " + w));
@@ -325,16 +345,24 @@ final class ServeCommand implements Callable<Integer> {
       terminate(system);
       return 1;
     }
-    // The token is written only now: the instance lock is ours, so no live node's token is replaced.
-    Path tokenFile = GatewayToken.file(data, config.getString("snakepit.instance")).toAbsolutePath().normalize();
+    // The token is written only now: the instance lock is ours, so no live node's token is replaced. A token given
+    // in a file is the operator's: the node neither writes nor removes that file.
+    boolean ownToken = sharedTokenFile == null;
+    Path tokenFile = ownToken
+        ? GatewayToken.file(data, config.getString("snakepit.instance")).toAbsolutePath().normalize()
+        : sharedTokenFile;
+    GatewayAuth auth;
     Gateway gateway;
     try {
-      String token = GatewayToken.create(tokenFile);
+      String token = ownToken ? GatewayToken.create(tokenFile) : sharedToken;
+      auth = new GatewayAuth(token, tokenFile, !ownToken);
       try {
-        gateway = Gateway.start(listens, tls, new GatewayService(snakepit, outOfMemory, status),
-            new GatewayAuth(token, tokenFile), GatewayService.maxRequestSize(snakepit), outOfMemory);
+        gateway = Gateway.start(listens, tls, new GatewayService(snakepit, outOfMemory, status), auth,
+            GatewayService.maxRequestSize(snakepit), outOfMemory);
       } catch (IOException e) {
-        Files.deleteIfExists(tokenFile);
+        if (ownToken) {
+          Files.deleteIfExists(tokenFile);
+        }
         throw e;
       }
     } catch (IOException e) {
@@ -348,7 +376,9 @@ final class ServeCommand implements Callable<Integer> {
     } catch (IllegalArgumentException | ConfigException e) {
       System.err.println("snakepit: " + e.getMessage());
       gateway.stop();
-      Files.deleteIfExists(tokenFile);
+      if (ownToken) {
+        Files.deleteIfExists(tokenFile);
+      }
       terminate(system);
       return 2;
     }
@@ -356,14 +386,16 @@ final class ServeCommand implements Callable<Integer> {
         () -> CompletableFuture.supplyAsync(() -> {
           gateway.stop();
           try {
-            Files.deleteIfExists(tokenFile);
+            if (ownToken) {
+              Files.deleteIfExists(tokenFile);
+            }
           } catch (IOException e) {
             system.log().warn("cannot remove the gateway token {}: {}", tokenFile, e.getMessage());
           }
           return akka.Done.getInstance();
         }));
     if (httpAddress != null) {
-      httpAuth.set(new GatewayAuth(GatewayToken.read(tokenFile), tokenFile));
+      httpAuth.set(auth);
     }
     PoolSettings pool = Node.get(system).pools().stream().map(Node.PoolEntry::settings)
         .filter(p -> p.name().equals(POOL)).findFirst().orElseThrow();
@@ -389,6 +421,18 @@ final class ServeCommand implements Callable<Integer> {
       return 3;
     }
     return 0;
+  }
+
+  /**
+   * The file of the token the operator gave the node ({@code --token-file}, {@code snakepit.gateway.token-file},
+   * relative to the file that set it), absolute, or null when the node makes its own.
+   */
+  private static Path sharedTokenFile(Config config) {
+    if (config.getString(TOKEN_FILE).isBlank()) {
+      return null;
+    }
+    Config snakepit = config.getConfig("snakepit");
+    return SettingPaths.of(snakepit).path(snakepit, "gateway.token-file").toAbsolutePath().normalize();
   }
 
   /** snakepit.adopt-window, checked: from 1 ms to what the shim takes (2^31 - 1 ms). */
@@ -492,6 +536,10 @@ final class ServeCommand implements Callable<Integer> {
     }
     if (http != null) {
       c.put("snakepit.http.address", http);
+    }
+    // Absolute, as a command-line path is relative to the working directory.
+    if (tokenFileGiven != null) {
+      c.put(TOKEN_FILE, tokenFileGiven.toAbsolutePath().normalize().toString());
     }
     if (clusterPort != null) {
       c.put(ClusterSettings.PORT, clusterPort);

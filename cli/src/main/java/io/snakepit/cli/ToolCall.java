@@ -13,7 +13,9 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.regex.Pattern;
+import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -56,6 +58,17 @@ final class ToolCall {
           + " span for each call is its child, and the tool reads it as current_call().traceparent's trace.")
   String traceparent;
 
+  @Option(names = "--session", paramLabel = "ID",
+      description = "Make every call in session ID (the gateway metadata snakepit-session): the node serves the"
+          + " session's calls on one worker, on a cluster through any node's gateway.")
+  String session;
+
+  @Option(names = "--affinity", paramLabel = "MODE", converter = AffinityConverter.class,
+      description = "How a --session call waits for its worker (snakepit-affinity): strict-queue (the default)"
+          + " waits, strict-fail-fast fails with snakepit.SessionBusy while it is busy, hint lets another idle"
+          + " worker serve it.")
+  String affinity;
+
   /**
    * The request every call sends.
    *
@@ -82,6 +95,44 @@ final class ToolCall {
       channel.intercept(MetadataUtils.newAttachHeadersInterceptor(headers));
     }
     return channel;
+  }
+
+  /**
+   * {@code channel}, sending {@code --session} (and {@code --affinity}, if given) as every call's
+   * {@code snakepit-session} and {@code snakepit-affinity} headers, as the gateway reads them.
+   */
+  ManagedChannelBuilder<?> inSession(ManagedChannelBuilder<?> channel) {
+    if (session == null) {
+      if (affinity != null) {
+        throw new ParameterException(spec.commandLine(), "--affinity " + affinity + " applies to the calls of a"
+            + " session: give --session ID too");
+      }
+      return channel;
+    }
+    if (session.isBlank() || !session.chars().allMatch(c -> c > ' ' && c < 0x7f)) {
+      throw new ParameterException(spec.commandLine(), "--session '" + session + "' is not a session id: give"
+          + " printable ASCII without spaces, e.g. --session user-42");
+    }
+    Metadata headers = new Metadata();
+    headers.put(GatewaySession.SESSION, session);
+    if (affinity != null) {
+      headers.put(GatewaySession.AFFINITY, affinity);
+    }
+    return channel.intercept(MetadataUtils.newAttachHeadersInterceptor(headers));
+  }
+
+  /** {@code --affinity}: one of the names the gateway reads from {@code snakepit-affinity}. */
+  static final class AffinityConverter implements CommandLine.ITypeConverter<String> {
+    static final List<String> NAMES = List.of("strict-queue", "strict-fail-fast", "hint");
+
+    @Override
+    public String convert(String value) {
+      if (!NAMES.contains(value)) {
+        throw new CommandLine.TypeConversionException("'" + value + "' is not an affinity: give one of "
+            + String.join(", ", NAMES));
+      }
+      return value;
+    }
   }
 
   /** The arguments' JSON: the JSON argument itself, or what {@code @FILE} or {@code -} holds (read once). */
