@@ -53,8 +53,9 @@ import picocli.CommandLine.Option;
         + " --config file; application.conf (or -Dconfig.file); serve's defaults; reference.conf. Paths given as"
         + " flags are relative to the working directory; relative paths in a --config file are relative to the"
         + " file's directory (or to its snakepit.base-dir).",
-        "", "Exit status: 0 stopped by a signal; 1 could not start (a bad --config file or --token-file, a pool"
-        + " that cannot start, the gateway or the HTTP endpoint cannot listen); 2 bad flags; 3 stopped itself"
+        "", "Exit status: 0 detached (snakepit detach, SIGUSR2); 130 or 143 stopped cleanly by SIGINT or SIGTERM"
+        + " (128 + the signal, as the JVM reports a stop by a signal); 1 could not start (a bad --config file or"
+        + " --token-file, a pool that cannot start, the gateway or the HTTP endpoint cannot listen); 2 bad flags; 3 stopped itself"
         + " because its journal failed writes; 4 out of memory (snakepit.on-out-of-memory = exit); 5 the cluster"
         + " downed it (split brain resolver) or it left the cluster."})
 final class ServeCommand implements Callable<Integer> {
