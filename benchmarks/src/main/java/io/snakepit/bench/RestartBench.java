@@ -195,6 +195,13 @@ final class RestartBench implements Bench {
         new Series(COLD, each(cold, r -> r.ms(r.settled() - r.launched()))), Goal.none(),
         "From the next serve's launch to its settled: line (the JVM, the configuration, the journal's opening and"
             + " the settlement; adoption comes after), in the same runs."));
+    out.add(new Measurement("restart." + k.key() + ".after-settled", "Restart",
+        "of which the next serve's settled line to the first answered call, " + k.what(), "ms",
+        new Series(PLANNED, each(planned, r -> r.ms(r.answered() - r.settled()))),
+        new Series(COLD, each(cold, r -> r.ms(r.answered() - r.settled()))), Goal.none(),
+        "What adoption changes, in the same runs: the planned side attaches to the waiting workers, journals and"
+            + " pings them; the cold side starts its workers (their imports and setup). Neither JVM's start is in"
+            + " it."));
     return out;
   }
 
