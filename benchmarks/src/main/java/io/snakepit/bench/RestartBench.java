@@ -112,15 +112,27 @@ final class RestartBench implements Bench {
       throw new IllegalStateException("the node " + old.jvm.pid() + " has no worker processes of instance "
           + old.instance + " to restart with");
     }
-    Process detach = null;
     long t0 = System.nanoTime();
-    if (planned) {
-      detach = new ProcessBuilder(java(), "-jar", jar.toString(), "detach", "--data-dir", old.data.toString(),
-          "--instance", old.instance, "--timeout", "60").redirectErrorStream(true)
-          .redirectOutput(c.scratch().resolve("detach-" + old.instance + ".log").toFile()).start();
-    } else {
+    if (!planned) {
       old.jvm.destroy(); // SIGTERM, as a service manager stops a node
+      return restarted(c, jar, k, old, trees, t0, null);
     }
+    Process detach = new ProcessBuilder(java(), "-jar", jar.toString(), "detach", "--data-dir", old.data.toString(),
+        "--instance", old.instance, "--timeout", "60").redirectErrorStream(true)
+        .redirectOutput(c.scratch().resolve("detach-" + old.instance + ".log").toFile()).start();
+    try {
+      return restarted(c, jar, k, old, trees, t0, detach);
+    } finally {
+      if (detach.isAlive()) { // a restart that failed: the detach command is not left behind
+        ChildDeadline.reap(detach);
+      }
+    }
+  }
+
+  /** The rest of a restart once it has begun at {@code t0}; {@code detach} is null for SIGTERM. */
+  private static Restart restarted(Context c, Path jar, Case k, Served old, List<ProcessTree.Proc> trees, long t0,
+      Process detach) throws Exception {
+    boolean planned = detach != null;
     if (!old.jvm.waitFor(60, TimeUnit.SECONDS)) {
       throw new IllegalStateException("the node " + old.jvm.pid() + " still ran 60 s after "
           + (planned ? "snakepit detach" : "SIGTERM") + "; its log: " + old.log());
