@@ -35,7 +35,7 @@ final class GatewayBench implements Bench {
   /** Clock ticks per second of /proc's CPU times (USER_HZ, 100 on every Linux the project runs on). */
   private static final double TICKS_PER_SECOND = 100;
   // A clustered node's line ends with ", cluster NAME@HOST:PORT (N members)" after the token file.
-  private static final Pattern READY =
+  static final Pattern READY =
       Pattern.compile("^ready: .* gateway on (\\S+):(\\d+),.* token in (\\S+?)(?:, cluster .*)?$");
   private static final String GATEWAY = "gateway: client JVM -> serve -> workers";
   private static final String POOL = "in-process pool, same concurrency";
@@ -168,6 +168,15 @@ final class GatewayBench implements Bench {
     return c2Ticks(pid) / TICKS_PER_SECOND;
   }
 
+  /** A plaintext channel to a node's gateway that carries the token of {@code tokenFile} (as its ready line names). */
+  static ManagedChannel channel(String host, int port, Path tokenFile) throws IOException {
+    String token = Files.readString(tokenFile).trim();
+    Metadata headers = new Metadata();
+    headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
+    return NettyChannelBuilder.forAddress(host, port).usePlaintext()
+        .intercept(MetadataUtils.newAttachHeadersInterceptor(headers)).build();
+  }
+
   /** A node serving its gateway on loopback, in a JVM of its own, and a channel to it carrying its token. */
   private static final class Served implements AutoCloseable {
     final Process jvm;
@@ -190,12 +199,7 @@ final class GatewayBench implements Bench {
           .redirectErrorStream(true).redirectOutput(log.toFile()).start();
       try {
         Matcher ready = awaitReady(jvm, log, Duration.ofMinutes(2));
-        String token = Files.readString(Path.of(ready.group(3))).trim();
-        Metadata headers = new Metadata();
-        headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
-        ManagedChannel channel = NettyChannelBuilder.forAddress(ready.group(1), Integer.parseInt(ready.group(2)))
-            .usePlaintext().intercept(MetadataUtils.newAttachHeadersInterceptor(headers)).build();
-        return new Served(jvm, channel);
+        return new Served(jvm, channel(ready.group(1), Integer.parseInt(ready.group(2)), Path.of(ready.group(3))));
       } catch (Exception | Error e) {
         stop(jvm);
         throw e;

@@ -30,7 +30,8 @@ public final class Suite {
         new Entry("kill", new KillBench()), new Entry("settlement", new SettlementBench()),
         new Entry("cycles", new CyclesBench()), new Entry("memory", new MemoryBench()),
         new Entry("crashes", new CrashesBench()), new Entry("flood", new FloodBench()),
-        new Entry("scale", new ScaleBench()), new Entry("stop", new StopBench()));
+        new Entry("scale", new ScaleBench()), new Entry("stop", new StopBench()),
+        new Entry("restart", new RestartBench()));
   }
 
   public static void main(String[] args) throws Exception {
