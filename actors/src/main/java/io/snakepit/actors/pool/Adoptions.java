@@ -100,10 +100,12 @@ public record Adoptions(Map<String, List<Adoption>> byPool, Map<String, String> 
         adopted.computeIfAbsent(poolName, k -> new ArrayList<>()).add(adoption);
         LOG.info("worker {} of pool '{}' (python pid {}): adopted from the planned restart", entry.workerId(),
             poolName, pid);
-      } catch (Adoption.Refused e) {
-        refused.put(entry.workerId(), e.getMessage());
+      } catch (Adoption.Refused | RuntimeException e) {
+        // Whatever went wrong with one worker, the node starts: the worker is left to the settlement.
+        String why = e instanceof Adoption.Refused ? e.getMessage() : "its checks failed: " + e;
+        refused.put(entry.workerId(), why);
         LOG.warn("worker {} waited for this node after a planned restart, and is settled instead of adopted: {}",
-            entry.workerId(), e.getMessage());
+            entry.workerId(), why);
       }
     }
     return new Adoptions(Map.copyOf(adopted), Map.copyOf(refused));
