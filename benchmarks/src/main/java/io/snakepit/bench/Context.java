@@ -24,4 +24,17 @@ public record Context(boolean quick, int runs, String python, Path root, Path sc
   public Path peer(String file) {
     return root.resolve("benchmarks").resolve("python").resolve(file);
   }
+
+  /**
+   * The project's own jar, {@code cli/target/snakepit.jar}, for a benchmark that runs {@code snakepit serve} in a JVM
+   * of its own; {@code benchmark} names it in the error when the jar was not built.
+   */
+  public Path nodeJar(String benchmark) {
+    Path jar = root.resolve("cli/target/snakepit.jar");
+    if (!java.nio.file.Files.isRegularFile(jar)) {
+      throw new IllegalStateException("the " + benchmark + " benchmark runs the node from " + jar + ", which is"
+          + " missing: build it first (mvn -B -q install -DskipTests, or ./snakepit once)");
+    }
+    return jar;
+  }
 }

@@ -45,11 +45,7 @@ final class GatewayBench implements Bench {
 
   @Override
   public List<Measurement> run(Context c) throws Exception {
-    Path jar = c.root().resolve("cli/target/snakepit.jar");
-    if (!Files.isRegularFile(jar)) {
-      throw new IllegalStateException("the gateway benchmark runs the node from " + jar + ", which is missing: build"
-          + " it first (mvn -B -q install -DskipTests, or ./snakepit once)");
-    }
+    Path jar = c.nodeJar("gateway");
     double window = c.quick() ? 0.5 : 5;
     double warmup = c.quick() ? 1 : 10;
     List<Measurement> out = new ArrayList<>();

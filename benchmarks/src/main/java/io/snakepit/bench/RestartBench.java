@@ -57,11 +57,7 @@ final class RestartBench implements Bench {
 
   @Override
   public List<Measurement> run(Context c) throws Exception {
-    Path jar = c.root().resolve("cli/target/snakepit.jar");
-    if (!Files.isRegularFile(jar)) {
-      throw new IllegalStateException("the restart benchmark runs the node from " + jar + ", which is missing: build"
-          + " it first (mvn -B -q install -DskipTests, or ./snakepit once)");
-    }
+    Path jar = c.nodeJar("restart");
     List<Measurement> out = new ArrayList<>();
     for (Case k : CASES) {
       out.addAll(measure(c, jar, k));

@@ -53,39 +53,30 @@ class AdoptionIT {
   @Test
   void theNextNodeAdoptsTheWaitingWorkersAndTheSamePythonsServeItsCalls() throws Exception {
     Path data = Files.createTempDirectory("snakepit-adopt");
-    Nodes.Node node = Nodes.serveIn(data, "--workers", "2", "--adapter", COUNTER, "--adopt-window", "120s");
-    Nodes.Node next = null;
-    try {
+    try (Nodes.Node node = Nodes.serveIn(data, "--workers", "2", "--adapter", COUNTER, "--adopt-window", "120s")) {
       List<Procs.Proc> tree = Nodes.tree(node);
       Set<Integer> pythons = pythons(tree);
       assertEquals(2, pythons.size(), "two workers: " + tree);
       detachAndExit(node, tree);
 
-      next = Nodes.serveIn(data, "--workers", "2", "--adapter", COUNTER);
-      assertTrue(next.readyLine.contains(", adopted 2, "), next.readyLine);
-      assertTrue(next.settledLine.startsWith("settled: 0 entries, 0 killed"), next.settledLine);
-      assertEquals(List.of(), tree.stream().filter(p -> !p.alive()).toList(), "adopted, not restarted");
-      assertEquals(List.of(), Nodes.tree(next), "the next node spawned no worker of its own");
-      for (int i = 0; i < 6; i++) {
-        int pid = callPid(next);
-        assertTrue(pythons.contains(pid), "served by " + pid + ", not one of the adopted " + pythons);
-      }
+      try (Nodes.Node next = Nodes.serveIn(data, "--workers", "2", "--adapter", COUNTER)) {
+        assertTrue(next.readyLine.contains(", adopted 2, "), next.readyLine);
+        assertTrue(next.settledLine.startsWith("settled: 0 entries, 0 killed"), next.settledLine);
+        assertEquals(List.of(), tree.stream().filter(p -> !p.alive()).toList(), "adopted, not restarted");
+        assertEquals(List.of(), Nodes.tree(next), "the next node spawned no worker of its own");
+        for (int i = 0; i < 6; i++) {
+          int pid = callPid(next);
+          assertTrue(pythons.contains(pid), "served by " + pid + ", not one of the adopted " + pythons);
+        }
 
-      next.process.destroy(); // SIGTERM: adopted trees are this node's to stop
-      assertTrue(next.process.waitFor(30, TimeUnit.SECONDS), "serve stops on SIGTERM");
-      assertEquals(List.of(), Procs.awaitGone(tree, Duration.ofSeconds(10)), "stopped with the node that adopted");
-      Nodes.Node third = Nodes.serveIn(data, "--workers", "1");
-      try {
-        assertTrue(third.settledLine.startsWith("settled: 0 entries, 0 killed"),
-            "every adopted worker's exit was journaled: " + third.settledLine);
-        assertTrue(!third.readyLine.contains("adopted"), "nothing waited: " + third.readyLine);
-      } finally {
-        third.close();
-      }
-    } finally {
-      node.close();
-      if (next != null) {
-        next.close();
+        next.process.destroy(); // SIGTERM: adopted trees are this node's to stop
+        assertTrue(next.process.waitFor(30, TimeUnit.SECONDS), "serve stops on SIGTERM");
+        assertEquals(List.of(), Procs.awaitGone(tree, Duration.ofSeconds(10)), "stopped with the node that adopted");
+        try (Nodes.Node third = Nodes.serveIn(data, "--workers", "1")) {
+          assertTrue(third.settledLine.startsWith("settled: 0 entries, 0 killed"),
+              "every adopted worker's exit was journaled: " + third.settledLine);
+          assertTrue(!third.readyLine.contains("adopted"), "nothing waited: " + third.readyLine);
+        }
       }
     }
   }
@@ -96,31 +87,25 @@ class AdoptionIT {
     Path data = Files.createTempDirectory("snakepit-adopt");
     String[] isolated = {"--workers", "2", "--adapter", COUNTER, "--isolation", "namespaces", "--memory-limit",
         "512MiB"};
-    Nodes.Node node = Nodes.serveIn(data, concat(isolated, "--adopt-window", "120s"));
-    Nodes.Node next = null;
-    try {
+    try (Nodes.Node node = Nodes.serveIn(data, concat(isolated, "--adopt-window", "120s"))) {
       List<Procs.Proc> tree = Nodes.tree(node);
       Set<Integer> pythons = pythons(tree);
       assertEquals(2, pythons.size(), "two workers: " + tree);
       List<Path> cgroups = pythons.stream().map(AdoptionIT::ownCgroup).toList();
       detachAndExit(node, tree);
-      next = Nodes.serveIn(data, isolated);
-      assertTrue(next.readyLine.contains(", isolation namespaces, adopted 2, "), next.readyLine);
-      assertEquals(List.of(), Nodes.tree(next), "the next node spawned no worker of its own");
-      for (int i = 0; i < 4; i++) { // a pid inside the namespace says nothing: the adopted trees are the only ones
-        assertEquals(0, ServeCallIT.call(next, "incr").exit());
-      }
-      assertEquals(List.of(), tree.stream().filter(p -> !p.alive()).toList(), "adopted, not restarted");
-      assertTrue(cgroups.stream().allMatch(Files::isDirectory), "the adopted workers keep their cgroups: " + cgroups);
-      next.process.destroy();
-      assertTrue(next.process.waitFor(30, TimeUnit.SECONDS), "serve stops on SIGTERM");
-      assertEquals(List.of(), Procs.awaitGone(tree, Duration.ofSeconds(10)), "stopped with the node that adopted");
-      assertEquals(List.of(), cgroups.stream().filter(Files::exists).toList(),
-          "the adopting node removed the cgroups the earlier one made");
-    } finally {
-      node.close();
-      if (next != null) {
-        next.close();
+      try (Nodes.Node next = Nodes.serveIn(data, isolated)) {
+        assertTrue(next.readyLine.contains(", isolation namespaces, adopted 2, "), next.readyLine);
+        assertEquals(List.of(), Nodes.tree(next), "the next node spawned no worker of its own");
+        for (int i = 0; i < 4; i++) { // a pid inside the namespace says nothing: the adopted trees are the only ones
+          assertEquals(0, ServeCallIT.call(next, "incr").exit());
+        }
+        assertEquals(List.of(), tree.stream().filter(p -> !p.alive()).toList(), "adopted, not restarted");
+        assertTrue(cgroups.stream().allMatch(Files::isDirectory), "the adopted workers keep their cgroups: " + cgroups);
+        next.process.destroy();
+        assertTrue(next.process.waitFor(30, TimeUnit.SECONDS), "serve stops on SIGTERM");
+        assertEquals(List.of(), Procs.awaitGone(tree, Duration.ofSeconds(10)), "stopped with the node that adopted");
+        assertEquals(List.of(), cgroups.stream().filter(Files::exists).toList(),
+            "the adopting node removed the cgroups the earlier one made");
       }
     }
   }
@@ -146,24 +131,18 @@ class AdoptionIT {
   void anAdoptedWorkerKeepsItsStateInMemoryWithoutASnapshot() throws Exception {
     Path data = Files.createTempDirectory("snakepit-adopt");
     List<String> noSnapshots = List.of("-Dsnakepit.pool-defaults.snapshot.on-stop=off");
-    Nodes.Node node = Nodes.serveIn(data, noSnapshots, "--workers", "1", "--adapter", COUNTER, "--adopt-window",
-        "120s");
-    Nodes.Node next = null;
-    try {
+    try (Nodes.Node node = Nodes.serveIn(data, noSnapshots, "--workers", "1", "--adapter", COUNTER,
+        "--adopt-window", "120s")) {
       for (int i = 0; i < 3; i++) {
         assertEquals(0, ServeCallIT.call(node, "incr").exit());
       }
       List<Procs.Proc> tree = Nodes.tree(node);
       detachAndExit(node, tree);
-      next = Nodes.serveIn(data, noSnapshots, "--workers", "1", "--adapter", COUNTER);
-      assertTrue(next.readyLine.contains(", adopted 1, "), next.readyLine);
-      Nodes.Run run = ServeCallIT.call(next, "incr");
-      assertEquals(0, run.exit(), run.err());
-      assertTrue(run.out().contains("\"count\": 4"), "the same process, its count kept: " + run.out());
-    } finally {
-      node.close();
-      if (next != null) {
-        next.close();
+      try (Nodes.Node next = Nodes.serveIn(data, noSnapshots, "--workers", "1", "--adapter", COUNTER)) {
+        assertTrue(next.readyLine.contains(", adopted 1, "), next.readyLine);
+        Nodes.Run run = ServeCallIT.call(next, "incr");
+        assertEquals(0, run.exit(), run.err());
+        assertTrue(run.out().contains("\"count\": 4"), "the same process, its count kept: " + run.out());
       }
     }
   }
@@ -200,9 +179,7 @@ class AdoptionIT {
   @Test
   void aWorkerNotAdoptedRestoresTheSnapshotTakenAtTheDetach() throws Exception {
     Path data = Files.createTempDirectory("snakepit-adopt");
-    Nodes.Node node = Nodes.serveIn(data, "--workers", "1", "--adapter", COUNTER, "--adopt-window", "120s");
-    Nodes.Node next = null;
-    try {
+    try (Nodes.Node node = Nodes.serveIn(data, "--workers", "1", "--adapter", COUNTER, "--adopt-window", "120s")) {
       for (int i = 0; i < 3; i++) {
         assertEquals(0, ServeCallIT.call(node, "incr").exit());
       }
@@ -210,17 +187,13 @@ class AdoptionIT {
       List<Procs.Proc> tree = Nodes.tree(node);
       detachAndExit(node, tree);
       // Another python-path: the next node would start the worker differently, so it settles it and starts anew.
-      next = Nodes.serveIn(data, "--workers", "1", "--adapter", COUNTER, "--python-path",
-          Files.createTempDirectory("snakepit-adopt-path").toString());
-      assertTrue(next.readyLine.contains(", adopted 0, "), next.readyLine);
-      Nodes.Run run = ServeCallIT.call(next, "incr");
-      assertEquals(0, run.exit(), run.err());
-      assertTrue(run.out().contains("\"count\": 4"), "the snapshot taken at the detach was restored: " + run.out());
-      assertTrue(!run.out().contains("\"pid\": " + before + "}"), "a fresh process: " + run.out());
-    } finally {
-      node.close();
-      if (next != null) {
-        next.close();
+      try (Nodes.Node next = Nodes.serveIn(data, "--workers", "1", "--adapter", COUNTER, "--python-path",
+          Files.createTempDirectory("snakepit-adopt-path").toString())) {
+        assertTrue(next.readyLine.contains(", adopted 0, "), next.readyLine);
+        Nodes.Run run = ServeCallIT.call(next, "incr");
+        assertEquals(0, run.exit(), run.err());
+        assertTrue(run.out().contains("\"count\": 4"), "the snapshot taken at the detach was restored: " + run.out());
+        assertTrue(!run.out().contains("\"pid\": " + before + "}"), "a fresh process: " + run.out());
       }
     }
   }
@@ -228,22 +201,16 @@ class AdoptionIT {
   @Test
   void killingTheNodeThatAdoptedTakesTheAdoptedTreesDownAtOnce() throws Exception {
     Path data = Files.createTempDirectory("snakepit-adopt");
-    Nodes.Node node = Nodes.serveIn(data, "--workers", "2", "--adopt-window", "120s");
-    Nodes.Node next = null;
-    try {
+    try (Nodes.Node node = Nodes.serveIn(data, "--workers", "2", "--adopt-window", "120s")) {
       List<Procs.Proc> tree = Nodes.tree(node);
       detachAndExit(node, tree);
-      next = Nodes.serveIn(data, "--workers", "2");
-      assertTrue(next.readyLine.contains(", adopted 2, "), next.readyLine);
-      long killed = System.nanoTime();
-      Procs.kill(next.pid(), 9);
-      assertEquals(List.of(), Procs.awaitGone(tree, Duration.ofSeconds(5)),
-          "the connection to each shim is its lifeline: kill -9 of the adopting JVM ends every tree");
-      assertTrue(System.nanoTime() - killed < TimeUnit.SECONDS.toNanos(5));
-    } finally {
-      node.close();
-      if (next != null) {
-        next.close();
+      try (Nodes.Node next = Nodes.serveIn(data, "--workers", "2")) {
+        assertTrue(next.readyLine.contains(", adopted 2, "), next.readyLine);
+        long killed = System.nanoTime();
+        Procs.kill(next.pid(), 9);
+        assertEquals(List.of(), Procs.awaitGone(tree, Duration.ofSeconds(5)),
+            "the connection to each shim is its lifeline: kill -9 of the adopting JVM ends every tree");
+        assertTrue(System.nanoTime() - killed < TimeUnit.SECONDS.toNanos(5));
       }
     }
   }
@@ -251,24 +218,19 @@ class AdoptionIT {
   @Test
   void aWorkerTheNextNodeWouldStartDifferentlyIsSettledNotAdopted() throws Exception {
     Path data = Files.createTempDirectory("snakepit-adopt");
-    Nodes.Node node = Nodes.serveIn(data, "--workers", "2", "--adopt-window", "120s");
-    Nodes.Node next = null;
-    try {
+    try (Nodes.Node node = Nodes.serveIn(data, "--workers", "2", "--adopt-window", "120s")) {
       List<Procs.Proc> tree = Nodes.tree(node);
       detachAndExit(node, tree);
-      next = Nodes.serveIn(data, "--workers", "2", "--adapter", COUNTER); // another adapter: a changed deploy
-      assertTrue(next.readyLine.contains(", adopted 0, "), next.readyLine);
-      assertTrue(next.settledLine.contains(" 2 killed"), next.settledLine);
-      assertEquals(List.of(), Procs.awaitGone(tree, Duration.ofSeconds(15)), "settled, well before the window");
-      assertTrue(String.join("\n", next.stderr()).contains("this node would start it differently"),
-          "the log says why they were not adopted");
-      Set<Integer> fresh = pythons(Nodes.tree(next));
-      assertEquals(2, fresh.size(), "the next node started its own workers");
-      assertTrue(fresh.contains(callPid(next)));
-    } finally {
-      node.close();
-      if (next != null) {
-        next.close();
+      // Another adapter: a changed deploy.
+      try (Nodes.Node next = Nodes.serveIn(data, "--workers", "2", "--adapter", COUNTER)) {
+        assertTrue(next.readyLine.contains(", adopted 0, "), next.readyLine);
+        assertTrue(next.settledLine.contains(" 2 killed"), next.settledLine);
+        assertEquals(List.of(), Procs.awaitGone(tree, Duration.ofSeconds(15)), "settled, well before the window");
+        assertTrue(String.join("\n", next.stderr()).contains("this node would start it differently"),
+            "the log says why they were not adopted");
+        Set<Integer> fresh = pythons(Nodes.tree(next));
+        assertEquals(2, fresh.size(), "the next node started its own workers");
+        assertTrue(fresh.contains(callPid(next)));
       }
     }
   }

@@ -80,8 +80,9 @@ public record Adoptions(Map<String, List<Adoption>> byPool, Map<String, String> 
           throw new Adoption.Refused("its window ended");
         }
         int pid = entry.spawned().identity().pid();
-        String poolName = ProcStat.environ(pid).map(env -> env.get(Launch.POOL_VARIABLE))
+        Map<String, String> env = ProcStat.environ(pid)
             .orElseThrow(() -> new Adoption.Refused("its Python (pid " + pid + ") is gone or unreadable"));
+        String poolName = env.get(Launch.POOL_VARIABLE);
         PoolSettings pool = byName.get(poolName);
         if (pool == null) {
           throw new Adoption.Refused("its pool '" + poolName + "' is not configured any more");
@@ -95,7 +96,7 @@ public record Adoptions(Map<String, List<Adoption>> byPool, Map<String, String> 
           throw new Adoption.Refused("another waiting worker took slot " + slot + " of pool '" + poolName + "'");
         }
         Launch expected = runtime.launch(pool, entry.workerId(), entry.nonce(), Path.of(entry.spawned().socket()));
-        Adoption adoption = Adoption.attach(expected, entry.spawned().identity(), entry.cgroups(),
+        Adoption adoption = Adoption.attach(expected, entry.spawned().identity(), env, entry.cgroups(),
             Path.of(detached.controlSocket()), ATTACH_TIMEOUT);
         adopted.computeIfAbsent(poolName, k -> new ArrayList<>()).add(adoption);
         LOG.info("worker {} of pool '{}' (python pid {}): adopted from the planned restart", entry.workerId(),

@@ -156,13 +156,8 @@ final class Slot {
   /** A fresh worker (the next generation) for this slot: starting, or waiting for the worker supervisor. */
   String spawn(String poolShortName, boolean supervisorUp) {
     require(state != State.STOPPING && !retiring, "start a worker");
-    generation++;
-    workerId = poolShortName + "-" + index + "-" + generation;
-    worker = null;
-    port = null;
-    snapshotAsked = false;
-    inFlight = 0;
-    state = supervisorUp ? State.STARTING : State.AWAITING_SUPERVISOR;
+    begin(poolShortName + "-" + index + "-" + (generation + 1), generation + 1,
+        supervisorUp ? State.STARTING : State.AWAITING_SUPERVISOR);
     return workerId;
   }
 
@@ -172,13 +167,18 @@ final class Slot {
    */
   void adopt(String workerId, int generation) {
     require(state != State.STOPPING && !retiring, "adopt a worker");
+    begin(workerId, generation, State.STARTING);
+  }
+
+  /** The slot's worker is now {@code workerId}, of {@code generation}, with nothing of its predecessor's kept. */
+  private void begin(String workerId, int generation, State state) {
     this.generation = generation;
     this.workerId = workerId;
     worker = null;
     port = null;
     snapshotAsked = false;
     inFlight = 0;
-    state = State.STARTING;
+    this.state = state;
   }
 
   /**

@@ -9,7 +9,9 @@ import io.snakepit.actors.worker.Launch;
 import io.snakepit.actors.worker.WorkerActor;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Starts, watches and stops the slots' workers under the pool's worker supervisor, and times their restarts. It runs
@@ -29,7 +31,7 @@ final class SlotWorkers {
   /** Workers adopted after a planned restart, by slot index, until their slots' first spawn takes them. */
   private final Map<Integer, Adoption> adopted = new HashMap<>();
   /** The ids of the adopted workers whose actors started and are not ready yet. */
-  private final java.util.Set<String> adopting = new java.util.HashSet<>();
+  private final Set<String> adopting = new HashSet<>();
   /** The pool is ending (failed, or stopping): no start is asked for any more. */
   private boolean ending;
 

@@ -62,14 +62,16 @@ public record Adoption(Launch launch, WorkerIdentity identity, List<String> cgro
   /**
    * Attaches to the shim waiting at {@code controlSocket}, once the worker it names is the one the journal holds
    * ({@code journaled}) and would be started by this node as {@code expected} (same shim, Python, package, adapter
-   * and arguments, process isolation, the pool's env and python-path). The checks, in order: the boot; the shim and
-   * Python alive with their journaled start times, Python in the shim's session; Python's markers (instance, nonce);
-   * the command lines; then the shim's own {@code ATTACHED} line, which must repeat the journaled identity.
+   * and arguments, isolation mode and cgroups, the pool's env and python-path). The checks, in order: the isolation
+   * mode and the journaled {@code cgroups}; the boot; the shim and Python alive with their journaled start times,
+   * Python in the shim's session; Python's markers in {@code env}, its environment as read from /proc (instance,
+   * nonce, worker id, pool); the command lines; then the shim's own {@code ATTACHED} line, which must repeat the
+   * journaled identity.
    *
    * @throws Refused naming the check that failed; any connection made is closed (the shim then stops the tree)
    */
-  public static Adoption attach(Launch expected, WorkerIdentity journaled, List<String> cgroups, Path controlSocket,
-      Duration timeout) throws Refused {
+  public static Adoption attach(Launch expected, WorkerIdentity journaled, Map<String, String> env,
+      List<String> cgroups, Path controlSocket, Duration timeout) throws Refused {
     Isolation.Mode mode = expected.settings().isolation().mode();
     if (mode == Isolation.Mode.RUNC || mode == Isolation.Mode.SYSTEMD) {
       throw new Refused("its pool's isolation mode is " + mode.configName() + ", whose workers are not adopted"
@@ -94,8 +96,6 @@ public record Adoption(Launch launch, WorkerIdentity identity, List<String> cgro
     if (python.session() != journaled.shimPid()) {
       throw new Refused("pid " + journaled.pid() + " is not in its shim's session");
     }
-    Map<String, String> env = ProcStat.environ(journaled.pid())
-        .orElseThrow(() -> new Refused("cannot read the environment of pid " + journaled.pid()));
     Map<String, String> wanted = expected.environment();
     for (String name : List.of(Launch.INSTANCE_VARIABLE, Launch.NONCE_VARIABLE, Launch.WORKER_VARIABLE,
         Launch.POOL_VARIABLE)) {

@@ -188,7 +188,7 @@ abstract sealed class ShimProcess {
       try {
         while (connection.read(buffer) >= 0) {
           buffer.flip();
-          exitSeen |= handler.onLines(buffer);
+          exitSeen = handler.onLines(buffer);
           buffer.clear();
         }
       } catch (IOException closed) {
