@@ -103,11 +103,14 @@ public final class Registry implements AutoCloseable {
     try {
       Config db = registry.getConfig("db");
       JournalSchema.requireNoCloseOnExit(db.getString("url"));
+      JournalSchema.requireAppendOnly(db.getString("url"));
       lease = JournalLease.acquire(db.getString("url"), db.getString("user"), db.getString("password"),
           WorkerRegistry.persistenceId(host(), instance).id()).orElse(null);
       List<String> journalWarnings = new ArrayList<>();
       JournalSchema.ensureOrSetAside(db.getString("url"), db.getString("user"), db.getString("password"))
           .ifPresent(journalWarnings::add);
+      JournalSchema.compactIfLarger(db.getString("url"), db.getString("user"), db.getString("password"),
+          registry.getBytes("compact-above")).ifPresent(line -> system.log().info(line));
       DataDirectory.restrictFiles(dataDir, "registry-" + instance + "."); // H2 made them with the umask's mode
       Config outage = registry.getConfig("outage");
       ActorRef<WorkerRegistry.Command> actor = system.systemActorOf(
