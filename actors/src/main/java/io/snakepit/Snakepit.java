@@ -90,7 +90,7 @@ public final class Snakepit implements Extension {
         .map(p -> new ClusterPools.Local(p.settings().name(),
             () -> p.link().size(p.settings()) * p.settings().worker().concurrency(),
             p.settings().worker().maxMessageSize(), p.settings().sessionTtl(), (request, options) -> pools.get(p.settings().name())
-                .direct(request, options)))
+                .direct(request, options), p.link()::sessionIdleMillis))
         .toList()) : null;
     for (Node.PoolEntry p : node.pools()) {
       pools.put(p.settings().name(), cluster == null

@@ -33,6 +33,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import java.util.function.IntSupplier;
 
 /**
@@ -78,6 +79,7 @@ public final class ClusterPools {
     private final int maxMessageSize;
     private final Duration sessionTtl;
     private final BiFunction<ExecuteRequest, CallOptions, CompletableFuture<Result>> direct;
+    private final Function<String, CompletableFuture<Long>> sessionIdle;
     private final AtomicInteger inFlight = new AtomicInteger();
 
     /**
@@ -86,14 +88,23 @@ public final class ClusterPools {
      * @param maxMessageSize its {@code max-message-size}
      * @param sessionTtl its {@code session-ttl}
      * @param direct submits a call to the pool itself
+     * @param sessionIdle how long ago a session was last used in the pool, in milliseconds, or -1 if no worker of
+     *     it holds the session
      */
     public Local(String name, IntSupplier capacity, int maxMessageSize, Duration sessionTtl,
-        BiFunction<ExecuteRequest, CallOptions, CompletableFuture<Result>> direct) {
+        BiFunction<ExecuteRequest, CallOptions, CompletableFuture<Result>> direct,
+        Function<String, CompletableFuture<Long>> sessionIdle) {
       this.name = name;
       this.capacity = capacity;
       this.maxMessageSize = maxMessageSize;
       this.sessionTtl = sessionTtl;
       this.direct = direct;
+      this.sessionIdle = sessionIdle;
+    }
+
+    /** How long ago {@code session} was last used in this node's pool, in milliseconds, or -1 if it holds none. */
+    CompletableFuture<Long> sessionIdleMillis(String session) {
+      return sessionIdle.apply(session);
     }
 
     String name() {

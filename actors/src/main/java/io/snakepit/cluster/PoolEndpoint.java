@@ -46,6 +46,13 @@ public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
   /** The caller cancelled call {@code callId} (or its deadline passed on its side). */
   public record Cancel(String callId, ActorRef<PoolDirectory.Command> replyTo) implements Command, ClusterMessage {}
 
+  /**
+   * Does this node's pool hold session {@code session}? Asked by a session's binding started anew; answered with
+   * {@link SessionBinding.Held}.
+   */
+  public record SessionHeld(String session, ActorRef<SessionBinding.Command> replyTo)
+      implements Command, ClusterMessage {}
+
   private record Done(String key, Call call, Result result, Throwable error) implements Command {}
 
   private final ClusterPools.Local pool;
@@ -71,7 +78,14 @@ public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
         .onMessage(Call.class, this::onCall)
         .onMessage(Cancel.class, this::onCancel)
         .onMessage(Done.class, this::onDone)
+        .onMessage(SessionHeld.class, this::onSessionHeld)
         .build();
+  }
+
+  private Behavior<Command> onSessionHeld(SessionHeld asked) {
+    pool.sessionIdleMillis(asked.session()).whenComplete((idle, error) ->
+        asked.replyTo().tell(new SessionBinding.Held(node, error == null ? idle : -1)));
+    return this;
   }
 
   private Behavior<Command> onCall(Call call) {

@@ -1,9 +1,12 @@
 package io.snakepit.cluster;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 
 import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.javadsl.Adapter;
+import akka.actor.typed.receptionist.Receptionist;
 import akka.cluster.sharding.typed.ClusterShardingSettings;
 import akka.cluster.sharding.typed.javadsl.ClusterSharding;
 import akka.cluster.sharding.typed.javadsl.Entity;
@@ -17,6 +20,7 @@ import java.io.IOException;
 import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -62,6 +66,43 @@ class SessionBindingTest {
   }
 
   @Test
+  void aBindingStartedAnewGoesToTheMemberThatUsedTheSessionLast() {
+    Set<String> members = Set.of("a", "b", "c");
+    assertEquals("b", SessionBinding.recovered(Map.of("a", 9_000L, "b", 40L, "c", -1L), members::contains));
+    assertEquals("a", SessionBinding.recovered(Map.of("a", 9_000L, "x", 0L), members::contains),
+        "a node that is not a member does not count");
+    assertNull(SessionBinding.recovered(Map.of("a", -1L, "b", -1L), members::contains), "no node holds it");
+    assertNull(SessionBinding.recovered(Map.of(), members::contains), "no node answered");
+  }
+
+  @Test
+  void anEntityStartedAnewAsksThePoolsEndpointsAndKeepsTheNodeThatHoldsTheSession() {
+    // Pool q's endpoint on this node, answered by the test: it holds session s-held, used 5 ms ago.
+    TestProbe<PoolEndpoint.Command> endpoint = kit.createTestProbe(PoolEndpoint.Command.class);
+    kit.system().receptionist().tell(Receptionist.register(ClusterPools.key("q"), endpoint.getRef()));
+    TestProbe<Receptionist.Listing> listed = kit.createTestProbe(Receptionist.Listing.class);
+    listed.awaitAssert(Duration.ofSeconds(10), () -> {
+      kit.system().receptionist().tell(Receptionist.find(ClusterPools.key("q"), listed.getRef()));
+      assertEquals(1, listed.receiveMessage().getServiceInstances(ClusterPools.key("q")).size());
+      return null;
+    });
+    ClusterSharding.get(kit.system()).init(Entity.of(SessionBinding.key("q"), SessionBinding::create)
+        .withSettings(ClusterShardingSettings.create(kit.system()).withNoPassivationStrategy())
+        .withAllocationStrategy(new SessionShards()));
+    EntityRef<SessionBinding.Command> session = ClusterSharding.get(kit.system())
+        .entityRefFor(SessionBinding.key("q"), "s-held");
+    var answer = session.<SessionBinding.Bound>ask(r -> new SessionBinding.Bind("snakepit@127.0.0.1:1", null,
+        60_000, r), Duration.ofSeconds(20)).toCompletableFuture();
+    PoolEndpoint.SessionHeld asked = endpoint.expectMessageClass(PoolEndpoint.SessionHeld.class,
+        Duration.ofSeconds(10));
+    assertEquals("s-held", asked.session());
+    asked.replyTo().tell(new SessionBinding.Held(self, 5));
+    assertEquals(self, answer.join().node(), "the node that holds the session, not the caller's proposal");
+    assertEquals(self, bind(session, "snakepit@127.0.0.1:1", null, 60_000), "and it stays");
+    endpoint.expectNoMessage(Duration.ofMillis(200)); // asked once, when the entity started
+  }
+
+  @Test
   void aShardGoesToTheRegionThatAskedAndNeverMoves() {
     assertEquals("r2", SessionShards.choose("r2", Set.of("r1", "r2")));
     assertEquals("r1", SessionShards.choose("r9", Set.of("r1")));
@@ -80,6 +121,11 @@ class SessionBindingTest {
     assertEquals(bind, back);
     assertEquals(new SessionBinding.Bound("snakepit@127.0.0.1:25522"),
         roundTrip(serialization, new SessionBinding.Bound("snakepit@127.0.0.1:25522")));
+    assertEquals(new SessionBinding.Held("snakepit@127.0.0.1:25522", 42),
+        roundTrip(serialization, new SessionBinding.Held("snakepit@127.0.0.1:25522", 42)));
+    var entity = kit.createTestProbe(SessionBinding.Command.class).getRef();
+    assertEquals(new PoolEndpoint.SessionHeld("cart-7", entity),
+        roundTrip(serialization, new PoolEndpoint.SessionHeld("cart-7", entity)));
   }
 
   @Test

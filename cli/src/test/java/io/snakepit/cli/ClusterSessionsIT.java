@@ -131,6 +131,66 @@ class ClusterSessionsIT {
     }
   }
 
+  /**
+   * The binding of a session is kept by the node whose call first needed it (here a, which runs no pool). When a is
+   * killed, the session's worker on b or c still holds it: its next call, through the other pool node's gateway
+   * (whose own worker is idle, and which the routing would pick for a new session), reaches that same worker.
+   */
+  @Test
+  void aSessionKeepsItsWorkerWhenTheNodeThatHeldItsBindingIsKilled() throws Exception {
+    Requires.postgres();
+    PostgresServer.shared();
+    String common = TestNodes.postgres() + "akka.cluster.split-brain-resolver.stable-after = 4s\n";
+    Path plain = Files.createTempFile("snakepit-sessions-a", ".conf");
+    Files.writeString(plain, common);
+    Path withPool = Files.createTempFile("snakepit-sessions-bc", ".conf");
+    Files.writeString(withPool, common + "snakepit.pools.remote { workers = 1, adapter = \""
+        + TestNodes.EXAMPLE_ADAPTER + "\" }\n");
+    List<ClusterIT.Member> members = ClusterIT.members("binding");
+    List<Nodes.Node> nodes = new ArrayList<>();
+    List<ManagedChannel> channels = new ArrayList<>();
+    try {
+      ClusterIT.startThree(members, List.of(plain, withPool, withPool), 1, nodes);
+      for (Nodes.Node n : nodes) {
+        channels.add(n.channel());
+      }
+      int pidB = ClusterPoolsIT.remoteWorkerPid(nodes.get(1));
+      int pidC = ClusterPoolsIT.remoteWorkerPid(nodes.get(2));
+      ClusterPoolsIT.awaitAnswer(GatewayGrpc.newFutureStub(channels.get(0)), ClusterPoolsIT.request("pid", "{}"));
+      GatewayGrpc.GatewayBlockingStub viaA = inSession(channels.get(0));
+      int first = pid(viaA);
+      assertTrue(first == pidB || first == pidC, "the session's worker " + first + " is neither b's (" + pidB
+          + ") nor c's (" + pidC + ")");
+      for (int i = 0; i < 4; i++) {
+        assertEquals(first, pid(viaA), "call " + (i + 2) + " through a's gateway");
+      }
+      int holder = first == pidB ? 1 : 2;
+      int other = 3 - holder;
+
+      Procs.kill(nodes.get(0).pid(), 9);
+      nodes.get(0).process.waitFor();
+      GatewayGrpc.GatewayBlockingStub viaOther = inSession(channels.get(other));
+      assertEquals(first, pidRetrying(viaOther), "the session's call through " + members.get(other).instance()
+          + "'s gateway after a, which held its binding, was killed");
+      for (int i = 0; i < 5; i++) {
+        assertEquals(first, pid(viaOther), "call " + (i + 2) + " through " + members.get(other).instance()
+            + " after the kill");
+        assertEquals(first, pid(inSession(channels.get(holder))), "call " + (i + 2) + " through "
+            + members.get(holder).instance() + " after the kill");
+      }
+      String recovered = "session '" + SESSION + "' of pool 'remote': bound again to node "
+          + members.get(holder).address();
+      assertTrue(nodes.get(1).stderr().stream().anyMatch(l -> l.contains(recovered))
+          || nodes.get(2).stderr().stream().anyMatch(l -> l.contains(recovered)),
+          "neither b nor c logged '" + recovered + "'");
+    } finally {
+      channels.forEach(ManagedChannel::shutdownNow);
+      for (Nodes.Node n : nodes) {
+        n.close();
+      }
+    }
+  }
+
   private static Metadata session(String affinity) {
     Metadata m = new Metadata();
     m.put(GatewaySession.SESSION, SESSION);

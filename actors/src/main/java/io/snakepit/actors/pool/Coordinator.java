@@ -144,6 +144,8 @@ final class Coordinator {
         .onMessage(PoolActor.RecycleWorker.class, this::onRecycleWorker)
         .onMessageEquals(SweepQueue.INSTANCE, () -> with(dispatch::expireQueued))
         .onMessageEquals(SweepSessions.INSTANCE, () -> with(dispatch::expireSessions))
+        .onMessage(PoolActor.SessionIdle.class, msg -> with(() ->
+            msg.promise().complete(dispatch.sessionIdleMillis(msg.session()))))
         .onMessageEquals(PoolActor.HealthRound.INSTANCE, () -> with(() -> healthRounds.next(slots.withReadyWorker())
             .forEach(slot -> slot.worker().tell(WorkerActor.HealthTick.INSTANCE))));
   }

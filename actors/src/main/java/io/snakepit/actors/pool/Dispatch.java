@@ -95,6 +95,11 @@ final class Dispatch {
     return sessions.size();
   }
 
+  /** How long ago session {@code session} was last used here, in milliseconds, or -1 if no worker holds it. */
+  long sessionIdleMillis(String session) {
+    return sessions.idleMillis(session);
+  }
+
   /** The slots listed as idle, longest waiting first. */
   List<Slot> idle() {
     return List.copyOf(idle);

@@ -55,6 +55,12 @@ public final class PoolActor {
    */
   public record RecycleWorker(String workerId, String reason) implements Command {}
 
+  /**
+   * Complete the promise with how long ago session {@code session} was last used in this pool, in milliseconds, or
+   * -1 if none of its workers holds the session (a cluster's session binding, started anew, asks every node).
+   */
+  public record SessionIdle(String session, CompletableFuture<Long> promise) implements Command {}
+
   /** The pool's worker supervisor is up (again): workers start under it. */
   public record WorkersUp(ActorRef<Supervisor.Command> workers) implements Command {}
 

@@ -44,6 +44,16 @@ public final class PoolLink {
     }
   }
 
+  /**
+   * How long ago session {@code session} was last used in the pool, in milliseconds, or -1 if none of its workers
+   * holds it; asked of the pool's actor.
+   */
+  public CompletableFuture<Long> sessionIdleMillis(String session) {
+    CompletableFuture<Long> idle = new CompletableFuture<>();
+    tell(new PoolActor.SessionIdle(session, idle));
+    return idle;
+  }
+
   /** The pool's settings with the size of its last resize, if there was one. */
   PoolSettings current(PoolSettings configured) {
     int workers = resizedTo.get();

@@ -46,6 +46,12 @@ final class Sessions<S> {
     return binding.slot;
   }
 
+  /** How long ago the session was last used, in milliseconds, or -1 if it is not bound; not counted as a use. */
+  long idleMillis(String session) {
+    Binding<S> binding = bindings.get(session);
+    return binding == null ? -1 : (nanoClock.getAsLong() - binding.lastUsed) / 1_000_000;
+  }
+
   /** Forgets every session bound to {@code slot} (a resize retired it): their next call binds anew. */
   void unbind(S slot) {
     bindings.values().removeIf(b -> b.slot == slot);
