@@ -49,7 +49,10 @@ import java.util.function.IntSupplier;
  * calls go straight to its pools.
  */
 public final class ClusterPools {
-  /** The setting that bounds a message between nodes, hence a remote call's arguments and result. */
+  /**
+   * The setting that bounds a message between nodes: a remote call's request or result larger than it (less
+   * {@link #ENVELOPE}) crosses in {@link Parts}.
+   */
   public static final String FRAME_SETTING = "akka.remote.artery.advanced.maximum-frame-size";
   /** Room in a frame for a call's or answer's own fields beside its request or result (or a part of it). */
   static final int ENVELOPE = 4096;
