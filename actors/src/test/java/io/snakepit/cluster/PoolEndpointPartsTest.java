@@ -103,6 +103,28 @@ class PoolEndpointPartsTest {
   }
 
   @Test
+  void aRequestInPartsIsDroppedWhenItsCallerStops() throws Exception {
+    // A caller's directory stops when its node is lost: the endpoint watches it.
+    ran.clear();
+    ActorRef<PoolEndpoint.Command> endpoint = endpoint();
+    TestProbe<PoolDirectory.Command> caller = kit.createTestProbe(PoolDirectory.Command.class);
+    List<byte[]> parts = Parts.split(request(3000), FRAME - ClusterPools.ENVELOPE);
+    for (int i = 0; i < parts.size() - 1; i++) {
+      endpoint.tell(part("r5", parts, i, 0, caller.getRef()));
+    }
+    caller.stop();
+    Thread.sleep(300); // the endpoint hears of it
+    endpoint.tell(part("r5", parts, parts.size() - 1, 0, caller.getRef()));
+    assertNull(ran.poll(500, TimeUnit.MILLISECONDS), "the call of a lost caller ran");
+    // The same parts from a live caller do run.
+    TestProbe<PoolDirectory.Command> other = kit.createTestProbe(PoolDirectory.Command.class);
+    for (int i = 0; i < parts.size(); i++) {
+      endpoint.tell(part("r5", parts, i, 0, other.getRef()));
+    }
+    assertArrayEquals(request(3000), ran.poll(10, TimeUnit.SECONDS).toByteArray());
+  }
+
+  @Test
   void aRequestInPartsPastItsDeadlineIsDroppedWithCallTimeout() throws Exception {
     ran.clear();
     ActorRef<PoolEndpoint.Command> endpoint = endpoint();
