@@ -1,6 +1,7 @@
 package io.snakepit.cluster;
 
 import akka.actor.Address;
+import akka.actor.Cancellable;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Props;
@@ -164,6 +165,9 @@ public final class ClusterPools {
     final Map<String, PoolLoad> reports = new ConcurrentHashMap<>();
   }
 
+  /** A result on its way back in parts, and its call's deadline's timer (null without a deadline). */
+  private record Incoming(Parts.Joining joining, Cancellable expiry) {}
+
   /** A call sent to another node, waiting for its answer. */
   private record Pending(String pool, ExecuteRequest request, CallOptions options, CompletableFuture<Result> promise,
       Consumer<CompletableFuture<Result>> local, Remote target) {}
@@ -178,7 +182,7 @@ public final class ClusterPools {
    * pool's max-message-size (parts past it are refused); dropped when its call ends (answered, cancelled, its node lost)
    * or its deadline passes, so parts cannot gather here for calls nobody waits for.
    */
-  private final Map<String, Parts.Joining> results = new ConcurrentHashMap<>();
+  private final Map<String, Incoming> results = new ConcurrentHashMap<>();
   private final AtomicLong ids = new AtomicLong();
   private final AtomicLong turns = new AtomicLong();
   private final ActorRef<PoolDirectory.Command> directory;
@@ -389,7 +393,7 @@ public final class ClusterPools {
     target.sent.incrementAndGet();
     pending.put(callId, new Pending(name, request, options, promise, local, target));
     promise.whenComplete((r, e) -> {
-      results.remove(callId);
+      dropResult(callId);
       if (pending.remove(callId) != null) {
         target.sent.decrementAndGet();
         if (promise.isCancelled()) {
@@ -426,22 +430,21 @@ public final class ClusterPools {
     String callId = reply.callId();
     Pending p = pending.get(callId);
     if (p == null) {
-      results.remove(callId);
+      dropResult(callId);
       return; // cancelled, or retried elsewhere after its node was lost
     }
     byte[] whole;
     try {
-      Parts.Joining joining = results.get(callId);
-      if (joining == null) {
+      Incoming incoming = results.get(callId);
+      if (incoming == null) {
         // The serving pool's results are within its max-message-size, which its answer carries.
-        joining = new Parts.Joining(part.count(), reply.load() == null ? Integer.MAX_VALUE
-            : reply.load().maxMessageSize());
-        results.put(callId, joining);
-        expireResult(callId, joining, p);
+        incoming = incoming(callId, new Parts.Joining(part.count(), reply.load() == null ? Integer.MAX_VALUE
+            : reply.load().maxMessageSize()), p);
+        results.put(callId, incoming);
       }
-      whole = joining.add(part.index(), part.count(), reply.value());
+      whole = incoming.joining().add(part.index(), part.count(), reply.value());
     } catch (IllegalArgumentException e) {
-      results.remove(callId);
+      dropResult(callId);
       String why = "the result of tool '" + p.request().getTool() + "' came from node " + reply.node() + " in parts"
           + " that do not join (" + e.getMessage() + "); the tool ran there";
       if (pending.remove(callId, p)) {
@@ -455,29 +458,41 @@ public final class ClusterPools {
     }
     if (whole == null) {
       if (!pending.containsKey(callId)) {
-        results.remove(callId); // its call ended while this part was added
+        dropResult(callId); // its call ended while this part was added
       }
       return;
     }
-    results.remove(callId);
+    dropResult(callId);
     replied(new PoolDirectory.Reply(callId, whole, reply.bytes(), null, reply.pool(), reply.node(), reply.load()));
   }
 
-  /** Past its call's deadline (if it has one), a result still in parts is dropped and the call times out. */
-  private void expireResult(String callId, Parts.Joining joining, Pending p) {
+  /**
+   * A result of call {@code callId} coming in parts into {@code joining}: past its call's deadline (if it has one) it
+   * is dropped and the call times out.
+   */
+  private Incoming incoming(String callId, Parts.Joining joining, Pending p) {
     Duration timeout = p.options().timeout();
     if (timeout.isZero() || timeout.isNegative()) {
-      return;
+      return new Incoming(joining, null);
     }
-    system.scheduler().scheduleOnce(timeout, () -> {
-      if (results.remove(callId, joining) && pending.remove(callId, p)) {
+    return new Incoming(joining, system.scheduler().scheduleOnce(timeout, () -> {
+      Incoming now = results.get(callId);
+      if (now != null && now.joining() == joining && results.remove(callId, now) && pending.remove(callId, p)) {
         p.target().sent.decrementAndGet();
         p.promise().completeExceptionally(new CallTimeoutException("the call of tool '" + p.request().getTool()
             + "' on node " + p.target().node + " passed its deadline of " + timeout.toMillis() + " ms before all "
             + joining.count() + " parts of its result arrived (" + joining.size() + " bytes came). Give the call more"
             + " time (CallOptions.withTimeout), or return less"));
       }
-    }, system.executionContext());
+    }, system.executionContext()));
+  }
+
+  /** Forgets the result in parts of call {@code callId}, if any, and its timer (which holds on to its parts). */
+  private void dropResult(String callId) {
+    Incoming incoming = results.remove(callId);
+    if (incoming != null && incoming.expiry() != null) {
+      incoming.expiry().cancel();
+    }
   }
 
   /** An answer from the node that served a call. */
@@ -556,7 +571,7 @@ public final class ClusterPools {
       if (p.target() != gone || !pending.remove(e.getKey(), p)) {
         continue;
       }
-      results.remove(e.getKey());
+      dropResult(e.getKey());
       gone.sent.decrementAndGet();
       if (p.options().idempotent()) {
         submit(p.pool(), p.request(), p.options(), p.promise(), p.local());

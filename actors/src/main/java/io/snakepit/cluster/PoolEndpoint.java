@@ -68,8 +68,11 @@ public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
   /** The node of a caller that has requests in parts here was lost. */
   private record CallerLost(ActorRef<PoolDirectory.Command> caller) implements Command {}
 
-  /** A request on its way in parts, and its deadline's timer (null without a deadline). */
-  private record Partial(Call head, Parts.Joining joining, Cancellable expiry) {}
+  /**
+   * A request on its way in parts: the call as its first part to come named it, when that came, and its deadline's
+   * timer (null without a deadline).
+   */
+  private record Partial(Call head, long startedNanos, Parts.Joining joining, Cancellable expiry) {}
 
   private final ClusterPools.Local pool;
   private final String node;
@@ -184,8 +187,8 @@ public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
       whole = partial.joining().add(part.index(), part.count(), call.request());
     } catch (Parts.TooLarge e) {
       dropPartial(key);
-      answer(call, null, new MessageTooLargeException("the arguments of tool call " + call.callId() + " from"
-          + " another node are larger than pool '" + pool.name() + "''s max-message-size of " + pool.maxMessageSize()
+      answer(call, null, new MessageTooLargeException("the arguments of a call from " + call.replyTo().path()
+          .address() + " are larger than pool '" + pool.name() + "''s max-message-size of " + pool.maxMessageSize()
           + " bytes on node " + node + " (" + e.getMessage() + "); nothing ran. Send less (split the call), or raise"
           + " max-message-size of pool '" + pool.name() + "' on node " + node));
       return this;
@@ -198,9 +201,13 @@ public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
     if (whole == null) {
       return this;
     }
+    Partial joined = partials.get(key);
     dropPartial(key);
-    return onCall(new Call(call.callId(), whole, call.timeoutNanos(), call.idempotent(), call.session(),
-        call.affinity(), call.replyTo()));
+    // The time its parts took to come is the call's too (its timer would have ended it past the deadline).
+    long timeout = call.timeoutNanos() <= 0 ? call.timeoutNanos()
+        : Math.max(1, call.timeoutNanos() - (System.nanoTime() - joined.startedNanos()));
+    return onCall(new Call(call.callId(), whole, timeout, call.idempotent(), call.session(), call.affinity(),
+        call.replyTo()));
   }
 
   private Partial startPartial(String key, Call call, int count) {
@@ -210,7 +217,7 @@ public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
     if (watched.add(call.replyTo())) {
       getContext().watchWith(call.replyTo(), new CallerLost(call.replyTo()));
     }
-    Partial partial = new Partial(call, joining, expiry);
+    Partial partial = new Partial(call, System.nanoTime(), joining, expiry);
     partials.put(key, partial);
     return partial;
   }
