@@ -599,4 +599,9 @@ public final class ClusterPools {
   int frameLimit() {
     return frameLimit;
   }
+
+  /** How many results are coming in parts now (for tests: each is dropped with its call). */
+  int resultsInParts() {
+    return results.size();
+  }
 }
