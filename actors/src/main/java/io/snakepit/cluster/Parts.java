@@ -100,6 +100,11 @@ final class Parts {
       return whole;
     }
 
+    /** The parts taken so far. */
+    int received() {
+      return received;
+    }
+
     /** The parts named. */
     int count() {
       return count;

@@ -85,6 +85,12 @@ public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
    * that outlive its calls.
    */
   private final Map<String, Partial> partials = new HashMap<>();
+  /**
+   * How many parts are still to come of requests answered before they were whole (refused, or past their deadline):
+   * those parts are dropped as they come instead of starting the request anew. An entry holds no bytes, ends with the
+   * request's last part, and goes with its caller's node.
+   */
+  private final Map<String, Integer> unwanted = new HashMap<>();
   /** The callers' directories watched for the loss of their node. */
   private final Set<ActorRef<PoolDirectory.Command>> watched = new HashSet<>();
 
@@ -178,6 +184,15 @@ public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
   private Behavior<Command> onCallPart(CallPart part) {
     Call call = part.call();
     String key = key(call.callId(), call.replyTo());
+    Integer left = unwanted.get(key);
+    if (left != null) {
+      if (left <= 1) {
+        unwanted.remove(key);
+      } else {
+        unwanted.put(key, left - 1);
+      }
+      return this;
+    }
     byte[] whole;
     try {
       Partial partial = partials.get(key);
@@ -186,14 +201,14 @@ public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
       }
       whole = partial.joining().add(part.index(), part.count(), call.request());
     } catch (Parts.TooLarge e) {
-      dropPartial(key);
+      forget(key, part.count(), 1);
       answer(call, null, new MessageTooLargeException("the arguments of a call from " + call.replyTo().path()
           .address() + " are larger than pool '" + pool.name() + "''s max-message-size of " + pool.maxMessageSize()
           + " bytes on node " + node + " (" + e.getMessage() + "); nothing ran. Send less (split the call), or raise"
           + " max-message-size of pool '" + pool.name() + "' on node " + node));
       return this;
     } catch (IllegalArgumentException e) {
-      dropPartial(key);
+      forget(key, part.count(), 1);
       answer(call, null, new InvalidArgumentsException("the parts of a call from another node do not join: "
           + e.getMessage()));
       return this;
@@ -222,7 +237,22 @@ public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
     return partial;
   }
 
+  /**
+   * Drops the request in parts {@code key}, answered before it was whole, and lets its parts still to come go unseen:
+   * of its {@code count} parts, the ones it took and {@code more} more have come.
+   */
+  private void forget(String key, int count, int more) {
+    Partial partial = partials.get(key);
+    int seen = more + (partial == null ? 0 : partial.joining().received());
+    int total = partial == null ? count : partial.joining().count();
+    dropPartial(key);
+    if (total > seen) {
+      unwanted.put(key, total - seen);
+    }
+  }
+
   private void dropPartial(String key) {
+    unwanted.remove(key);
     Partial partial = partials.remove(key);
     if (partial != null && partial.expiry() != null) {
       partial.expiry().cancel();
@@ -234,7 +264,7 @@ public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
     if (partial == null || partial.joining() != expired.joining()) {
       return this; // joined or dropped meanwhile
     }
-    dropPartial(expired.key());
+    forget(expired.key(), partial.joining().count(), 0);
     Call head = partial.head();
     answer(head, null, new CallTimeoutException("the call's deadline of " + Duration.ofNanos(head.timeoutNanos())
         .toMillis() + " ms passed before all " + partial.joining().count() + " parts of its arguments reached node "
@@ -248,6 +278,7 @@ public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
     List<String> gone = partials.entrySet().stream()
         .filter(e -> e.getValue().head().replyTo().equals(lost.caller())).map(Map.Entry::getKey).toList();
     gone.forEach(this::dropPartial);
+    unwanted.keySet().removeIf(key -> key.endsWith("@" + lost.caller().path()));
     return this;
   }
 

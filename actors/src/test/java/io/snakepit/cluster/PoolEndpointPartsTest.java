@@ -135,12 +135,17 @@ class PoolEndpointPartsTest {
     Throwable e = reply.error().toException(reply.node());
     assertInstanceOf(CallTimeoutException.class, e);
     assertTrue(e.getMessage().contains("before all 4 parts of its arguments reached node"), e.getMessage());
-    // Its other parts, late, start a new request in parts that times out in turn: never a run.
+    // Its other parts, late, are dropped as they come: no run, no second answer.
     for (int i = 1; i < parts.size(); i++) {
       endpoint.tell(part("r3", parts, i, Duration.ofMillis(300).toNanos(), caller.getRef()));
     }
-    caller.expectMessageClass(PoolDirectory.Reply.class, Duration.ofSeconds(10));
-    assertNull(ran.poll(200, TimeUnit.MILLISECONDS), "a call past its deadline ran");
+    caller.expectNoMessage(Duration.ofMillis(600));
+    assertNull(ran.poll(10, TimeUnit.MILLISECONDS), "a call past its deadline ran");
+    // Once its last part came, nothing is left of it: the same call id whole runs.
+    for (int i = 0; i < parts.size(); i++) {
+      endpoint.tell(part("r3", parts, i, 0, caller.getRef()));
+    }
+    assertEquals(3000, ran.poll(10, TimeUnit.SECONDS).getPayload().size());
   }
 
   @Test
@@ -148,7 +153,8 @@ class PoolEndpointPartsTest {
     ran.clear();
     ActorRef<PoolEndpoint.Command> endpoint = endpoint();
     TestProbe<PoolDirectory.Command> caller = kit.createTestProbe(PoolDirectory.Command.class);
-    List<byte[]> parts = Parts.split(request(MAX + 10), FRAME - ClusterPools.ENVELOPE);
+    List<byte[]> parts = Parts.split(request(MAX + 5000), FRAME - ClusterPools.ENVELOPE);
+    assertTrue(parts.size() > MAX / (FRAME - ClusterPools.ENVELOPE) + 3, "parts come after the refusal");
     for (int i = 0; i < parts.size(); i++) {
       endpoint.tell(part("r4", parts, i, 0, caller.getRef()));
     }
@@ -157,5 +163,12 @@ class PoolEndpointPartsTest {
     assertInstanceOf(MessageTooLargeException.class, e);
     assertTrue(e.getMessage().contains("max-message-size of " + MAX), e.getMessage());
     assertNull(ran.poll(300, TimeUnit.MILLISECONDS), "a call over max-message-size ran");
+    caller.expectNoMessage(Duration.ofMillis(100));
+    // Its parts after the refusal were dropped as they came, leaving nothing: a small request of the same id runs.
+    List<byte[]> small = Parts.split(request(2500), FRAME - ClusterPools.ENVELOPE);
+    for (int i = 0; i < small.size(); i++) {
+      endpoint.tell(part("r4", small, i, 0, caller.getRef()));
+    }
+    assertEquals(2500, ran.poll(10, TimeUnit.SECONDS).getPayload().size());
   }
 }
