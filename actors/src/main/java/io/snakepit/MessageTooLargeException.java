@@ -14,8 +14,11 @@ public final class MessageTooLargeException extends SnakepitException {
     super(message);
   }
 
-  /** The arguments of a call to {@code tool} on {@code pool} encode to {@code size} bytes, over {@code limit}. */
-  static MessageTooLargeException arguments(String pool, String tool, long size, int limit) {
+  /**
+   * The arguments of a call to {@code tool} on {@code pool} encode to {@code size} bytes, over {@code limit}: the
+   * error a pool gives for such a call, on its own node or (for another node's pool) on the caller's.
+   */
+  public static MessageTooLargeException arguments(String pool, String tool, long size, int limit) {
     return new MessageTooLargeException("the arguments of tool '" + tool + "' are " + bytes(size)
         + ", over pool '" + pool + "''s max-message-size of " + bytes(limit) + "; nothing was sent. Send less (split"
         + " the call), or raise " + setting(pool));

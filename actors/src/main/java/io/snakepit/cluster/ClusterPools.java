@@ -1,6 +1,7 @@
 package io.snakepit.cluster;
 
 import akka.actor.Address;
+import akka.actor.Cancellable;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Props;
@@ -13,10 +14,12 @@ import akka.cluster.sharding.typed.ClusterShardingSettings;
 import akka.cluster.sharding.typed.javadsl.ClusterSharding;
 import akka.cluster.sharding.typed.javadsl.Entity;
 import io.snakepit.CallOptions;
+import io.snakepit.CallTimeoutException;
 import io.snakepit.MessageTooLargeException;
 import io.snakepit.NodeLostException;
 import io.snakepit.PoolUnavailableException;
 import io.snakepit.Result;
+import io.snakepit.SnakepitException;
 import io.snakepit.proto.ExecuteRequest;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -48,10 +51,13 @@ import java.util.function.IntSupplier;
  * calls go straight to its pools.
  */
 public final class ClusterPools {
-  /** The setting that bounds a message between nodes, hence a remote call's arguments and result. */
+  /**
+   * The setting that bounds a message between nodes: a remote call's request or result larger than it (less
+   * {@link #ENVELOPE}) crosses in {@link Parts}.
+   */
   public static final String FRAME_SETTING = "akka.remote.artery.advanced.maximum-frame-size";
-  /** Room in a frame for the call's own fields beside the request. */
-  private static final int ENVELOPE = 4096;
+  /** Room in a frame for a call's or answer's own fields beside its request or result (or a part of it). */
+  static final int ENVELOPE = 4096;
 
   /** The Receptionist key of every node's directory of pools. */
   static final ServiceKey<PoolDirectory.Command> DIRECTORY =
@@ -111,6 +117,10 @@ public final class ClusterPools {
       return name;
     }
 
+    int maxMessageSize() {
+      return maxMessageSize;
+    }
+
     PoolLoad load() {
       return new PoolLoad(inFlight.get(), capacity.getAsInt(), maxMessageSize);
     }
@@ -166,6 +176,9 @@ public final class ClusterPools {
     final Map<String, PoolLoad> reports = new ConcurrentHashMap<>();
   }
 
+  /** A result on its way back in parts, and its call's deadline's timer (null without a deadline). */
+  private record Incoming(Parts.Joining joining, Cancellable expiry) {}
+
   /** A call sent to another node, waiting for its answer. */
   private record Pending(String pool, ExecuteRequest request, CallOptions options, CompletableFuture<Result> promise,
       Consumer<CompletableFuture<Result>> local, Remote target) {}
@@ -175,6 +188,12 @@ public final class ClusterPools {
   private final Map<String, Local> locals;
   private final Map<String, Table> tables = new ConcurrentHashMap<>();
   private final Map<String, Pending> pending = new ConcurrentHashMap<>();
+  /**
+   * Results on their way back in parts, by call id. Bounded: one per call still pending here, each at most the serving
+   * pool's max-message-size (parts past it are refused); dropped when its call ends (answered, cancelled, its node lost)
+   * or its deadline passes, so parts cannot gather here for calls nobody waits for.
+   */
+  private final Map<String, Incoming> results = new ConcurrentHashMap<>();
   private final AtomicLong ids = new AtomicLong();
   private final AtomicLong turns = new AtomicLong();
   private final ActorRef<PoolDirectory.Command> directory;
@@ -184,6 +203,8 @@ public final class ClusterPools {
   private final Set<String> sessionTypes = ConcurrentHashMap.newKeySet();
   private final Duration sessionLookup;
   private final Duration defaultSessionTtl;
+  /** The max-message-size assumed of another node's pool until it reports its own. */
+  private final int defaultMaxMessageSize;
 
   private ClusterPools(ActorSystem<?> system, List<Local> locals) {
     Address address = Cluster.get(Adapter.toClassic(system)).selfAddress();
@@ -201,6 +222,8 @@ public final class ClusterPools {
     this.sharding = ClusterSharding.get(system);
     this.sessionLookup = system.settings().config().getDuration("snakepit.cluster.session-lookup-timeout");
     this.defaultSessionTtl = system.settings().config().getDuration("snakepit.pool-defaults.session-ttl");
+    this.defaultMaxMessageSize = (int) Math.min(Integer.MAX_VALUE,
+        system.settings().config().getBytes("snakepit.pool-defaults.max-message-size"));
     // Every node that runs a pool hosts session entities of it: they stay placed when a caller's node is lost.
     this.locals.keySet().forEach(this::sessionType);
     ClusterMeters.of(system).source(this);
@@ -263,8 +286,8 @@ public final class ClusterPools {
   }
 
   /**
-   * The smallest {@code max-message-size} of the nodes' pools named {@code name} (as they reported it), for a node
-   * without such a pool of its own.
+   * The smallest {@code max-message-size} of the nodes' pools named {@code name} (as they reported it; until one has,
+   * {@code snakepit.pool-defaults.max-message-size}), for a node without such a pool of its own.
    */
   public int maxMessageSize(String name) {
     Table t = tables.get(name);
@@ -274,7 +297,7 @@ public final class ClusterPools {
         smallest = Math.min(smallest, l.maxMessageSize());
       }
     }
-    return smallest == Integer.MAX_VALUE ? frameLimit : smallest;
+    return smallest == Integer.MAX_VALUE ? defaultMaxMessageSize : smallest;
   }
 
   /**
@@ -372,17 +395,16 @@ public final class ClusterPools {
   private void send(String name, ExecuteRequest request, CallOptions options, CompletableFuture<Result> promise,
       Consumer<CompletableFuture<Result>> local, Remote target) {
     byte[] bytes = request.toByteArray();
-    if (bytes.length + ENVELOPE > frameLimit) {
-      promise.completeExceptionally(new MessageTooLargeException("the arguments of tool '" + request.getTool()
-          + "' are " + bytes.length + " bytes, over the " + (frameLimit - ENVELOPE) + " bytes a call to another"
-          + " node may carry (" + FRAME_SETTING + " less room for the call's fields); nothing was sent. Send less, or"
-          + " raise " + FRAME_SETTING + " on every node"));
+    int limit = target.estimate().maxMessageSize();
+    if (bytes.length > limit) {
+      promise.completeExceptionally(MessageTooLargeException.arguments(name, request.getTool(), bytes.length, limit));
       return;
     }
     String callId = "r" + ids.incrementAndGet();
     target.sent.incrementAndGet();
     pending.put(callId, new Pending(name, request, options, promise, local, target));
     promise.whenComplete((r, e) -> {
+      dropResult(callId);
       if (pending.remove(callId) != null) {
         target.sent.decrementAndGet();
         if (promise.isCancelled()) {
@@ -390,12 +412,97 @@ public final class ClusterPools {
         }
       }
     });
-    target.ref.tell(new PoolEndpoint.Call(callId, bytes, options.timeout().toNanos(), options.idempotent(),
-        options.session(), options.session() == null ? null : options.affinity().name(), directory));
+    PoolEndpoint.Call call = new PoolEndpoint.Call(callId, bytes, options.timeout().toNanos(), options.idempotent(),
+        options.session(), options.session() == null ? null : options.affinity().name(), directory);
+    if (bytes.length > frameLimit - ENVELOPE) {
+      sendInParts(call, target);
+    } else {
+      target.ref.tell(call);
+    }
     // Its node may have left the listing between the choice and the put above, after lost() looked.
     Table t = tables.get(name);
     if (t == null || t.registered.get(target.node) != target) {
       lost(target);
+    }
+  }
+
+  /** A request larger than a frame goes in parts, each a {@link PoolEndpoint.CallPart}. */
+  private void sendInParts(PoolEndpoint.Call call, Remote target) {
+    List<byte[]> parts = Parts.split(call.request(), frameLimit - ENVELOPE);
+    for (int i = 0; i < parts.size(); i++) {
+      target.ref.tell(new PoolEndpoint.CallPart(new PoolEndpoint.Call(call.callId(), parts.get(i),
+          call.timeoutNanos(), call.idempotent(), call.session(), call.affinity(), call.replyTo()), i, parts.size()));
+    }
+  }
+
+  /** A part of a result too large for one frame; the last one to come answers the call as {@link #replied} does. */
+  void repliedPart(PoolDirectory.ReplyPart part) {
+    PoolDirectory.Reply reply = part.reply();
+    String callId = reply.callId();
+    Pending p = pending.get(callId);
+    if (p == null) {
+      dropResult(callId);
+      return; // cancelled, or retried elsewhere after its node was lost
+    }
+    byte[] whole;
+    try {
+      Incoming incoming = results.get(callId);
+      if (incoming == null) {
+        // The serving pool's results are within its max-message-size, which its answer carries.
+        incoming = incoming(callId, new Parts.Joining(part.count(), reply.load() == null ? Integer.MAX_VALUE
+            : reply.load().maxMessageSize()), p);
+        results.put(callId, incoming);
+      }
+      whole = incoming.joining().add(part.index(), part.count(), reply.value());
+    } catch (IllegalArgumentException e) {
+      dropResult(callId);
+      String why = "the result of tool '" + p.request().getTool() + "' came from node " + reply.node() + " in parts"
+          + " that do not join (" + e.getMessage() + "); the tool ran there";
+      if (pending.remove(callId, p)) {
+        p.target().sent.decrementAndGet();
+        p.promise().completeExceptionally(e instanceof Parts.TooLarge
+            ? new MessageTooLargeException(why + ". Return less, or raise max-message-size of pool '" + p.pool()
+                + "' on node " + reply.node())
+            : new SnakepitException(why + ". Call again"));
+      }
+      return;
+    }
+    if (whole == null) {
+      if (!pending.containsKey(callId)) {
+        dropResult(callId); // its call ended while this part was added
+      }
+      return;
+    }
+    dropResult(callId);
+    replied(new PoolDirectory.Reply(callId, whole, reply.bytes(), null, reply.pool(), reply.node(), reply.load()));
+  }
+
+  /**
+   * A result of call {@code callId} coming in parts into {@code joining}: past its call's deadline (if it has one) it
+   * is dropped and the call times out.
+   */
+  private Incoming incoming(String callId, Parts.Joining joining, Pending p) {
+    Duration timeout = p.options().timeout();
+    if (timeout.isZero() || timeout.isNegative()) {
+      return new Incoming(joining, null);
+    }
+    return new Incoming(joining, system.scheduler().scheduleOnce(timeout, () -> {
+      Incoming now = results.get(callId);
+      if (now != null && now.joining() == joining && results.remove(callId, now) && pending.remove(callId, p)) {
+        p.target().sent.decrementAndGet();
+        p.promise().completeExceptionally(new CallTimeoutException("the call of tool '" + p.request().getTool()
+            + "' on node " + p.target().node + " passed its deadline of " + timeout.toMillis() + " ms before all "
+            + joining.count() + " parts of its result arrived (" + joining.size() + " bytes came). Give the call more"
+            + " time (CallOptions.withTimeout), or return less"));
+      }
+    }, system.executionContext()));
+  }
+
+  /** Forgets the result in parts of call {@code callId}, if any, and its timer (which holds on to its parts). */
+  private void dropResult(String callId) {
+    Incoming incoming = results.remove(callId);
+    if (incoming != null && incoming.expiry() != null) {
+      incoming.expiry().cancel();
     }
   }
 
@@ -475,6 +582,7 @@ public final class ClusterPools {
       if (p.target() != gone || !pending.remove(e.getKey(), p)) {
         continue;
       }
+      dropResult(e.getKey());
       gone.sent.decrementAndGet();
       if (p.options().idempotent()) {
         submit(p.pool(), p.request(), p.options(), p.promise(), p.local());
@@ -501,5 +609,10 @@ public final class ClusterPools {
 
   int frameLimit() {
     return frameLimit;
+  }
+
+  /** How many results are coming in parts now (for tests: each is dropped with its call). */
+  int resultsInParts() {
+    return results.size();
   }
 }

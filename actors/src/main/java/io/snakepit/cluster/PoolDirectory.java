@@ -50,6 +50,15 @@ public final class PoolDirectory extends AbstractBehavior<PoolDirectory.Command>
       PoolLoad load)
       implements Command, ClusterMessage {}
 
+  /**
+   * One part of an answer whose result does not fit one frame: {@code reply} with the part's bytes as its value.
+   *
+   * @param reply the answer, its value being part {@code index} of the result's bytes
+   * @param index the part's place, from 0
+   * @param count how many parts the result is in
+   */
+  public record ReplyPart(Reply reply, int index, int count) implements Command, ClusterMessage {}
+
   private record Directories(Receptionist.Listing listing) implements Command {}
 
   private record Endpoints(String pool, Receptionist.Listing listing) implements Command {}
@@ -107,6 +116,7 @@ public final class PoolDirectory extends AbstractBehavior<PoolDirectory.Command>
         .onMessage(Endpoints.class, this::onEndpoints)
         .onMessage(Loads.class, this::onLoads)
         .onMessage(Reply.class, this::onReply)
+        .onMessage(ReplyPart.class, this::onReplyPart)
         .onMessageEquals(Tick.INSTANCE, this::onTick)
         .build();
   }
@@ -147,6 +157,11 @@ public final class PoolDirectory extends AbstractBehavior<PoolDirectory.Command>
 
   private Behavior<Command> onReply(Reply reply) {
     pools.replied(reply);
+    return this;
+  }
+
+  private Behavior<Command> onReplyPart(ReplyPart part) {
+    pools.repliedPart(part);
     return this;
   }
 

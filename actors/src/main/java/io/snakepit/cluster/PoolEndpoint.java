@@ -1,5 +1,6 @@
 package io.snakepit.cluster;
 
+import akka.actor.Cancellable;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.AbstractBehavior;
@@ -9,6 +10,7 @@ import akka.actor.typed.javadsl.Receive;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.snakepit.Affinity;
 import io.snakepit.CallOptions;
+import io.snakepit.CallTimeoutException;
 import io.snakepit.InvalidArgumentsException;
 import io.snakepit.MessageTooLargeException;
 import io.snakepit.Result;
@@ -16,7 +18,10 @@ import io.snakepit.proto.ExecuteRequest;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -53,12 +58,48 @@ public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
   public record SessionHeld(String session, ActorRef<SessionBinding.Command> replyTo)
       implements Command, ClusterMessage {}
 
+  /**
+   * One part of a call whose request does not fit one frame: {@code call} with the part's bytes as its request.
+   *
+   * @param call the call, its request being part {@code index} of the request's bytes
+   * @param index the part's place, from 0
+   * @param count how many parts the request is in
+   */
+  public record CallPart(Call call, int index, int count) implements Command, ClusterMessage {}
+
   private record Done(String key, Call call, Result result, Throwable error) implements Command {}
+
+  /** The deadline of a request still in parts passed. */
+  private record PartsExpired(String key, Parts.Joining joining) implements Command {}
+
+  /** The node of a caller that has requests in parts here was lost. */
+  private record CallerLost(ActorRef<PoolDirectory.Command> caller) implements Command {}
+
+  /**
+   * A request on its way in parts: the call as its first part to come named it, when that came, and its deadline's
+   * timer (null without a deadline).
+   */
+  private record Partial(Call head, long startedNanos, Parts.Joining joining, Cancellable expiry) {}
 
   private final ClusterPools.Local pool;
   private final String node;
   private final int frameLimit;
   private final Map<String, CompletableFuture<Result>> running = new HashMap<>();
+  /**
+   * Requests on their way in parts, by call. Bounded: each holds at most the pool's max-message-size (its parts are
+   * refused past it), and each ends with its call, when the last part comes, when the caller cancels it, when its
+   * deadline passes, or when the caller's node is lost (its directory is watched), so a caller cannot leave parts here
+   * that outlive its calls.
+   */
+  private final Map<String, Partial> partials = new HashMap<>();
+  /**
+   * How many parts are still to come of requests answered before they were whole (refused, or past their deadline):
+   * those parts are dropped as they come instead of starting the request anew. An entry holds no bytes, ends with the
+   * request's last part, and goes with its caller's node.
+   */
+  private final Map<String, Integer> unwanted = new HashMap<>();
+  /** The callers' directories watched for the loss of their node. */
+  private final Set<ActorRef<PoolDirectory.Command>> watched = new HashSet<>();
 
   private PoolEndpoint(ActorContext<Command> context, ClusterPools.Local pool, String node, int frameLimit) {
     super(context);
@@ -79,6 +120,9 @@ public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
         .onMessage(Cancel.class, this::onCancel)
         .onMessage(Done.class, this::onDone)
         .onMessage(SessionHeld.class, this::onSessionHeld)
+        .onMessage(CallPart.class, this::onCallPart)
+        .onMessage(PartsExpired.class, this::onPartsExpired)
+        .onMessage(CallerLost.class, this::onCallerLost)
         .build();
   }
 
@@ -112,6 +156,7 @@ public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
   }
 
   private Behavior<Command> onCancel(Cancel cancel) {
+    dropPartial(key(cancel.callId(), cancel.replyTo()));
     CompletableFuture<Result> result = running.get(key(cancel.callId(), cancel.replyTo()));
     if (result != null) {
       result.cancel(true);
@@ -130,17 +175,125 @@ public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
     RemoteError failed = error == null ? null : RemoteError.of(error);
     if (failed == null) {
       value = result.isBytes() ? result.bytes() : result.json().getBytes(StandardCharsets.UTF_8);
-      if (value.length > frameLimit) {
-        failed = RemoteError.of(new MessageTooLargeException("the result of the call is " + value.length
-            + " bytes, over the " + frameLimit + " bytes a message between cluster nodes may carry ("
-            + ClusterPools.FRAME_SETTING + "); the tool ran on node " + node + ". Return less, or raise "
-            + ClusterPools.FRAME_SETTING + " on every node"));
-        value = null;
-      }
     }
     PoolDirectory.Reply reply = new PoolDirectory.Reply(call.callId(), value, failed == null && result.isBytes(),
         failed, pool.name(), node, pool.load());
+    if (value != null && value.length > frameLimit - ClusterPools.ENVELOPE) {
+      answerInParts(reply, call.replyTo());
+      return;
+    }
     call.replyTo().tell(reply);
+  }
+
+  /** A result larger than a frame goes back in parts, each a {@link PoolDirectory.ReplyPart}. */
+  private void answerInParts(PoolDirectory.Reply reply, ActorRef<PoolDirectory.Command> replyTo) {
+    List<byte[]> parts = Parts.split(reply.value(), frameLimit - ClusterPools.ENVELOPE);
+    for (int i = 0; i < parts.size(); i++) {
+      replyTo.tell(new PoolDirectory.ReplyPart(new PoolDirectory.Reply(reply.callId(), parts.get(i), reply.bytes(),
+          null, reply.pool(), reply.node(), reply.load()), i, parts.size()));
+    }
+  }
+
+  /** A part of a request too large for one frame; the last one to come runs the call as {@link #onCall} would. */
+  private Behavior<Command> onCallPart(CallPart part) {
+    Call call = part.call();
+    String key = key(call.callId(), call.replyTo());
+    Integer left = unwanted.get(key);
+    if (left != null) {
+      if (left <= 1) {
+        unwanted.remove(key);
+      } else {
+        unwanted.put(key, left - 1);
+      }
+      return this;
+    }
+    byte[] whole;
+    try {
+      Partial partial = partials.get(key);
+      if (partial == null) {
+        partial = startPartial(key, call, part.count());
+      }
+      whole = partial.joining().add(part.index(), part.count(), call.request());
+    } catch (Parts.TooLarge e) {
+      forget(key, part.count(), 1);
+      answer(call, null, new MessageTooLargeException("the arguments of a call from " + call.replyTo().path()
+          .address() + " are larger than pool '" + pool.name() + "''s max-message-size of " + pool.maxMessageSize()
+          + " bytes on node " + node + " (" + e.getMessage() + "); nothing ran. Send less (split the call), or raise"
+          + " max-message-size of pool '" + pool.name() + "' on node " + node));
+      return this;
+    } catch (IllegalArgumentException e) {
+      forget(key, part.count(), 1);
+      answer(call, null, new InvalidArgumentsException("the parts of a call from another node do not join: "
+          + e.getMessage()));
+      return this;
+    }
+    if (whole == null) {
+      return this;
+    }
+    Partial joined = partials.get(key);
+    dropPartial(key);
+    // The time its parts took to come is the call's too (its timer would have ended it past the deadline).
+    long timeout = call.timeoutNanos() <= 0 ? call.timeoutNanos()
+        : Math.max(1, call.timeoutNanos() - (System.nanoTime() - joined.startedNanos()));
+    return onCall(new Call(call.callId(), whole, timeout, call.idempotent(), call.session(), call.affinity(),
+        call.replyTo()));
+  }
+
+  private Partial startPartial(String key, Call call, int count) {
+    Parts.Joining joining = new Parts.Joining(count, pool.maxMessageSize());
+    Cancellable expiry = call.timeoutNanos() <= 0 ? null : getContext().scheduleOnce(
+        Duration.ofNanos(call.timeoutNanos()), getContext().getSelf(), new PartsExpired(key, joining));
+    if (watched.add(call.replyTo())) {
+      getContext().watchWith(call.replyTo(), new CallerLost(call.replyTo()));
+    }
+    Partial partial = new Partial(call, System.nanoTime(), joining, expiry);
+    partials.put(key, partial);
+    return partial;
+  }
+
+  /**
+   * Drops the request in parts {@code key}, answered before it was whole, and lets its parts still to come go unseen:
+   * of its {@code count} parts, the ones it took and {@code more} more have come.
+   */
+  private void forget(String key, int count, int more) {
+    Partial partial = partials.get(key);
+    int seen = more + (partial == null ? 0 : partial.joining().received());
+    int total = partial == null ? count : partial.joining().count();
+    dropPartial(key);
+    if (total > seen) {
+      unwanted.put(key, total - seen);
+    }
+  }
+
+  private void dropPartial(String key) {
+    unwanted.remove(key);
+    Partial partial = partials.remove(key);
+    if (partial != null && partial.expiry() != null) {
+      partial.expiry().cancel();
+    }
+  }
+
+  private Behavior<Command> onPartsExpired(PartsExpired expired) {
+    Partial partial = partials.get(expired.key());
+    if (partial == null || partial.joining() != expired.joining()) {
+      return this; // joined or dropped meanwhile
+    }
+    forget(expired.key(), partial.joining().count(), 0);
+    Call head = partial.head();
+    answer(head, null, new CallTimeoutException("the call's deadline of " + Duration.ofNanos(head.timeoutNanos())
+        .toMillis() + " ms passed before all " + partial.joining().count() + " parts of its arguments reached node "
+        + node + " (" + partial.joining().size() + " bytes came); nothing ran. Give the call more time"
+        + " (CallOptions.withTimeout), or send less"));
+    return this;
+  }
+
+  private Behavior<Command> onCallerLost(CallerLost lost) {
+    watched.remove(lost.caller());
+    List<String> gone = partials.entrySet().stream()
+        .filter(e -> e.getValue().head().replyTo().equals(lost.caller())).map(Map.Entry::getKey).toList();
+    gone.forEach(this::dropPartial);
+    unwanted.keySet().removeIf(key -> key.endsWith("@" + lost.caller().path()));
+    return this;
   }
 
   private static String key(String callId, ActorRef<?> replyTo) {

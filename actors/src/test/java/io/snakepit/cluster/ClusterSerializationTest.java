@@ -89,6 +89,22 @@ class ClusterSerializationTest {
     PoolDirectory.Loads loads = new PoolDirectory.Loads("snakepit@127.0.0.1:1", java.util.Map.of("default",
         new PoolLoad(0, 4, 1024)));
     assertEquals(loads, roundTrip(serialization, loads));
+
+    PoolEndpoint.CallPart callPart = new PoolEndpoint.CallPart(call, 2, 7);
+    PoolEndpoint.CallPart callPartBack = roundTrip(serialization, callPart);
+    assertEquals(2, callPartBack.index());
+    assertEquals(7, callPartBack.count());
+    assertEquals("r1", callPartBack.call().callId());
+    assertEquals(replyTo, callPartBack.call().replyTo());
+    assertEquals(java.util.Arrays.toString(call.request()), java.util.Arrays.toString(callPartBack.call().request()));
+    PoolDirectory.ReplyPart replyPart = new PoolDirectory.ReplyPart(new PoolDirectory.Reply("r1",
+        new byte[] {0, (byte) 0xff, 7}, true, null, "default", "snakepit@127.0.0.1:1", new PoolLoad(1, 2, 3)), 0, 3);
+    PoolDirectory.ReplyPart replyPartBack = roundTrip(serialization, replyPart);
+    assertEquals(0, replyPartBack.index());
+    assertEquals(3, replyPartBack.count());
+    assertEquals("[0, -1, 7]", java.util.Arrays.toString(replyPartBack.reply().value()));
+    assertEquals(true, replyPartBack.reply().bytes());
+    assertEquals(replyPart.reply().load(), replyPartBack.reply().load());
   }
 
   @SuppressWarnings("unchecked")

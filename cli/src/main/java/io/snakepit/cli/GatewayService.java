@@ -110,9 +110,13 @@ final class GatewayService implements BindableService {
     this.status = status;
   }
 
-  /** The largest request the gateway's server takes: the largest of its pools' max-message-size, and room. */
-  static int maxRequestSize(Snakepit snakepit) {
-    long largest = snakepit.pools().values().stream().mapToLong(Pool::maxMessageSize).max().orElse(0);
+  /**
+   * The largest request the gateway's server takes: the largest of its pools' max-message-size and {@code others}
+   * (what the pools of other nodes take, on a clustered node), and room.
+   */
+  static int maxRequestSize(Snakepit snakepit, long others) {
+    long largest = Math.max(others,
+        snakepit.pools().values().stream().mapToLong(Pool::maxMessageSize).max().orElse(0));
     return (int) Math.min(Integer.MAX_VALUE, largest + ENVELOPE);
   }
 

@@ -354,12 +354,15 @@ final class ServeCommand implements Callable<Integer> {
         : sharedTokenFile;
     GatewayAuth auth;
     Gateway gateway;
+    // On a clustered node the gateway also serves other nodes' pools, which take pool-defaults' size unless set.
+    long otherNodesMessageSize = cluster.isPresent()
+        ? config.getBytes("snakepit.pool-defaults.max-message-size") : 0;
     try {
       String token = ownToken ? GatewayToken.create(tokenFile) : sharedToken;
       auth = new GatewayAuth(token, tokenFile, !ownToken);
       try {
         gateway = Gateway.start(listens, tls, new GatewayService(snakepit, outOfMemory, status), auth,
-            GatewayService.maxRequestSize(snakepit), outOfMemory);
+            GatewayService.maxRequestSize(snakepit, otherNodesMessageSize), outOfMemory);
       } catch (IOException e) {
         if (ownToken) {
           Files.deleteIfExists(tokenFile);
