@@ -107,6 +107,7 @@ public final class PoolDirectory extends AbstractBehavior<PoolDirectory.Command>
         .onMessage(Endpoints.class, this::onEndpoints)
         .onMessage(Loads.class, this::onLoads)
         .onMessage(Reply.class, this::onReply)
+        .onMessage(StreamProtocol.ToCaller.class, this::onStreamed)
         .onMessageEquals(Tick.INSTANCE, this::onTick)
         .build();
   }
@@ -147,6 +148,12 @@ public final class PoolDirectory extends AbstractBehavior<PoolDirectory.Command>
 
   private Behavior<Command> onReply(Reply reply) {
     pools.replied(reply);
+    return this;
+  }
+
+  /** A stream's start, item or end, from the node that serves it. */
+  private Behavior<Command> onStreamed(StreamProtocol.ToCaller event) {
+    pools.streamed(event);
     return this;
   }
 
