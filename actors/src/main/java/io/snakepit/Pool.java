@@ -221,6 +221,10 @@ public final class Pool {
    * time, on an internal (gRPC) thread, as fast as the worker sends them: there is no backpressure, so a slow
    * {@code onItem} holds up that thread. The stage completes after the last item, or fails like {@link #execute}.
    * {@link #stream(String, String)} gives the items as a backpressured Akka Streams source.
+   *
+   * <p>On a node of a cluster the call goes where the routing rule sends a call (docs/CLUSTER.md, "Streaming calls").
+   * A stream served by another node comes paced all the same: its node sends items only as {@code onItem} returns,
+   * up to {@code snakepit.cluster.stream-window} ahead; {@code onItem} then runs on a pool thread, one item at a time.
    */
   public CompletionStage<Void> executeStream(String tool, String argsJson, Consumer<Result> onItem) {
     return executeStream(tool, argsJson, CallOptions.defaults(), onItem);
@@ -257,6 +261,14 @@ public final class Pool {
    * give, after the items yielded before it. The deadline ({@code CallOptions.timeout}, else the pool's
    * {@code call-timeout}) covers the whole stream, including the time downstream does not pull. An idempotent stream
    * whose worker crashes starts over on another worker, so its first items come again.
+   *
+   * <p>On a node of a cluster the call goes where the routing rule sends a call (this node's idle worker first, else
+   * the least loaded node; a session's stream to its node). A stream served by another node behaves the same: that
+   * node sends items only as the source asks for them (at most {@code snakepit.cluster.stream-window} ahead of
+   * downstream), downstream cancelling and the deadline cancel the call there, and its failure arrives typed after
+   * the items before it. The loss of that node fails the stream with {@link NodeLostException}; an idempotent stream
+   * starts over on another node, so its first items come again. An item over
+   * {@code akka.remote.artery.advanced.maximum-frame-size} fails the stream with {@link MessageTooLargeException}.
    *
    * <p>Threading: the source may be materialized from any thread; items are emitted on the materializer's threads,
    * as any Akka Streams stage's are, never on gRPC's.
