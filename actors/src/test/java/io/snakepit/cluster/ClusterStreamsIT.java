@@ -50,7 +50,7 @@ import org.junit.jupiter.api.io.TempDir;
  * real worker of the test adapter, whose generator writes its progress to a file). Every stream here is made on edge
  * and served by server's worker: its items arrive in order, a slow consumer holds the remote generator back, taking a
  * few cancels the call on server, the deadline and an item over the frame end it with typed errors, and, last, the
- * loss of server fails the stream in flight with {@link NodeLostException}.
+ * loss of server fails the stream in flight with {@link NodeLostException} (an idempotent one is sent again).
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ClusterStreamsIT {
@@ -221,6 +221,11 @@ class ClusterStreamsIT {
     for (int i = 0; i < 3; i++) {
       assertEquals(i, index(pull(queue)));
     }
+    // An idempotent stream, queued behind it on server's one worker: it is started again elsewhere, and with no
+    // other node of the pool left, that fails as a new call would.
+    java.util.concurrent.CompletionStage<Void> idempotent = pool.executeStream("produce", produceJson(10, 1,
+        dir.resolve("idempotent")), CallOptions.defaults().withIdempotent(true), item -> { });
+    Thread.sleep(500);
     // Scala's nested case object Direction.Both has no name javac can reach.
     ThrottlerTransportAdapter.Direction both = (ThrottlerTransportAdapter.Direction) Class.forName(
         "akka.remote.transport.ThrottlerTransportAdapter$Direction$Both$").getField("MODULE$").get(null);
@@ -241,6 +246,9 @@ class ClusterStreamsIT {
     assertEquals(name, e.node());
     assertTrue(e.getMessage().contains("node " + name + " was lost") && e.getMessage().contains("withIdempotent(true)"),
         e.getMessage());
+    Throwable again = failure(idempotent, Duration.ofSeconds(30));
+    assertInstanceOf(io.snakepit.PoolUnavailableException.class, again);
+    assertTrue(again.getMessage().contains("no node of the cluster serves pool 'flow'"), again.getMessage());
     System.out.println("ClusterStreamsIT: the stream from the lost node failed " + (System.nanoTime() - cutAt)
         / 1_000_000 + " ms after the cut");
     // The server downed itself (the minority of a tie): its system stops, and its worker with it.
