@@ -132,6 +132,14 @@ class ClusterStreamsIT {
         item -> seen.add(index(item))));
     assertEquals(java.util.stream.IntStream.range(0, 100).boxed().toList(), seen);
 
+    // A session's stream goes to the session's node (its sharded binding), server's.
+    List<Result> inSession = await(pool.stream("produce", produceJson(20, 1, dir.resolve("session")),
+        CallOptions.defaults().withSession("streamer", io.snakepit.Affinity.STRICT_QUEUE)).runWith(Sink.seq(),
+        edge.system()));
+    assertEquals(java.util.stream.IntStream.range(0, 20).boxed().toList(),
+        inSession.stream().map(ClusterStreamsIT::index).toList());
+    assertEquals("20 finished", progress(dir.resolve("session")));
+
     // The tool's failure comes typed, after the items yielded before it.
     List<Integer> before = Collections.synchronizedList(new ArrayList<>());
     Throwable e = failure(pool.stream("produce", JSON.writeValueAsString(Map.of("count", 50, "size", 1, "progress",
