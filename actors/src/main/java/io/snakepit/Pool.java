@@ -12,6 +12,7 @@ import io.snakepit.actors.pool.PoolActor;
 import io.snakepit.actors.pool.PoolLink;
 import io.snakepit.actors.stream.CallSource;
 import io.snakepit.actors.worker.Job;
+import io.snakepit.actors.worker.StreamItems;
 import io.snakepit.cluster.ClusterPools;
 import io.snakepit.proto.ExecuteRequest;
 import java.util.Locale;
@@ -220,6 +221,10 @@ public final class Pool {
    * time, on an internal (gRPC) thread, as fast as the worker sends them: there is no backpressure, so a slow
    * {@code onItem} holds up that thread. The stage completes after the last item, or fails like {@link #execute}.
    * {@link #stream(String, String)} gives the items as a backpressured Akka Streams source.
+   *
+   * <p>On a node of a cluster the call goes where the routing rule sends a call (docs/CLUSTER.md, "Streaming calls").
+   * A stream served by another node comes paced all the same: its node sends items only as {@code onItem} returns,
+   * up to {@code snakepit.cluster.stream-window} ahead; {@code onItem} then runs on a pool thread, one item at a time.
    */
   public CompletionStage<Void> executeStream(String tool, String argsJson, Consumer<Result> onItem) {
     return executeStream(tool, argsJson, CallOptions.defaults(), onItem);
@@ -236,14 +241,10 @@ public final class Pool {
       promise.completeExceptionally(refused);
       return promise;
     }
-    if (actor == null) {
-      promise.completeExceptionally(streamsStayLocal(tool));
-      return promise;
-    }
+    Objects.requireNonNull(options, "options");
     CallTracing.Call trace = tracing.start(Context.current(), name, tool, request.getCallId());
     trace.endWith(promise);
-    actor.tell(new PoolActor.Submit(new Job.Stream(traced(request, trace), Objects.requireNonNull(options, "options"),
-        System.nanoTime(), 0, onItem::accept, promise, trace)));
+    submitStream(traced(request, trace), options, onItem::accept, promise, trace);
     return promise;
   }
 
@@ -260,6 +261,14 @@ public final class Pool {
    * give, after the items yielded before it. The deadline ({@code CallOptions.timeout}, else the pool's
    * {@code call-timeout}) covers the whole stream, including the time downstream does not pull. An idempotent stream
    * whose worker crashes starts over on another worker, so its first items come again.
+   *
+   * <p>On a node of a cluster the call goes where the routing rule sends a call (this node's idle worker first, else
+   * the least loaded node; a session's stream to its node). A stream served by another node behaves the same: that
+   * node sends items only as the source asks for them (at most {@code snakepit.cluster.stream-window} ahead of
+   * downstream), downstream cancelling and the deadline cancel the call there, and its failure arrives typed after
+   * the items before it. The loss of that node fails the stream with {@link NodeLostException}; an idempotent stream
+   * starts over on another node, so its first items come again. An item over
+   * {@code akka.remote.artery.advanced.maximum-frame-size} fails the stream with {@link MessageTooLargeException}.
    *
    * <p>Threading: the source may be materialized from any thread; items are emitted on the materializer's threads,
    * as any Akka Streams stage's are, never on gRPC's.
@@ -278,19 +287,37 @@ public final class Pool {
     if (refused != null) {
       return Source.failed(refused);
     }
-    if (actor == null) {
-      return Source.failed(streamsStayLocal(tool));
-    }
     // The caller's context is taken here: the source is materialized on the stream's threads, outside it.
     Context caller = Context.current();
     // The request is built per materialization, so that each call has its own id.
-    return Source.fromGraph(new CallSource(tool, STREAM_WINDOW, (items, promise) -> {
-      ExecuteRequest request = request(tool, argsJson, null);
-      CallTracing.Call trace = tracing.start(caller, name, tool, request.getCallId());
-      trace.endWith(promise);
-      actor.tell(new PoolActor.Submit(new Job.Stream(traced(request, trace), options, System.nanoTime(), 0, items,
-          promise, trace)));
-    }));
+    return Source.fromGraph(new CallSource(tool, cluster == null ? STREAM_WINDOW : cluster.streamWindow(),
+        (items, promise) -> {
+          ExecuteRequest request = request(tool, argsJson, null);
+          CallTracing.Call trace = tracing.start(caller, name, tool, request.getCallId());
+          trace.endWith(promise);
+          submitStream(traced(request, trace), options, items, promise, trace);
+        }));
+  }
+
+  /**
+   * A streaming call: to this node's workers, or on a node of a cluster where the routing rule says (another node's
+   * workers send the items as this node's consumer takes them).
+   */
+  private void submitStream(ExecuteRequest request, CallOptions options, StreamItems items,
+      CompletableFuture<Void> promise, CallTracing.Call trace) {
+    if (cluster == null) {
+      actor.tell(new PoolActor.Submit(new Job.Stream(request, options, System.nanoTime(), 0, items, promise, trace)));
+      return;
+    }
+    long submitted = System.nanoTime();
+    cluster.submitStream(name, request, options, items, promise, actor == null ? null
+        : p -> actor.tell(new PoolActor.Submit(new Job.Stream(request, options, submitted, 0, items, p, trace))));
+  }
+
+  /** A streaming call from another node of the cluster, to this node's own workers: no routing, no span of its own. */
+  void directStream(ExecuteRequest request, CallOptions options, StreamItems items, CompletableFuture<Void> promise) {
+    actor.tell(new PoolActor.Submit(new Job.Stream(request, options, System.nanoTime(), 0, items, promise,
+        CallTracing.NONE)));
   }
 
   /**
@@ -389,13 +416,6 @@ public final class Pool {
     if (job.options().session() != null || !actor.lane().tryStart(job)) {
       actor.tell(new PoolActor.Submit(job));
     }
-  }
-
-  /** Why a streaming call of a pool that only other nodes run is refused. */
-  private PoolUnavailableException streamsStayLocal(String tool) {
-    return new PoolUnavailableException("streaming tool '" + tool + "' of pool '" + name + "': pool '" + name
-        + "' has no workers on this node (" + cluster.self() + "), and streaming calls are served only by a node's"
-        + " own workers for now (docs/CLUSTER.md). Call it through a node that runs pool '" + name + "'", null);
   }
 
   /** Why a request must not be sent, or null: text the worker could not decode, or a message over the limit. */

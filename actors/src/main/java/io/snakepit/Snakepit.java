@@ -90,7 +90,8 @@ public final class Snakepit implements Extension {
         .map(p -> new ClusterPools.Local(p.settings().name(),
             () -> p.link().size(p.settings()) * p.settings().worker().concurrency(),
             p.settings().worker().maxMessageSize(), p.settings().sessionTtl(), (request, options) -> pools.get(p.settings().name())
-                .direct(request, options), p.link()::sessionIdleMillis))
+                .direct(request, options), (request, options, items, promise) -> pools.get(p.settings().name())
+                .directStream(request, options, items, promise), p.link()::sessionIdleMillis))
         .toList()) : null;
     for (Node.PoolEntry p : node.pools()) {
       pools.put(p.settings().name(), cluster == null

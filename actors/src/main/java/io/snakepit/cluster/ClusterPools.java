@@ -20,6 +20,7 @@ import io.snakepit.NodeLostException;
 import io.snakepit.PoolUnavailableException;
 import io.snakepit.Result;
 import io.snakepit.SnakepitException;
+import io.snakepit.actors.worker.StreamItems;
 import io.snakepit.proto.ExecuteRequest;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -70,6 +71,9 @@ public final class ClusterPools {
 
   private static final String KEY_PREFIX = "snakepit-pool:";
 
+  /** The setting of a clustered node's stream window: items asked for ahead of what the consumer has taken. */
+  public static final String STREAM_WINDOW = "snakepit.cluster.stream-window";
+
   /** The pool name of a {@link #key} id. */
   static String poolOf(String keyId) {
     return keyId.substring(KEY_PREFIX.length());
@@ -85,6 +89,7 @@ public final class ClusterPools {
     private final int maxMessageSize;
     private final Duration sessionTtl;
     private final BiFunction<ExecuteRequest, CallOptions, CompletableFuture<Result>> direct;
+    private final DirectStream directStream;
     private final Function<String, CompletableFuture<Long>> sessionIdle;
     private final AtomicInteger inFlight = new AtomicInteger();
 
@@ -94,17 +99,19 @@ public final class ClusterPools {
      * @param maxMessageSize its {@code max-message-size}
      * @param sessionTtl its {@code session-ttl}
      * @param direct submits a call to the pool itself
+     * @param directStream submits a streaming call to the pool itself
      * @param sessionIdle how long ago a session was last used in the pool, in milliseconds, or -1 if no worker of
      *     it holds the session
      */
     public Local(String name, IntSupplier capacity, int maxMessageSize, Duration sessionTtl,
-        BiFunction<ExecuteRequest, CallOptions, CompletableFuture<Result>> direct,
+        BiFunction<ExecuteRequest, CallOptions, CompletableFuture<Result>> direct, DirectStream directStream,
         Function<String, CompletableFuture<Long>> sessionIdle) {
       this.name = name;
       this.capacity = capacity;
       this.maxMessageSize = maxMessageSize;
       this.sessionTtl = sessionTtl;
       this.direct = direct;
+      this.directStream = directStream;
       this.sessionIdle = sessionIdle;
     }
 
@@ -133,12 +140,26 @@ public final class ClusterPools {
       return result;
     }
 
-    /** A call of this node's, into {@code promise}. */
-    void run(CompletableFuture<Result> promise, Consumer<CompletableFuture<Result>> submit) {
+    /** A streaming call from another node. */
+    void stream(ExecuteRequest request, CallOptions options, StreamItems items, CompletableFuture<Void> promise) {
+      inFlight.incrementAndGet();
+      promise.whenComplete((r, e) -> inFlight.decrementAndGet());
+      directStream.start(request, options, items, promise);
+    }
+
+    /** A call (or streaming call) of this node's, into {@code promise}. */
+    <T> void run(CompletableFuture<T> promise, Consumer<CompletableFuture<T>> submit) {
       inFlight.incrementAndGet();
       promise.whenComplete((r, e) -> inFlight.decrementAndGet());
       submit.accept(promise);
     }
+  }
+
+  /** Submits a streaming call to a pool of this node itself, never routed on. */
+  @FunctionalInterface
+  public interface DirectStream {
+    /** Starts {@code request}'s stream: its items go to {@code items}, its end completes {@code promise}. */
+    void start(ExecuteRequest request, CallOptions options, StreamItems items, CompletableFuture<Void> promise);
   }
 
   /** One node's endpoint of a pool, and what this node knows of its load. */
@@ -205,6 +226,9 @@ public final class ClusterPools {
   private final Duration defaultSessionTtl;
   /** The max-message-size assumed of another node's pool until it reports its own. */
   private final int defaultMaxMessageSize;
+  /** The streaming calls this node sent to other nodes. */
+  private final RemoteStreams streams;
+  private final int streamWindow;
 
   private ClusterPools(ActorSystem<?> system, List<Local> locals) {
     Address address = Cluster.get(Adapter.toClassic(system)).selfAddress();
@@ -224,6 +248,8 @@ public final class ClusterPools {
     this.defaultSessionTtl = system.settings().config().getDuration("snakepit.pool-defaults.session-ttl");
     this.defaultMaxMessageSize = (int) Math.min(Integer.MAX_VALUE,
         system.settings().config().getBytes("snakepit.pool-defaults.max-message-size"));
+    this.streamWindow = streamWindow(system.settings().config().getInt(STREAM_WINDOW));
+    this.streams = new RemoteStreams(this, directory, frameLimit, streamWindow);
     // Every node that runs a pool hosts session entities of it: they stay placed when a caller's node is lost.
     this.locals.keySet().forEach(this::sessionType);
     ClusterMeters.of(system).source(this);
@@ -577,6 +603,7 @@ public final class ClusterPools {
 
   /** Fails, or sends elsewhere, the calls in flight to an endpoint whose node was lost. */
   private void lost(Remote gone) {
+    streams.lost(gone);
     for (Map.Entry<String, Pending> e : pending.entrySet()) {
       Pending p = e.getValue();
       if (p.target() != gone || !pending.remove(e.getKey(), p)) {
@@ -614,5 +641,99 @@ public final class ClusterPools {
   /** How many results are coming in parts now (for tests: each is dropped with its call). */
   int resultsInParts() {
     return results.size();
+  }
+
+  // Streaming calls (docs/CLUSTER.md, "Streaming calls"): routed by the same rule as unary ones, served by a
+  // ServedStream on the chosen node, with credits from this node's RemoteStreams.
+
+  /** The checked stream window, {@value #STREAM_WINDOW}. */
+  static int streamWindow(int window) {
+    if (window < 2) {
+      throw new IllegalArgumentException(STREAM_WINDOW + " is " + window + ": a stream's window must be at least 2"
+          + " items (16 is the default). Set it to 2 or more");
+    }
+    return window;
+  }
+
+  /** The items a stream of a clustered node asks for ahead of what its consumer has taken ({@value #STREAM_WINDOW}). */
+  public int streamWindow() {
+    return streamWindow;
+  }
+
+  /**
+   * Sends a streaming call of pool {@code name} where the routing rule says, as {@link #submit} does a call: to this
+   * node's pool through {@code local} (null if this node has no such pool), or to another node's, which runs it on
+   * its own workers and sends the items as this node's consumer takes them. {@code items} gets the items and
+   * {@code promise} completes after the last (or fails with the typed error); cancelling {@code promise} cancels the
+   * call where it runs.
+   */
+  public void submitStream(String name, ExecuteRequest request, CallOptions options, StreamItems items,
+      CompletableFuture<Void> promise, Consumer<CompletableFuture<Void>> local) {
+    Local own = local == null ? null : locals.get(name);
+    Table table = tables.get(name);
+    List<Remote> remotes = table == null ? List.of() : table.reachable;
+    if (options.session() != null) {
+      streamInSession(name, request, options, items, promise, local, null, own, remotes);
+      return;
+    }
+    int chosen = own != null && remotes.isEmpty() ? 0 : choose(own, remotes);
+    if (chosen == Placement.NONE) {
+      promise.completeExceptionally(unavailable(name));
+    } else if (own != null && chosen == 0) {
+      own.run(promise, local);
+    } else {
+      streams.open(name, request, options, items, promise, local, remotes.get(chosen - (own != null ? 1 : 0)));
+    }
+  }
+
+  /** A streaming call of a session: to the node its {@link SessionBinding} holds, as {@link #inSession} does. */
+  private void streamInSession(String name, ExecuteRequest request, CallOptions options, StreamItems items,
+      CompletableFuture<Void> promise, Consumer<CompletableFuture<Void>> local, String gone, Local own,
+      List<Remote> remotes) {
+    int chosen = choose(own, remotes);
+    if (chosen == Placement.NONE) {
+      promise.completeExceptionally(unavailable(name));
+      return;
+    }
+    String proposed = own != null && chosen == 0 ? self : remotes.get(chosen - (own != null ? 1 : 0)).node;
+    long ttl = (own != null ? own.sessionTtl : defaultSessionTtl).toMillis();
+    sessionType(name);
+    sharding.entityRefFor(SessionBinding.key(name), options.session())
+        .<SessionBinding.Bound>ask(replyTo -> new SessionBinding.Bind(proposed, gone, ttl, replyTo), sessionLookup)
+        .whenComplete((bound, error) -> {
+          if (promise.isDone()) {
+            return;
+          }
+          if (error != null) {
+            promise.completeExceptionally(new PoolUnavailableException("the node of session '" + options.session()
+                + "' of pool '" + name + "' could not be found within snakepit.cluster.session-lookup-timeout = "
+                + sessionLookup.toMillis() + " ms (" + error + "). Call again, or raise"
+                + " snakepit.cluster.session-lookup-timeout", error));
+            return;
+          }
+          Table t = tables.get(name);
+          Remote target = t == null ? null : t.registered.get(bound.node());
+          if (bound.node().equals(self) && own != null) {
+            own.run(promise, local);
+          } else if (target != null) {
+            streams.open(name, request, options, items, promise, local, target);
+          } else if (gone == null) {
+            streamInSession(name, request, options, items, promise, local, bound.node(), own,
+                t == null ? List.of() : t.reachable);
+          } else {
+            promise.completeExceptionally(unavailable(name));
+          }
+        });
+  }
+
+  /** Whether {@code target} is still the endpoint of pool {@code name} on its node. */
+  boolean registered(String name, Remote target) {
+    Table t = tables.get(name);
+    return t != null && t.registered.get(target.node) == target;
+  }
+
+  /** What a serving node told of a stream this node sent it. */
+  void streamed(StreamProtocol.ToCaller event) {
+    streams.on(event);
   }
 }

@@ -117,6 +117,7 @@ public final class PoolDirectory extends AbstractBehavior<PoolDirectory.Command>
         .onMessage(Loads.class, this::onLoads)
         .onMessage(Reply.class, this::onReply)
         .onMessage(ReplyPart.class, this::onReplyPart)
+        .onMessage(StreamProtocol.ToCaller.class, this::onStreamed)
         .onMessageEquals(Tick.INSTANCE, this::onTick)
         .build();
   }
@@ -162,6 +163,12 @@ public final class PoolDirectory extends AbstractBehavior<PoolDirectory.Command>
 
   private Behavior<Command> onReplyPart(ReplyPart part) {
     pools.repliedPart(part);
+    return this;
+  }
+
+  /** A stream's start, item or end, from the node that serves it. */
+  private Behavior<Command> onStreamed(StreamProtocol.ToCaller event) {
+    pools.streamed(event);
     return this;
   }
 

@@ -27,7 +27,8 @@ import java.util.concurrent.CompletableFuture;
 /**
  * One pool of this node, as the other nodes reach it: registered with the Receptionist under the pool's name, it takes
  * calls from other nodes as {@link ClusterMessage}s (the request as protobuf bytes), runs them on the node's own pool
- * (never routed on again) and answers the caller's {@link PoolDirectory} with the result or the typed error.
+ * (never routed on again) and answers the caller's {@link PoolDirectory} with the result or the typed error. A
+ * streaming call is served by a {@link ServedStream} of its own, which this endpoint starts.
  */
 public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
 
@@ -100,6 +101,8 @@ public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
   private final Map<String, Integer> unwanted = new HashMap<>();
   /** The callers' directories watched for the loss of their node. */
   private final Set<ActorRef<PoolDirectory.Command>> watched = new HashSet<>();
+  /** Streams served so far, naming each one's actor. */
+  private long streams;
 
   private PoolEndpoint(ActorContext<Command> context, ClusterPools.Local pool, String node, int frameLimit) {
     super(context);
@@ -123,6 +126,7 @@ public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
         .onMessage(CallPart.class, this::onCallPart)
         .onMessage(PartsExpired.class, this::onPartsExpired)
         .onMessage(CallerLost.class, this::onCallerLost)
+        .onMessage(StreamProtocol.Open.class, this::onStream)
         .build();
   }
 
@@ -152,6 +156,12 @@ public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
     CompletableFuture<Result> result = pool.call(request, options);
     running.put(key, result);
     getContext().pipeToSelf(result, (r, e) -> new Done(key, call, r, e));
+    return this;
+  }
+
+  /** A streaming call: its own actor serves it, and the caller talks to that actor from then on. */
+  private Behavior<Command> onStream(StreamProtocol.Open open) {
+    getContext().spawn(ServedStream.create(open, pool, node, frameLimit), "stream-" + (++streams));
     return this;
   }
 

@@ -107,6 +107,34 @@ class ClusterSerializationTest {
     assertEquals(replyPart.reply().load(), replyPartBack.reply().load());
   }
 
+  @Test
+  void streamMessagesBetweenNodesRoundTripThroughJacksonCbor() throws Exception {
+    Serialization serialization = SerializationExtension.get(Adapter.toClassic(kit.system()));
+    akka.actor.typed.ActorRef<PoolDirectory.Command> replyTo = kit.createTestProbe(PoolDirectory.Command.class)
+        .getRef();
+    akka.actor.typed.ActorRef<ServedStream.Command> served = kit.createTestProbe(ServedStream.Command.class)
+        .getRef();
+    StreamProtocol.Open open = new StreamProtocol.Open("s1", new byte[] {10, 3, 112, 105, 100}, 7L, true, "s",
+        "STRICT_QUEUE", replyTo);
+    StreamProtocol.Open openBack = roundTrip(serialization, open);
+    assertEquals(replyTo, openBack.replyTo());
+    assertEquals(List.of("s1", 7L, true, "s", "STRICT_QUEUE", 5), List.of(openBack.callId(), openBack.timeoutNanos(),
+        openBack.idempotent(), openBack.session(), openBack.affinity(), openBack.request().length));
+    assertEquals(new StreamProtocol.Demand(2, 16), roundTrip(serialization, new StreamProtocol.Demand(2, 16)));
+    assertEquals(StreamProtocol.Cancel.INSTANCE, roundTrip(serialization, StreamProtocol.Cancel.INSTANCE));
+    assertEquals(served, roundTrip(serialization, new StreamProtocol.Accepted("s1", served)).stream());
+    assertEquals(new StreamProtocol.Started("s1", 3), roundTrip(serialization, new StreamProtocol.Started("s1", 3)));
+    StreamProtocol.Item item = roundTrip(serialization, new StreamProtocol.Item("s1", new byte[] {1, (byte) 0xff},
+        true));
+    assertEquals(List.of("s1", true, (byte) 1, (byte) 0xff), List.of(item.callId(), item.bytes(), item.value()[0],
+        item.value()[1]));
+    StreamProtocol.End end = new StreamProtocol.End("s1", RemoteError.of(new io.snakepit.CallTimeoutException("late")),
+        "flow", "snakepit@127.0.0.1:1", new PoolLoad(0, 1, 2));
+    assertEquals(end, roundTrip(serialization, end));
+    StreamProtocol.End finished = new StreamProtocol.End("s2", null, "flow", "snakepit@127.0.0.1:1", null);
+    assertEquals(finished, roundTrip(serialization, finished));
+  }
+
   @SuppressWarnings("unchecked")
   private static <T> T roundTrip(Serialization serialization, T message) throws Exception {
     akka.serialization.Serializer serializer = serialization.findSerializerFor(message);

@@ -42,7 +42,8 @@ class PoolEndpointPartsTest {
     ClusterPools.Local pool = new ClusterPools.Local("p", () -> 1, MAX, Duration.ofMinutes(1), (request, options) -> {
       ran.add(request);
       return CompletableFuture.completedFuture(Result.ofBytes(request.getPayload().toByteArray()));
-    });
+    }, (request, options, items, promise) -> promise.completeExceptionally(new AssertionError("no stream here")),
+        session -> CompletableFuture.completedFuture(-1L));
     return kit.spawn(PoolEndpoint.create(pool, "snakepit@127.0.0.1:1", FRAME));
   }
 

@@ -33,7 +33,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Cluster pools with three {@code snakepit serve} JVMs on this host (one private PostgreSQL journal, as in
  * {@link ClusterIT}): nodes b and c run a pool {@code remote}, node a does not, and calls to it through a's gateway are
- * served by b's and c's workers, with their typed errors, deadline and cancellation; when b is killed, the call in
+ * served by b's and c's workers, with their typed errors, deadline and cancellation, and so are streaming calls; when b is killed, the call in
  * flight to it fails naming the lost node, and the pool goes on with c.
  */
 class ClusterPoolsIT {
@@ -114,6 +114,24 @@ class ClusterPoolsIT {
           .execute(request("deadline", "{}"));
       double seconds = JSON.readTree(left.getValue().getJson()).asDouble();
       assertTrue(seconds > 0 && seconds <= 5, "the tool on the other node saw " + left + " s left of 5");
+
+      // A streaming call through a's gateway is served by b's or c's worker, its items forwarded in order; a tool's
+      // failure comes typed after the items yielded before it.
+      List<ExecuteResponse> streamed = new ArrayList<>();
+      GatewayGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
+          .executeStream(request("stream", "{\"count\": 60}")).forEachRemaining(streamed::add);
+      List<Integer> indexes = new ArrayList<>();
+      for (ExecuteResponse r : streamed) {
+        assertTrue(r.hasValue(), r.toString());
+        indexes.add(JSON.readTree(r.getValue().getJson()).get("i").asInt());
+      }
+      assertEquals(java.util.stream.IntStream.range(0, 60).boxed().toList(), indexes);
+      List<ExecuteResponse> failing = new ArrayList<>();
+      GatewayGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS)
+          .executeStream(request("stream", "{\"count\": 10, \"fail_after\": 3}")).forEachRemaining(failing::add);
+      assertEquals(4, failing.size(), failing.toString());
+      assertTrue(failing.subList(0, 3).stream().allMatch(ExecuteResponse::hasValue), failing.toString());
+      assertEquals("ValueError", failing.get(3).getError().getType(), failing.toString());
 
       // Cancelled calls (no deadline) free the other nodes' workers at once: the next calls are not held up.
       List<ListenableFuture<ExecuteResponse>> long1 = List.of(
