@@ -35,6 +35,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiConsumer;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -57,6 +58,11 @@ public final class ClusterPools {
    * {@link #ENVELOPE}) crosses in {@link Parts}.
    */
   public static final String FRAME_SETTING = "akka.remote.artery.advanced.maximum-frame-size";
+  /**
+   * How long a request or result in parts may take from its first part to its last when its call has no deadline:
+   * artery drops messages past its send queue, and the parts already in must not wait for a lost one forever.
+   */
+  static final String PARTS_TIMEOUT = "snakepit.cluster.parts-timeout";
   /** Room in a frame for a call's or answer's own fields beside its request or result (or a part of it). */
   static final int ENVELOPE = 4096;
 
@@ -197,7 +203,7 @@ public final class ClusterPools {
     final Map<String, PoolLoad> reports = new ConcurrentHashMap<>();
   }
 
-  /** A result on its way back in parts, and its call's deadline's timer (null without a deadline). */
+  /** A result on its way back in parts, and the timer of its call's deadline, or of parts-timeout without one. */
   private record Incoming(Parts.Joining joining, Cancellable expiry) {}
 
   /** A call sent to another node, waiting for its answer. */
@@ -223,6 +229,7 @@ public final class ClusterPools {
   /** The pool names whose session entities this node has started (it may then host some of them). */
   private final Set<String> sessionTypes = ConcurrentHashMap.newKeySet();
   private final Duration sessionLookup;
+  private final Duration partsTimeout;
   private final Duration defaultSessionTtl;
   /** The max-message-size assumed of another node's pool until it reports its own. */
   private final int defaultMaxMessageSize;
@@ -245,6 +252,7 @@ public final class ClusterPools {
         .onFailure(SupervisorStrategy.restart()), "snakepit-cluster-pools", Props.empty());
     this.sharding = ClusterSharding.get(system);
     this.sessionLookup = system.settings().config().getDuration("snakepit.cluster.session-lookup-timeout");
+    this.partsTimeout = system.settings().config().getDuration(PARTS_TIMEOUT);
     this.defaultSessionTtl = system.settings().config().getDuration("snakepit.pool-defaults.session-ttl");
     this.defaultMaxMessageSize = (int) Math.min(Integer.MAX_VALUE,
         system.settings().config().getBytes("snakepit.pool-defaults.max-message-size"));
@@ -363,6 +371,19 @@ public final class ClusterPools {
    */
   private void inSession(String name, ExecuteRequest request, CallOptions options, CompletableFuture<Result> promise,
       Consumer<CompletableFuture<Result>> local, String gone, Local own, List<Remote> remotes) {
+    routeSession(name, options, promise, gone, own, remotes, () -> own.run(promise, local),
+        target -> send(name, request, options, promise, local, target),
+        (lost, now) -> inSession(name, request, options, promise, local, lost, own, now));
+  }
+
+  /**
+   * Asks the session's {@link SessionBinding} for its node (proposing the one the routing rule picks) and goes on
+   * there: {@code here} on this node's own pool, {@code there} to another node's endpoint, or {@code again} with the
+   * node found gone and the pool's reachable endpoints now, to bind the session anew (once: a second gone node fails
+   * the call). For a session's calls and its streams alike.
+   */
+  private void routeSession(String name, CallOptions options, CompletableFuture<?> promise, String gone, Local own,
+      List<Remote> remotes, Runnable here, Consumer<Remote> there, BiConsumer<String, List<Remote>> again) {
     int chosen = choose(own, remotes);
     if (chosen == Placement.NONE) {
       promise.completeExceptionally(unavailable(name));
@@ -388,13 +409,13 @@ public final class ClusterPools {
           Table t = tables.get(name);
           Remote target = t == null ? null : t.registered.get(node);
           if (node.equals(self) && own != null) {
-            own.run(promise, local);
+            here.run();
           } else if (target != null) {
-            send(name, request, options, promise, local, target);
+            there.accept(target);
           } else if (gone == null) {
             // Its node has no such pool any more (it was lost): bind the session anew.
             Table now = tables.get(name);
-            inSession(name, request, options, promise, local, node, own, now == null ? List.of() : now.reachable);
+            again.accept(node, now == null ? List.of() : now.reachable);
           } else {
             promise.completeExceptionally(unavailable(name));
           }
@@ -504,22 +525,25 @@ public final class ClusterPools {
   }
 
   /**
-   * A result of call {@code callId} coming in parts into {@code joining}: past its call's deadline (if it has one) it
-   * is dropped and the call times out.
+   * A result of call {@code callId} coming in parts into {@code joining}: past its call's deadline (without one, past
+   * parts-timeout: a part may have been lost) it is dropped and the call times out.
    */
   private Incoming incoming(String callId, Parts.Joining joining, Pending p) {
-    Duration timeout = p.options().timeout();
-    if (timeout.isZero() || timeout.isNegative()) {
-      return new Incoming(joining, null);
-    }
+    boolean deadline = p.options().timeout().compareTo(Duration.ZERO) > 0;
+    Duration timeout = deadline ? p.options().timeout() : partsTimeout;
     return new Incoming(joining, system.scheduler().scheduleOnce(timeout, () -> {
       Incoming now = results.get(callId);
       if (now != null && now.joining() == joining && results.remove(callId, now) && pending.remove(callId, p)) {
         p.target().sent.decrementAndGet();
+        String came = joining.received() + " of " + joining.count() + " parts of its result (" + joining.size()
+            + " bytes) arrived; the tool ran there.";
         p.promise().completeExceptionally(new CallTimeoutException("the call of tool '" + p.request().getTool()
-            + "' on node " + p.target().node + " passed its deadline of " + timeout.toMillis() + " ms before all "
-            + joining.count() + " parts of its result arrived (" + joining.size() + " bytes came). Give the call more"
-            + " time (CallOptions.withTimeout), or return less"));
+            + "' on node " + p.target().node + (deadline
+                ? " passed its deadline of " + timeout.toMillis() + " ms when only " + came + " Give the call more"
+                    + " time (CallOptions.withTimeout), or return less"
+                : ": only " + came + " within " + PARTS_TIMEOUT + " = " + timeout.toMillis() + " ms (a part was"
+                    + " lost on the way, as artery drops messages past its send queue). Call again, make fewer large"
+                    + " calls at once, or raise " + PARTS_TIMEOUT)));
       }
     }, system.executionContext()));
   }
@@ -690,40 +714,9 @@ public final class ClusterPools {
   private void streamInSession(String name, ExecuteRequest request, CallOptions options, StreamItems items,
       CompletableFuture<Void> promise, Consumer<CompletableFuture<Void>> local, String gone, Local own,
       List<Remote> remotes) {
-    int chosen = choose(own, remotes);
-    if (chosen == Placement.NONE) {
-      promise.completeExceptionally(unavailable(name));
-      return;
-    }
-    String proposed = own != null && chosen == 0 ? self : remotes.get(chosen - (own != null ? 1 : 0)).node;
-    long ttl = (own != null ? own.sessionTtl : defaultSessionTtl).toMillis();
-    sessionType(name);
-    sharding.entityRefFor(SessionBinding.key(name), options.session())
-        .<SessionBinding.Bound>ask(replyTo -> new SessionBinding.Bind(proposed, gone, ttl, replyTo), sessionLookup)
-        .whenComplete((bound, error) -> {
-          if (promise.isDone()) {
-            return;
-          }
-          if (error != null) {
-            promise.completeExceptionally(new PoolUnavailableException("the node of session '" + options.session()
-                + "' of pool '" + name + "' could not be found within snakepit.cluster.session-lookup-timeout = "
-                + sessionLookup.toMillis() + " ms (" + error + "). Call again, or raise"
-                + " snakepit.cluster.session-lookup-timeout", error));
-            return;
-          }
-          Table t = tables.get(name);
-          Remote target = t == null ? null : t.registered.get(bound.node());
-          if (bound.node().equals(self) && own != null) {
-            own.run(promise, local);
-          } else if (target != null) {
-            streams.open(name, request, options, items, promise, local, target);
-          } else if (gone == null) {
-            streamInSession(name, request, options, items, promise, local, bound.node(), own,
-                t == null ? List.of() : t.reachable);
-          } else {
-            promise.completeExceptionally(unavailable(name));
-          }
-        });
+    routeSession(name, options, promise, gone, own, remotes, () -> own.run(promise, local),
+        target -> streams.open(name, request, options, items, promise, local, target),
+        (lost, now) -> streamInSession(name, request, options, items, promise, local, lost, own, now));
   }
 
   /** Whether {@code target} is still the endpoint of pool {@code name} on its node. */

@@ -77,20 +77,21 @@ public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
   private record CallerLost(ActorRef<PoolDirectory.Command> caller) implements Command {}
 
   /**
-   * A request on its way in parts: the call as its first part to come named it, when that came, and its deadline's
-   * timer (null without a deadline).
+   * A request on its way in parts: the call as its first part to come named it, when that came, and the timer of its
+   * deadline, or of {@code snakepit.cluster.parts-timeout} for a call without one.
    */
   private record Partial(Call head, long startedNanos, Parts.Joining joining, Cancellable expiry) {}
 
   private final ClusterPools.Local pool;
   private final String node;
   private final int frameLimit;
+  private final Duration partsTimeout;
   private final Map<String, CompletableFuture<Result>> running = new HashMap<>();
   /**
    * Requests on their way in parts, by call. Bounded: each holds at most the pool's max-message-size (its parts are
    * refused past it), and each ends with its call, when the last part comes, when the caller cancels it, when its
-   * deadline passes, or when the caller's node is lost (its directory is watched), so a caller cannot leave parts here
-   * that outlive its calls.
+   * deadline (or, without one, parts-timeout) passes, or when the caller's node is lost (its directory is watched),
+   * so a caller cannot leave parts here that outlive its calls, nor a part artery lost keep the rest forever.
    */
   private final Map<String, Partial> partials = new HashMap<>();
   /**
@@ -109,6 +110,7 @@ public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
     this.pool = pool;
     this.node = node;
     this.frameLimit = frameLimit;
+    this.partsTimeout = context.getSystem().settings().config().getDuration(ClusterPools.PARTS_TIMEOUT);
   }
 
   /** The endpoint of {@code pool}, on node {@code node}, answering in frames of at most {@code frameLimit} bytes. */
@@ -251,8 +253,8 @@ public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
 
   private Partial startPartial(String key, Call call, int count) {
     Parts.Joining joining = new Parts.Joining(count, pool.maxMessageSize());
-    Cancellable expiry = call.timeoutNanos() <= 0 ? null : getContext().scheduleOnce(
-        Duration.ofNanos(call.timeoutNanos()), getContext().getSelf(), new PartsExpired(key, joining));
+    Duration limit = call.timeoutNanos() > 0 ? Duration.ofNanos(call.timeoutNanos()) : partsTimeout;
+    Cancellable expiry = getContext().scheduleOnce(limit, getContext().getSelf(), new PartsExpired(key, joining));
     if (watched.add(call.replyTo())) {
       getContext().watchWith(call.replyTo(), new CallerLost(call.replyTo()));
     }
@@ -290,10 +292,14 @@ public final class PoolEndpoint extends AbstractBehavior<PoolEndpoint.Command> {
     }
     forget(expired.key(), partial.joining().count(), 0);
     Call head = partial.head();
-    answer(head, null, new CallTimeoutException("the call's deadline of " + Duration.ofNanos(head.timeoutNanos())
-        .toMillis() + " ms passed before all " + partial.joining().count() + " parts of its arguments reached node "
-        + node + " (" + partial.joining().size() + " bytes came); nothing ran. Give the call more time"
-        + " (CallOptions.withTimeout), or send less"));
+    String came = partial.joining().received() + " of " + partial.joining().count() + " parts of its arguments ("
+        + partial.joining().size() + " bytes) reached node " + node;
+    answer(head, null, new CallTimeoutException(head.timeoutNanos() > 0
+        ? "the call's deadline of " + Duration.ofNanos(head.timeoutNanos()).toMillis() + " ms passed when only "
+            + came + "; nothing ran. Give the call more time (CallOptions.withTimeout), or send less"
+        : "only " + came + " within " + ClusterPools.PARTS_TIMEOUT + " = " + partsTimeout.toMillis() + " ms (a"
+            + " part was lost on the way, as artery drops messages past its send queue); nothing ran. Call again,"
+            + " send fewer large calls at once, or raise " + ClusterPools.PARTS_TIMEOUT));
     return this;
   }
 

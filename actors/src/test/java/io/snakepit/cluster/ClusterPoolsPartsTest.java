@@ -49,7 +49,8 @@ class ClusterPoolsPartsTest {
     }
     ClusterSettings settings = new ClusterSettings("127.0.0.1", port,
         List.of(new ClusterSettings.Seed("127.0.0.1", port)), Duration.ofSeconds(30), false, null);
-    kit = ActorTestKit.create("snakepit", settings.over(ConfigFactory.load(), "snakepit"));
+    kit = ActorTestKit.create("snakepit", settings.over(ConfigFactory.parseString(ClusterPools.PARTS_TIMEOUT
+        + " = 2s").withFallback(ConfigFactory.load()), "snakepit"));
     pools = ClusterPools.start(kit.system(), List.of());
     partSize = pools.frameLimit() - ClusterPools.ENVELOPE;
   }
@@ -161,8 +162,26 @@ class ClusterPoolsPartsTest {
     pools.repliedPart(replyParts(call.callId(), "deadline", new byte[2 * partSize]).get(1));
     Throwable e = failure(promise);
     assertInstanceOf(CallTimeoutException.class, e);
-    assertTrue(e.getMessage().contains("before all 2 parts of its result arrived (" + partSize + " bytes came)"),
-        e.getMessage());
+    assertTrue(e.getMessage().contains("passed its deadline of 300 ms when only 1 of 2 parts of its result ("
+        + partSize + " bytes) arrived"), e.getMessage());
+    assertEquals(0, pools.resultsInParts());
+  }
+
+  /** Artery may drop a part: a call without a deadline does not wait for it past parts-timeout (2 s here). */
+  @Test
+  void aResultInPartsWithoutADeadlineWhosePartWasLostEndsAtThePartsTimeout() throws Exception {
+    TestProbe<PoolEndpoint.Command> endpoint = kit.createTestProbe(PoolEndpoint.Command.class);
+    serve("lost-part", endpoint.getRef(), 64 << 20);
+    CompletableFuture<Result> promise = new CompletableFuture<>();
+    pools.submit("lost-part", request(10), CallOptions.defaults(), promise, null);
+    PoolEndpoint.Call call = endpoint.expectMessageClass(PoolEndpoint.Call.class, Duration.ofSeconds(5));
+    List<PoolDirectory.ReplyPart> parts = replyParts(call.callId(), "lost-part", new byte[3 * partSize]);
+    pools.repliedPart(parts.get(0));
+    pools.repliedPart(parts.get(2)); // part 1 lost on the way
+    Throwable e = failure(promise);
+    assertInstanceOf(CallTimeoutException.class, e);
+    assertTrue(e.getMessage().contains("only 2 of 3 parts of its result") && e.getMessage().contains(
+        ClusterPools.PARTS_TIMEOUT + " = 2000 ms") && e.getMessage().contains("the tool ran there"), e.getMessage());
     assertEquals(0, pools.resultsInParts());
   }
 

@@ -39,12 +39,15 @@ class PoolEndpointPartsTest {
   }
 
   private static ActorRef<PoolEndpoint.Command> endpoint() {
-    ClusterPools.Local pool = new ClusterPools.Local("p", () -> 1, MAX, Duration.ofMinutes(1), (request, options) -> {
+    return kit.spawn(PoolEndpoint.create(pool(), "snakepit@127.0.0.1:1", FRAME));
+  }
+
+  private static ClusterPools.Local pool() {
+    return new ClusterPools.Local("p", () -> 1, MAX, Duration.ofMinutes(1), (request, options) -> {
       ran.add(request);
       return CompletableFuture.completedFuture(Result.ofBytes(request.getPayload().toByteArray()));
     }, (request, options, items, promise) -> promise.completeExceptionally(new AssertionError("no stream here")),
         session -> CompletableFuture.completedFuture(-1L));
-    return kit.spawn(PoolEndpoint.create(pool, "snakepit@127.0.0.1:1", FRAME));
   }
 
   private static byte[] request(int payload) {
@@ -135,7 +138,7 @@ class PoolEndpointPartsTest {
     PoolDirectory.Reply reply = caller.expectMessageClass(PoolDirectory.Reply.class, Duration.ofSeconds(10));
     Throwable e = reply.error().toException(reply.node());
     assertInstanceOf(CallTimeoutException.class, e);
-    assertTrue(e.getMessage().contains("before all 4 parts of its arguments reached node"), e.getMessage());
+    assertTrue(e.getMessage().contains("passed when only 1 of 4 parts of its arguments"), e.getMessage());
     // Its other parts, late, are dropped as they come: no run, no second answer.
     for (int i = 1; i < parts.size(); i++) {
       endpoint.tell(part("r3", parts, i, Duration.ofMillis(300).toNanos(), caller.getRef()));
@@ -147,6 +150,31 @@ class PoolEndpointPartsTest {
       endpoint.tell(part("r3", parts, i, 0, caller.getRef()));
     }
     assertEquals(3000, ran.poll(10, TimeUnit.SECONDS).getPayload().size());
+  }
+
+  /** Artery may drop a part: a call without a deadline does not wait for it past parts-timeout. */
+  @Test
+  void aRequestInPartsWithoutADeadlineWhosePartWasLostEndsAtThePartsTimeout() throws Exception {
+    ran.clear();
+    ActorTestKit shortParts = ActorTestKit.create(com.typesafe.config.ConfigFactory.parseString(
+        ClusterPools.PARTS_TIMEOUT + " = 300ms").withFallback(com.typesafe.config.ConfigFactory.load()));
+    try {
+      ActorRef<PoolEndpoint.Command> endpoint = shortParts.spawn(PoolEndpoint.create(pool(), "snakepit@127.0.0.1:1",
+          FRAME));
+      TestProbe<PoolDirectory.Command> caller = shortParts.createTestProbe(PoolDirectory.Command.class);
+      List<byte[]> parts = Parts.split(request(3000), FRAME - ClusterPools.ENVELOPE);
+      for (int i = 0; i < parts.size() - 1; i++) { // the last part lost on the way
+        endpoint.tell(part("r5", parts, i, 0, caller.getRef()));
+      }
+      PoolDirectory.Reply reply = caller.expectMessageClass(PoolDirectory.Reply.class, Duration.ofSeconds(10));
+      Throwable e = reply.error().toException(reply.node());
+      assertInstanceOf(CallTimeoutException.class, e);
+      assertTrue(e.getMessage().contains("only 3 of 4 parts of its arguments") && e.getMessage().contains(
+          ClusterPools.PARTS_TIMEOUT + " = 300 ms") && e.getMessage().contains("nothing ran"), e.getMessage());
+      assertNull(ran.poll(300, TimeUnit.MILLISECONDS), "a call whose part was lost ran");
+    } finally {
+      shortParts.shutdownTestKit();
+    }
   }
 
   @Test
