@@ -17,7 +17,6 @@ import io.snakepit.MessageTooLargeException;
 import io.snakepit.Result;
 import io.snakepit.proto.ExecuteRequest;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -43,14 +42,7 @@ class ClusterPoolsPartsTest {
 
   @BeforeAll
   static void start() throws IOException {
-    int port;
-    try (ServerSocket s = new ServerSocket(0)) {
-      port = s.getLocalPort();
-    }
-    ClusterSettings settings = new ClusterSettings("127.0.0.1", port,
-        List.of(new ClusterSettings.Seed("127.0.0.1", port)), Duration.ofSeconds(30), false, null);
-    kit = ActorTestKit.create("snakepit", settings.over(ConfigFactory.parseString(ClusterPools.PARTS_TIMEOUT
-        + " = 2s").withFallback(ConfigFactory.load()), "snakepit"));
+    kit = OneNodeCluster.start(ConfigFactory.parseString(ClusterPools.PARTS_TIMEOUT + " = 2s")).kit();
     pools = ClusterPools.start(kit.system(), List.of());
     partSize = pools.frameLimit() - ClusterPools.ENVELOPE;
   }

@@ -10,11 +10,8 @@ import akka.serialization.Serialization;
 import akka.serialization.SerializationExtension;
 import akka.serialization.Serializers;
 import akka.serialization.jackson.JacksonCborSerializer;
-import com.typesafe.config.ConfigFactory;
 import java.io.IOException;
 import java.io.Serializable;
-import java.net.ServerSocket;
-import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -32,13 +29,7 @@ class ClusterSerializationTest {
 
   @BeforeAll
   static void start() throws IOException {
-    int port;
-    try (ServerSocket s = new ServerSocket(0)) {
-      port = s.getLocalPort();
-    }
-    ClusterSettings settings = new ClusterSettings("127.0.0.1", port,
-        List.of(new ClusterSettings.Seed("127.0.0.1", port)), Duration.ofSeconds(30), false, null);
-    kit = ActorTestKit.create("snakepit", settings.over(ConfigFactory.load(), "snakepit"));
+    kit = OneNodeCluster.start().kit();
   }
 
   @AfterAll

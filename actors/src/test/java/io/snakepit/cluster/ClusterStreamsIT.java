@@ -2,6 +2,9 @@ package io.snakepit.cluster;
 
 import static io.snakepit.testing.Awaits.await;
 import static io.snakepit.testing.Awaits.failure;
+import static io.snakepit.testing.GeneratorProgress.progress;
+import static io.snakepit.testing.GeneratorProgress.settledCount;
+import static io.snakepit.testing.GeneratorProgress.waitFor;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -282,41 +285,6 @@ class ClusterStreamsIT {
 
   private static Result pull(SinkQueueWithCancel<Result> queue) throws Exception {
     return queue.pull().toCompletableFuture().get(30, TimeUnit.SECONDS).orElseThrow();
-  }
-
-  /** The file's line, without its padding; "" while it does not exist. */
-  private static String progress(Path file) throws Exception {
-    return Files.exists(file) ? Files.readString(file).trim() : "";
-  }
-
-  /** The generator's count once it has stayed the same for 2 s (its sends are blocked), within 60 s. */
-  private static int settledCount(Path file) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    String last = progress(file);
-    long since = System.nanoTime();
-    while (System.nanoTime() < deadline) {
-      Thread.sleep(100);
-      String now = progress(file);
-      if (!now.equals(last)) {
-        last = now;
-        since = System.nanoTime();
-      } else if (!now.isEmpty() && System.nanoTime() - since > TimeUnit.SECONDS.toNanos(2)) {
-        return Integer.parseInt(now.split(" ")[0]);
-      }
-    }
-    throw new AssertionError("the generator never paused within 60 s: its progress reads " + last);
-  }
-
-  private static String waitFor(Path file, java.util.function.Predicate<String> done) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (System.nanoTime() < deadline) {
-      String now = progress(file);
-      if (done.test(now)) {
-        return now;
-      }
-      Thread.sleep(50);
-    }
-    throw new AssertionError("the progress file did not reach the expected state within 30 s: " + progress(file));
   }
 
   private static int freePort() throws IOException {

@@ -15,11 +15,8 @@ import akka.serialization.Serialization;
 import akka.serialization.SerializationExtension;
 import akka.serialization.Serializers;
 import akka.serialization.jackson.JacksonCborSerializer;
-import com.typesafe.config.ConfigFactory;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
@@ -37,14 +34,9 @@ class SessionBindingTest {
 
   @BeforeAll
   static void start() throws IOException {
-    int port;
-    try (ServerSocket s = new ServerSocket(0)) {
-      port = s.getLocalPort();
-    }
-    ClusterSettings settings = new ClusterSettings("127.0.0.1", port,
-        List.of(new ClusterSettings.Seed("127.0.0.1", port)), Duration.ofSeconds(30), false, null);
-    kit = ActorTestKit.create("snakepit", settings.over(ConfigFactory.load(), "snakepit"));
-    self = "snakepit@127.0.0.1:" + port;
+    OneNodeCluster node = OneNodeCluster.start();
+    kit = node.kit();
+    self = node.self();
     ClusterSharding.get(kit.system()).init(Entity.of(SessionBinding.key("p"), SessionBinding::create)
         .withSettings(ClusterShardingSettings.create(kit.system()).withNoPassivationStrategy())
         .withAllocationStrategy(new SessionShards()));

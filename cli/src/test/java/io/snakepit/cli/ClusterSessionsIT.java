@@ -35,19 +35,10 @@ class ClusterSessionsIT {
   @Test
   void aSessionStaysOnItsWorkerOnAnotherNodeThroughEveryGatewayAndIsReboundWhenThatNodeIsKilled()
       throws Exception {
-    Requires.postgres();
-    PostgresServer.shared();
-    String common = TestNodes.postgres() + "akka.cluster.split-brain-resolver.stable-after = 4s\n";
-    Path plain = Files.createTempFile("snakepit-sessions-a", ".conf");
-    Files.writeString(plain, common);
-    Path withPool = Files.createTempFile("snakepit-sessions-bc", ".conf");
-    Files.writeString(withPool, common + "snakepit.pools.remote { workers = 1, adapter = \""
-        + TestNodes.EXAMPLE_ADAPTER + "\" }\n");
-    List<ClusterIT.Member> members = ClusterIT.members("sessions");
     List<Nodes.Node> nodes = new ArrayList<>();
     List<ManagedChannel> channels = new ArrayList<>();
     try {
-      ClusterIT.startThree(members, List.of(plain, withPool, withPool), 1, nodes);
+      List<ClusterIT.Member> members = startThree("sessions", nodes);
       for (Nodes.Node n : nodes) {
         channels.add(n.channel());
       }
@@ -138,19 +129,10 @@ class ClusterSessionsIT {
    */
   @Test
   void aSessionKeepsItsWorkerWhenTheNodeThatHeldItsBindingIsKilled() throws Exception {
-    Requires.postgres();
-    PostgresServer.shared();
-    String common = TestNodes.postgres() + "akka.cluster.split-brain-resolver.stable-after = 4s\n";
-    Path plain = Files.createTempFile("snakepit-sessions-a", ".conf");
-    Files.writeString(plain, common);
-    Path withPool = Files.createTempFile("snakepit-sessions-bc", ".conf");
-    Files.writeString(withPool, common + "snakepit.pools.remote { workers = 1, adapter = \""
-        + TestNodes.EXAMPLE_ADAPTER + "\" }\n");
-    List<ClusterIT.Member> members = ClusterIT.members("binding");
     List<Nodes.Node> nodes = new ArrayList<>();
     List<ManagedChannel> channels = new ArrayList<>();
     try {
-      ClusterIT.startThree(members, List.of(plain, withPool, withPool), 1, nodes);
+      List<ClusterIT.Member> members = startThree("binding", nodes);
       for (Nodes.Node n : nodes) {
         channels.add(n.channel());
       }
@@ -189,6 +171,24 @@ class ClusterSessionsIT {
         n.close();
       }
     }
+  }
+
+  /**
+   * Starts a (no pool), b and c (pool {@code remote}, one worker each), instances {@code PREFIX-a/b/c}, sharing the
+   * private PostgreSQL journal; {@code nodes} gets them as they start.
+   */
+  private static List<ClusterIT.Member> startThree(String prefix, List<Nodes.Node> nodes) throws Exception {
+    Requires.postgres();
+    PostgresServer.shared();
+    String common = TestNodes.postgres() + "akka.cluster.split-brain-resolver.stable-after = 4s\n";
+    Path plain = Files.createTempFile("snakepit-" + prefix + "-a", ".conf");
+    Files.writeString(plain, common);
+    Path withPool = Files.createTempFile("snakepit-" + prefix + "-bc", ".conf");
+    Files.writeString(withPool, common + "snakepit.pools.remote { workers = 1, adapter = \""
+        + TestNodes.EXAMPLE_ADAPTER + "\" }\n");
+    List<ClusterIT.Member> members = ClusterIT.members(prefix);
+    ClusterIT.startThree(members, List.of(plain, withPool, withPool), 1, nodes);
+    return members;
   }
 
   private static Metadata session(String affinity) {
