@@ -173,6 +173,8 @@ final class StartingPhase {
     if (w.channel.multiplexing() && !w.upkeep.readsMemoryPerCall()) {
       w.port = new WorkerPort(w);
     }
+    // In the roster before the pool hears of it: whoever sees the pool ready (then detaches) finds this worker.
+    w.roster.add(w.id, w.context.getSelf());
     w.pool.tell(new WorkerActor.Ready(w.id, ready, w.context.getSelf(), w.port));
     w.events.publish(new SnakepitEvent.WorkerReady(Instant.now(), w.events.instance(), w.launch.pool(), w.id,
         ready.pid(), ready.pgid(), ready.shimPid(), ready.bootId(), Duration.ofNanos(System.nanoTime() - w.began)));
@@ -181,7 +183,6 @@ final class StartingPhase {
       w.events.publish(new SnakepitEvent.StateRestored(Instant.now(), w.events.instance(), w.launch.pool(), w.id,
           w.launch.restoreState().length));
     }
-    w.roster.add(w.id, w.context.getSelf());
     return w.serving.ready();
   }
 
