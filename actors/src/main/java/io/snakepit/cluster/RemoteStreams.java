@@ -26,9 +26,6 @@ import java.util.function.Consumer;
  * thread; cancellation may come from any.
  */
 final class RemoteStreams {
-  /** Room in a frame for the call's own fields beside the request. */
-  private static final int ENVELOPE = 4096;
-
   private final ClusterPools pools;
   private final ActorRef<PoolDirectory.Command> directory;
   private final int frameLimit;
@@ -111,11 +108,12 @@ final class RemoteStreams {
   void open(String pool, ExecuteRequest request, CallOptions options, StreamItems items,
       CompletableFuture<Void> promise, Consumer<CompletableFuture<Void>> local, ClusterPools.Remote target) {
     byte[] bytes = request.toByteArray();
-    if (bytes.length + ENVELOPE > frameLimit) {
+    if (bytes.length + ClusterPools.ENVELOPE > frameLimit) {
       promise.completeExceptionally(new MessageTooLargeException("the arguments of streaming tool '"
-          + request.getTool() + "' are " + bytes.length + " bytes, over the " + (frameLimit - ENVELOPE) + " bytes a"
-          + " call to another node may carry (" + ClusterPools.FRAME_SETTING + " less room for the call's fields);"
-          + " nothing was sent. Send less, or raise " + ClusterPools.FRAME_SETTING + " on every node"));
+          + request.getTool() + "' are " + bytes.length + " bytes, over the " + (frameLimit - ClusterPools.ENVELOPE)
+          + " bytes a stream to another node may carry (" + ClusterPools.FRAME_SETTING + " less room for the call's"
+          + " fields; a stream's arguments are not sent in parts); nothing was sent. Send less, or raise "
+          + ClusterPools.FRAME_SETTING + " on every node"));
       return;
     }
     String callId = "s" + ids.incrementAndGet();
