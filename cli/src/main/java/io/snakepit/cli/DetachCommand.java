@@ -1,21 +1,17 @@
 package io.snakepit.cli;
 
 import com.typesafe.config.ConfigFactory;
-import io.snakepit.persistence.InstanceLock;
-import io.snakepit.shim.Pidfd;
-import io.snakepit.shim.ProcStat;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Optional;
+import java.time.Duration;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
  * {@code snakepit detach}: a planned restart of a running node. It finds the node by its instance lock in the data
- * directory, checks that the pid written there holds that lock, and sends it SIGUSR2 ({@link PlannedRestart}).
+ * directory, checks that the pid written there holds that lock, and sends it SIGUSR2 ({@link LockHolder}).
  */
 @Command(name = "detach", mixinStandardHelpOptions = true,
     description = "A planned restart: the node of this data directory and instance stops taking calls, lets the"
@@ -40,50 +36,17 @@ final class DetachCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     String name = instance != null ? instance : ConfigFactory.load().getString("snakepit.instance");
-    Path lock = InstanceLock.file(dataDir, name).toAbsolutePath().normalize();
-    if (!Files.exists(lock)) {
-      System.err.println("snakepit: no node of instance '" + name + "' has run with data directory "
-          + dataDir.toAbsolutePath().normalize() + " (no " + lock + "): give the node's --data-dir and --instance");
-      return 3;
+    LockHolder.Found node = LockHolder.detach(dataDir, name);
+    if (!node.signalled()) {
+      System.err.println("snakepit: " + node.error());
+      return node.exit();
     }
-    String holder = InstanceLock.holder(dataDir, name);
-    int pid;
-    try {
-      pid = Integer.parseInt(holder);
-    } catch (NumberFormatException e) {
-      System.err.println("snakepit: " + lock + " names no pid ('" + holder + "'): no node runs there");
-      return 3;
-    }
-    Optional<Pidfd> handle = Pidfd.open(pid);
-    if (handle.isEmpty()) {
-      System.err.println("snakepit: no node of instance '" + name + "' runs (pid " + pid + " in " + lock
-          + " is gone)");
-      return 3;
-    }
-    long startTime;
-    try (Pidfd node = handle.get()) {
-      // Held open by pidfd: the pid cannot be reused before the signal. It must hold the instance's lock now.
-      Optional<ProcStat> stat = ProcStat.read(pid);
-      if (stat.isEmpty() || !NodeLocks.holds(pid, lock)) {
-        System.err.println("snakepit: no node of instance '" + name + "' runs: pid " + pid + " (named in " + lock
-            + ") does not hold that lock; nothing was signalled");
-        return 3;
-      }
-      startTime = stat.get().startTime();
-      if (!node.signal(PlannedRestart.SIGNAL_NUMBER)) {
-        System.err.println("snakepit: cannot signal the node (pid " + pid + "): run as the node's user");
-        return 1;
-      }
-    }
+    int pid = node.pid();
     System.out.println("detaching: node pid " + pid + " (instance " + name + ")");
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
-    while (ProcStat.isAlive(pid, startTime)) {
-      if (System.nanoTime() > deadline) {
-        System.err.println("snakepit: node pid " + pid + " did not exit within " + timeoutSeconds + " s; its own"
-            + " output says how far the detach got");
-        return 1;
-      }
-      Thread.sleep(50);
+    if (!LockHolder.awaitExit(node, Duration.ofSeconds(timeoutSeconds))) {
+      System.err.println("snakepit: node pid " + pid + " did not exit within " + timeoutSeconds + " s; its own"
+          + " output says how far the detach got");
+      return 1;
     }
     System.out.println("detached: node pid " + pid + " exited; its workers wait for the next 'snakepit serve'"
         + " with this data directory and instance");

@@ -64,6 +64,8 @@ final class ServeCommand implements Callable<Integer> {
   /** The actor system's name, part of every cluster address: every node of a cluster must use the same. */
   static final String SYSTEM = "snakepit";
   private static final String TOKEN_FILE = "snakepit.gateway.token-file";
+  /** How long --take-over waits for the old node to exit, as long as snakepit detach's --timeout default. */
+  static final long TAKE_OVER_LIMIT_SECONDS = 300;
 
   @Option(names = "--config", paramLabel = "FILE",
       description = "A HOCON file of settings, as in reference.conf (snakepit { ... }): more pools, the pool"
@@ -182,6 +184,13 @@ final class ServeCommand implements Callable<Integer> {
           + " for the next node before they end, e.g. 60s (snakepit.adopt-window, default 60s).")
   String adoptWindow;
 
+  @Option(names = "--take-over",
+      description = "A planned restart in one command: start while the node of this data directory and instance"
+          + " still serves, then ask it to detach (SIGUSR2, as snakepit detach does), wait for it to exit (at most"
+          + " " + TAKE_OVER_LIMIT_SECONDS + " s), and adopt its workers. Prints 'taking over: node pid P detaching'"
+          + " and 'taking over: node pid P exited after N ms'. With no node running there it is a plain start.")
+  boolean takeOver;
+
   @Override
   public Integer call() throws Exception {
     if (isolation != null) {
@@ -297,8 +306,26 @@ final class ServeCommand implements Callable<Integer> {
         outOfMemory.uncaughtHandler(Thread.getDefaultUncaughtExceptionHandler()));
     // From here a SIGUSR2 (snakepit detach) is kept until the node is ready, rather than ending the JVM.
     PlannedRestart restart = PlannedRestart.install();
+    String instanceName = config.getString("snakepit.instance");
+    // --take-over: the old node lets go as late as this node allows. A clustered node's actor system binds the
+    // cluster port the old node holds, so it waits before the system starts; a node alone after it started.
+    AtomicReference<LockHolder.Found> tookOver = new AtomicReference<>();
+    if (takeOver && cluster.isPresent()) {
+      Integer failed = takeOver(data, instanceName, tookOver);
+      if (failed != null) {
+        return failed;
+      }
+    }
     long startedAt = System.nanoTime();
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), SYSTEM, config);
+    if (takeOver && cluster.isEmpty()) {
+      // Before Snakepit.get below: the node takes the instance lock as it opens its registry.
+      Integer failed = takeOver(data, instanceName, tookOver);
+      if (failed != null) {
+        terminate(system);
+        return failed;
+      }
+    }
     // Akka joins the seeds in the background while the node settles and starts its workers.
     Membership membership = cluster.map(c -> Membership.of(system, c)).orElse(null);
     // Bound before the node starts, so that its first workers are counted.
@@ -408,6 +435,11 @@ final class ServeCommand implements Callable<Integer> {
         + adopted(Node.get(system)) + ", token in " + tokenFile
         + (membership == null ? "" : ", " + membership.describe()));
     System.out.flush();
+    if (tookOver.get() != null && Node.get(system).adopted().count() == 0) {
+      System.err.println("snakepit: warning: --take-over: node pid " + tookOver.get().pid() + " exited but left no"
+          + " worker waiting for this node (its detach failed: its own output says why); every worker here started"
+          + " anew");
+    }
     restart.arm(system, gateway, window);
     system.getWhenTerminated().toCompletableFuture().get();
     CoordinatedShutdown.Reason reason = CoordinatedShutdown.get(system).getShutdownReason().orElse(null);
@@ -437,6 +469,40 @@ final class ServeCommand implements Callable<Integer> {
     }
     Config snakepit = config.getConfig("snakepit");
     return SettingPaths.of(snakepit).path(snakepit, "gateway.token-file").toAbsolutePath().normalize();
+  }
+
+  /**
+   * --take-over: asks the node holding the instance lock to detach and waits until it has exited; null to go on (it
+   * exited, or no node runs there: a plain start), else the exit status, the error printed.
+   */
+  private static Integer takeOver(Path data, String instance, AtomicReference<LockHolder.Found> tookOver)
+      throws IOException, InterruptedException {
+    LockHolder.Found old = LockHolder.detach(data, instance);
+    if (old.exit() == LockHolder.NONE) {
+      System.out.println("taking over: no node of instance '" + instance + "' runs with this data directory; a"
+          + " plain start");
+      System.out.flush();
+      return null;
+    }
+    if (!old.signalled()) {
+      System.err.println("snakepit: --take-over: " + old.error());
+      return old.exit();
+    }
+    long asked = System.nanoTime();
+    System.out.println("taking over: node pid " + old.pid() + " detaching");
+    System.out.flush();
+    if (!LockHolder.awaitExit(old, Duration.ofSeconds(TAKE_OVER_LIMIT_SECONDS))) {
+      System.err.println("snakepit: --take-over: node pid " + old.pid() + " did not exit within "
+          + TAKE_OVER_LIMIT_SECONDS + " s of being asked to detach (SIGUSR2); its own output says how far the detach"
+          + " got. This node did not start: once that node has exited, start serve again (with --take-over, or"
+          + " without: its workers wait the adopt-window)");
+      return 1;
+    }
+    System.out.println("taking over: node pid " + old.pid() + " exited after "
+        + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - asked) + " ms");
+    System.out.flush();
+    tookOver.set(old);
+    return null;
   }
 
   /** snakepit.adopt-window, checked: from 1 ms to what the shim takes (2^31 - 1 ms). */
