@@ -26,6 +26,15 @@ public final class ReadyLine {
    */
   public static Outcome await(Process p, String prefix, Duration limit, Consumer<String> each)
       throws InterruptedException {
+    return await(p, prefix, limit, each, null);
+  }
+
+  /**
+   * As {@link #await(Process, String, Duration, Consumer)}; with {@code later} not null the reading goes on after the
+   * prefix's line until the output ends, handing each later line to {@code later} (on the reading thread).
+   */
+  public static Outcome await(Process p, String prefix, Duration limit, Consumer<String> each,
+      Consumer<String> later) throws InterruptedException {
     BlockingQueue<String> queue = new LinkedBlockingQueue<>();
     String end = new String("end"); // compared by identity
     Thread reader = new Thread(() -> {
@@ -36,6 +45,11 @@ public final class ReadyLine {
           queue.add(line);
           if (line.startsWith(prefix)) {
             break;
+          }
+        }
+        if (later != null) {
+          while ((line = out.readLine()) != null) {
+            later.accept(line);
           }
         }
       } catch (IOException e) {

@@ -32,6 +32,8 @@ final class Nodes {
     String settledLine;
     /** The line saying where the HTTP endpoint listens, if it printed one. */
     String httpLine;
+    /** Every line it printed on stdout so far, the ones after its ready line too. */
+    final List<String> stdout = new java.util.concurrent.CopyOnWriteArrayList<>();
     Path dataDir;
 
     Node(Process process, int port, Path stderr) {
@@ -167,6 +169,7 @@ final class Nodes {
     Node node = new Node(p, port, stderr);
     node.dataDir = dataDir;
     ReadyLine.Outcome outcome = ReadyLine.await(p, "ready:", READY_LIMIT, line -> {
+      node.stdout.add(line);
       if (line.startsWith("settled:")) {
         node.settledLine = line;
       }
@@ -176,7 +179,7 @@ final class Nodes {
       if (line.startsWith("http:")) {
         node.httpLine = line;
       }
-    });
+    }, node.stdout::add);
     if (outcome == ReadyLine.Outcome.READY) {
       return node;
     }
