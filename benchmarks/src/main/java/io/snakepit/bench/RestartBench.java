@@ -26,8 +26,10 @@ import java.util.regex.Matcher;
  * Restart: the time from the start of a restart of {@code snakepit serve} (the project's jar, a JVM of its own) until
  * the next serve with the same data directory and instance has answered a first {@code ping} through its gateway. A
  * planned restart ({@code snakepit detach}: the workers wait, the next serve adopts them) against a cold one (SIGTERM:
- * the workers stop, the next serve starts fresh ones), the two taking turns in each run, for two adapters: the basic
- * one (imports only) and one whose setup() sleeps 2 s, standing in for a model load. docs/PERFORMANCE.md, "Restart".
+ * the workers stop, the next serve starts fresh ones) and a take-over ({@code serve --take-over} launched while the old
+ * serve still serves: it asks the old one to detach once its own JVM is up, and adopts), the three taking turns in each
+ * run, for two adapters: the basic one (imports only) and one whose setup() sleeps 2 s, standing in for a model load.
+ * docs/PERFORMANCE.md, "Restart".
  */
 final class RestartBench implements Bench {
   static final int WORKERS = 2;
@@ -35,6 +37,7 @@ final class RestartBench implements Bench {
   private static final Duration READY_LIMIT = Duration.ofMinutes(2);
   private static final String PLANNED = "planned: snakepit detach, the next serve adopts";
   private static final String COLD = "cold: SIGTERM, the next serve starts fresh workers";
+  private static final String TAKE_OVER = "take-over: serve --take-over launched while the old serve serves";
 
   /** An adapter measured, and the key of its measurements. */
   private record Case(String key, String adapter, String what) {}
@@ -70,7 +73,8 @@ final class RestartBench implements Bench {
     Path data = Files.createDirectories(c.scratch().resolve("restart-" + instance));
     List<Restart> planned = new ArrayList<>();
     List<Restart> cold = new ArrayList<>();
-    Served node = Served.start(c, jar, k.adapter(), data, instance);
+    List<Restart> takeOver = new ArrayList<>();
+    Served node = Served.start(c, jar, k.adapter(), data, instance, false);
     try {
       node.awaitReady();
       node.firstAnswer(); // also warms this JVM's client path before anything counts
@@ -78,6 +82,8 @@ final class RestartBench implements Bench {
         planned.add(restart(c, jar, k, node, true));
         node = node.next;
         cold.add(restart(c, jar, k, node, false));
+        node = node.next;
+        takeOver.add(takeOver(c, jar, k, node));
         node = node.next;
       }
     } finally {
@@ -95,7 +101,49 @@ final class RestartBench implements Bench {
         }
       }
     }
-    return measurements(k, planned, cold);
+    return measurements(k, planned, cold, takeOver);
+  }
+
+  /**
+   * Restarts {@code old} by launching {@code serve --take-over} beside it (the restart's start), until the new serve's
+   * first answered ping; the old serve must detach (its detaching line) and exit 0, the new one adopt every worker.
+   * The next serve is left in {@code old.next}. {@code launched} is 0: the launch is the start.
+   */
+  private static Restart takeOver(Context c, Path jar, Case k, Served old) throws Exception {
+    List<ProcessTree.Proc> trees = old.workerTrees();
+    if (trees.isEmpty()) {
+      throw new IllegalStateException("the node " + old.jvm.pid() + " has no worker processes of instance "
+          + old.instance + " to take over");
+    }
+    CompletableFuture<Long> exit = old.jvm.onExit().thenApply(p -> System.nanoTime());
+    long t0 = System.nanoTime();
+    Served next = Served.start(c, jar, k.adapter(), old.data, old.instance, true);
+    old.next = next;
+    String ready = next.awaitReady();
+    long answered = next.firstAnswer();
+    if (!old.jvm.waitFor(60, TimeUnit.SECONDS)) {
+      throw new IllegalStateException("the node " + old.jvm.pid() + " still ran 60 s after serve --take-over started"
+          + "; its log: " + old.log());
+    }
+    if (old.jvm.exitValue() != 0) {
+      throw new IllegalStateException("the node " + old.jvm.pid() + " exited " + old.jvm.exitValue()
+          + " after serve --take-over, not 0: " + old.log());
+    }
+    if (!ready.contains(", adopted " + WORKERS + ", ")) {
+      throw new IllegalStateException("serve --take-over did not adopt the " + WORKERS + " workers, so this would"
+          + " time a cold start: " + ready + "; its log: " + next.log());
+    }
+    List<ProcessTree.Proc> gone = trees.stream().filter(p -> !p.alive()).toList();
+    if (!gone.isEmpty()) {
+      throw new IllegalStateException("processes of the adopted trees ended in a take-over: " + gone);
+    }
+    old.closeChannel();
+    double signalled = old.detachingAt - t0;
+    if (signalled < 0) {
+      throw new IllegalStateException("the node " + old.jvm.pid() + " printed no detaching line: " + old.log());
+    }
+    return new Restart(signalled, exit.get(10, TimeUnit.SECONDS) - t0, 0, next.settled.getNow(-1L) - t0,
+        next.readyAt - t0, answered - t0);
   }
 
   /**
@@ -138,7 +186,7 @@ final class RestartBench implements Bench {
       throw new IllegalStateException("the node " + old.jvm.pid() + " exited " + old.jvm.exitValue()
           + " after snakepit detach, not 0: " + old.log());
     }
-    Served next = Served.start(c, jar, k.adapter(), old.data, old.instance);
+    Served next = Served.start(c, jar, k.adapter(), old.data, old.instance, false);
     old.next = next;
     long launched = next.launched;
     String ready = next.awaitReady();
@@ -178,13 +226,14 @@ final class RestartBench implements Bench {
         answered - t0);
   }
 
-  private static List<Measurement> measurements(Case k, List<Restart> planned, List<Restart> cold) {
+  private static List<Measurement> measurements(Case k, List<Restart> planned, List<Restart> cold,
+      List<Restart> takeOver) {
     String setup = WORKERS + " workers of the " + k.what() + ", serve --adopt-window 60s from cli/target/snakepit.jar,"
         + " the same data directory and instance throughout; planned and cold take turns in each run. From the"
         + " start of the restart (the detach command's launch, or SIGTERM) until the next serve answered a ping"
         + " through its gateway, polled from its ready line. The old serve has the signal when it prints its detaching"
         + " line (planned: the detach command's own JVM start before it), at once for SIGTERM. Planned: " + breakdown(planned) + ". Cold: "
-        + breakdown(cold) + ".";
+        + breakdown(cold) + ". Take-over: " + breakdown(takeOver) + " (from serve --take-over's launch).";
     boolean model = k.key().equals("model");
     String reading = model
         ? " The workers' setup (2 s, the two side by side) and imports are what the planned restart saves; both"
@@ -210,6 +259,21 @@ final class RestartBench implements Bench {
         "What adoption changes, in the same runs: the planned side attaches to the waiting workers, journals and"
             + " pings them; the cold side starts its workers (their imports and setup). Neither JVM's start is in"
             + " it."));
+    out.add(new Measurement("restart." + k.key() + ".take-over.gap", "Restart",
+        "time without service in a take-over, " + k.what(), "ms",
+        new Series(TAKE_OVER, each(takeOver, r -> r.ms(r.answered() - r.signalled()))),
+        new Series(COLD, each(cold, r -> r.ms(r.answered()))),
+        model ? Goal.ratioAtMost(0.2, "<= 0.2x the cold start") : Goal.none(),
+        "In the same runs: from the old serve's detaching line (it takes no new call from then on) until the"
+            + " take-over serve answered a ping, against the cold restart's SIGTERM to first answer. The take-over"
+            + " serve's JVM, configuration and actor system start while the old one still serves; what is left is"
+            + " the old serve's detach and exit, the new one's journal opening, settlement and adoption."));
+    out.add(new Measurement("restart." + k.key() + ".take-over.handover", "Restart",
+        "take-over from the launch of serve --take-over until the first answered call, " + k.what(), "ms",
+        new Series(TAKE_OVER, each(takeOver, r -> r.ms(r.answered()))),
+        new Series(COLD, each(cold, r -> r.ms(r.answered()))), Goal.none(),
+        "The whole handover in the same runs, the old serve serving for its first part: from serve --take-over's"
+            + " launch until it answered a ping, against the cold restart's SIGTERM to first answer."));
     return out;
   }
 
@@ -257,14 +321,18 @@ final class RestartBench implements Bench {
       this.stderr = stderr;
     }
 
-    static Served start(Context c, Path jar, String adapter, Path data, String instance) throws IOException {
+    static Served start(Context c, Path jar, String adapter, Path data, String instance, boolean takeOver)
+        throws IOException {
       Path stdout = Files.createTempFile(c.scratch(), "restart-serve", ".out");
       Path stderr = Files.createTempFile(c.scratch(), "restart-serve", ".err");
-      long launched = System.nanoTime();
-      Process jvm = new ProcessBuilder(java(), "-jar", jar.toString(), "serve", "--workers",
+      List<String> cmd = new ArrayList<>(List.of(java(), "-jar", jar.toString(), "serve", "--workers",
           Integer.toString(WORKERS), "--adapter", adapter, "--python", c.python(), "--data-dir", data.toString(),
-          "--instance", instance, "--listen", "127.0.0.1:0", "--adopt-window", "60s")
-          .redirectError(stderr.toFile()).start();
+          "--instance", instance, "--listen", "127.0.0.1:0", "--adopt-window", "60s"));
+      if (takeOver) {
+        cmd.add("--take-over");
+      }
+      long launched = System.nanoTime();
+      Process jvm = new ProcessBuilder(cmd).redirectError(stderr.toFile()).start();
       Served s = new Served(jvm, launched, data, instance, stdout, stderr);
       Thread reader = new Thread(s::read, "restart-serve-stdout");
       reader.setDaemon(true);
