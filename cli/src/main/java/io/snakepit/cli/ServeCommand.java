@@ -55,7 +55,9 @@ import picocli.CommandLine.Option;
         + " file's directory (or to its snakepit.base-dir).",
         "", "Exit status: 0 detached (snakepit detach, SIGUSR2); 130 or 143 stopped cleanly by SIGINT or SIGTERM"
         + " (128 + the signal, as the JVM reports a stop by a signal); 1 could not start (a bad --config file or"
-        + " --token-file, a pool that cannot start, the gateway or the HTTP endpoint cannot listen); 2 bad flags; 3 stopped itself"
+        + " --token-file, a pool that cannot start, the gateway or the HTTP endpoint cannot listen; --take-over: the"
+        + " old node could not be signalled or did not exit within " + ServeCommand.TAKE_OVER_LIMIT_SECONDS + " s);"
+        + " 2 bad flags; 3 stopped itself"
         + " because its journal failed writes; 4 out of memory (snakepit.on-out-of-memory = exit); 5 the cluster"
         + " downed it (split brain resolver) or it left the cluster."})
 final class ServeCommand implements Callable<Integer> {
@@ -479,8 +481,7 @@ final class ServeCommand implements Callable<Integer> {
       throws IOException, InterruptedException {
     LockHolder.Found old = LockHolder.detach(data, instance);
     if (old.exit() == LockHolder.NONE) {
-      System.out.println("taking over: no node of instance '" + instance + "' runs with this data directory; a"
-          + " plain start");
+      System.out.println("taking over: " + old.error() + "; a plain start");
       System.out.flush();
       return null;
     }

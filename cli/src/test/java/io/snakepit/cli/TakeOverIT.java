@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.snakepit.testing.Procs;
+import io.snakepit.testing.TestNodes;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -16,7 +17,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * {@code serve --take-over} (docs/ADOPTION.md): the next node, started while the old one serves, asks it to detach,
- * waits for it to exit and adopts its workers, on the same gateway port; with no node running it is a plain start.
+ * waits for it to exit and adopts its workers, on the same gateway port; with no node holding the lock it is a plain
+ * start that signals nothing.
  * What is alive is read from /proc.
  */
 class TakeOverIT {
@@ -84,8 +86,12 @@ class TakeOverIT {
   @Test
   void aTakeOverWithNoNodeRunningIsAPlainStart() throws Exception {
     Path data = Files.createTempDirectory("snakepit-take-over");
+    // A lock file naming a live process that does not hold the lock (this test's JVM): it is not signalled.
+    Files.writeString(data.resolve(TestNodes.INSTANCE + ".lock"), ProcessHandle.current().pid() + "\n");
     try (Nodes.Node node = Nodes.serveIn(data, "--workers", "1", "--take-over")) {
-      assertTrue(node.stdout.stream().anyMatch(l -> l.startsWith("taking over: no node of instance")),
+      assertTrue(node.stdout.contains("taking over: no node of instance '" + TestNodes.INSTANCE + "' runs: pid "
+          + ProcessHandle.current().pid() + " (named in " + data.resolve(TestNodes.INSTANCE + ".lock")
+          .toAbsolutePath().normalize() + ") does not hold that lock; nothing was signalled; a plain start"),
           "" + node.stdout);
       assertFalse(node.stdout.stream().anyMatch(l -> l.contains(" detaching")), "" + node.stdout);
       assertFalse(node.readyLine.contains("adopted"), node.readyLine);
