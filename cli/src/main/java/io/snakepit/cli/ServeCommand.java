@@ -342,6 +342,10 @@ final class ServeCommand implements Callable<Integer> {
     Supplier<CompletionStage<String>> status;
     try {
       snakepit = Snakepit.get(system);
+      // The instance lock is ours (taken as the registry opened): say that this node takes a planned restart.
+      if (config.getBoolean("snakepit.registry.enabled")) {
+        LockHolder.markServe(data, instanceName);
+      }
       Snakepit node = snakepit;
       if (membership != null) {
         ClusterStatus clusterStatus = ClusterStatus.start(system, node::status, ClusterStatus.timeout(config));

@@ -181,6 +181,41 @@ class DetachIT {
     assertFalse(stale.out().contains("detaching"), stale.out());
   }
 
+  /**
+   * A process that holds the instance lock but is no serve (as an application embedding Snakepit would): neither
+   * detach nor serve --take-over sends it SIGUSR2, which would end a process that does not take it.
+   */
+  @Test
+  void aLockHolderThatIsNoServeIsNeverSignalled() throws Exception {
+    Path data = Files.createTempDirectory("snakepit-detach");
+    Path lock = data.resolve(TestNodes.INSTANCE + ".lock");
+    Process holder = new ProcessBuilder(TestNodes.python(), "-c", """
+        import fcntl, os, sys, time
+        f = open(sys.argv[1], "a+")
+        fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        f.truncate(0); f.write("%d\\n" % os.getpid()); f.flush()
+        print("up", flush=True)
+        time.sleep(600)
+        """, lock.toString()).start();
+    try {
+      assertEquals('u', (char) holder.getInputStream().read(), "the lock holder did not start");
+      Nodes.Run run = detach(data);
+      assertEquals(1, run.exit(), run.out() + "\n" + run.err());
+      assertTrue(run.err().contains("(pid " + holder.pid() + ") is not a snakepit serve that takes a planned restart"),
+          run.err());
+      assertFalse(run.out().contains("detaching"), run.out());
+      Nodes.Run takeOver = Nodes.snakepit("serve", "--take-over", "--data-dir", data.toString(), "--instance",
+          TestNodes.INSTANCE, "--listen", "127.0.0.1:" + Nodes.freePort(), "--http", "off");
+      assertEquals(1, takeOver.exit(), takeOver.out() + "\n" + takeOver.err());
+      assertTrue(takeOver.err().contains("--take-over: the node of instance '" + TestNodes.INSTANCE + "' (pid "
+          + holder.pid() + ") is not a snakepit serve"), takeOver.err());
+      assertTrue(holder.isAlive(), () -> "the lock holder was signalled: it ended with " + holder.exitValue());
+    } finally {
+      holder.destroyForcibly();
+      holder.waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+
   /** Waits until the node's status shows a worker running a call. */
   private static void awaitBusy(ManagedChannel channel) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
